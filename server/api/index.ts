@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import { requireToken } from './auth.js';
+import { onApiError } from './errors.js';
+import { type HealthDeps, healthRoutes } from './routes/health.js';
+import { operationRoutes } from './routes/operations.js';
+
+export interface AdminDeps extends HealthDeps {
+  adminToken?: string;
+  /** folder of the built dashboard (vite build output) */
+  webRoot?: string;
+  /** extra route groups mounted under /api (cycles, identities, incidents, ...) */
+  extraApi?: Record<string, Hono>;
+  /** GET /metrics handler, mounted behind the same token */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+export const defaultWebRoot = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+/** The admin listener's app: JSON API, metrics and the dashboard. Never mounted on the proxy listener. */
+export function createAdminApp(deps: AdminDeps) {
+  const app = new Hono();
+  app.onError(onApiError);
+  if (deps.adminToken) {
+    app.use('/api/*', requireToken(deps.adminToken));
+    app.use('/metrics', requireToken(deps.adminToken));
+  }
+  const api = new Hono()
+    .route('/health', healthRoutes(deps))
+    .route('/operations', operationRoutes(deps));
+  for (const [path, routes] of Object.entries(deps.extraApi ?? {})) api.route(path, routes);
+  api.all('*', (c) => c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404));
+  app.route('/api', api);
+
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get('/metrics', async (c) => {
+      const { contentType, body } = await metrics();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
+
+  const webRoot = deps.webRoot ?? defaultWebRoot;
+  app.use('/*', serveStatic({ root: webRoot }));
+  // Client-side routes (e.g. /users/42 from an email link) get the app shell.
+  const shell = serveStatic({ root: webRoot, path: 'index.html' });
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('Not found', 404);
+    if (existsSync(`${webRoot}/index.html`)) return shell(c, next);
+    return c.text('The dashboard is not built. Run `npm run build` (npm start does it when needed).', 503);
+  });
+  return app;
+}

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+// The only reader of process.env (STYLE.md §1). Everything else receives the Config.
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+const hostPort = z.string().transform((value, ctx): HostPort => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 0.0.0.0:8080), got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: m[1] ?? m[2], port };
+});
+
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL' },
+);
+
+const smtpUrl = z.string().refine(
+  (v) => {
+    try {
+      return ['smtp:', 'smtps:'].includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected smtp://user:pass@host:587 or smtps://...' },
+);
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+export const rulesSchema = z
+  .object({
+    cycleGapMinutes: z.number().positive().default(5),
+    credentialsConsecutive: z.number().int().positive().default(3),
+    upstreamConsecutive: z.number().int().positive().default(5),
+    upstreamWindow: z.number().int().positive().default(20),
+    upstreamWindowShare: z.number().min(0).max(1).default(0.5),
+    escrowProportionShare: z.number().min(0).max(1).default(0.4),
+    escrowProportionMinFailures: z.number().int().positive().default(10),
+    escrowTotalFailures: z.number().int().positive().default(40_000),
+    escrowTotalAllKinds: z.number().int().positive().default(60_000),
+    escrowWarningShare: z.number().min(0).max(1).default(0.1),
+    tooManyDeletes: z.number().int().positive().default(500),
+    throttlingShare: z.number().min(0).max(1).default(0.1),
+    slowUpstreamMs: z.number().positive().default(10_000),
+    slowUpstreamWindow: z.number().int().positive().default(50),
+    stuckObjectCycles: z.number().int().positive().default(3),
+    stalledGraceMinutes: z.number().positive().default(20),
+    backoffGapMinutes: z.number().positive().default(120),
+    /** how long a condition must hold before an incident fires */
+    debounceSeconds: z.number().min(0).default(0),
+    /** how long a condition must stay false before an incident resolves */
+    recoverySeconds: z.number().min(0).default(60),
+    reminderHours: z.number().positive().default(24),
+  })
+  .strict();
+export type RulesConfig = z.infer<typeof rulesSchema>;
+
+const configSchema = z
+  .object({
+    upstream: httpUrl.optional(),
+    listen: hostPort.prefault('0.0.0.0:8080'),
+    adminListen: hostPort.prefault('127.0.0.1:8081'),
+    adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    db: z.string().min(1).default('./data/scimtap.db'),
+    appName: z.string().min(1).default('SCIM app'),
+    notifyTo: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+      .pipe(z.array(z.email('not an email address'))),
+    smtpUrl: smtpUrl.optional(),
+    mailFrom: z.string().min(3).default('scimtap@localhost'),
+    publicUrl: httpUrl.optional(),
+    upstreamTimeoutMs: positiveInt.default(60_000),
+    upstreamCa: z.string().optional(),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    capture: z.enum(['full', 'redacted', 'none']).default('redacted'),
+    captureLimitBytes: nonNegativeInt.default(65_536),
+    redact: z.array(z.string().min(1)).default(['password']),
+    retentionDays: positiveInt.default(90),
+    bodyRetentionDays: positiveInt.default(30),
+    cycleIntervalMin: positiveInt.default(40),
+    expectedObjects: positiveInt.optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    rules: rulesSchema.default(rulesSchema.parse({})),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!isLoopback(c.adminListen.host) && !c.adminToken) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['adminToken'],
+        message: `SCIMTAP_ADMIN_TOKEN is required when the admin listener (${c.adminListen.host}) is not loopback`,
+      });
+    }
+    if (Boolean(c.tlsCert) !== Boolean(c.tlsKey)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tlsCert'],
+        message: 'SCIMTAP_TLS_CERT and SCIMTAP_TLS_KEY go together',
+      });
+    }
+    if (c.listen.host === c.adminListen.host && c.listen.port === c.adminListen.port && c.listen.port !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['adminListen'], message: 'must differ from the proxy listener' });
+    }
+  });
+
+export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert' | 'tlsKey'> & {
+  /** PEM contents (files are read at load time so that a bad path is a config error) */
+  upstreamCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  mode: 'proxy' | 'demo';
+};
+
+/** Each key: its environment variable and CLI flag. */
+const sources = {
+  upstream: ['SCIMTAP_UPSTREAM', 'upstream'],
+  listen: ['SCIMTAP_LISTEN', 'listen'],
+  adminListen: ['SCIMTAP_ADMIN_LISTEN', 'admin-listen'],
+  adminToken: ['SCIMTAP_ADMIN_TOKEN', 'admin-token'],
+  db: ['SCIMTAP_DB', 'db'],
+  appName: ['SCIMTAP_APP_NAME', 'app-name'],
+  notifyTo: ['SCIMTAP_NOTIFY_TO', 'notify-to'],
+  smtpUrl: ['SCIMTAP_SMTP_URL', 'smtp-url'],
+  mailFrom: ['SCIMTAP_MAIL_FROM', 'mail-from'],
+  publicUrl: ['SCIMTAP_PUBLIC_URL', 'public-url'],
+  upstreamTimeoutMs: ['SCIMTAP_UPSTREAM_TIMEOUT_MS', 'upstream-timeout-ms'],
+  upstreamCa: ['SCIMTAP_UPSTREAM_CA', 'upstream-ca'],
+  tlsCert: ['SCIMTAP_TLS_CERT', 'tls-cert'],
+  tlsKey: ['SCIMTAP_TLS_KEY', 'tls-key'],
+  capture: ['SCIMTAP_CAPTURE', 'capture'],
+  captureLimitBytes: ['SCIMTAP_CAPTURE_LIMIT_BYTES', 'capture-limit-bytes'],
+  retentionDays: ['SCIMTAP_RETENTION_DAYS', 'retention-days'],
+  bodyRetentionDays: ['SCIMTAP_BODY_RETENTION_DAYS', 'body-retention-days'],
+  cycleIntervalMin: ['SCIMTAP_CYCLE_INTERVAL_MIN', 'cycle-interval-min'],
+  expectedObjects: ['SCIMTAP_EXPECTED_OBJECTS', 'expected-objects'],
+  logLevel: ['SCIMTAP_LOG_LEVEL', 'log-level'],
+} as const;
+
+export const configHelp = [
+  'Options (each also an environment variable; --config FILE / SCIMTAP_CONFIG names a JSON file with the same keys plus "rules"):',
+  ...Object.entries(sources).map(([key, [env, flag]]) => `  --${flag.padEnd(22)} ${env.padEnd(30)} (${key})`),
+].join('\n');
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Merge defaults < JSON file < environment < CLI flags, validate, and report every problem at once. */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  argv: string[] = [],
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): Config {
+  const problems: string[] = [];
+  const options = Object.fromEntries(
+    [...Object.values(sources).map(([, flag]) => flag), 'config'].map((flag) => [
+      flag,
+      { type: 'string' as const },
+    ]),
+  );
+  let flags: Record<string, string | undefined> = {};
+  try {
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | undefined
+    >;
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+
+  let fromFile: Record<string, unknown> = {};
+  const configPath = flags.config ?? env.SCIMTAP_CONFIG;
+  if (configPath) {
+    try {
+      const parsed = JSON.parse(readFile(configPath));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new Error('expected a JSON object');
+      }
+      fromFile = parsed;
+    } catch (err) {
+      problems.push(`config file ${configPath}: ${(err as Error).message}`);
+    }
+  }
+
+  const raw: Record<string, unknown> = { ...fromFile };
+  for (const [key, [envName, flag]] of Object.entries(sources)) {
+    const value = flags[flag] ?? emptyToUndefined(env[envName]);
+    if (value !== undefined) raw[key] = value;
+  }
+  if (Array.isArray(raw.notifyTo)) raw.notifyTo = raw.notifyTo.join(',');
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      problems.push(`${describeKey(issue.path)}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+
+  const parsed = result.data;
+  const pem = (key: 'upstreamCa' | 'tlsCert' | 'tlsKey') => {
+    const path = parsed[key];
+    if (!path) return undefined;
+    try {
+      return readFile(path);
+    } catch (err) {
+      problems.push(`${describeKey([key])}: cannot read ${path}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const config: Config = {
+    ...parsed,
+    upstreamCa: pem('upstreamCa'),
+    tlsCert: pem('tlsCert'),
+    tlsKey: pem('tlsKey'),
+    mode: parsed.upstream ? 'proxy' : 'demo',
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function emptyToUndefined(v: string | undefined) {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function describeKey(path: PropertyKey[]): string {
+  const key = String(path[0] ?? '');
+  const source = sources[key as keyof typeof sources];
+  const rest = path.slice(1).map(String).join('.');
+  if (source) return `${source[0]} (--${source[1]})${rest ? `.${rest}` : ''}`;
+  return path.map(String).join('.') || 'config';
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** The admin listener's URL, used as the default base of links in emails. */
+export function adminBaseUrl(config: Pick<Config, 'adminListen' | 'publicUrl'>, boundPort?: number): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const { host, port } = config.adminListen;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${boundPort ?? port}`;
+}

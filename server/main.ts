@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import pino, { type Logger } from 'pino';
+import { createAdminApp } from './api/index.js';
+import { createMetrics } from './api/metrics.js';
+import { adminBaseUrl, type Config } from './config.js';
+import { createProxy } from './proxy/index.js';
+import { closeGracefully, listen } from './proxy/server.js';
+import { classify } from './scim/classify.js';
+import { openDatabase, type Db } from './store/db.js';
+import { createIngest, type IngestStage } from './store/ingest.js';
+import { createRecorder, type Recorder } from './store/recorder.js';
+
+export const version: string = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version;
+
+export interface StartOptions {
+  clock?: () => number;
+  logger?: Logger;
+  /** overrides config.upstream (demo mode passes its embedded target here) */
+  upstream?: string;
+  /** extra ingest stages and API route groups, wired by later pipeline stages */
+  stages?: IngestStage[];
+  extraApi?: Record<string, Hono>;
+}
+
+export interface Scimtap {
+  proxyUrl: string;
+  adminUrl: string;
+  db: Db;
+  recorder: Recorder;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** Wire the pipeline (ARCHITECTURE §1) and open both listeners. */
+export async function startScimtap(config: Config, options: StartOptions = {}): Promise<Scimtap> {
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'scimtap' } });
+  const upstream = options.upstream ?? config.upstream;
+  if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
+
+  const db = openDatabase(config.db);
+  let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
+  const upstreamStage: IngestStage = {
+    afterCommit(ops) {
+      const last = ops[ops.length - 1];
+      if (!last || last.errorCode === 'ClientAborted') return;
+      lastUpstream = last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout' ? 'unreachable' : 'reachable';
+    },
+  };
+  let recorder: Recorder | undefined;
+  const recorderStats = () => recorder!.stats();
+  const metrics = createMetrics({ recorderStats });
+  const classifyOptions = { capture: config.capture, redact: config.redact };
+  const write = createIngest({
+    db,
+    classify: (exchange) => classify(exchange, classifyOptions),
+    stages: [upstreamStage, metrics.stage, ...(options.stages ?? [])],
+  });
+  let lastLoggedError = 0;
+  recorder = createRecorder({
+    write,
+    clock,
+    onError(err, retryable) {
+      // A failing disk would otherwise log ten times a second.
+      if (clock() - lastLoggedError < 10_000) return;
+      lastLoggedError = clock();
+      logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
+    },
+  });
+  recorder.start();
+
+  const proxy = createProxy({
+    upstream,
+    sink: recorder,
+    timeoutMs: config.upstreamTimeoutMs,
+    captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
+    upstreamCa: config.upstreamCa,
+    clock,
+  });
+  const proxyListener = await listen(
+    {
+      ...config.listen,
+      tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+    },
+    proxy.handle,
+  );
+
+  const app = createAdminApp({
+    db,
+    version,
+    mode: config.mode,
+    adminToken: config.adminToken,
+    recorderStats,
+    upstreamState: () => lastUpstream,
+    extraApi: options.extraApi,
+    metrics: metrics.render,
+  });
+  const adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: config.adminListen.host, port: config.adminListen.port },
+      () => resolve(server),
+    );
+    server.once('error', reject);
+  });
+  const adminAddress = adminServer.address() as { port: number };
+  const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
+  logger.info(
+    { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
+    'scimtap is forwarding',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // Order matters: stop taking requests, let in-flight ones finish (they enqueue), then flush, then close.
+      await Promise.all([proxyListener.close(), closeGracefully(adminServer as import('node:http').Server, 2_000)]);
+      proxy.close();
+      recorder.stop();
+      const { queued, dropped } = recorder.stats();
+      if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
+      db.$client.close();
+      logger.info({ dropped }, 'scimtap stopped');
+    })();
+    return stopping;
+  };
+
+  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, stop };
+}
+
+/** Never log credentials that may sit in a URL. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,48 @@
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { HostPort } from '../config.js';
+
+export interface ListenOptions extends HostPort {
+  tls?: { cert: string; key: string };
+}
+
+/** An HTTP(S) server for the proxy listener with limits that keep one bad client from hurting others. */
+export async function listen(
+  { host, port, tls }: ListenOptions,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server: Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+  // Slowloris: headers must arrive within 20 s. Keep-alive longer than common load balancers' 60 s idle.
+  server.headersTimeout = 20_000;
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = 0; // large uploads are legitimate; the upstream timeout bounds the exchange
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    server,
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`,
+    close: () => closeGracefully(server),
+  };
+}
+
+/** Stop accepting, let in-flight requests finish, then drop idle keep-alive connections. */
+export function closeGracefully(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

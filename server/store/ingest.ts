@@ -1,0 +1,89 @@
+import type { Exchange, Operation } from '../scim/types.js';
+import type { Db } from './db.js';
+
+/** An operation about to be stored: later stages may fill in its cycle and identity. */
+export interface OperationRecord extends Operation {
+  cycleId: number | null;
+  identityId: number | null;
+  requestTruncated: boolean;
+  responseTruncated: boolean;
+}
+
+export interface StoredOperation extends OperationRecord {
+  id: number;
+}
+
+/**
+ * Later pipeline stages (cycles, identities, detection) join the write without the store knowing them.
+ * All calls but afterCommit run inside the batch's transaction; on rollback their in-memory state must be reloaded.
+ */
+export interface IngestStage {
+  beforeInsert?(ops: OperationRecord[]): void;
+  afterInsert?(ops: StoredOperation[]): void;
+  afterCommit?(ops: StoredOperation[]): void;
+  onRollback?(): void;
+}
+
+export interface IngestOptions {
+  db: Db;
+  classify(exchange: Exchange): Operation;
+  stages?: IngestStage[];
+}
+
+/** Returns the recorder's `write`: classify a batch and store it in one transaction. */
+export function createIngest({ db, classify, stages = [] }: IngestOptions): (batch: Exchange[]) => StoredOperation[] {
+  const sqlite = db.$client;
+  const insertOperation = sqlite.prepare(`
+    insert into operations (time, duration_ms, cycle_id, identity_id, http_method, path, query, http_status,
+      resource_type, operation, provisioning_action, status, identity_type, identity, external_id, target_id,
+      error_code, scim_type, reason, modified_properties, members, request_bytes, response_bytes,
+      token_fingerprint, client_ip, user_agent)
+    values (@time, @durationMs, @cycleId, @identityId, @httpMethod, @path, @query, @httpStatus,
+      @resourceType, @operation, @provisioningAction, @status, @identityType, @identity, @externalId, @targetId,
+      @errorCode, @scimType, @reason, @modifiedPropertiesJson, @membersJson, @requestBytes, @responseBytes,
+      @tokenFingerprint, @clientIp, @userAgent)`);
+  const insertBody = sqlite.prepare(`
+    insert into bodies (operation_id, time, request_body, request_truncated, response_body, response_truncated)
+    values (?, ?, ?, ?, ?, ?)`);
+
+  const writeBatch = sqlite.transaction((records: OperationRecord[]) => {
+    for (const stage of stages) stage.beforeInsert?.(records);
+    const stored: StoredOperation[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const { lastInsertRowid } = insertOperation.run({
+        ...r,
+        modifiedPropertiesJson: JSON.stringify(r.modifiedProperties),
+        membersJson: JSON.stringify(r.members),
+      });
+      const id = Number(lastInsertRowid);
+      if (r.requestBody !== null || r.responseBody !== null) {
+        insertBody.run(id, r.time, r.requestBody, r.requestTruncated ? 1 : 0, r.responseBody, r.responseTruncated ? 1 : 0);
+      }
+      stored[i] = { ...r, id };
+    }
+    for (const stage of stages) stage.afterInsert?.(stored);
+    return stored;
+  });
+
+  return (batch) => {
+    const records = batch.map(
+      (exchange): OperationRecord => ({
+        ...classify(exchange),
+        cycleId: null,
+        identityId: null,
+        requestTruncated: exchange.requestTruncated,
+        responseTruncated: exchange.responseTruncated,
+      }),
+    );
+    let stored: StoredOperation[];
+    try {
+      stored = writeBatch(records);
+    } catch (err) {
+      for (const stage of stages) stage.onRollback?.();
+      throw err;
+    }
+    for (const stage of stages) stage.afterCommit?.(stored);
+    return stored;
+  };
+}

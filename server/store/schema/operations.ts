@@ -1,0 +1,62 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One row per forwarded exchange, classified (ARCHITECTURE §4). Bodies live in `bodies` so they can be pruned. */
+export const operations = sqliteTable(
+  'operations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    time: integer('time').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    cycleId: integer('cycle_id'),
+    identityId: integer('identity_id'),
+    httpMethod: text('http_method').notNull(),
+    path: text('path').notNull(),
+    query: text('query').notNull().default(''),
+    httpStatus: integer('http_status'),
+    resourceType: text('resource_type').notNull(),
+    operation: text('operation').notNull(),
+    provisioningAction: text('provisioning_action').notNull(),
+    status: text('status').notNull(),
+    identityType: text('identity_type'),
+    identity: text('identity'),
+    externalId: text('external_id'),
+    targetId: text('target_id'),
+    errorCode: text('error_code'),
+    scimType: text('scim_type'),
+    reason: text('reason'),
+    /** JSON array of {name, value, redacted?} */
+    modifiedProperties: text('modified_properties').notNull().default('[]'),
+    /** JSON array of {op, ids} */
+    members: text('members').notNull().default('[]'),
+    requestBytes: integer('request_bytes').notNull().default(0),
+    responseBytes: integer('response_bytes').notNull().default(0),
+    tokenFingerprint: text('token_fingerprint'),
+    clientIp: text('client_ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [
+    index('operations_time_idx').on(t.time),
+    index('operations_cycle_idx').on(t.cycleId, t.id),
+    index('operations_identity_idx').on(t.identityId, t.id),
+    index('operations_status_idx').on(t.status, t.id),
+    index('operations_error_code_idx')
+      .on(t.errorCode, t.id)
+      .where(sql`${t.errorCode} is not null`),
+  ],
+);
+
+export const bodies = sqliteTable('bodies', {
+  operationId: integer('operation_id').primaryKey(),
+  time: integer('time').notNull(),
+  requestBody: text('request_body'),
+  requestTruncated: integer('request_truncated', { mode: 'boolean' }).notNull().default(false),
+  responseBody: text('response_body'),
+  responseTruncated: integer('response_truncated', { mode: 'boolean' }).notNull().default(false),
+});
+
+/** Small key/value facts that must survive restarts (e.g. recorder drop counters). */
+export const meta = sqliteTable('meta', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
