@@ -24,6 +24,8 @@ export interface StartOptions {
   /** extra ingest stages and API route groups, wired by later pipeline stages */
   stages?: IngestStage[];
   extraApi?: Record<string, Hono>;
+  /** recorder queue bound (tests lower it to see drops quickly) */
+  recorderMaxQueue?: number;
 }
 
 export interface Scimtap {
@@ -64,6 +66,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   recorder = createRecorder({
     write,
     clock,
+    maxQueue: options.recorderMaxQueue,
     onError(err, retryable) {
       // A failing disk would otherwise log ten times a second.
       if (clock() - lastLoggedError < 10_000) return;
@@ -93,6 +96,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     db,
     version,
     mode: config.mode,
+    appName: config.appName,
     adminToken: config.adminToken,
     recorderStats,
     upstreamState: () => lastUpstream,

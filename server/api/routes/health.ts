@@ -6,12 +6,14 @@ export interface HealthDeps {
   db: Db;
   version: string;
   mode: 'proxy' | 'demo';
+  /** SCIMTAP_APP_NAME, shown in the dashboard's header */
+  appName?: string;
   recorderStats(): RecorderStats;
   /** what the last forwarded exchanges said about the upstream */
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
 }
 
-export function healthRoutes({ db, version, mode, recorderStats, upstreamState }: HealthDeps) {
+export function healthRoutes({ db, version, mode, appName = 'SCIM app', recorderStats, upstreamState }: HealthDeps) {
   return new Hono().get('/', (c) => {
     let dbState: 'ok' | 'failing' | 'error' = 'ok';
     try {
@@ -22,6 +24,6 @@ export function healthRoutes({ db, version, mode, recorderStats, upstreamState }
     }
     const upstream = upstreamState();
     const status = dbState === 'ok' && upstream !== 'unreachable' ? 'ok' : 'degraded';
-    return c.json({ status, version, db: dbState, upstream, mode, recorder: recorderStats() });
+    return c.json({ status, version, appName, db: dbState, upstream, mode, recorder: recorderStats() });
   });
 }
