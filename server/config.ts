@@ -104,26 +104,7 @@ const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     rules: rulesSchema.default(rulesSchema.parse({})),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (!isLoopback(c.adminListen.host) && !c.adminToken) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['adminToken'],
-        message: `SCIMTAP_ADMIN_TOKEN is required when the admin listener (${c.adminListen.host}) is not loopback`,
-      });
-    }
-    if (Boolean(c.tlsCert) !== Boolean(c.tlsKey)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tlsCert'],
-        message: 'SCIMTAP_TLS_CERT and SCIMTAP_TLS_KEY go together',
-      });
-    }
-    if (c.listen.host === c.adminListen.host && c.listen.port === c.adminListen.port && c.listen.port !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['adminListen'], message: 'must differ from the proxy listener' });
-    }
-  });
+  .strict();
 
 export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert' | 'tlsKey'> & {
   /** PEM contents (files are read at load time so that a bad path is a config error) */
@@ -219,6 +200,7 @@ export function loadConfig(
       problems.push(`${describeKey(issue.path)}: ${issue.message}`);
     }
   }
+  problems.push(...crossChecks(raw));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
 
   const parsed = result.data;
@@ -241,6 +223,26 @@ export function loadConfig(
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Rules between keys, checked on the raw values so they are reported even when other keys are invalid. */
+function crossChecks(raw: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  const admin = hostPort.safeParse(raw.adminListen ?? '127.0.0.1:8081');
+  const listen = hostPort.safeParse(raw.listen ?? '0.0.0.0:8080');
+  if (admin.success && !isLoopback(admin.data.host) && !raw.adminToken) {
+    found.push(
+      `${describeKey(['adminToken'])}: SCIMTAP_ADMIN_TOKEN is required when the admin listener (${admin.data.host}) is not loopback`,
+    );
+  }
+  if (Boolean(raw.tlsCert) !== Boolean(raw.tlsKey)) {
+    found.push(`${describeKey(['tlsCert'])}: SCIMTAP_TLS_CERT and SCIMTAP_TLS_KEY go together`);
+  }
+  if (admin.success && listen.success && admin.data.port !== 0 && admin.data.port === listen.data.port) {
+    const sameHost = admin.data.host === listen.data.host || ['0.0.0.0', '::'].includes(listen.data.host);
+    if (sameHost) found.push(`${describeKey(['adminListen'])}: must not use the proxy listener's port`);
+  }
+  return found;
 }
 
 function emptyToUndefined(v: string | undefined) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
 import { type HealthDeps, healthRoutes } from './routes/health.js';
@@ -43,13 +43,18 @@ export function createAdminApp(deps: AdminDeps) {
   }
 
   const webRoot = deps.webRoot ?? defaultWebRoot;
-  app.use('/*', serveStatic({ root: webRoot }));
-  // Client-side routes (e.g. /users/42 from an email link) get the app shell.
-  const shell = serveStatic({ root: webRoot, path: 'index.html' });
+  // Created on first use: the dashboard may be built after scimtap starts (npm start builds it when needed).
+  let assets: MiddlewareHandler | undefined;
+  let shell: MiddlewareHandler | undefined;
   app.use('*', async (c, next) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('Not found', 404);
-    if (existsSync(`${webRoot}/index.html`)) return shell(c, next);
-    return c.text('The dashboard is not built. Run `npm run build` (npm start does it when needed).', 503);
+    if (!existsSync(`${webRoot}/index.html`)) {
+      return c.text('The dashboard is not built. Run `npm run build` (npm start does it when needed).', 503);
+    }
+    await next();
   });
+  app.use('*', (c, next) => (assets ??= serveStatic({ root: webRoot }))(c, next));
+  // Client-side routes (e.g. /identities/42 from an email link) get the app shell.
+  app.use('*', (c, next) => (shell ??= serveStatic({ root: webRoot, path: 'index.html' }))(c, next));
   return app;
 }

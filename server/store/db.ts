@@ -19,7 +19,7 @@ export interface OpenOptions {
 }
 
 /** Open (creating file and folder), set WAL, apply the committed drizzle migrations. */
-export function openDatabase(path: string, { busyTimeoutMs = 50 }: OpenOptions = {}): Db {
+export function openDatabase(path: string, { busyTimeoutMs = 10 }: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
   sqlite.pragma('journal_mode = WAL');

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isLoopback, loadConfig } from './config.js';
+
+function problems(env: Record<string, string>, argv: string[] = [], files: Record<string, string> = {}): string[] {
+  try {
+    loadConfig(env, argv, (p) => {
+      if (p in files) return files[p];
+      throw new Error('ENOENT: no such file');
+    });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+describe('loadConfig', () => {
+  it('defaults to demo mode with the documented listeners', () => {
+    const c = loadConfig({});
+    expect(c.mode).toBe('demo');
+    expect(c.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(c.adminListen).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(c.capture).toBe('redacted');
+    expect(c.redact).toEqual(['password']);
+    expect(c.rules.cycleGapMinutes).toBe(5);
+  });
+
+  it('reads every variable of ARCHITECTURE §2 from the environment', () => {
+    const c = loadConfig({
+      SCIMTAP_UPSTREAM: 'https://tenant.example.com/scim/v2',
+      SCIMTAP_LISTEN: '127.0.0.1:9000',
+      SCIMTAP_ADMIN_LISTEN: '[::1]:9001',
+      SCIMTAP_DB: '/tmp/x.db',
+      SCIMTAP_APP_NAME: 'Tanium SSO',
+      SCIMTAP_NOTIFY_TO: 'a@example.com, b@example.com',
+      SCIMTAP_SMTP_URL: 'smtp://u:p@mail.example.com:587',
+      SCIMTAP_MAIL_FROM: 'scimtap@example.com',
+      SCIMTAP_PUBLIC_URL: 'https://scimtap.example.com',
+      SCIMTAP_UPSTREAM_TIMEOUT_MS: '1500',
+      SCIMTAP_CAPTURE: 'none',
+      SCIMTAP_CAPTURE_LIMIT_BYTES: '1024',
+      SCIMTAP_RETENTION_DAYS: '10',
+      SCIMTAP_BODY_RETENTION_DAYS: '5',
+      SCIMTAP_CYCLE_INTERVAL_MIN: '20',
+      SCIMTAP_EXPECTED_OBJECTS: '5000',
+    });
+    expect(c).toMatchObject({
+      mode: 'proxy',
+      listen: { host: '127.0.0.1', port: 9000 },
+      adminListen: { host: '::1', port: 9001 },
+      appName: 'Tanium SSO',
+      notifyTo: ['a@example.com', 'b@example.com'],
+      upstreamTimeoutMs: 1500,
+      capture: 'none',
+      captureLimitBytes: 1024,
+      retentionDays: 10,
+      bodyRetentionDays: 5,
+      cycleIntervalMin: 20,
+      expectedObjects: 5000,
+    });
+  });
+
+  it('lets CLI flags override the environment, which overrides the JSON file', () => {
+    const c = loadConfig(
+      { SCIMTAP_CONFIG: 'c.json', SCIMTAP_APP_NAME: 'from env' },
+      ['--listen', '127.0.0.1:7000'],
+      () => JSON.stringify({ appName: 'from file', listen: '127.0.0.1:6000', rules: { cycleGapMinutes: 9 } }),
+    );
+    expect(c.appName).toBe('from env');
+    expect(c.listen.port).toBe(7000);
+    expect(c.rules.cycleGapMinutes).toBe(9);
+    expect(c.rules.tooManyDeletes).toBe(500);
+  });
+
+  it('lists every problem at once', () => {
+    const found = problems({
+      SCIMTAP_UPSTREAM: 'ftp://x',
+      SCIMTAP_LISTEN: 'abc',
+      SCIMTAP_ADMIN_LISTEN: '0.0.0.0:8081',
+      SCIMTAP_CAPTURE: 'everything',
+      SCIMTAP_NOTIFY_TO: 'not-an-address',
+    });
+    expect(found.join('\n')).toMatch(/SCIMTAP_UPSTREAM.*http/);
+    expect(found.join('\n')).toMatch(/SCIMTAP_LISTEN.*host:port/);
+    expect(found.join('\n')).toMatch(/SCIMTAP_ADMIN_TOKEN is required/);
+    expect(found.join('\n')).toMatch(/SCIMTAP_CAPTURE/);
+    expect(found.join('\n')).toMatch(/SCIMTAP_NOTIFY_TO/);
+    expect(found.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('reports an unknown flag, an unreadable file and unknown rule keys', () => {
+    expect(problems({}, ['--bogus', 'x']).join()).toMatch(/bogus/);
+    expect(problems({}, ['--config', 'missing.json']).join()).toMatch(/missing\.json/);
+    expect(problems({}, ['--config', 'c.json'], { 'c.json': '{"rules":{"nope":1}}' }).join()).toMatch(/nope/);
+    expect(problems({ SCIMTAP_TLS_CERT: 'cert.pem' }).join()).toMatch(/go together/);
+  });
+
+  it('accepts a non-loopback admin listener when a token is set', () => {
+    const c = loadConfig({ SCIMTAP_ADMIN_LISTEN: '0.0.0.0:8081', SCIMTAP_ADMIN_TOKEN: 'a-long-enough-admin-token' });
+    expect(c.adminToken).toBe('a-long-enough-admin-token');
+  });
+});
+
+describe('isLoopback', () => {
+  // 127/8 and ::1 never leave the machine; 0.0.0.0 listens on every interface.
+  it.each([
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['::1', true],
+    ['localhost', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.5', false],
+  ])('%s → %s', (host, expected) => expect(isLoopback(host)).toBe(expected));
+});
