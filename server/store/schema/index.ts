@@ -1,1 +1,3 @@
 export * from './operations.js';
+export * from './cycles.js';
+export * from './identities.js';
