@@ -95,7 +95,7 @@ export function createRecorder({
         stats.failing = true;
         stats.lastError = (err as Error)?.message ?? String(err);
         stats.lastErrorAt = clock();
-        backoffMs = Math.min(5_000, backoffMs ? backoffMs * 2 : 100);
+        backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
         retryAt = clock() + backoffMs;
         onError?.(err, retryable);
         if (!retryable) {

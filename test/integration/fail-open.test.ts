@@ -61,6 +61,8 @@ describe('fail-open recording', () => {
 
     locker.exec('COMMIT');
     locker.close();
+    // The queue drains by itself once the lock is gone (retry backoff is capped at 1 s).
+    expect(await until(() => scimtap.recorder.stats().queued === 0, 3_000)).toBe(true);
     const after = await sendMany(scimtap.proxyUrl, 10);
     expect(after.every((s) => s === 200)).toBe(true);
     const reader = new Database(scimtap.dbPath, { readonly: true });
