@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { createAdminApp } from './api/index.js';
 import { createMetrics } from './api/metrics.js';
+import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
@@ -100,7 +101,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     adminToken: config.adminToken,
     recorderStats,
     upstreamState: () => lastUpstream,
-    extraApi: options.extraApi,
+    extraApi: { '/timeseries': timeseriesRoutes({ db, clock }), ...options.extraApi },
     metrics: metrics.render,
   });
   const adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
