@@ -1,0 +1,298 @@
+// Redaction of secret attributes (ARCHITECTURE §7). Pure, never throws on any text.
+
+export const REDACTED = '[redacted]';
+
+/** Says whether an attribute name or PATCH path names a secret attribute. */
+export type Redactor = (name: string) => boolean;
+
+// Past this depth we stop looking and hide the subtree: a hostile body must not overflow the stack.
+const MAX_DEPTH = 64;
+
+/**
+ * Matches case-insensitively, on the whole name or on any segment of it, so `password`,
+ * `urn:...:User:password`, `name.password` and `Password` all match. Value filters in brackets are
+ * ignored (`emails[type eq "password"]` is not a secret).
+ */
+export function createRedactor(names: readonly string[] | undefined): Redactor {
+  const set = new Set<string>();
+  for (const n of names ?? ['password']) {
+    const v = typeof n === 'string' ? n.trim().toLowerCase() : '';
+    if (v !== '') set.add(v);
+  }
+  if (set.size === 0) return () => false;
+  return (name) => {
+    if (typeof name !== 'string' || name === '') return false;
+    const plain = name
+      .replace(/\[[^\]]*\]/g, '')
+      .trim()
+      .toLowerCase();
+    if (set.has(plain)) return true;
+    for (const seg of plain.split(/[.:/]/)) if (set.has(seg.trim())) return true;
+    return false;
+  };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function keyOf(obj: Record<string, unknown>, lower: string): string | undefined {
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return k;
+  return undefined;
+}
+
+/**
+ * Returns a copy of a parsed JSON value with every redacted key's value replaced, and the `value` of any
+ * object whose `path` names a redacted attribute (a PATCH operation) replaced too.
+ */
+export function redactJson(value: unknown, isRedacted: Redactor): { value: unknown; changed: boolean } {
+  let changed = false;
+  const walk = (v: unknown, depth: number): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    if (depth > MAX_DEPTH) {
+      changed = true;
+      return REDACTED;
+    }
+    if (Array.isArray(v)) return v.map((item) => walk(item, depth + 1));
+    if (!isPlainObject(v)) return v;
+    const pathKey = keyOf(v, 'path');
+    const valueKey = keyOf(v, 'value');
+    const pathVal = pathKey === undefined ? undefined : v[pathKey];
+    const secretValue = valueKey !== undefined && typeof pathVal === 'string' && isRedacted(pathVal);
+    // fromEntries defines own properties, so a `__proto__` key stays data instead of setting the prototype
+    return Object.fromEntries(
+      Object.entries(v).map(([k, item]) => {
+        if (isRedacted(k) || (secretValue && k === valueKey)) {
+          changed = true;
+          return [k, REDACTED];
+        }
+        return [k, walk(item, depth + 1)];
+      }),
+    );
+  };
+  const out = walk(value, 0);
+  return { value: changed ? out : value, changed };
+}
+
+/** Redacted text of a captured body: JSON is re-serialized only when something was hidden. */
+export function redactBodyText(text: string, isRedacted: Redactor): string {
+  const trimmed = text.replace(/^\uFEFF/, '').trim();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    let parsed: unknown;
+    let ok = false;
+    try {
+      parsed = JSON.parse(trimmed);
+      ok = true;
+    } catch {
+      // truncated or broken JSON: fall through to the tolerant scanner
+    }
+    if (ok) {
+      try {
+        const r = redactJson(parsed, isRedacted);
+        return r.changed ? JSON.stringify(r.value) : text;
+      } catch {
+        return DROPPED;
+      }
+    }
+    return scrubText(text, isRedacted);
+  }
+  // Not JSON (a login page, a form, plain text): we cannot tell where a secret ends, so drop it if one is named.
+  if (mentionsSecret(text, isRedacted)) return DROPPED;
+  return scrubText(text, isRedacted);
+}
+
+const DROPPED = '[body dropped: not JSON and names a redacted attribute]';
+
+function mentionsSecret(text: string, isRedacted: Redactor): boolean {
+  for (const word of text.split(/[^A-Za-z0-9_]+/)) if (word !== '' && isRedacted(word)) return true;
+  return false;
+}
+
+type TokKind = 's' | 'b' | '{' | '}' | '[' | ']' | ':' | ',';
+interface Tok {
+  kind: TokKind;
+  start: number;
+  end: number;
+  /** decoded string (s) or raw text (b) */
+  text: string;
+  closed: boolean;
+}
+
+function isSpace(c: string): boolean {
+  return c === ' ' || c === '\n' || c === '\r' || c === '\t' || c === '\f' || c === '\v' || c === '\uFEFF';
+}
+
+const PUNCT = new Set(['{', '}', '[', ']', ':', ',']);
+
+function tokenize(text: string): Tok[] {
+  const toks: Tok[] = [];
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text[i];
+    if (isSpace(c)) {
+      i++;
+    } else if (PUNCT.has(c)) {
+      toks.push({ kind: c as TokKind, start: i, end: i + 1, text: c, closed: true });
+      i++;
+    } else if (c === '"') {
+      let j = i + 1;
+      let closed = false;
+      while (j < n) {
+        if (text[j] === '\\') j += 2;
+        else if (text[j] === '"') {
+          closed = true;
+          j++;
+          break;
+        } else j++;
+      }
+      const end = Math.min(j, n);
+      let decoded = text.slice(i + 1, closed ? end - 1 : end);
+      if (closed) {
+        try {
+          decoded = JSON.parse(text.slice(i, end)) as string;
+        } catch {
+          // keep the raw inner text
+        }
+      }
+      toks.push({ kind: 's', start: i, end, text: decoded, closed });
+      i = end;
+    } else {
+      let j = i;
+      while (j < n && !isSpace(text[j]) && !PUNCT.has(text[j]) && text[j] !== '"') j++;
+      toks.push({ kind: 'b', start: i, end: j, text: text.slice(i, j), closed: true });
+      i = j;
+    }
+  }
+  return toks;
+}
+
+interface Frame {
+  kind: 'obj' | 'arr' | 'root';
+  start: number;
+  expect: 'key' | 'colon' | 'value' | 'comma';
+  key: string | null;
+  /** the whole container is the value of a redacted key */
+  redactWhole: boolean;
+  /** the frame (a PATCH op) whose `value` this container is */
+  valueOf: Frame | null;
+  /** `path` seen as a complete string, else null */
+  path: string | null;
+  valueRange: [number, number] | null;
+  lastRedacted: boolean;
+}
+
+function newFrame(kind: Frame['kind'], start: number): Frame {
+  return {
+    kind,
+    start,
+    expect: 'key',
+    key: null,
+    redactWhole: false,
+    valueOf: null,
+    path: null,
+    valueRange: null,
+    lastRedacted: false,
+  };
+}
+
+/**
+ * Hides secrets in text that may be truncated or broken JSON, without parsing it: a tolerant token scan
+ * that redacts values of redacted keys (an unterminated value up to the end), and PATCH `value`s whose
+ * `path` is redacted, or unknown because the body was cut before the path arrived.
+ */
+export function scrubText(text: string, isRedacted: Redactor): string {
+  const toks = tokenize(text);
+  const ranges: Array<[number, number]> = [];
+  const root = newFrame('root', 0);
+  const stack: Frame[] = [root];
+
+  const finishObj = (f: Frame, closed: boolean) => {
+    if (!f.valueRange) return;
+    if (f.path !== null ? isRedacted(f.path) : !closed) ranges.push(f.valueRange);
+  };
+  const onScalarValue = (top: Frame, tok: Tok) => {
+    const key = top.key ?? '';
+    if (isRedacted(key)) {
+      ranges.push([tok.start, tok.end]);
+      top.lastRedacted = true;
+    }
+    const lower = key.toLowerCase();
+    if (lower === 'path' && tok.kind === 's' && tok.closed) top.path = tok.text;
+    if (lower === 'value') top.valueRange = [tok.start, tok.end];
+    top.expect = 'comma';
+  };
+
+  for (let t = 0; t < toks.length; t++) {
+    const tok = toks[t];
+    const top = stack[stack.length - 1];
+    const inObj = top.kind !== 'arr';
+    const keyFollows = toks[t + 1]?.kind === ':';
+    switch (tok.kind) {
+      case 's':
+      case 'b':
+        if (!inObj) break;
+        if (top.expect === 'value' || (top.expect === 'colon' && !keyFollows)) {
+          // a missing colon still makes this the key's value: safer to over-redact
+          onScalarValue(top, tok);
+        } else {
+          // junk right after a redacted value may be the rest of it
+          if (top.expect === 'comma' && top.lastRedacted) ranges.push([tok.start, tok.end]);
+          top.key = tok.text;
+          top.expect = 'colon';
+        }
+        break;
+      case ':':
+        if (inObj && top.expect === 'colon') top.expect = 'value';
+        break;
+      case ',':
+        if (inObj) {
+          top.expect = 'key';
+          top.key = null;
+          top.lastRedacted = false;
+        }
+        break;
+      case '{':
+      case '[': {
+        const f = newFrame(tok.kind === '{' ? 'obj' : 'arr', tok.start);
+        if (inObj && (top.expect === 'value' || top.expect === 'colon')) {
+          const key = top.key ?? '';
+          f.redactWhole = isRedacted(key);
+          if (key.toLowerCase() === 'value') f.valueOf = top;
+          top.expect = 'comma';
+        }
+        stack.push(f);
+        break;
+      }
+      case '}':
+      case ']': {
+        if (stack.length === 1) break;
+        const f = stack.pop()!;
+        if (f.redactWhole) ranges.push([f.start, tok.end]);
+        if (f.valueOf) f.valueOf.valueRange = [f.start, tok.end];
+        if (f.kind === 'obj') finishObj(f, true);
+        break;
+      }
+    }
+  }
+  // Whatever is still open was cut off by truncation: close it at the end of the text, innermost first.
+  while (stack.length > 1) {
+    const f = stack.pop()!;
+    if (f.redactWhole) ranges.push([f.start, text.length]);
+    if (f.valueOf) f.valueOf.valueRange = [f.start, text.length];
+    if (f.kind === 'obj') finishObj(f, false);
+  }
+  finishObj(root, true);
+
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let out = '';
+  let pos = 0;
+  for (const [start, end] of ranges) {
+    if (end <= pos) continue;
+    out += text.slice(pos, Math.max(pos, start));
+    if (start >= pos) out += `"${REDACTED}"`;
+    pos = end;
+  }
+  return out + text.slice(pos);
+}
