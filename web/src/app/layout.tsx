@@ -1,0 +1,84 @@
+import type { ReactNode } from 'react';
+import { useHealth } from '../features/health/api.js';
+import { Link, useLocation } from '../lib/router.js';
+
+const nav = [
+  { to: '/', label: 'Overview', match: (p: string) => p === '/' },
+  { to: '/cycles', label: 'Cycles', match: (p: string) => p.startsWith('/cycles') },
+  {
+    to: '/identities',
+    label: 'Users & groups',
+    match: (p: string) => p.startsWith('/identities') || p.startsWith('/users') || p.startsWith('/groups'),
+  },
+  { to: '/operations', label: 'Operations', match: (p: string) => p.startsWith('/operations') },
+  { to: '/incidents', label: 'Incidents', match: (p: string) => p.startsWith('/incidents') },
+];
+
+export function Layout({ children }: { children: ReactNode }) {
+  const { pathname } = useLocation();
+  const { data: health } = useHealth();
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="brand">
+          <Link to="/" className="brand-name">
+            scimtap
+          </Link>
+          {health ? (
+            <span className="brand-app" title="SCIMTAP_APP_NAME">
+              <span aria-hidden="true">→ </span>
+              <span className="sr-only">provisioning to </span>
+              {health.appName ?? 'SCIM app'}
+            </span>
+          ) : null}
+          {health?.mode === 'demo' ? (
+            <span
+              className="demo-badge"
+              title="Demo mode: simulated Entra traffic to an embedded SCIM target"
+            >
+              DEMO
+            </span>
+          ) : null}
+        </div>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map((n) => (
+              <li key={n.to}>
+                <Link to={n.to} aria-current={n.match(pathname) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        {health ? <HealthPills health={health} /> : null}
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+      <footer className="footer muted">
+        Cycles and outcomes are inferred from the traffic scimtap sees; objects Entra skips never reach it.
+        {health ? ` scimtap ${health.version}.` : ''}
+      </footer>
+    </div>
+  );
+}
+
+function HealthPills({ health }: { health: NonNullable<ReturnType<typeof useHealth>['data']> }) {
+  const dbOk = health.db === 'ok';
+  const up = health.upstream;
+  return (
+    <ul className="health" aria-label="scimtap health">
+      <li className={dbOk ? 'ok' : 'bad'} title={health.recorder.lastError ?? undefined}>
+        <span aria-hidden="true">{dbOk ? '●' : '▲'}</span> recorder {dbOk ? 'ok' : health.db}
+        {health.recorder.dropped > 0 ? `, ${health.recorder.dropped} dropped` : ''}
+      </li>
+      <li className={up === 'reachable' ? 'ok' : up === 'unknown' ? 'unknown' : 'bad'}>
+        <span aria-hidden="true">{up === 'reachable' ? '●' : up === 'unknown' ? '○' : '▲'}</span> app {up}
+      </li>
+    </ul>
+  );
+}

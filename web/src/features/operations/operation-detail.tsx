@@ -1,0 +1,171 @@
+import { BodyView } from '../../components/body-view.js';
+import { ErrorView, Loading } from '../../components/states.js';
+import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { Time } from '../../components/time.js';
+import { explainError } from '../../lib/explain-error.js';
+import { formatDuration } from '../../lib/format.js';
+import { Link } from '../../lib/router.js';
+import { type OperationDetail as Detail, useOperation } from './api.js';
+
+/** One operation: what was asked, what the app answered, and the error in plain words. */
+export function OperationDetail({ id }: { id: number }) {
+  const { data, error, isPending } = useOperation(id);
+  if (isPending) return <Loading label="Loading operation…" />;
+  if (error) return <ErrorView error={error} what={`operation ${id}`} />;
+  return <OperationDetailView op={data} />;
+}
+
+export function ErrorExplanation({
+  errorCode,
+  httpStatus,
+  scimType,
+  reason,
+}: {
+  errorCode: string | null;
+  httpStatus: number | null;
+  scimType: string | null;
+  reason: string | null;
+}) {
+  const e = explainError(errorCode, httpStatus, scimType);
+  if (!e) return null;
+  return (
+    <div className="explain" role="note">
+      <p className="explain-summary">
+        <span aria-hidden="true">✕ </span>
+        <strong>{errorCode ?? `HTTP ${httpStatus}`}</strong>: {e.summary}
+      </p>
+      {reason ? (
+        <p>
+          <span className="muted">The app said:</span> <q>{reason}</q>
+        </p>
+      ) : null}
+      <p>
+        <span className="muted">What to do:</span> {e.action}
+      </p>
+      {e.entra ? (
+        <p>
+          <span className="muted">Entra:</span> {e.entra}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+export function OperationDetailView({ op }: { op: Detail }) {
+  return (
+    <div className="op-detail">
+      <ErrorExplanation
+        errorCode={op.errorCode}
+        httpStatus={op.httpStatus}
+        scimType={op.scimType}
+        reason={op.reason}
+      />
+      <dl className="facts">
+        <div>
+          <dt>Time</dt>
+          <dd>
+            <Time iso={op.time} />
+          </dd>
+        </div>
+        <div>
+          <dt>Request</dt>
+          <dd className="mono">
+            {op.httpMethod} {op.path}
+            {op.query ? `?${safeDecode(op.query)}` : ''}
+          </dd>
+        </div>
+        <div>
+          <dt>Answer</dt>
+          <dd>
+            <HttpStatus status={op.httpStatus} /> <StatusBadge status={op.status} /> in{' '}
+            {formatDuration(op.durationMs)}
+          </dd>
+        </div>
+        <div>
+          <dt>Operation</dt>
+          <dd>
+            {op.operation}{' '}
+            <span className="muted">
+              ({op.resourceType}, Entra action {op.provisioningAction})
+            </span>
+          </dd>
+        </div>
+        <div>
+          <dt>Identity</dt>
+          <dd>
+            {op.identityId ? (
+              <Link to={`/identities/${op.identityId}`}>{op.identity ?? op.targetId}</Link>
+            ) : (
+              (op.identity ?? '—')
+            )}
+            {op.externalId ? <span className="muted"> · externalId {op.externalId}</span> : null}
+            {op.targetId ? <span className="muted"> · id {op.targetId}</span> : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Cycle</dt>
+          <dd>
+            {op.cycleId ? (
+              <Link to={`/cycles/${op.cycleId}`}>#{op.cycleId}</Link>
+            ) : (
+              <span className="muted">none</span>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt>Token</dt>
+          <dd className="mono">{op.tokenFingerprint ?? <span className="muted">none sent</span>}</dd>
+        </div>
+        <div>
+          <dt>Client</dt>
+          <dd>
+            {op.clientIp ?? '—'} <span className="muted">{op.userAgent ?? ''}</span>
+          </dd>
+        </div>
+      </dl>
+      {op.modifiedProperties.length > 0 ? (
+        <table className="table compact">
+          <caption>Modified properties</caption>
+          <thead>
+            <tr>
+              <th scope="col">Attribute</th>
+              <th scope="col">New value</th>
+            </tr>
+          </thead>
+          <tbody>
+            {op.modifiedProperties.map((p, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: the same attribute may be set twice in one PATCH
+              <tr key={i}>
+                <td className="mono">{p.name}</td>
+                <td className="mono">{p.redacted ? <span className="muted">[redacted]</span> : p.value}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {op.members.length > 0 ? (
+        <p>
+          Members:{' '}
+          {op.members.map((m) => (
+            <span key={m.op} className="member-change">
+              {m.op} {m.ids.length} ({m.ids.slice(0, 10).join(', ')}
+              {m.ids.length > 10 ? ', …' : ''})
+            </span>
+          ))}
+        </p>
+      ) : null}
+      <div className="bodies">
+        <BodyView title="Request body" body={op.requestBody} truncated={op.requestTruncated} />
+        <BodyView title="Response body" body={op.responseBody} truncated={op.responseTruncated} />
+      </div>
+    </div>
+  );
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}

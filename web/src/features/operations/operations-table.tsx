@@ -1,0 +1,173 @@
+import { Fragment, useState } from 'react';
+import { Pager, useCursorStack } from '../../components/pager.js';
+import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { Time } from '../../components/time.js';
+import { formatDuration } from '../../lib/format.js';
+import { Link } from '../../lib/router.js';
+import { type Operation, PAGE_SIZE, useOperations } from './api.js';
+import { filterKey, type OperationFilters } from './filters.js';
+import { OperationDetail } from './operation-detail.js';
+
+/**
+ * A page of operations matching `filters`, newest first, with cursor paging and a row detail that opens in
+ * place. Used by the operations log, a cycle's page and an identity's timeline.
+ */
+export function OperationsTable({
+  filters,
+  caption,
+  emptyText,
+  pageSize = PAGE_SIZE,
+  showIdentity = true,
+  expandFirstFailure = false,
+}: {
+  filters: OperationFilters;
+  caption: string;
+  emptyText: string;
+  pageSize?: number;
+  showIdentity?: boolean;
+  expandFirstFailure?: boolean;
+}) {
+  const pager = useCursorStack(filterKey(filters));
+  const { data, error, isPending, isPlaceholderData, isFetching } = useOperations(
+    filters,
+    pager.cursor,
+    pageSize,
+  );
+  const [open, setOpen] = useState<Set<number>>(new Set());
+  const [autoOpened, setAutoOpened] = useState<number | null>(null);
+
+  if (isPending) return <Loading label="Loading operations…" />;
+  if (error && !data) return <ErrorView error={error} what="operations" />;
+
+  const items = data.items;
+  // An identity's timeline opens its latest failure: that is what the engineer came for.
+  const firstFailure =
+    expandFirstFailure && pager.page === 1 ? items.find((o) => o.status === 'failure') : undefined;
+  if (firstFailure && autoOpened === null) {
+    setAutoOpened(firstFailure.id);
+    setOpen(new Set([firstFailure.id]));
+  }
+  const toggle = (id: number) =>
+    setOpen((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const columns = showIdentity ? 8 : 7;
+
+  return (
+    <div className="table-block" aria-busy={isFetching}>
+      <StaleNote error={error} />
+      {items.length === 0 ? (
+        <Empty>{pager.page > 1 ? 'No more operations.' : emptyText}</Empty>
+      ) : (
+        <div className="table-scroll">
+          <table className={`table${isPlaceholderData ? ' is-placeholder' : ''}`}>
+            <caption className="sr-only">{caption}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Time</th>
+                <th scope="col">Status</th>
+                <th scope="col">Operation</th>
+                {showIdentity ? <th scope="col">Identity</th> : null}
+                <th scope="col" className="num">
+                  HTTP
+                </th>
+                <th scope="col" className="num">
+                  Duration
+                </th>
+                <th scope="col">Error</th>
+                <th scope="col">Request</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((op) => (
+                <Fragment key={op.id}>
+                  <OperationRow
+                    op={op}
+                    open={open.has(op.id)}
+                    onToggle={() => toggle(op.id)}
+                    showIdentity={showIdentity}
+                  />
+                  {open.has(op.id) ? (
+                    <tr className="detail-row">
+                      <td colSpan={columns} id={`op-${op.id}-detail`}>
+                        <OperationDetail id={op.id} />
+                      </td>
+                    </tr>
+                  ) : null}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager
+        label={caption}
+        page={pager.page}
+        nextCursor={data.nextCursor}
+        onNext={pager.next}
+        onPrevious={pager.previous}
+        onFirst={pager.first}
+        busy={isPlaceholderData}
+      />
+    </div>
+  );
+}
+
+function OperationRow({
+  op,
+  open,
+  onToggle,
+  showIdentity,
+}: {
+  op: Operation;
+  open: boolean;
+  onToggle(): void;
+  showIdentity: boolean;
+}) {
+  return (
+    <tr className={`row-${op.status}${open ? ' is-open' : ''}`}>
+      <td className="nowrap">
+        <button
+          type="button"
+          className="disclosure"
+          aria-expanded={open}
+          aria-controls={open ? `op-${op.id}-detail` : undefined}
+          onClick={onToggle}
+          title="Show request, response and explanation"
+        >
+          <span aria-hidden="true">{open ? '▾' : '▸'}</span> <Time iso={op.time} />
+        </button>
+      </td>
+      <td>
+        <StatusBadge status={op.status} />
+      </td>
+      <td>
+        {op.operation}
+        <span className="muted"> {op.resourceType !== 'User' ? op.resourceType : ''}</span>
+      </td>
+      {showIdentity ? (
+        <td className="identity-cell">
+          {op.identity === null ? (
+            <span className="muted">—</span>
+          ) : op.identityId ? (
+            <Link to={`/identities/${op.identityId}`}>{op.identity}</Link>
+          ) : (
+            op.identity
+          )}
+        </td>
+      ) : null}
+      <td className="num">
+        <HttpStatus status={op.httpStatus} />
+      </td>
+      <td className="num nowrap">{formatDuration(op.durationMs)}</td>
+      <td>{op.errorCode ?? <span className="muted">—</span>}</td>
+      <td className="mono path-cell" title={op.reason ?? undefined}>
+        {op.httpMethod} {op.path}
+      </td>
+    </tr>
+  );
+}

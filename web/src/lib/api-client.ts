@@ -1,0 +1,115 @@
+// One way to talk to the admin API: base path, bearer token, JSON and `{error, message}` errors (server/api/errors.ts).
+
+const TOKEN_KEY = 'scimtap.adminToken';
+
+/** An API answer that is not 2xx, with the server's `{error, message}` when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isUnauthorized(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 401;
+}
+
+// sessionStorage: the token survives reloads of this tab, not the browser session (ARCHITECTURE §7).
+export function getToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: the token lives only until the next 401
+  }
+}
+
+export type QueryValue = string | number | boolean | null | undefined;
+
+/** `/api/x?a=1` with empty values left out, so URLs stay short and match what the user chose. */
+export function apiUrl(path: string, params: Record<string, QueryValue> = {}): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') continue;
+    search.set(key, String(value));
+  }
+  const qs = search.toString();
+  return `/api${path}${qs ? `?${qs}` : ''}`;
+}
+
+function authHeaders(): Record<string, string> {
+  const token = getToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function toError(res: Response): Promise<ApiError> {
+  let code = 'httpError';
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: string; message?: string };
+    if (body.error) code = body.error;
+    if (body.message) message = body.message;
+  } catch {
+    // not JSON (a proxy in front, or the admin listener is down): keep the status line
+  }
+  return new ApiError(res.status, code, message);
+}
+
+export interface RequestOptions {
+  params?: Record<string, QueryValue>;
+  signal?: AbortSignal;
+}
+
+export async function apiGet<T>(path: string, { params, signal }: RequestOptions = {}): Promise<T> {
+  const res = await fetch(apiUrl(path, params), {
+    headers: { accept: 'application/json', ...authHeaders() },
+    signal,
+  });
+  if (!res.ok) throw await toError(res);
+  return (await res.json()) as T;
+}
+
+export async function apiSend<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(apiUrl(path), {
+    method,
+    headers: {
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...authHeaders(),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw await toError(res);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/**
+ * Downloads a file from the API. A plain link cannot carry the bearer token, so with a token set the file is
+ * fetched and handed to the browser as a blob; without one the caller lets the link stream it.
+ */
+export async function downloadWithToken(url: string, filename: string): Promise<void> {
+  const res = await fetch(url, { headers: authHeaders() });
+  if (!res.ok) throw await toError(res);
+  const blob = await res.blob();
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = href;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
+}

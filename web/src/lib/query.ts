@@ -1,0 +1,28 @@
+import { keepPreviousData, MutationCache, QueryCache, QueryClient } from '@tanstack/react-query';
+import { isUnauthorized } from './api-client.js';
+
+/** How often live views poll the API. Short enough to follow a running cycle, long enough to be cheap. */
+export const LIVE_REFRESH_MS = 5_000;
+
+/** `onUnauthorized` runs when any request gets 401: the app then asks for the admin token once. */
+export function createQueryClient(onUnauthorized: () => void): QueryClient {
+  const onError = (err: unknown) => {
+    if (isUnauthorized(err)) onUnauthorized();
+  };
+  return new QueryClient({
+    queryCache: new QueryCache({ onError }),
+    mutationCache: new MutationCache({ onError }),
+    defaultOptions: {
+      queries: {
+        refetchInterval: LIVE_REFRESH_MS,
+        refetchIntervalInBackground: false,
+        // Keep showing the previous answer while the next one (new filters, next page, refresh) loads: no flicker.
+        placeholderData: keepPreviousData,
+        staleTime: 2_000,
+        retry: (count, err) => !isUnauthorized(err) && count < 2,
+        refetchOnWindowFocus: true,
+      },
+      mutations: { retry: false },
+    },
+  });
+}
