@@ -90,11 +90,7 @@ function FilterBar({
     downloadWithToken(csvUrl, 'scimtap-operations.csv').catch((err: Error) => setExportError(err.message));
   };
   return (
-    <form
-      className="filters card"
-      aria-label="Filter operations"
-      onSubmit={(e) => e.preventDefault()}
-    >
+    <form className="filters card" aria-label="Filter operations" onSubmit={(e) => e.preventDefault()}>
       <div className="field field-wide">
         <label htmlFor={ids.q}>Search</label>
         <input
