@@ -1,16 +1,23 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, configHelp, loadConfig } from './config.js';
+import { startDemo } from './demo/index.js';
+import { runSimulate } from './demo/simulator/cli.js';
 import { startScimtap } from './main.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
 
 Usage:
   scimtap [options]            forward to SCIMTAP_UPSTREAM (without it: demo mode)
+  scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
   scimtap --help
 
 ${configHelp}
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'simulate') return runSimulate(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage);
     return 0;
@@ -25,14 +32,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  if (config.mode === 'demo') {
-    process.stderr.write(
-      'scimtap: SCIMTAP_UPSTREAM is not set. Point it at your SCIM endpoint, e.g.\n' +
-        '  SCIMTAP_UPSTREAM=https://tenant.example.com/scim/v2 npm start\n',
-    );
-    return 2;
-  }
-  const scimtap = await startScimtap(config);
+  await buildDashboardIfStale();
+  const scimtap =
+    config.mode === 'demo'
+      ? await startDemo(config, { print: (text) => process.stdout.write(text) })
+      : await startScimtap(config);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       scimtap.logger.info({ signal }, 'stopping');
@@ -55,3 +59,41 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/**
+ * `npm start` builds the dashboard when dist/web is missing or older than web/ (a fresh clone, a pull). A
+ * failed or impossible build never stops the proxy: the admin listener then serves its "not built" page.
+ */
+async function buildDashboardIfStale(): Promise<void> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const webDir = join(root, 'web');
+  const configFile = join(root, 'vite.config.ts');
+  const index = join(root, 'dist', 'web', 'index.html');
+  if (!existsSync(webDir) || !existsSync(configFile)) return;
+  const newest = Math.max(statSync(configFile).mtimeMs, newestMtime(webDir));
+  if (existsSync(index) && statSync(index).mtimeMs >= newest) return;
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    process.stderr.write('scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n');
+    return;
+  }
+  const started = Date.now();
+  process.stderr.write('scimtap: building the dashboard (web/ changed since the last build)...\n');
+  try {
+    await vite.build({ configFile, logLevel: 'warn' });
+    process.stderr.write(`scimtap: dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  } catch (err) {
+    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`);
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
