@@ -25,6 +25,8 @@ export interface StartOptions {
   /** extra ingest stages and API route groups, wired by later pipeline stages */
   stages?: IngestStage[];
   extraApi?: Record<string, Hono>;
+  /** folder of the built dashboard; default dist/web (tests build into a temp folder) */
+  webRoot?: string;
   /** recorder queue bound (tests lower it to see drops quickly) */
   recorderMaxQueue?: number;
 }
@@ -103,6 +105,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     upstreamState: () => lastUpstream,
     extraApi: { '/timeseries': timeseriesRoutes({ db, clock }), ...options.extraApi },
     metrics: metrics.render,
+    webRoot: options.webRoot,
   });
   const adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const server = serve(
