@@ -60,8 +60,16 @@ export const rulesSchema = z
     escrowWarningShare: z.number().min(0).max(1).default(0.1),
     tooManyDeletes: z.number().int().positive().default(500),
     throttlingShare: z.number().min(0).max(1).default(0.1),
+    /** fewer 429s than this in a cycle never fire `throttling` (a 3-call cycle with one 429 is not a storm) */
+    throttlingMinCount: z.number().int().positive().default(5),
     slowUpstreamMs: z.number().positive().default(10_000),
     slowUpstreamWindow: z.number().int().positive().default(50),
+    /** a p95 over fewer calls than this is one slow call, not a slow upstream */
+    slowUpstreamMinCalls: z.number().int().positive().default(20),
+    /** `scimCompliance` holds while a non-compliant answer is among the last N filter queries */
+    scimComplianceWindow: z.number().int().positive().default(20),
+    /** `recorderFailing` holds this long after the recorder last dropped an operation */
+    recorderDropWindowMinutes: z.number().positive().default(10),
     stuckObjectCycles: z.number().int().positive().default(3),
     stalledGraceMinutes: z.number().positive().default(20),
     backoffGapMinutes: z.number().positive().default(120),

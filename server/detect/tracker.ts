@@ -1,0 +1,495 @@
+import type { RulesConfig } from '../config.js';
+import type { OperationKind, OperationStatus } from '../scim/types.js';
+import type { RecorderStats } from '../store/recorder.js';
+import type {
+  AffectedIdentity,
+  CycleRollup,
+  DetectionInput,
+  FilterAnswer,
+  LatencySample,
+  OperationSample,
+  OutcomeSample,
+  Streak,
+  StuckIdentity,
+} from './types.js';
+
+/** The fields of a stored operation detection reads (a StoredOperation fits). */
+export interface ObservedOperation {
+  id: number;
+  time: number;
+  durationMs: number;
+  cycleId: number | null;
+  identityId: number | null;
+  httpMethod: string;
+  path: string;
+  query: string;
+  httpStatus: number | null;
+  operation: OperationKind | string;
+  status: OperationStatus | string;
+  identityType: string | null;
+  identity: string | null;
+  targetId: string | null;
+  errorCode: string | null;
+  reason: string | null;
+  tokenFingerprint: string | null;
+}
+
+export interface EscrowBase {
+  failures: number;
+  failuresBase: number;
+  /** end of the last healthy cycle the base counts from; null when unknown */
+  since: number | null;
+}
+
+export interface Tracker {
+  /** feed committed operations, in id order */
+  observe(op: ObservedOperation): void;
+  /** the rules' input at `now`: cost bounded by the windows, never by history */
+  snapshot(now: number, recorder: RecorderStats): DetectionInput;
+  /** failures before the first observed operation (restored from the database at start) */
+  setEscrowBase(base: EscrowBase): void;
+  /** the newest completed healthy cycle, to persist where escrow counting restarts */
+  lastHealthyCycle(now: number): { lastOperationId: number; endedAt: number } | null;
+}
+
+export interface TrackerOptions {
+  rules: RulesConfig;
+  cycleIntervalMs: number;
+  /** recent cycles kept in memory; older ones fold into the escrow count */
+  maxCycles?: number;
+  /** failing identities tracked at most (memory bound during a storm) */
+  maxFailingIdentities?: number;
+}
+
+const SAMPLES = 5;
+const IDENTITIES = 20;
+const QUERY_CHARS = 300;
+const REASON_CHARS = 500;
+
+// Errors that say nothing about the object itself: they neither start nor end an identity's failing streak.
+const appWideErrors = new Set([
+  'Unauthorized',
+  'InsufficientRights',
+  'UpstreamUnreachable',
+  'Timeout',
+  'ClientAborted',
+  'ScimCompliance',
+  'TooManyRequests',
+  'ServiceIncompatible',
+]);
+// A successful lookup precedes every failed create (Entra looks up, finds nothing, creates, gets 409), so only
+// a successful write ends a failing streak.
+const writeOperations = new Set([
+  'create',
+  'update',
+  'enable',
+  'disable',
+  'delete',
+  'addMembers',
+  'removeMembers',
+  'replaceMembers',
+]);
+const membershipOperations = new Set(['addMembers', 'removeMembers', 'replaceMembers']);
+
+export function isAuthFailure(op: Pick<ObservedOperation, 'httpStatus'>): boolean {
+  return op.httpStatus === 401 || op.httpStatus === 403;
+}
+
+export function isUnavailable(op: Pick<ObservedOperation, 'httpStatus' | 'errorCode'>): boolean {
+  return (
+    op.httpStatus === 502 ||
+    op.httpStatus === 503 ||
+    op.httpStatus === 504 ||
+    op.errorCode === 'Timeout' ||
+    op.errorCode === 'UpstreamUnreachable'
+  );
+}
+
+export function isNonCompliantFilterAnswer(op: Pick<ObservedOperation, 'httpStatus' | 'errorCode'>): boolean {
+  return (
+    op.errorCode === 'ScimCompliance' ||
+    op.errorCode === 'ServiceIncompatible' ||
+    (op.httpStatus === 404 && op.errorCode !== 'UpstreamUnreachable')
+  );
+}
+
+export function toSample(op: ObservedOperation): OperationSample {
+  return {
+    id: op.id,
+    time: op.time,
+    httpMethod: op.httpMethod,
+    path: op.path,
+    query: op.query.length > QUERY_CHARS ? `${op.query.slice(0, QUERY_CHARS)}…` : op.query,
+    httpStatus: op.httpStatus,
+    errorCode: op.errorCode,
+    reason: op.reason && op.reason.length > REASON_CHARS ? `${op.reason.slice(0, REASON_CHARS)}…` : op.reason,
+    identity: op.identity ?? op.targetId,
+  };
+}
+
+/** Key of the user or group an operation is about: the cycles stage's identity id, else type + name or target id. */
+export function identityKey(op: ObservedOperation): string | null {
+  if (op.identityId !== null && op.identityId !== undefined) return `id:${op.identityId}`;
+  const type = op.identityType ?? 'Other';
+  if (op.identity) return `${type}:${op.identity}`;
+  if (op.targetId) return `${type}:#${op.targetId}`;
+  return null;
+}
+
+function push<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.shift();
+}
+
+/** Distinct identities, the first 20 kept with their details, all counted. */
+class IdentitySet {
+  private readonly keys = new Set<string>();
+  readonly shown: AffectedIdentity[] = [];
+  add(key: string | null, op: ObservedOperation): void {
+    if (key === null || this.keys.has(key)) return;
+    this.keys.add(key);
+    if (this.shown.length < IDENTITIES) {
+      this.shown.push({
+        key,
+        name: op.identity ?? op.targetId ?? key,
+        type: op.identityType === 'User' || op.identityType === 'Group' ? op.identityType : null,
+        errorCode: op.errorCode,
+        reason: op.reason,
+      });
+    }
+  }
+  get size(): number {
+    return this.keys.size;
+  }
+}
+
+class StreakAcc {
+  consecutive = 0;
+  firstSeen: number | null = null;
+  lastSeen: number | null = null;
+  samples: OperationSample[] = [];
+  identities = new IdentitySet();
+  errorCodes = new Set<string>();
+  fingerprints = new Set<string>();
+
+  hit(op: ObservedOperation, key: string | null): void {
+    this.consecutive++;
+    this.firstSeen ??= op.time;
+    this.lastSeen = op.time;
+    push(this.samples, toSample(op), SAMPLES);
+    this.identities.add(key, op);
+    if (op.errorCode) this.errorCodes.add(op.errorCode);
+    else if (op.httpStatus !== null) this.errorCodes.add(String(op.httpStatus));
+    if (op.tokenFingerprint && this.fingerprints.size < 10) this.fingerprints.add(op.tokenFingerprint);
+  }
+
+  view(): Streak {
+    return {
+      consecutive: this.consecutive,
+      firstSeen: this.firstSeen,
+      lastSeen: this.lastSeen,
+      samples: [...this.samples],
+      identities: [...this.identities.shown],
+      identityCount: this.identities.size,
+      errorCodes: [...this.errorCodes],
+    };
+  }
+}
+
+interface CycleAcc
+  extends Omit<CycleRollup, 'endedAt' | 'state' | 'failedIdentities' | 'failedIdentityCount'> {
+  lastOperationId: number;
+  failed: IdentitySet;
+}
+
+interface FailingIdentity extends StuckIdentity {
+  lastFailedSeq: number | null;
+}
+
+/**
+ * Detection's incremental state (ARCHITECTURE §6): each committed operation updates windows, the current cycle's
+ * rollup and failing streaks in O(1), so evaluating the rules costs the size of the windows, not of the history.
+ * No I/O: the alerts engine feeds it from an ingest stage and restores it by replaying recent operations.
+ */
+export function createTracker({
+  rules,
+  cycleIntervalMs,
+  maxCycles = 16,
+  maxFailingIdentities = 100_000,
+}: TrackerOptions): Tracker {
+  const gapMs = rules.cycleGapMinutes * 60_000;
+  let auth = new StreakAcc();
+  let lastGoodTokenFingerprint: string | null = null;
+  let unavailable = new StreakAcc();
+  const outcomes: OutcomeSample[] = [];
+  const latencies: LatencySample[] = [];
+  const filterAnswers: FilterAnswer[] = [];
+  let lastProbe: (OperationSample & { failed: boolean }) | null = null;
+  const cycles: CycleAcc[] = [];
+  let seq = 0;
+  // Once the cycles stage assigns ids, it alone segments; detection's own segmentation is the fallback.
+  let external = false;
+  let base: EscrowBase = { failures: 0, failuresBase: 0, since: null };
+  const failing = new Map<string, FailingIdentity>();
+
+  function newCycle(op: ObservedOperation): CycleAcc {
+    const cycle: CycleAcc = {
+      id: op.cycleId ?? null,
+      seq: ++seq,
+      startedAt: op.time,
+      lastOperationAt: op.time,
+      lastOperationId: op.id,
+      probeOnly: true,
+      probe: null,
+      total: 0,
+      successes: 0,
+      failures: 0,
+      warnings: 0,
+      failuresBase: 0,
+      deletes: 0,
+      throttled: 0,
+      authFailures: 0,
+      complianceFailures: 0,
+      firstFailureAt: null,
+      lastFailureAt: null,
+      firstDeleteAt: null,
+      lastDeleteAt: null,
+      firstThrottleAt: null,
+      lastThrottleAt: null,
+      failureSamples: [],
+      deleteSamples: [],
+      throttleSamples: [],
+      failed: new IdentitySet(),
+    };
+    cycles.push(cycle);
+    while (cycles.length > maxCycles) evict(cycles.shift()!);
+    return cycle;
+  }
+
+  function evict(c: CycleAcc): void {
+    // The evicted cycle is never the newest, so it is completed.
+    if (isHealthy(c)) base = { failures: 0, failuresBase: 0, since: c.lastOperationAt };
+    else
+      base = {
+        ...base,
+        failures: base.failures + c.failures,
+        failuresBase: base.failuresBase + c.failuresBase,
+      };
+  }
+
+  function cycleFor(op: ObservedOperation): CycleAcc | null {
+    const current = cycles.at(-1);
+    if (op.cycleId !== null && op.cycleId !== undefined) {
+      external = true;
+      if (current?.id === op.cycleId) return current;
+      const known = cycles.find((c) => c.id === op.cycleId);
+      return known ?? newCycle(op);
+    }
+    if (external) return null;
+    if (!current || op.operation === 'testConnection' || op.time - current.lastOperationAt >= gapMs) {
+      return newCycle(op);
+    }
+    return current;
+  }
+
+  function observe(op: ObservedOperation): void {
+    if (op.errorCode === 'ClientAborted') return; // Entra gave up: says nothing about the app
+    const key = identityKey(op);
+    const sample = toSample(op);
+    const down = isUnavailable(op);
+    const authFailed = isAuthFailure(op);
+
+    // Streams
+    if (authFailed) auth.hit(op, key);
+    else if (!down) {
+      if (auth.consecutive > 0) auth = new StreakAcc();
+      if (op.tokenFingerprint) lastGoodTokenFingerprint = op.tokenFingerprint;
+    }
+    if (down) unavailable.hit(op, key);
+    else if (unavailable.consecutive > 0) unavailable = new StreakAcc();
+    push(
+      outcomes,
+      { id: op.id, time: op.time, unavailable: down, sample: down ? sample : null },
+      rules.upstreamWindow,
+    );
+    const slow = op.durationMs > rules.slowUpstreamMs;
+    push(
+      latencies,
+      { id: op.id, time: op.time, durationMs: op.durationMs, sample: slow ? sample : null },
+      rules.slowUpstreamWindow,
+    );
+    const isFilterQuery = op.operation === 'lookup' || op.operation === 'testConnection';
+    const nonCompliant = isFilterQuery && !authFailed && !down && isNonCompliantFilterAnswer(op);
+    if (isFilterQuery && (nonCompliant || op.status !== 'failure')) {
+      push(filterAnswers, { nonCompliant, sample }, rules.scimComplianceWindow);
+    }
+    if (op.operation === 'testConnection') lastProbe = { ...sample, failed: op.status === 'failure' };
+
+    // Cycle rollup
+    const cycle = cycleFor(op);
+    if (cycle) {
+      cycle.lastOperationAt = Math.max(cycle.lastOperationAt, op.time);
+      cycle.lastOperationId = Math.max(cycle.lastOperationId, op.id);
+      cycle.total++;
+      if (op.operation === 'testConnection') {
+        cycle.probe ??= {
+          failed: op.status === 'failure',
+          httpStatus: op.httpStatus,
+          errorCode: op.errorCode,
+          sample,
+        };
+      } else {
+        cycle.probeOnly = false;
+      }
+      if (op.status === 'success') cycle.successes++;
+      else if (op.status === 'warning') cycle.warnings++;
+      else {
+        cycle.failures++;
+        if (!membershipOperations.has(op.operation)) cycle.failuresBase++;
+        cycle.firstFailureAt ??= op.time;
+        cycle.lastFailureAt = op.time;
+        push(cycle.failureSamples, sample, SAMPLES);
+        cycle.failed.add(key, op);
+        if (authFailed) cycle.authFailures++;
+        if (nonCompliant) cycle.complianceFailures++;
+      }
+      if (op.operation === 'delete' || op.operation === 'disable') {
+        cycle.deletes++;
+        cycle.firstDeleteAt ??= op.time;
+        cycle.lastDeleteAt = op.time;
+        push(cycle.deleteSamples, sample, SAMPLES);
+      }
+      if (op.httpStatus === 429) {
+        cycle.throttled++;
+        cycle.firstThrottleAt ??= op.time;
+        cycle.lastThrottleAt = op.time;
+        push(cycle.throttleSamples, sample, SAMPLES);
+      }
+    }
+
+    // Failing streaks per identity
+    if (key === null) return;
+    if (
+      op.status === 'failure' &&
+      !(op.errorCode && appWideErrors.has(op.errorCode)) &&
+      !authFailed &&
+      !down
+    ) {
+      let entry = failing.get(key);
+      if (!entry) {
+        if (failing.size >= maxFailingIdentities) return;
+        entry = {
+          key,
+          name: op.identity ?? op.targetId ?? key,
+          type: op.identityType === 'User' || op.identityType === 'Group' ? op.identityType : null,
+          streak: 0,
+          firstFailedAt: op.time,
+          lastFailedAt: op.time,
+          lastSample: null,
+          lastFailedSeq: null,
+        };
+        failing.set(key, entry);
+      }
+      const at = cycle?.seq ?? null;
+      if (at === null || entry.lastFailedSeq !== at) entry.streak++;
+      entry.lastFailedSeq = at;
+      if (op.identity) entry.name = op.identity;
+      entry.lastFailedAt = op.time;
+      entry.errorCode = op.errorCode;
+      entry.reason = op.reason;
+      entry.lastSample = sample;
+    } else if (op.status !== 'failure' && writeOperations.has(op.operation)) {
+      failing.delete(key);
+    }
+  }
+
+  function isCompleted(c: CycleAcc, now: number): boolean {
+    return c !== cycles.at(-1) || now - c.lastOperationAt >= gapMs;
+  }
+
+  function isHealthy(c: CycleAcc): boolean {
+    return c.failures === 0 && !c.probeOnly;
+  }
+
+  function rollup(c: CycleAcc, now: number): CycleRollup {
+    const { failed, lastOperationId: _last, ...rest } = c;
+    const completed = isCompleted(c, now);
+    return {
+      ...rest,
+      endedAt: completed ? c.lastOperationAt : null,
+      state: completed ? 'completed' : 'running',
+      probe: c.probe ? { ...c.probe } : null,
+      failureSamples: [...c.failureSamples],
+      deleteSamples: [...c.deleteSamples],
+      throttleSamples: [...c.throttleSamples],
+      failedIdentities: [...failed.shown],
+      failedIdentityCount: failed.size,
+    };
+  }
+
+  function lastHealthyIndex(now: number): number {
+    for (let i = cycles.length - 1; i >= 0; i--) {
+      if (isCompleted(cycles[i], now) && isHealthy(cycles[i])) return i;
+    }
+    return -1;
+  }
+
+  function snapshot(now: number, recorder: RecorderStats): DetectionInput {
+    const h = lastHealthyIndex(now);
+    const counted = cycles.slice(h + 1);
+    let failures = h >= 0 ? 0 : base.failures;
+    let failuresBase = h >= 0 ? 0 : base.failuresBase;
+    let lastSeen: number | null = null;
+    for (const c of counted) {
+      failures += c.failures;
+      failuresBase += c.failuresBase;
+      if (c.lastFailureAt !== null) lastSeen = c.lastFailureAt;
+    }
+    const stuck: StuckIdentity[] = [];
+    for (const entry of failing.values()) {
+      if (entry.streak >= rules.stuckObjectCycles) {
+        const { lastFailedSeq: _seq, ...identity } = entry;
+        stuck.push({ ...identity });
+      }
+    }
+    stuck.sort((a, b) => b.streak - a.streak || a.firstFailedAt - b.firstFailedAt);
+    return {
+      cycleIntervalMs,
+      stream: {
+        auth: {
+          ...auth.view(),
+          tokenFingerprints: [...auth.fingerprints],
+          lastGoodTokenFingerprint,
+        },
+        unavailable: unavailable.view(),
+        outcomes: [...outcomes],
+        latencies: [...latencies],
+        lastProbe: lastProbe ? { ...lastProbe } : null,
+        filterAnswers: [...filterAnswers],
+      },
+      cycles: cycles.map((c) => rollup(c, now)),
+      sinceHealthy: {
+        failures,
+        failuresBase,
+        since: h >= 0 ? cycles[h].lastOperationAt : base.since,
+        lastSeen,
+      },
+      stuck,
+      recorder: { ...recorder },
+    };
+  }
+
+  return {
+    observe,
+    snapshot,
+    setEscrowBase(b) {
+      base = { ...b };
+    },
+    lastHealthyCycle(now) {
+      const h = lastHealthyIndex(now);
+      return h >= 0
+        ? { lastOperationId: cycles[h].lastOperationId, endedAt: cycles[h].lastOperationAt }
+        : null;
+    },
+  };
+}
