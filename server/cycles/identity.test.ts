@@ -21,7 +21,12 @@ const fresh: IdentityOutcome = {
 };
 
 let nextId = 1;
-function op(cycleId: number, operation: OperationKind, status: OperationStatus, extra: Partial<OutcomeInput> = {}): OutcomeInput {
+function op(
+  cycleId: number,
+  operation: OperationKind,
+  status: OperationStatus,
+  extra: Partial<OutcomeInput> = {},
+): OutcomeInput {
   const id = nextId++;
   return {
     id,
@@ -45,13 +50,23 @@ describe('applyOutcome', () => {
       // a create that fails in three cycles in a row: three consecutive failing cycles
       name: 'fail, fail, fail counts three cycles',
       ops: () => [op(1, 'create', 'failure'), op(2, 'create', 'failure'), op(3, 'create', 'failure')],
-      expected: { failingStreak: 3, lastStatus: 'failure', lastErrorCode: 'EntryConflict', lastFailedCycleId: 3 },
+      expected: {
+        failingStreak: 3,
+        lastStatus: 'failure',
+        lastErrorCode: 'EntryConflict',
+        lastFailedCycleId: 3,
+      },
     },
     {
       // fail → fail → success: the success resets the streak; the last error stays visible
       name: 'fail, fail, success resets the streak',
       ops: () => [op(1, 'create', 'failure'), op(2, 'create', 'failure'), op(3, 'create', 'success')],
-      expected: { failingStreak: 0, lastStatus: 'success', lastErrorCode: 'EntryConflict', lastFailedCycleId: 2 },
+      expected: {
+        failingStreak: 0,
+        lastStatus: 'success',
+        lastErrorCode: 'EntryConflict',
+        lastFailedCycleId: 2,
+      },
     },
     {
       // several failures in one cycle (Entra's retries) count once
@@ -73,7 +88,11 @@ describe('applyOutcome', () => {
     {
       // a 429 followed by a successful retry in the same cycle ends the cycle well
       name: 'a retry that succeeds within the cycle settles it',
-      ops: () => [op(1, 'update', 'failure'), op(2, 'update', 'failure', { httpStatus: 429 }), op(2, 'update', 'success')],
+      ops: () => [
+        op(1, 'update', 'failure'),
+        op(2, 'update', 'failure', { httpStatus: 429 }),
+        op(2, 'update', 'success'),
+      ],
       expected: { failingStreak: 0, streakBase: 1 },
     },
     {
@@ -85,13 +104,19 @@ describe('applyOutcome', () => {
     {
       // a disable sets active=false, an enable true
       name: 'disable',
-      ops: () => [op(1, 'create', 'success', { modifiedProperties: [prop('active', 'True')] }), op(2, 'disable', 'success')],
+      ops: () => [
+        op(1, 'create', 'success', { modifiedProperties: [prop('active', 'True')] }),
+        op(2, 'disable', 'success'),
+      ],
       expected: { active: false, deleted: false, lastOperation: 'disable' },
     },
     {
       // a disable that failed changes nothing about the account
       name: 'a failed disable leaves active alone',
-      ops: () => [op(1, 'create', 'success', { modifiedProperties: [prop('active', 'True')] }), op(2, 'disable', 'failure')],
+      ops: () => [
+        op(1, 'create', 'success', { modifiedProperties: [prop('active', 'True')] }),
+        op(2, 'disable', 'failure'),
+      ],
       expected: { active: true, failingStreak: 1 },
     },
     {
@@ -109,7 +134,10 @@ describe('applyOutcome', () => {
     {
       // a create after a delete (the object came back) clears the flag
       name: 'create after delete',
-      ops: () => [op(1, 'delete', 'success'), op(2, 'create', 'success', { modifiedProperties: [prop('active', 'true')] })],
+      ops: () => [
+        op(1, 'delete', 'success'),
+        op(2, 'create', 'success', { modifiedProperties: [prop('active', 'true')] }),
+      ],
       expected: { deleted: false, active: true },
     },
   ];
@@ -120,11 +148,19 @@ describe('applyOutcome', () => {
   it('keeps failingSince at the first failure of the streak', () => {
     // since-when survives a successful lookup in a later cycle of the same streak
     const first = op(1, 'create', 'failure');
-    const s = replay([first, op(2, 'lookup', 'success'), op(2, 'create', 'failure'), op(3, 'create', 'failure')]);
+    const s = replay([
+      first,
+      op(2, 'lookup', 'success'),
+      op(2, 'create', 'failure'),
+      op(3, 'create', 'failure'),
+    ]);
     expect(s).toMatchObject({ failingStreak: 3, failingSince: first.time });
     // and restarts with a new streak
     const again = op(5, 'create', 'failure');
-    expect(replay([op(4, 'create', 'success'), again], s)).toMatchObject({ failingStreak: 1, failingSince: again.time });
+    expect(replay([op(4, 'create', 'success'), again], s)).toMatchObject({
+      failingStreak: 1,
+      failingSince: again.time,
+    });
   });
 
   it('records the last operation and time', () => {

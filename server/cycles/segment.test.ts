@@ -149,7 +149,11 @@ describe('segment', () => {
 
   it('keeps the latest time for a small step back and adopts a big one', () => {
     // endedAt must not move backwards for a late-recorded slow request, and must follow a real clock jump
-    let s = segment(initialSegmentState, { time: T0, operation: 'testConnection', resourceType: 'User' }, opts).state;
+    let s = segment(
+      initialSegmentState,
+      { time: T0, operation: 'testConnection', resourceType: 'User' },
+      opts,
+    ).state;
     s = segment(s, { time: T0 + 2 * MIN, operation: 'lookup', resourceType: 'User' }, opts).state;
     s = segment(s, { time: T0 + MIN, operation: 'lookup', resourceType: 'User' }, opts).state;
     expect(s.running?.lastTime).toBe(T0 + 2 * MIN);
@@ -160,7 +164,11 @@ describe('segment', () => {
 
   it('marks a probe-only cycle until provisioning traffic joins', () => {
     // a Test Connection stays probe-only through discovery; the first user operation makes it provisioning
-    let s = segment(initialSegmentState, { time: T0, operation: 'testConnection', resourceType: 'User' }, opts).state;
+    let s = segment(
+      initialSegmentState,
+      { time: T0, operation: 'testConnection', resourceType: 'User' },
+      opts,
+    ).state;
     s = segment(s, { time: T0 + 1000, operation: 'schemaDiscovery', resourceType: 'Schema' }, opts).state;
     expect(s.running).toMatchObject({ probe: true, provisioning: false });
     s = segment(s, { time: T0 + 2000, operation: 'lookup', resourceType: 'Group' }, opts).state;
@@ -184,7 +192,11 @@ describe('cycleKind', () => {
     // an admin's Test Connection ten minutes after a cycle
     { name: 'a lone probe off schedule', facts: { previousStart: T0 - 10 * MIN }, kind: 'testConnection' },
     // a fresh install: the first probe seen cannot be on a schedule
-    { name: 'a lone probe with no history', facts: { previousStart: null, firstSeen: true }, kind: 'testConnection' },
+    {
+      name: 'a lone probe with no history',
+      facts: { previousStart: null, firstSeen: true },
+      kind: 'testConnection',
+    },
     // a quiet tenant: Entra's scheduled cycle found nothing to change
     { name: 'a lone probe on schedule', facts: {}, kind: 'incremental' },
     // provision on demand between scheduled cycles
@@ -194,7 +206,11 @@ describe('cycleKind', () => {
       kind: 'onDemand',
     },
     // the same shape on Entra's cadence is an incremental cycle with one change
-    { name: 'a probe and one object on schedule', facts: { provisioningOps: 2, objects: 1, lookups: 1 }, kind: 'incremental' },
+    {
+      name: 'a probe and one object on schedule',
+      facts: { provisioningOps: 2, objects: 1, lookups: 1 },
+      kind: 'incremental',
+    },
     // the first cycle with traffic for several objects is initial
     {
       name: 'the first cycle seen',
@@ -202,7 +218,11 @@ describe('cycleKind', () => {
       kind: 'initial',
     },
     // a restart of provisioning: lookups for most known identities
-    { name: 'lookups covering most identities', facts: { provisioningOps: 200, objects: 60, lookups: 60 }, kind: 'initial' },
+    {
+      name: 'lookups covering most identities',
+      facts: { provisioningOps: 200, objects: 60, lookups: 60 },
+      kind: 'initial',
+    },
     // a normal incremental cycle: a handful of changes
     { name: 'a few changes', facts: { provisioningOps: 12, objects: 5, lookups: 5 }, kind: 'incremental' },
     // traffic after a silence with no probe (Entra resumed paging) is never on demand

@@ -129,7 +129,8 @@ export function closeIfSilent(
   const running = state.running;
   if (!running) return { state, close: false };
   if (now - running.lastTime >= gapMs) return { state: { running: null }, close: true };
-  if (running.lastTime - now >= gapMs) return { state: { running: { ...running, lastTime: now } }, close: false };
+  if (running.lastTime - now >= gapMs)
+    return { state: { running: { ...running, lastTime: now } }, close: false };
   return { state, close: false };
 }
 
@@ -166,7 +167,8 @@ export const onScheduleShare = 0.75;
  * a bare probe), off it an on-demand run or a Test Connection.
  */
 export function cycleKind(f: KindFacts): CycleKind {
-  const onSchedule = f.previousStart !== null && f.startedAt - f.previousStart >= onScheduleShare * f.intervalMs;
+  const onSchedule =
+    f.previousStart !== null && f.startedAt - f.previousStart >= onScheduleShare * f.intervalMs;
   if (f.probe && f.provisioningOps === 0) return onSchedule ? 'incremental' : 'testConnection';
   if (f.probe && f.objects <= 1 && !onSchedule) return 'onDemand';
   if (f.firstSeen) return 'initial';

@@ -57,8 +57,6 @@ export const cycles = sqliteTable(
   (t) => [
     index('cycles_started_idx').on(t.startedAt),
     index('cycles_kind_idx').on(t.kind, t.id),
-    index('cycles_running_idx')
-      .on(t.id)
-      .where(sql`${t.state} = 'running'`),
+    index('cycles_running_idx').on(t.id).where(sql`${t.state} = 'running'`),
   ],
 );

@@ -44,9 +44,7 @@ export const identities = sqliteTable(
     index('identities_type_target_idx').on(t.type, t.targetId),
     index('identities_type_name_idx').on(t.type, sql`${t.name} collate nocase`),
     index('identities_status_idx').on(t.lastStatus, t.id),
-    index('identities_failing_idx')
-      .on(t.id)
-      .where(sql`${t.failingStreak} > 0`),
+    index('identities_failing_idx').on(t.id).where(sql`${t.failingStreak} > 0`),
   ],
 );
 

@@ -1,0 +1,265 @@
+import type {
+  ErrorCode,
+  MemberChange,
+  ModifiedProperty,
+  Operation,
+  OperationKind,
+  OperationStatus,
+} from '../scim/types.js';
+
+// Classified operations shaped like Entra's traffic (an initial cycle, then incremental cycles every interval,
+// with Test Connections, on-demand runs, escrowed failures, disables, deletes, renames and memberships).
+// Tests and the benchmark use it to feed the cycle stage without the proxy or the classifier.
+
+export interface SyntheticOptions {
+  users: number;
+  groups: number;
+  /** cycles after the initial one */
+  incrementalCycles: number;
+  seed?: number;
+  start?: number;
+  intervalMin?: number;
+  /** changes per incremental cycle */
+  changesPerCycle?: number;
+}
+
+const PROVISIONING_AGENT = 'Microsoft.AAD.Provisioning/1.0';
+
+/** One classified operation with Entra-like defaults. */
+export function syntheticOperation(o: Partial<Operation> & Pick<Operation, 'time' | 'operation'>): Operation {
+  const status: OperationStatus = o.status ?? 'success';
+  return {
+    durationMs: 40,
+    httpMethod: 'GET',
+    path: '/scim/v2/Users',
+    query: '',
+    httpStatus: 200,
+    resourceType: 'User',
+    provisioningAction: 'other',
+    status,
+    identityType: o.resourceType === 'Group' ? 'Group' : o.operation === 'testConnection' ? null : 'User',
+    identity: null,
+    externalId: null,
+    targetId: null,
+    errorCode: null,
+    scimType: null,
+    reason: null,
+    modifiedProperties: [],
+    members: [],
+    requestBytes: 0,
+    responseBytes: 0,
+    tokenFingerprint: '1a2b3c4d5e6f',
+    clientIp: '20.190.128.10',
+    userAgent: PROVISIONING_AGENT,
+    requestBody: null,
+    responseBody: null,
+    ...o,
+  };
+}
+
+/** Small, seeded, good enough for test data (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FAIL: Record<number, { errorCode: ErrorCode; reason: string }> = {
+  409: { errorCode: 'EntryConflict', reason: 'A user with the same userName already exists' },
+  429: { errorCode: 'TooManyRequests', reason: 'Too many requests' },
+  500: { errorCode: 'InternalServerError', reason: 'Internal error' },
+  401: { errorCode: 'Unauthorized', reason: 'Invalid token' },
+};
+
+export function* syntheticTraffic(options: SyntheticOptions): Generator<Operation> {
+  const { users, groups, incrementalCycles, seed = 1, intervalMin = 40, changesPerCycle = 20 } = options;
+  const rand = prng(seed);
+  const pick = (n: number) => Math.floor(rand() * n);
+  let t = options.start ?? Date.UTC(2025, 0, 1, 0, 0, 0);
+  const step = () => {
+    t += 20 + pick(80);
+    return t;
+  };
+  const userName = (i: number) => `user${i}@contoso.example`;
+  const groupName = (i: number) => `Group ${i}`;
+  const userId = (i: number) => `u-${i}`;
+  const groupId = (i: number) => `g-${i}`;
+  const created = new Set<number>();
+  const deleted = new Set<number>();
+  /** users whose create keeps failing (escrowed), as Entra retries them every cycle */
+  const stuck = new Set<number>([users - 1, users - 2]);
+  const groupNames = Array.from({ length: groups }, (_, i) => groupName(i));
+
+  const probe = (status = 200): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation: 'testConnection',
+      query: 'filter=userName+eq+%2230ae9a33-0c3d-4c65-9b3c-6c1f0a7f3e10%22',
+      httpStatus: status,
+      status: status === 200 ? 'success' : 'failure',
+      ...(status === 200 ? {} : FAIL[status]),
+      durationMs: 30 + pick(40),
+    });
+  const lookupUser = (i: number, found: boolean): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation: 'lookup',
+      query: `filter=userName+eq+%22${userName(i)}%22`,
+      identity: userName(i),
+      targetId: found ? userId(i) : null,
+      durationMs: 20 + pick(60),
+    });
+  const createUser = (i: number, fail?: number): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation: 'create',
+      httpMethod: 'POST',
+      provisioningAction: 'create',
+      identity: userName(i),
+      externalId: `ext-${i}`,
+      targetId: fail ? null : userId(i),
+      httpStatus: fail ?? 201,
+      status: fail ? 'failure' : 'success',
+      ...(fail ? FAIL[fail] : {}),
+      modifiedProperties: [
+        { name: 'userName', value: userName(i) },
+        { name: 'active', value: 'True' },
+      ] satisfies ModifiedProperty[],
+      durationMs: 60 + pick(200),
+    });
+  const patchUser = (i: number, operation: OperationKind, fail?: number): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation,
+      httpMethod: 'PATCH',
+      path: `/scim/v2/Users/${userId(i)}`,
+      provisioningAction: operation === 'disable' ? 'disable' : 'update',
+      targetId: userId(i),
+      httpStatus: fail ?? 200,
+      status: fail ? 'failure' : 'success',
+      ...(fail ? FAIL[fail] : {}),
+      modifiedProperties:
+        operation === 'disable'
+          ? [{ name: 'active', value: 'False' }]
+          : [{ name: 'displayName', value: `User ${i} v${pick(1000)}` }],
+      durationMs: 50 + pick(150),
+    });
+  const deleteUser = (i: number): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation: 'delete',
+      httpMethod: 'DELETE',
+      path: `/scim/v2/Users/${userId(i)}`,
+      provisioningAction: 'delete',
+      targetId: userId(i),
+      httpStatus: 204,
+      durationMs: 40 + pick(60),
+    });
+  const groupOp = (g: number, operation: OperationKind, extra: Partial<Operation> = {}): Operation =>
+    syntheticOperation({
+      time: step(),
+      operation,
+      resourceType: 'Group',
+      identityType: 'Group',
+      path:
+        operation === 'lookup' || operation === 'create'
+          ? '/scim/v2/Groups'
+          : `/scim/v2/Groups/${groupId(g)}`,
+      httpMethod: operation === 'lookup' ? 'GET' : operation === 'create' ? 'POST' : 'PATCH',
+      httpStatus: operation === 'create' ? 201 : operation === 'lookup' ? 200 : 204,
+      durationMs: 50 + pick(100),
+      ...extra,
+    });
+  const members = (op: MemberChange['op']): MemberChange[] => [
+    { op, ids: Array.from({ length: 1 + pick(4) }, () => userId(pick(users - 2))) },
+  ];
+
+  // Initial cycle: every user and group looked up and created, then memberships.
+  yield probe();
+  for (let i = 0; i < users; i++) {
+    yield lookupUser(i, false);
+    if (stuck.has(i)) {
+      yield createUser(i, 409);
+    } else {
+      yield createUser(i);
+      created.add(i);
+    }
+  }
+  for (let g = 0; g < groups; g++) {
+    yield groupOp(g, 'lookup', { identity: groupNames[g], targetId: null });
+    yield groupOp(g, 'create', {
+      identity: groupNames[g],
+      targetId: groupId(g),
+      provisioningAction: 'create',
+    });
+    yield groupOp(g, 'addMembers', {
+      targetId: groupId(g),
+      members: members('add'),
+      provisioningAction: 'update',
+    });
+  }
+
+  for (let c = 0; c < incrementalCycles; c++) {
+    const cycleStart = t + intervalMin * 60_000 - (t % 1000);
+    // now and then an admin's Test Connection or an on-demand run between cycles
+    if (c % 7 === 3) {
+      t += 12 * 60_000;
+      yield probe();
+    }
+    if (c % 11 === 5) {
+      t += 15 * 60_000;
+      yield probe();
+      const i = pick(users - 2);
+      yield lookupUser(i, created.has(i));
+      yield patchUser(i, 'update');
+    }
+    t = Math.max(t + 6 * 60_000, cycleStart);
+    // every so often a cycle whose probe is refused (a rotated token): nothing follows it
+    if (c % 13 === 12) {
+      yield probe(401);
+      continue;
+    }
+    yield probe();
+    for (const i of stuck) {
+      yield lookupUser(i, false);
+      // the conflict clears after a while: the streak ends
+      if (c < incrementalCycles / 2) {
+        yield createUser(i, 409);
+      } else {
+        yield createUser(i);
+        created.add(i);
+        stuck.delete(i);
+      }
+    }
+    for (let k = 0; k < changesPerCycle; k++) {
+      const i = pick(users - 2);
+      if (!created.has(i) || deleted.has(i)) continue;
+      const roll = rand();
+      if (roll < 0.7) yield patchUser(i, 'update', rand() < 0.05 ? (rand() < 0.5 ? 429 : 500) : undefined);
+      else if (roll < 0.85) yield patchUser(i, 'disable');
+      else if (roll < 0.92) {
+        yield deleteUser(i);
+        deleted.add(i);
+      } else if (groups > 0) {
+        const g = pick(groups);
+        const r2 = rand();
+        if (r2 < 0.4) yield groupOp(g, 'addMembers', { targetId: groupId(g), members: members('add') });
+        else if (r2 < 0.8)
+          yield groupOp(g, 'removeMembers', { targetId: groupId(g), members: members('remove') });
+        else {
+          groupNames[g] = `${groupName(g)} r${c}`;
+          yield groupOp(g, 'update', {
+            targetId: groupId(g),
+            identity: groupNames[g],
+            modifiedProperties: [{ name: 'displayName', value: groupNames[g] }],
+          });
+        }
+      }
+    }
+  }
+}
