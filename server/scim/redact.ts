@@ -3,7 +3,10 @@
 export const REDACTED = '[redacted]';
 
 /** Says whether an attribute name or PATCH path names a secret attribute. */
-export type Redactor = (name: string) => boolean;
+export type Redactor = ((name: string) => boolean) & {
+  /** cheap pre-check: could this text name a redacted attribute at all? */
+  mentionedIn?: (text: string) => boolean;
+};
 
 // Past this depth we stop looking and hide the subtree: a hostile body must not overflow the stack.
 const MAX_DEPTH = 64;
@@ -14,14 +17,17 @@ const MAX_DEPTH = 64;
  * ignored (`emails[type eq "password"]` is not a secret).
  */
 export function createRedactor(names: readonly string[] | undefined): Redactor {
+  const key = (names ?? ['password']).map(String).join('\u0000');
+  const cached = redactors.get(key);
+  if (cached) return cached;
   const set = new Set<string>();
   for (const n of names ?? ['password']) {
     const v = typeof n === 'string' ? n.trim().toLowerCase() : '';
     if (v !== '') set.add(v);
   }
-  if (set.size === 0) return () => false;
-  return (name) => {
-    if (typeof name !== 'string' || name === '') return false;
+  // Entra repeats the same few dozen attribute names on every call: remember the answers (bounded).
+  const memo = new Map<string, boolean>();
+  const decide = (name: string) => {
     const plain = name
       .replace(/\[[^\]]*\]/g, '')
       .trim()
@@ -30,7 +36,30 @@ export function createRedactor(names: readonly string[] | undefined): Redactor {
     for (const seg of plain.split(/[.:/]/)) if (set.has(seg.trim())) return true;
     return false;
   };
+  const redactor: Redactor =
+    set.size === 0
+      ? () => false
+      : (name) => {
+          if (typeof name !== 'string' || name === '') return false;
+          let answer = memo.get(name);
+          if (answer === undefined) {
+            answer = decide(name);
+            if (memo.size >= 4_096) memo.clear();
+            memo.set(name, answer);
+          }
+          return answer;
+        };
+  const lowered = [...set];
+  redactor.mentionedIn = (text) => {
+    const lower = text.toLowerCase();
+    return lowered.some((n) => lower.includes(n));
+  };
+  if (redactors.size >= 16) redactors.clear();
+  redactors.set(key, redactor);
+  return redactor;
 }
+
+const redactors = new Map<string, Redactor>();
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,6 +116,9 @@ export function redactBodyText(text: string, isRedacted: Redactor): string {
       // truncated or broken JSON: fall through to the tolerant scanner
     }
     if (ok) {
+      // Hot path: most bodies name no secret attribute, so there is nothing to walk. JSON escapes (\u0070)
+      // could spell a name without its letters, so such bodies are always walked.
+      if (isRedacted.mentionedIn && !trimmed.includes('\\u') && !isRedacted.mentionedIn(trimmed)) return text;
       try {
         const r = redactJson(parsed, isRedacted);
         return r.changed ? JSON.stringify(r.value) : text;

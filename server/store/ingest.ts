@@ -38,10 +38,7 @@ export function createIngest({ db, classify, stages = [] }: IngestOptions): (bat
       resource_type, operation, provisioning_action, status, identity_type, identity, external_id, target_id,
       error_code, scim_type, reason, modified_properties, members, request_bytes, response_bytes,
       token_fingerprint, client_ip, user_agent)
-    values (@time, @durationMs, @cycleId, @identityId, @httpMethod, @path, @query, @httpStatus,
-      @resourceType, @operation, @provisioningAction, @status, @identityType, @identity, @externalId, @targetId,
-      @errorCode, @scimType, @reason, @modifiedPropertiesJson, @membersJson, @requestBytes, @responseBytes,
-      @tokenFingerprint, @clientIp, @userAgent)`);
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertBody = sqlite.prepare(`
     insert into bodies (operation_id, time, request_body, request_truncated, response_body, response_truncated)
     values (?, ?, ?, ?, ?, ?)`);
@@ -51,11 +48,35 @@ export function createIngest({ db, classify, stages = [] }: IngestOptions): (bat
     const stored: StoredOperation[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      const { lastInsertRowid } = insertOperation.run({
-        ...r,
-        modifiedPropertiesJson: JSON.stringify(r.modifiedProperties),
-        membersJson: JSON.stringify(r.members),
-      });
+      // Positional parameters: this runs once per forwarded request.
+      const { lastInsertRowid } = insertOperation.run(
+        r.time,
+        r.durationMs,
+        r.cycleId,
+        r.identityId,
+        r.httpMethod,
+        r.path,
+        r.query,
+        r.httpStatus,
+        r.resourceType,
+        r.operation,
+        r.provisioningAction,
+        r.status,
+        r.identityType,
+        r.identity,
+        r.externalId,
+        r.targetId,
+        r.errorCode,
+        r.scimType,
+        r.reason,
+        r.modifiedProperties.length ? JSON.stringify(r.modifiedProperties) : '[]',
+        r.members.length ? JSON.stringify(r.members) : '[]',
+        r.requestBytes,
+        r.responseBytes,
+        r.tokenFingerprint,
+        r.clientIp,
+        r.userAgent,
+      );
       const id = Number(lastInsertRowid);
       if (r.requestBody !== null || r.responseBody !== null) {
         insertBody.run(id, r.time, r.requestBody, r.requestTruncated ? 1 : 0, r.responseBody, r.responseTruncated ? 1 : 0);
