@@ -150,6 +150,8 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
     requestTimeoutMs: 30_000,
     onCycle(info) {
       if (info.phase !== 'end' || info.aborted === 'stopped') return;
+      // The final message explains a first probe that fails; a line for the skipped cycle would repeat it.
+      if (info.aborted === 'probeFailed' && info.cycle === 1) return;
       clearLine();
       const seconds = ((Date.now() - info.startedAt) / 1000).toFixed(1);
       const aborted =

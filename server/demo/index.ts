@@ -1,0 +1,206 @@
+import { rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { type Scimtap, type StartOptions, startScimtap } from '../main.js';
+import { type CycleInfo, createSimulator, type Simulator, type SimulatorSummary } from './simulator/index.js';
+import { mulberry32 } from './simulator/random.js';
+import { chapterFor, conflictingUserNames, STORY_LENGTH } from './story.js';
+import { startTarget, type Target } from './target/index.js';
+
+export interface DemoOptions extends StartOptions {
+  /** time between simulated cycle starts; compressed from Entra's 40 minutes to one */
+  intervalMs?: number;
+  users?: number;
+  groups?: number;
+  membersPerGroup?: number;
+  /** requests per second: 25 is what Entra expects a gallery app to handle */
+  rate?: number;
+  seed?: number;
+  /** play the scripted story (token expiry, mass disable, 5xx, 429); off: a healthy tenant */
+  story?: boolean;
+  /** for tests and the banner: called at each simulated cycle's start and end */
+  onCycle?(info: CycleInfo): void;
+  /** where the banner goes; nothing is printed when unset */
+  print?(text: string): void;
+}
+
+export interface Demo {
+  scimtap: Scimtap;
+  target: Target;
+  simulator: Simulator;
+  logger: Logger;
+  /** the simulator's run, settled after stop() */
+  done: Promise<SimulatorSummary | undefined>;
+  stop(): Promise<void>;
+}
+
+// Compressed time: Entra's 40-minute cadence becomes one minute, so the dashboard's cycle timing matches.
+const DEMO_TIMING = { cycleIntervalMin: 1, cycleGapMinutes: 0.5, stalledGraceMinutes: 2 };
+const DEFAULT_DB = './data/scimtap.db';
+const DEMO_DB = './data/scimtap-demo.db';
+
+/**
+ * Demo mode (ARCHITECTURE §2): the embedded Tanium-like target behind scimtap's real proxy path, fed by the
+ * Entra-like simulator through the proxy listener, with a scripted story of failures.
+ */
+export async function startDemo(config: Config, options: DemoOptions = {}): Promise<Demo> {
+  const {
+    intervalMs = 60_000,
+    users = 200,
+    groups = 20,
+    membersPerGroup = 12,
+    rate = 25,
+    seed = 20_170_601,
+    story = true,
+    onCycle,
+    print,
+    ...startOptions
+  } = options;
+
+  // The demo's made-up traffic never lands in the real database; it starts fresh so the story starts at cycle 1.
+  const db = config.db === DEFAULT_DB ? DEMO_DB : config.db;
+  if (db === DEMO_DB)
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DB}${suffix}`, { force: true });
+  const demoConfig: Config = {
+    ...config,
+    db,
+    cycleIntervalMin: DEMO_TIMING.cycleIntervalMin,
+    rules: {
+      ...config.rules,
+      cycleGapMinutes: DEMO_TIMING.cycleGapMinutes,
+      stalledGraceMinutes: DEMO_TIMING.stalledGraceMinutes,
+    },
+  };
+
+  // Fault dice come from the seed too, so a demo run is reproducible apart from timing.
+  const target = await startTarget({ port: 0, host: '127.0.0.1', faults: { random: mulberry32(seed + 1) } });
+  let scimtap: Scimtap;
+  try {
+    scimtap = await startScimtap(demoConfig, { ...startOptions, upstream: target.url });
+  } catch (err) {
+    await target.close();
+    throw err;
+  }
+  const logger = scimtap.logger;
+
+  let cycleRequests = 0;
+  let expireAfter: number | null = null;
+  let disabledByStory: number[] = [];
+  const simulator = createSimulator({
+    target: loopbackUrl(scimtap.proxyUrl),
+    token: target.token,
+    users,
+    groups,
+    membersPerGroup,
+    cycles: 0,
+    intervalMs,
+    rate,
+    seed,
+    dialect: '2017',
+    tlsInsecure: true,
+    onOperation() {
+      cycleRequests++;
+      if (expireAfter !== null && cycleRequests >= expireAfter) {
+        target.setFaults({ tokenExpired: true });
+        expireAfter = null;
+      }
+    },
+    onCycle(info) {
+      if (info.phase === 'start') {
+        cycleRequests = 0;
+        if (story) {
+          const chapter = chapterFor(info.cycle);
+          target.setFaults(chapter.faults);
+          expireAfter = chapter.expireTokenAfter;
+          if (chapter.disableShare > 0) {
+            disabledByStory = simulator.disableUsers(Math.round(users * chapter.disableShare));
+          }
+          if (chapter.reenable) {
+            simulator.enableUsers(disabledByStory);
+            disabledByStory = [];
+          }
+          logger.info(
+            { cycle: info.cycle, chapter: `${chapter.chapter}/${STORY_LENGTH}` },
+            `demo: ${chapter.note}`,
+          );
+        }
+      } else {
+        logger.info(
+          {
+            cycle: info.cycle,
+            kind: info.kind,
+            requests: info.requests,
+            failures: info.failures,
+            aborted: info.aborted,
+          },
+          'demo: simulated cycle finished',
+        );
+      }
+      onCycle?.(info);
+    },
+  });
+  if (story) target.setFaults({ conflictUserNames: conflictingUserNames(simulator.userNames()) });
+
+  const done = simulator.run().catch((err: unknown) => {
+    logger.error({ err }, 'demo: the simulator stopped unexpectedly');
+    return undefined;
+  });
+
+  print?.(banner({ scimtap, target, intervalMs, users, groups, db, story }));
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      simulator.stop();
+      await done;
+      await scimtap.stop();
+      await target.close();
+    })();
+    return stopping;
+  };
+  return { scimtap, target, simulator, logger, done, stop };
+}
+
+/** The proxy may listen on a wildcard address; the simulator connects to it over loopback. */
+export function loopbackUrl(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === '0.0.0.0') u.hostname = '127.0.0.1';
+  else if (u.hostname === '[::]') u.hostname = '[::1]';
+  return u.toString().replace(/\/$/, '');
+}
+
+function banner(d: {
+  scimtap: Scimtap;
+  target: Target;
+  intervalMs: number;
+  users: number;
+  groups: number;
+  db: string;
+  story: boolean;
+}): string {
+  const seconds = Math.round(d.intervalMs / 1000);
+  const lines = [
+    '',
+    '  scimtap DEMO — SCIMTAP_UPSTREAM is not set, so scimtap watches a simulated Entra ID and app.',
+    '',
+    `  Dashboard    ${d.scimtap.adminUrl}`,
+    `  Proxy        ${d.scimtap.proxyUrl}  →  embedded Tanium-like SCIM target ${d.target.url}`,
+    `  Token        ${d.target.token}  (the target's bearer token, for your own curl calls)`,
+    `  Database     ${d.db}${d.db === DEMO_DB ? ' (reset at each demo start)' : ''}`,
+    '',
+    `  An Entra-like client sends a provisioning cycle every ${seconds} s (Entra: every 40 min): ${d.users} users, ${d.groups} groups.`,
+  ];
+  if (d.story) {
+    lines.push(
+      '  The story: two users always conflict (409); cycle 4 the token expires (401) until cycle 6;',
+      '  cycle 7 disables many users; cycle 8 brings 500s, cycle 9 throttling; then it starts over.',
+    );
+  }
+  lines.push(
+    '',
+    '  To watch your real app instead:  SCIMTAP_UPSTREAM=https://tenant.example.com/scim/v2 npm start',
+    '',
+    '',
+  );
+  return lines.join('\n');
+}
