@@ -1,4 +1,10 @@
 import { type ComponentType, useEffect } from 'react';
+import { CyclePage } from '../features/cycles/cycle-page.js';
+import { CyclesPage } from '../features/cycles/cycles-page.js';
+import { IdentitiesPage } from '../features/identities/identities-page.js';
+import { IdentityPage } from '../features/identities/identity-page.js';
+import { IncidentPage } from '../features/incidents/incident-page.js';
+import { IncidentsPage } from '../features/incidents/incidents-page.js';
 import { OperationPage } from '../features/operations/operation-page.js';
 import { OperationsPage } from '../features/operations/operations-page.js';
 import { OverviewPage } from '../features/overview/overview-page.js';
@@ -14,8 +20,19 @@ interface Route {
 // Paths are part of the contract with the emails' deep links (e.g. /identities/42, /incidents/7).
 const routes: Route[] = [
   { path: '/', title: 'Overview', component: OverviewPage },
+  { path: '/cycles', title: 'Cycles', component: CyclesPage },
+  { path: '/cycles/:id', title: 'Cycle', component: CyclePage },
+  { path: '/identities', title: 'Users & groups', component: IdentitiesPage },
+  { path: '/identities/:id', title: 'Identity', component: IdentityPage },
+  // aliases: an email or a habit may say users or groups
+  { path: '/users', title: 'Users & groups', component: IdentitiesPage },
+  { path: '/users/:id', title: 'Identity', component: IdentityPage },
+  { path: '/groups', title: 'Users & groups', component: IdentitiesPage },
+  { path: '/groups/:id', title: 'Identity', component: IdentityPage },
   { path: '/operations', title: 'Operations', component: OperationsPage },
   { path: '/operations/:id', title: 'Operation', component: OperationPage },
+  { path: '/incidents', title: 'Incidents', component: IncidentsPage },
+  { path: '/incidents/:id', title: 'Incident', component: IncidentPage },
 ];
 
 export function AppRoutes() {

@@ -1,0 +1,32 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiGet } from '../../lib/api-client.js';
+import type { Cycle } from '../../types/api.js';
+
+export interface CyclePage {
+  items: Cycle[];
+  nextCursor: string | null;
+}
+
+export const CYCLES_PAGE_SIZE = 50;
+
+export const getCycles = (cursor: string | undefined, kind: string | undefined, signal?: AbortSignal) =>
+  apiGet<CyclePage>('/cycles', { params: { cursor, kind, limit: CYCLES_PAGE_SIZE }, signal });
+
+export const cyclesQueryOptions = (cursor?: string, kind?: string) =>
+  queryOptions({
+    queryKey: ['cycles', 'list', cursor ?? '', kind ?? ''],
+    queryFn: ({ signal }) => getCycles(cursor, kind, signal),
+  });
+
+export const useCycles = (cursor?: string, kind?: string) => useQuery(cyclesQueryOptions(cursor, kind));
+
+export const getCycle = (id: number, signal?: AbortSignal) => apiGet<Cycle>(`/cycles/${id}`, { signal });
+
+export const cycleQueryOptions = (id: number) =>
+  queryOptions({
+    queryKey: ['cycle', id],
+    queryFn: ({ signal }) => getCycle(id, signal),
+    placeholderData: undefined,
+  });
+
+export const useCycle = (id: number) => useQuery(cycleQueryOptions(id));

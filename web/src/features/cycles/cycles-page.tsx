@@ -1,0 +1,147 @@
+import { useId } from 'react';
+import { Pager, useCursorStack } from '../../components/pager.js';
+import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { Time } from '../../components/time.js';
+import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
+import { Link, useSearchParams } from '../../lib/router.js';
+import type { Cycle } from '../../types/api.js';
+import { useCycles } from './api.js';
+
+const kinds = ['initial', 'incremental', 'testConnection', 'onDemand'] as const;
+
+export function CyclesPage() {
+  const [search, setSearch] = useSearchParams();
+  const kind = kinds.find((k) => k === search.kind);
+  const pager = useCursorStack(kind ?? '');
+  const { data, error, isPending, isPlaceholderData } = useCycles(pager.cursor, kind);
+  const kindId = useId();
+  return (
+    <>
+      <header className="page-header">
+        <h1>Cycles</h1>
+        <p className="muted">
+          Provisioning cycles inferred from the traffic: opened by Entra's probe or by traffic after a
+          silence, newest first.
+        </p>
+      </header>
+      <form className="filters card" aria-label="Filter cycles" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor={kindId}>Kind</label>
+          <select
+            id={kindId}
+            value={kind ?? ''}
+            onChange={(e) => setSearch({ kind: e.target.value || undefined })}
+          >
+            <option value="">any</option>
+            {kinds.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </div>
+      </form>
+      {isPending ? (
+        <Loading label="Loading cycles…" />
+      ) : error && !data ? (
+        <ErrorView error={error} what="cycles" />
+      ) : (
+        <>
+          <StaleNote error={error} />
+          {data.items.length === 0 ? (
+            <Empty>{kind ? `No ${kind} cycle yet.` : 'No cycle seen yet.'}</Empty>
+          ) : (
+            <CyclesTable cycles={data.items} placeholder={isPlaceholderData} />
+          )}
+          <Pager
+            label="Cycles"
+            page={pager.page}
+            nextCursor={data.nextCursor}
+            onNext={pager.next}
+            onPrevious={pager.previous}
+            onFirst={pager.first}
+            busy={isPlaceholderData}
+          />
+        </>
+      )}
+    </>
+  );
+}
+
+function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: boolean }) {
+  return (
+    <div className="table-scroll">
+      <table className={`table${placeholder ? ' is-placeholder' : ''}`}>
+        <caption className="sr-only">Cycles, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Cycle</th>
+            <th scope="col">Kind</th>
+            <th scope="col">State</th>
+            <th scope="col">Started</th>
+            <th scope="col" className="num">
+              Duration
+            </th>
+            <th scope="col" className="num">
+              Calls
+            </th>
+            <th scope="col" className="num">
+              Failed
+            </th>
+            <th scope="col" className="num">
+              Users
+            </th>
+            <th scope="col" className="num">
+              Groups
+            </th>
+            <th scope="col" className="num">
+              p50 / p95
+            </th>
+            <th scope="col">Errors</th>
+          </tr>
+        </thead>
+        <tbody>
+          {cycles.map((c) => (
+            <tr key={c.id} className={c.failures > 0 ? 'row-failure' : undefined}>
+              <th scope="row">
+                <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
+              </th>
+              <td>{c.kind}</td>
+              <td>
+                <span className={`badge badge-${c.state}`}>
+                  <span aria-hidden="true">{c.state === 'running' ? '▶' : '■'}</span> {c.state}
+                </span>
+              </td>
+              <td className="nowrap">
+                <Time iso={c.startedAt} />
+              </td>
+              <td className="num nowrap">{formatDuration(c.durationMs)}</td>
+              <td className="num">{formatCount(c.total)}</td>
+              <td className="num">
+                {c.failures > 0 ? (
+                  <Link to={`/operations?cycle=${c.id}&status=failure`}>
+                    {formatCount(c.failures)} ({formatPercent(c.failureRate)})
+                  </Link>
+                ) : (
+                  <span className="muted">0</span>
+                )}
+              </td>
+              <td className="num">{formatCount(c.usersTouched)}</td>
+              <td className="num">{formatCount(c.groupsTouched)}</td>
+              <td className="num nowrap">
+                {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
+              </td>
+              <td>
+                {Object.entries(c.countsByErrorCode)
+                  .sort((a, b) => b[1] - a[1])
+                  .slice(0, 3)
+                  .map(([code, n]) => `${code} ${n}`)
+                  .join(', ') || <span className="muted">—</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

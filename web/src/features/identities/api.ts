@@ -1,0 +1,44 @@
+import { queryOptions, useQuery } from '@tanstack/react-query';
+import { apiGet } from '../../lib/api-client.js';
+import type { Identity, IdentityDetail } from '../../types/api.js';
+
+export interface IdentityFilters {
+  q?: string;
+  type?: string;
+  status?: string;
+}
+
+export interface IdentityPage {
+  items: Identity[];
+  nextCursor: string | null;
+}
+
+export const IDENTITIES_PAGE_SIZE = 50;
+
+const key = (f: IdentityFilters) => `${f.q ?? ''}|${f.type ?? ''}|${f.status ?? ''}`;
+
+export { key as identityFilterKey };
+
+export const getIdentities = (f: IdentityFilters, cursor: string | undefined, signal?: AbortSignal) =>
+  apiGet<IdentityPage>('/identities', { params: { ...f, cursor, limit: IDENTITIES_PAGE_SIZE }, signal });
+
+export const identitiesQueryOptions = (f: IdentityFilters, cursor?: string) =>
+  queryOptions({
+    queryKey: ['identities', key(f), cursor ?? ''],
+    queryFn: ({ signal }) => getIdentities(f, cursor, signal),
+  });
+
+export const useIdentities = (f: IdentityFilters, cursor?: string) =>
+  useQuery(identitiesQueryOptions(f, cursor));
+
+export const getIdentity = (id: number, signal?: AbortSignal) =>
+  apiGet<IdentityDetail>(`/identities/${id}`, { signal });
+
+export const identityQueryOptions = (id: number) =>
+  queryOptions({
+    queryKey: ['identity', id],
+    queryFn: ({ signal }) => getIdentity(id, signal),
+    placeholderData: undefined,
+  });
+
+export const useIdentity = (id: number) => useQuery(identityQueryOptions(id));

@@ -1,0 +1,176 @@
+import { useId } from 'react';
+import { Pager, useCursorStack } from '../../components/pager.js';
+import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { Time } from '../../components/time.js';
+import { Link, useSearchParams } from '../../lib/router.js';
+import { useDebouncedInput } from '../../lib/use-debounced.js';
+import type { Identity } from '../../types/api.js';
+import { type IdentityFilters, identityFilterKey, useIdentities } from './api.js';
+
+const types = ['User', 'Group'] as const;
+const statuses = ['failing', 'success', 'failure', 'warning'] as const;
+
+export function filtersFromSearch(search: Record<string, string>): IdentityFilters {
+  return {
+    q: search.q?.trim() ? search.q.trim().slice(0, 200) : undefined,
+    type: types.find((t) => t === search.type),
+    status: statuses.find((s) => s === search.status),
+  };
+}
+
+export function IdentitiesPage() {
+  const [search, setSearch] = useSearchParams();
+  const filters = filtersFromSearch(search);
+  const pager = useCursorStack(identityFilterKey(filters));
+  const { data, error, isPending, isPlaceholderData, isFetching } = useIdentities(filters, pager.cursor);
+  const update = (patch: Partial<IdentityFilters>) => setSearch({ ...filters, ...patch });
+  const ids = { q: useId(), type: useId(), status: useId() };
+  const [q, setQ] = useDebouncedInput(filters.q ?? '', (v) => update({ q: v.trim() || undefined }));
+  const anyFilter = Boolean(filters.q || filters.type || filters.status);
+  return (
+    <>
+      <header className="page-header">
+        <h1>Users &amp; groups</h1>
+        <p className="muted">
+          Every object Entra asked the app about, with its last outcome. A failing streak counts consecutive
+          cycles that ended in failure for it.
+        </p>
+      </header>
+      <form
+        className="filters card"
+        aria-label="Filter users and groups"
+        onSubmit={(e) => e.preventDefault()}
+      >
+        <div className="field field-wide">
+          <label htmlFor={ids.q}>Search</label>
+          <input
+            id={ids.q}
+            type="search"
+            placeholder="userName, displayName, externalId or id"
+            value={q}
+            onChange={(e) => setQ(e.target.value)}
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.type}>Type</label>
+          <select
+            id={ids.type}
+            value={filters.type ?? ''}
+            onChange={(e) => update({ type: e.target.value || undefined })}
+          >
+            <option value="">users and groups</option>
+            <option value="User">users</option>
+            <option value="Group">groups</option>
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.status}>Status</label>
+          <select
+            id={ids.status}
+            value={filters.status ?? ''}
+            onChange={(e) => update({ status: e.target.value || undefined })}
+          >
+            <option value="">any</option>
+            <option value="failing">failing (streak ≥ 1)</option>
+            <option value="failure">last call failed</option>
+            <option value="success">last call succeeded</option>
+            <option value="warning">last call warned</option>
+          </select>
+        </div>
+        <div className="filter-actions">
+          <button type="button" onClick={() => setSearch({})} disabled={!anyFilter}>
+            Clear filters
+          </button>
+        </div>
+      </form>
+      {isPending ? (
+        <Loading label="Loading users and groups…" />
+      ) : error && !data ? (
+        <ErrorView error={error} what="users and groups" />
+      ) : (
+        <div className="table-block" aria-busy={isFetching}>
+          <StaleNote error={error} />
+          {data.items.length === 0 ? (
+            <Empty>
+              {anyFilter ? 'No user or group matches these filters.' : 'No users or groups seen yet.'}
+            </Empty>
+          ) : (
+            <IdentitiesTable items={data.items} placeholder={isPlaceholderData} />
+          )}
+          <Pager
+            label="Users and groups"
+            page={pager.page}
+            nextCursor={data.nextCursor}
+            onNext={pager.next}
+            onPrevious={pager.previous}
+            onFirst={pager.first}
+            busy={isPlaceholderData}
+          />
+        </div>
+      )}
+    </>
+  );
+}
+
+function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholder: boolean }) {
+  return (
+    <div className="table-scroll">
+      <table className={`table${placeholder ? ' is-placeholder' : ''}`}>
+        <caption className="sr-only">Users and groups</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Last status</th>
+            <th scope="col" className="num">
+              Failing streak
+            </th>
+            <th scope="col">Last operation</th>
+            <th scope="col">Last error</th>
+            <th scope="col">Last seen</th>
+            <th scope="col">Active</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((i) => (
+            <tr key={i.id} className={i.failingStreak > 0 ? 'row-failure' : undefined}>
+              <th scope="row" className="identity-cell">
+                <Link to={`/identities/${i.id}`}>{i.name ?? i.targetId ?? `#${i.id}`}</Link>
+                {i.deleted ? <span className="muted"> (deleted)</span> : null}
+              </th>
+              <td>{i.type}</td>
+              <td>
+                <StatusBadge status={i.lastStatus} />
+              </td>
+              <td className="num">
+                {i.failingStreak > 0 ? (
+                  <strong className="form-error">
+                    {i.failingStreak} cycle{i.failingStreak === 1 ? '' : 's'}
+                  </strong>
+                ) : (
+                  <span className="muted">0</span>
+                )}
+              </td>
+              <td>{i.lastOperation ?? <span className="muted">—</span>}</td>
+              <td className="reason-cell">
+                {i.lastErrorCode ? (
+                  <>
+                    <HttpStatus status={i.lastHttpStatus} /> {i.lastErrorCode}
+                    {i.lastReason ? <span className="muted"> · {i.lastReason}</span> : null}
+                  </>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </td>
+              <td className="nowrap">
+                <Time iso={i.lastSeen} />
+              </td>
+              <td>{i.active === null ? <span className="muted">?</span> : i.active ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,130 @@
+import { ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { StatusBadge } from '../../components/status-badge.js';
+import { Time } from '../../components/time.js';
+import { Link } from '../../lib/router.js';
+import type { IdentityDetail } from '../../types/api.js';
+import { ErrorExplanation } from '../operations/operation-detail.js';
+import { OperationsTable } from '../operations/operations-table.js';
+import { useIdentity } from './api.js';
+
+/** /identities/:id: one user or group, why it fails, and the timeline of every operation on it. */
+export function IdentityPage({ params }: { params: Record<string, string> }) {
+  const id = Number(params.id);
+  const valid = Number.isInteger(id) && id > 0;
+  return valid ? <IdentityDetailView id={id} /> : <p role="alert">“{params.id}” is not an identity id.</p>;
+}
+
+function IdentityDetailView({ id }: { id: number }) {
+  const { data: identity, error, isPending } = useIdentity(id);
+  return (
+    <>
+      <header className="page-header">
+        <p className="breadcrumb">
+          <Link to="/identities">Users &amp; groups</Link> /
+        </p>
+        <h1>
+          {identity ? (identity.name ?? identity.targetId ?? `#${id}`) : `Identity #${id}`}
+          {identity ? <StatusBadge status={identity.lastStatus} /> : null}
+        </h1>
+      </header>
+      {isPending ? (
+        <Loading label="Loading identity…" />
+      ) : error && !identity ? (
+        <ErrorView error={error} what={`identity ${id}`} />
+      ) : (
+        <>
+          <StaleNote error={error} />
+          <IdentitySummary identity={identity} />
+        </>
+      )}
+      <section aria-labelledby="timeline-title">
+        <h2 id="timeline-title">Timeline</h2>
+        <p className="muted small">
+          Every operation on this object, newest first. Open a row for the request and the app’s answer.
+        </p>
+        <OperationsTable
+          filters={{ identity: String(id) }}
+          caption="Timeline"
+          emptyText="No operations recorded for this identity."
+          showIdentity={false}
+          expandFirstFailure
+        />
+      </section>
+    </>
+  );
+}
+
+function IdentitySummary({ identity: i }: { identity: IdentityDetail }) {
+  return (
+    <>
+      {i.lastErrorCode && i.lastStatus !== 'success' ? (
+        <ErrorExplanation
+          errorCode={i.lastErrorCode}
+          httpStatus={i.lastHttpStatus}
+          scimType={null}
+          reason={i.lastReason}
+        />
+      ) : null}
+      <section className="card" aria-label="Summary">
+        <dl className="facts">
+          <div>
+            <dt>Type</dt>
+            <dd>{i.type}</dd>
+          </div>
+          <div>
+            <dt>Failing streak</dt>
+            <dd>
+              {i.failingStreak > 0 ? (
+                <>
+                  <strong className="form-error">
+                    {i.failingStreak} cycle{i.failingStreak === 1 ? '' : 's'}
+                  </strong>{' '}
+                  since <Time iso={i.failingSince} />
+                </>
+              ) : (
+                'not failing'
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Last operation</dt>
+            <dd>
+              {i.lastOperation ?? '—'}{' '}
+              {i.lastCycleId ? (
+                <span className="muted">
+                  in <Link to={`/cycles/${i.lastCycleId}`}>cycle #{i.lastCycleId}</Link>
+                </span>
+              ) : null}
+            </dd>
+          </div>
+          <div>
+            <dt>Last error</dt>
+            <dd>
+              {i.lastErrorCode ?? '—'} {i.lastErrorAt ? <Time iso={i.lastErrorAt} /> : null}
+            </dd>
+          </div>
+          <div>
+            <dt>Active</dt>
+            <dd>
+              {i.deleted ? 'deleted' : i.active === null ? 'unknown' : i.active ? 'yes' : 'no (disabled)'}
+            </dd>
+          </div>
+          <div>
+            <dt>externalId</dt>
+            <dd className="mono">{i.externalId ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Id in the app</dt>
+            <dd className="mono">{i.targetId ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>First / last seen</dt>
+            <dd>
+              <Time iso={i.firstSeen} /> / <Time iso={i.lastSeen} />
+            </dd>
+          </div>
+        </dl>
+      </section>
+    </>
+  );
+}

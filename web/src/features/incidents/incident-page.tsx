@@ -1,0 +1,141 @@
+import { ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { SeverityBadge } from '../../components/status-badge.js';
+import { Time } from '../../components/time.js';
+import { Link } from '../../lib/router.js';
+import type { Incident } from '../../types/api.js';
+import { useIncident } from './api.js';
+import { AckForm, SilenceForm, scopeIdentity } from './incident-actions.js';
+import { IncidentStateBadge } from './incidents-page.js';
+import { NotificationsTable } from './notifications.js';
+
+/** /incidents/:id, the page the emails link to. */
+export function IncidentPage({ params }: { params: Record<string, string> }) {
+  const id = Number(params.id);
+  if (!Number.isInteger(id) || id <= 0) return <p role="alert">“{params.id}” is not an incident id.</p>;
+  return <IncidentDetail id={id} />;
+}
+
+function IncidentDetail({ id }: { id: number }) {
+  const { data: incident, error, isPending } = useIncident(id);
+  return (
+    <>
+      <header className="page-header">
+        <p className="breadcrumb">
+          <Link to="/incidents">Incidents</Link> /
+        </p>
+        <h1>
+          Incident #{id}
+          {incident ? (
+            <>
+              {' '}
+              {incident.rule} <SeverityBadge severity={incident.severity} />{' '}
+              <IncidentStateBadge state={incident.state} />
+            </>
+          ) : null}
+        </h1>
+      </header>
+      {isPending ? (
+        <Loading label="Loading incident…" />
+      ) : error && !incident ? (
+        <ErrorView error={error} what={`incident ${id}`} />
+      ) : (
+        <>
+          <StaleNote error={error} />
+          <IncidentBody incident={incident} />
+        </>
+      )}
+    </>
+  );
+}
+
+function IncidentBody({ incident: i }: { incident: Incident }) {
+  const identity = scopeIdentity(i.scope);
+  return (
+    <>
+      <section className="card" aria-label="Summary">
+        <p>
+          <strong>{i.summary}</strong>
+        </p>
+        <dl className="facts">
+          <div>
+            <dt>Scope</dt>
+            <dd>
+              {identity ? (
+                <Link to={`/identities?q=${encodeURIComponent(identity)}`}>{identity}</Link>
+              ) : (
+                i.scope
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Resembles (Entra)</dt>
+            <dd>{i.entraReason ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Opened</dt>
+            <dd>
+              <Time iso={i.startedAt} />
+            </dd>
+          </div>
+          <div>
+            <dt>Firing since</dt>
+            <dd>
+              <Time iso={i.firedAt} />
+            </dd>
+          </div>
+          <div>
+            <dt>Resolved</dt>
+            <dd>
+              <Time iso={i.resolvedAt} />
+            </dd>
+          </div>
+          <div>
+            <dt>Acknowledged</dt>
+            <dd>
+              {i.acknowledgedAt ? (
+                <>
+                  <Time iso={i.acknowledgedAt} /> {i.acknowledgedBy ? `by ${i.acknowledgedBy}` : ''}
+                  {i.ackComment ? <div className="muted">“{i.ackComment}”</div> : null}
+                </>
+              ) : (
+                'no'
+              )}
+            </dd>
+          </div>
+        </dl>
+        <p>
+          <Link
+            to={`/operations?status=failure${i.firedAt ? `&from=${encodeURIComponent(i.startedAt)}` : ''}`}
+          >
+            Failing operations since it opened
+          </Link>
+        </p>
+      </section>
+      {i.state !== 'resolved' ? (
+        <section className="card" aria-labelledby="act-title">
+          <h2 id="act-title">Act on it</h2>
+          <h3>Acknowledge</h3>
+          <AckForm incident={i} />
+          <h3>Silence</h3>
+          <SilenceForm rule={i.rule} identity={identity} />
+        </section>
+      ) : null}
+      {i.evidence !== undefined ? (
+        <section className="card" aria-labelledby="evidence-title">
+          <h2 id="evidence-title">Evidence</h2>
+          <pre className="evidence">{JSON.stringify(i.evidence, null, 2)}</pre>
+        </section>
+      ) : null}
+      {i.notifications ? (
+        <section className="card" aria-labelledby="emails-title">
+          <h2 id="emails-title">Emails for this incident</h2>
+          {i.notifications.length === 0 ? (
+            <p className="muted">No email yet.</p>
+          ) : (
+            <NotificationsTable items={i.notifications} />
+          )}
+        </section>
+      ) : null}
+    </>
+  );
+}
