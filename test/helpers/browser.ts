@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 
 /** Debian's chromium (CI installs it with `apt-get install chromium`); playwright's own browser downloads are not used. */
@@ -27,5 +28,15 @@ export async function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-dev-shm-usage',
     ],
+  });
+}
+
+/** Builds the dashboard with the project's vite.config.ts into `outDir` (a temp folder, so dist/web is left alone). */
+export async function buildDashboard(outDir: string): Promise<void> {
+  const { build } = await import('vite');
+  await build({
+    configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
+    logLevel: 'warn',
+    build: { outDir, emptyOutDir: true },
   });
 }
