@@ -9,6 +9,7 @@ import { adminBaseUrl, type Config } from './config.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
+import { startCheckpointer } from './store/checkpointer.js';
 import { openDatabase, type Db } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
 import { createRecorder, type Recorder } from './store/recorder.js';
@@ -48,6 +49,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
 
   const db = openDatabase(config.db);
+  const checkpointer = startCheckpointer(db, config.db, {
+    onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
+  });
   let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
@@ -130,6 +134,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       recorder.stop();
       const { queued, dropped } = recorder.stats();
       if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
+      await checkpointer.stop();
       db.$client.close();
       logger.info({ dropped }, 'scimtap stopped');
     })();
