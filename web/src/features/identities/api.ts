@@ -19,8 +19,15 @@ const key = (f: IdentityFilters) => `${f.q ?? ''}|${f.type ?? ''}|${f.status ?? 
 
 export { key as identityFilterKey };
 
+/** `failing` is its own API filter (streak ≥ 1); the other statuses are the identity's last status. */
+const toParams = ({ status, ...rest }: IdentityFilters) =>
+  status === 'failing' ? { ...rest, failing: 'true' } : { ...rest, status };
+
 export const getIdentities = (f: IdentityFilters, cursor: string | undefined, signal?: AbortSignal) =>
-  apiGet<IdentityPage>('/identities', { params: { ...f, cursor, limit: IDENTITIES_PAGE_SIZE }, signal });
+  apiGet<IdentityPage>('/identities', {
+    params: { ...toParams(f), cursor, limit: IDENTITIES_PAGE_SIZE },
+    signal,
+  });
 
 export const identitiesQueryOptions = (f: IdentityFilters, cursor?: string) =>
   queryOptions({
