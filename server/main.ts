@@ -4,8 +4,12 @@ import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { createAdminApp } from './api/index.js';
 import { createMetrics } from './api/metrics.js';
+import { cycleRoutes } from './api/routes/cycles.js';
+import { identityRoutes } from './api/routes/identities.js';
+import { statusRoutes } from './api/routes/status.js';
 import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
+import { createCycleStage } from './cycles/index.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
@@ -30,6 +34,8 @@ export interface StartOptions {
   webRoot?: string;
   /** recorder queue bound (tests lower it to see drops quickly) */
   recorderMaxQueue?: number;
+  /** firing incidents for /api/status; without it the state is derived from the cycle rollups */
+  firingIncidents?: () => unknown[];
 }
 
 export interface Scimtap {
@@ -52,6 +58,16 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const checkpointer = startCheckpointer(db, config.db, {
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
+  const cycles = createCycleStage({ db, config, clock });
+  // Cycles close after a silence, and a silence sends no operation to notice it by: a timer looks.
+  const closeStaleTimer = setInterval(() => {
+    try {
+      cycles.closeStale(clock());
+    } catch (err) {
+      logger.warn({ err }, 'cycles: cannot close the running cycle');
+    }
+  }, 10_000);
+  closeStaleTimer.unref();
   let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
@@ -67,7 +83,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const write = createIngest({
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
-    stages: [upstreamStage, metrics.stage, ...(options.stages ?? [])],
+    stages: [cycles, upstreamStage, metrics.stage, ...(options.stages ?? [])],
   });
   let lastLoggedError = 0;
   recorder = createRecorder({
@@ -107,7 +123,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     adminToken: config.adminToken,
     recorderStats,
     upstreamState: () => lastUpstream,
-    extraApi: { '/timeseries': timeseriesRoutes({ db, clock }), ...options.extraApi },
+    extraApi: {
+      '/timeseries': timeseriesRoutes({ db, clock }),
+      '/status': statusRoutes({ db, config, clock, firingIncidents: options.firingIncidents }),
+      '/cycles': cycleRoutes({ db }),
+      '/identities': identityRoutes({ db }),
+      ...options.extraApi,
+    },
     metrics: metrics.render,
     webRoot: options.webRoot,
   });
@@ -132,6 +154,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await Promise.all([proxyListener.close(), closeGracefully(adminServer as import('node:http').Server, 2_000)]);
       proxy.close();
       recorder.stop();
+      clearInterval(closeStaleTimer);
       const { queued, dropped } = recorder.stats();
       if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
       await checkpointer.stop();

@@ -186,6 +186,8 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
   let current: CycleRollup | null = null;
   let history: History = { cadenceStart: null, seenScheduled: false, lastInitialProcessed: null };
   let identityCount = 0;
+  /** set when a reload after a rollback failed too (the disk is failing): reload before the next batch */
+  let needsLoad = false;
   /** cycles touched by the batch in progress (the running one and any it closed) */
   const dirty = new Map<number, CycleRollup>();
   const identityCache = new Map<number, IdentityEntry>();
@@ -442,6 +444,10 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
 
   return {
     beforeInsert(ops) {
+      if (needsLoad) {
+        load();
+        needsLoad = false;
+      }
       for (const op of ops) {
         const step = segment(seg, op, { gapMs });
         seg = step.state;
@@ -471,7 +477,13 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       persist();
     },
     onRollback() {
-      load();
+      needsLoad = true;
+      try {
+        load();
+        needsLoad = false;
+      } catch {
+        // the batch's own error is what the recorder needs to see; the next batch reloads
+      }
     },
     closeStale(now = clock()) {
       const step = closeIfSilent(seg, now, { gapMs });

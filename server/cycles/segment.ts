@@ -1,4 +1,7 @@
 import type { OperationKind, ResourceType } from '../scim/types.js';
+import type { CycleKind } from '../store/schema/cycles.js';
+
+export { type CycleKind, cycleKinds } from '../store/schema/cycles.js';
 
 // Cycle segmentation (ARCHITECTURE §5) as a pure state machine driven by operation time, never the wall clock.
 //
@@ -133,9 +136,6 @@ export function closeIfSilent(
     return { state: { running: { ...running, lastTime: now } }, close: false };
   return { state, close: false };
 }
-
-export type CycleKind = 'initial' | 'incremental' | 'testConnection' | 'onDemand';
-export const cycleKinds = ['initial', 'incremental', 'testConnection', 'onDemand'] as const;
 
 /** What is known about a cycle when naming its kind. */
 export interface KindFacts {

@@ -1,6 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
+export const cycleKinds = ['initial', 'incremental', 'testConnection', 'onDemand'] as const;
+export type CycleKind = (typeof cycleKinds)[number];
+export const cycleStates = ['running', 'completed'] as const;
+export type CycleState = (typeof cycleStates)[number];
+
 /**
  * One row per provisioning cycle (ARCHITECTURE §5), kept up to date as operations are recorded so that the
  * dashboard, the API and the rules never have to scan `operations`.

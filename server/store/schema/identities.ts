@@ -27,7 +27,7 @@ export const identities = sqliteTable(
     lastErrorAt: integer('last_error_at'),
     /** consecutive cycles the identity appeared in and ended in failure */
     failingStreak: integer('failing_streak').notNull().default(0),
-    /** first failure of the current streak; null when not failing */
+    /** first failure of the current (or last) streak; meaningful while failingStreak > 0 */
     failingSince: integer('failing_since'),
     /** the streak as of the previous cycle it appeared in, so a retry within a cycle can settle the outcome */
     streakBase: integer('streak_base').notNull().default(0),

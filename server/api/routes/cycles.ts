@@ -1,0 +1,26 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { toCycleDetail, toCycleView } from '../../cycles/view.js';
+import type { Db } from '../../store/db.js';
+import { cycleFilterSchema, getCycleRow, listCycles } from '../../store/queries/cycles.js';
+import { pageSchema } from '../../store/queries/operations.js';
+import { ApiError, parseInput } from '../errors.js';
+
+/** GET /api/cycles (newest first, cursor paging) and GET /api/cycles/:id (ARCHITECTURE §8). */
+export function cycleRoutes({ db }: { db: Db }) {
+  return new Hono()
+    .get('/', (c) => {
+      const { limit, cursor, ...filter } = parseInput(
+        cycleFilterSchema.extend(pageSchema.shape),
+        c.req.query(),
+      );
+      const { items, nextCursor } = listCycles(db, filter, { limit, cursor });
+      return c.json({ items: items.map(toCycleView), nextCursor });
+    })
+    .get('/:id', (c) => {
+      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const row = getCycleRow(db, id);
+      if (!row) throw new ApiError(404, 'notFound', `no cycle ${id}`);
+      return c.json(toCycleDetail(row));
+    });
+}

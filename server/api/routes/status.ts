@@ -1,0 +1,62 @@
+import { Hono } from 'hono';
+import type { Config } from '../../config.js';
+import { deriveHealth, type FiringIncident, healthFromIncidents } from '../../cycles/health.js';
+import { toCycleView } from '../../cycles/view.js';
+import type { Db } from '../../store/db.js';
+import { failingIdentityCounts, lastScheduledCycleRow, latestCycleRow } from '../../store/queries/cycles.js';
+
+export interface StatusDeps {
+  db: Db;
+  config: Pick<Config, 'cycleIntervalMin' | 'rules'>;
+  clock?: () => number;
+  /** firing incidents from the incident engine; without it the state is derived from the cycle rollups */
+  firingIncidents?: () => unknown[];
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Read the fields the state needs from whatever shape the incident engine returns. */
+function asFiring(i: unknown): FiringIncident {
+  const o = (typeof i === 'object' && i !== null ? i : {}) as Record<string, unknown>;
+  const text = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  return { rule: text('rule'), severity: text('severity'), summary: text('summary'), reason: text('reason') };
+}
+
+/** GET /api/status: the on-call engineer's first question, answered from the rollups (no scan of operations). */
+export function statusRoutes({ db, config, clock = Date.now, firingIncidents }: StatusDeps) {
+  return new Hono().get('/', (c) => {
+    const now = clock();
+    const latest = latestCycleRow(db) ?? null;
+    const lastScheduled = lastScheduledCycleRow(db) ?? null;
+    const counts = failingIdentityCounts(db, config.rules.stuckObjectCycles);
+    const fromCycles = deriveHealth({
+      latest,
+      lastScheduled,
+      failingIdentities: counts.failing,
+      stuckIdentities: counts.stuck,
+      now,
+      intervalMs: config.cycleIntervalMin * 60_000,
+      rules: config.rules,
+    });
+    const incidents = firingIncidents ? firingIncidents() : [];
+    const health = firingIncidents ? healthFromIncidents(incidents.map(asFiring), fromCycles) : fromCycles;
+    return c.json({
+      state: health.state,
+      reason: health.reason,
+      /** what decided the state */
+      basis: firingIncidents ? 'incidents' : 'cycles',
+      now: iso(now),
+      running: latest?.state === 'running',
+      /** the running cycle, else the newest one */
+      cycle: latest ? toCycleView(latest) : null,
+      lastScheduledCycle:
+        lastScheduled && lastScheduled.id !== latest?.id ? toCycleView(lastScheduled) : null,
+      nextExpectedCycleAt: iso(health.nextExpectedAt),
+      failingIdentities: counts.failing,
+      stuckIdentities: counts.stuck,
+      incidents,
+      /** cycles and outcomes are inferred from the traffic; objects Entra skips never reach the app */
+      inferred: true,
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { and, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from '../db.js';
+import { cycleKinds, cycleStates, cycles, identities } from '../schema/index.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+// Reads over the cycle rollups. None of these touch `operations`: the rollups are kept current as operations are
+// recorded, so every query here costs the same with 1,000 or 1,000,000 operations stored.
+
+export type CycleRow = typeof cycles.$inferSelect;
+
+export const cycleFilterSchema = z
+  .object({
+    kind: z.enum(cycleKinds).optional(),
+    state: z.enum(cycleStates).optional(),
+  })
+  .strict();
+export type CycleFilter = z.infer<typeof cycleFilterSchema>;
+
+/** Newest first (by id: the order cycles opened in, stable while new ones open). */
+export function listCycles(db: Db, filter: CycleFilter, page: { limit: number; cursor?: string }) {
+  const where: SQL[] = [];
+  if (filter.kind) where.push(eq(cycles.kind, filter.kind));
+  if (filter.state) where.push(eq(cycles.state, filter.state));
+  const before = page.cursor ? decodeCursor(page.cursor) : null;
+  if (before !== null) where.push(lt(cycles.id, before));
+  const rows = db
+    .select()
+    .from(cycles)
+    .where(and(...where))
+    .orderBy(desc(cycles.id))
+    .limit(page.limit + 1)
+    .all();
+  const more = rows.length > page.limit;
+  const items = more ? rows.slice(0, page.limit) : rows;
+  return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
+}
+
+export function getCycleRow(db: Db, id: number): CycleRow | undefined {
+  return db.select().from(cycles).where(eq(cycles.id, id)).get();
+}
+
+/** The running cycle, else the newest one. */
+export function latestCycleRow(db: Db): CycleRow | undefined {
+  return (
+    db.select().from(cycles).where(eq(cycles.state, 'running')).orderBy(desc(cycles.id)).limit(1).get() ??
+    db.select().from(cycles).orderBy(desc(cycles.id)).limit(1).get()
+  );
+}
+
+/** The newest initial or incremental cycle: the one Entra's schedule is measured from. */
+export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
+  const ids = ['initial', 'incremental'].map(
+    (kind) =>
+      db
+        .select({ id: cycles.id })
+        .from(cycles)
+        .where(eq(cycles.kind, kind))
+        .orderBy(desc(cycles.id))
+        .limit(1)
+        .get()?.id,
+  );
+  const id = Math.max(...ids.map((i) => i ?? 0));
+  return id > 0 ? getCycleRow(db, id) : undefined;
+}
+
+/** Identities whose last cycle failed, and those failing for `stuckCycles` cycles or more. */
+export function failingIdentityCounts(db: Db, stuckCycles: number): { failing: number; stuck: number } {
+  // `failing_streak > 0` first so both counts read the partial index, not the table.
+  const row = db
+    .select({
+      failing: sql<number>`count(*)`,
+      stuck: sql<number>`coalesce(sum(${identities.failingStreak} >= ${Math.max(1, Math.floor(stuckCycles))}), 0)`,
+    })
+    .from(identities)
+    .where(sql`${identities.failingStreak} > 0`)
+    .get();
+  return { failing: row?.failing ?? 0, stuck: row?.stuck ?? 0 };
+}
