@@ -1,0 +1,88 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { Db } from '../../store/db.js';
+import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
+import { pageSchema } from '../../store/queries/operations.js';
+import { parseInput } from '../errors.js';
+
+const querySchema = pageSchema
+  .extend({
+    /** the identity's final status in the cycle (the status of its last operation there) */
+    outcome: z.enum(['success', 'failure', 'warning']).optional(),
+  })
+  .strict();
+
+export interface CycleOutcome {
+  identityId: number;
+  type: string | null;
+  name: string | null;
+  targetId: string | null;
+  /** operations on it in this cycle, and how many failed */
+  operations: number;
+  failures: number;
+  /** its last operation in the cycle decides the outcome */
+  lastOperationId: number;
+  lastOperation: string;
+  outcome: string;
+  httpStatus: number | null;
+  errorCode: string | null;
+  reason: string | null;
+  time: string;
+}
+
+interface Row {
+  identityId: number;
+  operations: number;
+  failures: number;
+  lastOperationId: number;
+  lastOperation: string;
+  outcome: string;
+  httpStatus: number | null;
+  errorCode: string | null;
+  reason: string | null;
+  time: number;
+  type: string | null;
+  name: string | null;
+  targetId: string | null;
+}
+
+/**
+ * GET /api/cycles/:id/outcomes: one row per user or group the cycle touched, with its outcome there, for the
+ * dashboard's cycle page. Reads only the cycle's operations (operations_cycle_idx), so the cost follows the
+ * cycle's size, not the history; paged by identity id.
+ */
+export function cycleOutcomeRoutes({ db }: { db: Db }) {
+  const stmt = db.$client.prepare<
+    [number, string | null, string | null, number | null, number | null, number],
+    Row
+  >(`
+    with per as (
+      select identity_id, count(*) as n, sum(status = 'failure') as failures, max(id) as last_id
+        from operations
+       where cycle_id = ? and identity_id is not null
+       group by identity_id
+    )
+    select per.identity_id as identityId, per.n as operations, per.failures as failures,
+           o.id as lastOperationId, o.operation as lastOperation, o.status as outcome, o.http_status as httpStatus,
+           o.error_code as errorCode, o.reason as reason, o.time as time,
+           i.type as type, i.name as name, i.target_id as targetId
+      from per
+      join operations o on o.id = per.last_id
+      left join identities i on i.id = per.identity_id
+     where (? is null or o.status = ?)
+       and (? is null or per.identity_id < ?)
+     order by per.identity_id desc
+     limit ?`);
+  return new Hono().get('/', (c) => {
+    const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+    const { limit, cursor, outcome } = parseInput(querySchema, c.req.query());
+    const before = cursor ? decodeCursor(cursor) : null;
+    const rows = stmt.all(id, outcome ?? null, outcome ?? null, before, before, limit + 1);
+    const more = rows.length > limit;
+    const items: CycleOutcome[] = (more ? rows.slice(0, limit) : rows).map((r) => ({
+      ...r,
+      time: new Date(r.time).toISOString(),
+    }));
+    return c.json({ items, nextCursor: more ? encodeCursor(items[items.length - 1].identityId) : null });
+  });
+}
