@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { createAdminApp } from './api/index.js';
 import { createMetrics } from './api/metrics.js';
+import { cycleOutcomeRoutes } from './api/routes/cycle-outcomes.js';
 import { cycleRoutes } from './api/routes/cycles.js';
 import { identityRoutes } from './api/routes/identities.js';
 import { statusRoutes } from './api/routes/status.js';
@@ -127,6 +128,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       '/timeseries': timeseriesRoutes({ db, clock }),
       '/status': statusRoutes({ db, config, clock, firingIncidents: options.firingIncidents }),
       '/cycles': cycleRoutes({ db }),
+      '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
       '/identities': identityRoutes({ db }),
       ...options.extraApi,
     },
