@@ -1,0 +1,122 @@
+import type { RulesConfig } from '../config.js';
+import type { RuleCode } from '../detect/types.js';
+import type { Incident, NotifyReason, SentNotification, Silence } from './types.js';
+
+/**
+ * Whether an incident's state calls for an email now (STYLE §8). Pure. Muting (inhibition, silences) is decided
+ * before this, by `muteReason`; this only answers "given what was already queued, is something new to say?".
+ *
+ *   incident.state  last email queued                                  → reason
+ *   pending         any                                                → none       (not confirmed yet)
+ *   firing          none                                               → first
+ *   firing          `resolved` (cannot happen: keys never reopen)      → first      (never go silent)
+ *   firing          any, with a different reason key                   → reasonChanged
+ *   firing          same reason, acknowledged                          → none       (someone is on it)
+ *   firing          same reason, ≥ rules.reminderHours ago             → reminder
+ *   firing          same reason, more recent                           → none
+ *   resolved        none                                               → none       (nobody was told it started)
+ *   resolved        `resolved`                                         → none       (already said)
+ *   resolved        anything else                                      → resolved
+ */
+export function shouldNotify(
+  incident: Pick<Incident, 'state' | 'reasonKey' | 'acknowledgedAt'>,
+  lastSent: SentNotification | null,
+  now: number,
+  rules: Pick<RulesConfig, 'reminderHours'>,
+): NotifyReason {
+  switch (incident.state) {
+    case 'pending':
+      return 'none';
+    case 'resolved':
+      return lastSent === null || lastSent.event === 'resolved' ? 'none' : 'resolved';
+    case 'firing':
+      if (lastSent === null || lastSent.event === 'resolved') return 'first';
+      if (lastSent.reasonKey !== incident.reasonKey) return 'reasonChanged';
+      if (incident.acknowledgedAt !== null) return 'none';
+      return now - lastSent.createdAt >= rules.reminderHours * 3_600_000 ? 'reminder' : 'none';
+  }
+}
+
+/**
+ * Root causes whose firing mutes the rules they explain (ARCHITECTURE §6): with the token rejected, the app down
+ * or its filters broken, every object fails, escrow counts climb and cycles look stalled; one email says it all.
+ */
+export const inhibitors: Partial<Record<RuleCode, readonly RuleCode[]>> = {
+  credentials: ['escrowProportion', 'escrowTotal', 'throttling', 'slowUpstream', 'stuckObject', 'stalled'],
+  upstreamUnavailable: [
+    'escrowProportion',
+    'escrowTotal',
+    'throttling',
+    'slowUpstream',
+    'stuckObject',
+    'stalled',
+  ],
+  scimCompliance: ['escrowProportion', 'escrowTotal', 'throttling', 'slowUpstream', 'stuckObject', 'stalled'],
+};
+
+/** The firing rule that inhibits `rule`, if any. */
+export function inhibitorOf(rule: RuleCode, firing: ReadonlySet<RuleCode>): RuleCode | null {
+  for (const [inhibitor, targets] of Object.entries(inhibitors) as [RuleCode, readonly RuleCode[]][]) {
+    if (inhibitor !== rule && firing.has(inhibitor) && targets.includes(rule)) return inhibitor;
+  }
+  return null;
+}
+
+export function isSilenceActive(s: Silence, now: number): boolean {
+  return s.endedAt === null && s.expiresAt > now;
+}
+
+/** Does `silence` name this identity? Silences name an identity as typed by a person: name, key or target id. */
+export function silenceMatchesIdentity(silence: Silence, identity: { key: string; name: string }): boolean {
+  if (silence.identity === null) return false;
+  const want = silence.identity.toLowerCase();
+  const key = identity.key.toLowerCase();
+  return (
+    want === identity.name.toLowerCase() ||
+    want === key ||
+    key.endsWith(`:${want}`) ||
+    key.endsWith(`:#${want}`)
+  );
+}
+
+/** The active silence muting this incident as a whole, if any. */
+export function silenceFor(
+  incident: Pick<Incident, 'rule' | 'scope'>,
+  silences: Silence[],
+  now: number,
+): Silence | null {
+  for (const s of silences) {
+    if (!isSilenceActive(s, now) || s.rule !== incident.rule) continue;
+    if (s.identity === null) return s;
+    if (incident.scope.startsWith('identity:')) {
+      const key = incident.scope.slice('identity:'.length);
+      if (silenceMatchesIdentity(s, { key, name: key })) return s;
+    }
+  }
+  return null;
+}
+
+export type MuteReason = { by: 'silence'; silence: Silence } | { by: 'inhibition'; rule: RuleCode } | null;
+
+/**
+ * The mute stages before the dedup decision (alertmanager's inhibit → silence). A resolved incident is never
+ * inhibited (closing the loop on an email already sent is not noise), but a silence mutes it too.
+ */
+export function muteReason(
+  incident: Pick<Incident, 'rule' | 'scope' | 'state' | 'inhibitedBy' | 'inhibitedAt' | 'evidence'>,
+  firing: ReadonlySet<RuleCode>,
+  silences: Silence[],
+  now: number,
+): MuteReason {
+  const silence = silenceFor(incident, silences, now);
+  if (silence) return { by: 'silence', silence };
+  if (incident.state === 'resolved') return null;
+  const inhibitor = inhibitorOf(incident.rule, firing);
+  if (inhibitor) return { by: 'inhibition', rule: inhibitor };
+  // Once its inhibitor resolves, an incident speaks only about evidence newer than the inhibition: the failures
+  // the root cause produced are explained already.
+  if (incident.inhibitedAt !== null && (incident.evidence.lastSeen ?? 0) <= incident.inhibitedAt) {
+    return { by: 'inhibition', rule: incident.inhibitedBy ?? incident.rule };
+  }
+  return null;
+}

@@ -1,0 +1,201 @@
+import type { Incident, NotifyEvent } from '../alerts/types.js';
+import type { OperationSample } from '../detect/types.js';
+import { adviceFor } from './advice.js';
+
+export interface EmailContext {
+  appName: string;
+  /** dashboard base URL, no trailing slash */
+  baseUrl: string;
+  /** an admin token protects the API: the curl example then carries a placeholder header */
+  adminTokenSet: boolean;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(
+    /[&<>"'`]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' })[c]!,
+  );
+}
+
+/** One line, no control characters: captured text never breaks a header or a line of the text body. */
+export function oneLine(value: unknown, max = 300): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  const s = String(value ?? '')
+    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
+    .trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+export function isoMinute(ms: number | null): string {
+  if (ms === null) return 'unknown';
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function isoSecond(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+const stateWord: Record<NotifyEvent, string> = {
+  first: 'FIRING',
+  reasonChanged: 'FIRING',
+  reminder: 'FIRING',
+  resolved: 'RESOLVED',
+  test: 'TEST',
+};
+
+export function subjectFor(incident: Incident, event: NotifyEvent, appName: string): string {
+  const suffix = event === 'reminder' ? ' (reminder)' : event === 'reasonChanged' ? ' (changed)' : '';
+  return oneLine(`[${stateWord[event]} ${incident.severity}] ${appName}: ${incident.summary}${suffix}`, 400);
+}
+
+function sampleLine(s: OperationSample): string {
+  const path = s.query ? `${s.path}?${s.query}` : s.path;
+  const status = s.httpStatus === null ? 'no answer' : String(s.httpStatus);
+  const detail = [s.errorCode, s.reason].filter(Boolean).join(': ');
+  return oneLine(
+    `${isoSecond(s.time)}  ${s.httpMethod} ${path}  ${status}${detail ? `  ${detail}` : ''}`,
+    600,
+  );
+}
+
+function lead(incident: Incident, event: NotifyEvent, now: number): string {
+  switch (event) {
+    case 'resolved':
+      return `Resolved at ${isoMinute(incident.resolvedAt ?? now)}. It had been firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+    case 'reminder':
+      return `Reminder: still firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}, and nobody has acknowledged it.`;
+    case 'reasonChanged':
+      return `Update: the reason changed. Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+    default:
+      return `Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+  }
+}
+
+function silenceCurl(ctx: EmailContext, incident: Incident): string {
+  const auth = ctx.adminTokenSet ? " -H 'Authorization: Bearer <admin token>'" : '';
+  const body = JSON.stringify({ rule: incident.rule, durationMinutes: 240, comment: 'known, working on it' });
+  return `curl -X POST ${ctx.baseUrl}/api/silences${auth} -H 'content-type: application/json' -d '${body}'`;
+}
+
+/** The email for one incident event (ARCHITECTURE §6): text and HTML say the same; HTML escapes every captured value. */
+export function renderIncidentEmail(
+  incident: Incident,
+  event: NotifyEvent,
+  ctx: EmailContext,
+  now: number,
+): RenderedEmail {
+  if (incident.id === null)
+    throw new Error('renderIncidentEmail: the incident must be stored first (links need its id)');
+  const advice = adviceFor(incident);
+  const e = incident.evidence;
+  const incidentUrl = `${ctx.baseUrl}/incidents/${incident.id}`;
+  const links = [{ label: `Incident #${incident.id}`, url: incidentUrl }].concat(
+    advice.links.map((l) => ({ label: l.label, url: `${ctx.baseUrl}${l.path}` })),
+  );
+  const since = e.firstSeen ?? incident.startedAt;
+  const what = `${advice.title}: ${e.count.toLocaleString('en-US')} ${e.count === 1 ? 'occurrence' : 'occurrences'}, first ${isoMinute(since)}, last ${isoMinute(e.lastSeen)}.`;
+  const entraLine = incident.entraReason
+    ? `Resembles Entra's ${incident.entraReason}. ${advice.entra}`
+    : advice.entra;
+  const identitiesShown = e.identities.slice(0, 20);
+  const identityLine = (i: (typeof identitiesShown)[number]) =>
+    oneLine(
+      `${i.name}${i.type ? ` (${i.type})` : ''}${i.streak ? `, failing ${i.streak} cycles` : ''}${i.errorCode ? ` — ${i.errorCode}` : ''}${i.reason ? `: ${i.reason}` : ''}`,
+      300,
+    );
+  const silenceText = [
+    `Acknowledge (stops reminders) or silence it from the incident page: ${incidentUrl}`,
+    `Or silence the rule for 4 hours: ${silenceCurl(ctx, incident)}`,
+  ];
+  const subject = subjectFor(incident, event, ctx.appName);
+  const samplesTitle = event === 'resolved' ? 'Last sample requests' : 'Sample requests';
+
+  const text = [
+    subject,
+    '',
+    lead(incident, event, now),
+    `Incident #${incident.id} · rule ${incident.rule} · ${incident.severity}${incident.acknowledgedBy ? ` · acknowledged by ${oneLine(incident.acknowledgedBy, 80)}` : ''}`,
+    '',
+    'What is failing',
+    `  ${what}`,
+    `  ${entraLine}`,
+    ...(e.samples.length
+      ? [
+          '',
+          `${samplesTitle} (method, path, status, error; never bodies or credentials)`,
+          ...e.samples.map((s) => `  ${sampleLine(s)}`),
+        ]
+      : []),
+    ...(identitiesShown.length
+      ? [
+          '',
+          `Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})`,
+          ...identitiesShown.map((i) => `  ${identityLine(i)}`),
+        ]
+      : []),
+    ...(event === 'resolved'
+      ? []
+      : [
+          '',
+          'Likely cause',
+          ...advice.cause.map((c) => `  ${c}`),
+          '',
+          'What to do',
+          ...advice.action.map((a) => `  - ${a}`),
+        ]),
+    '',
+    'Links',
+    ...links.map((l) => `  ${l.label}: ${l.url}`),
+    ...(event === 'resolved' ? [] : ['', 'Silence', ...silenceText.map((s) => `  ${s}`)]),
+    '',
+    '— scimtap, watching SCIM provisioning',
+    '',
+  ].join('\n');
+
+  const li = (items: string[]) => `<ul>${items.map((x) => `<li>${x}</li>`).join('')}</ul>`;
+  const html = [
+    '<!doctype html><html><body style="font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:14px;color:#1b1f24">',
+    `<h2 style="margin:0 0 8px">${escapeHtml(subject)}</h2>`,
+    `<p>${escapeHtml(lead(incident, event, now))}<br>Incident #${incident.id} · rule <code>${escapeHtml(incident.rule)}</code> · ${escapeHtml(incident.severity)}${incident.acknowledgedBy ? ` · acknowledged by ${escapeHtml(incident.acknowledgedBy)}` : ''}</p>`,
+    '<h3>What is failing</h3>',
+    `<p>${escapeHtml(what)}<br>${escapeHtml(entraLine)}</p>`,
+    e.samples.length
+      ? `<h3>${escapeHtml(samplesTitle)}</h3><table cellpadding="4" style="border-collapse:collapse;font-family:ui-monospace,monospace;font-size:12px">` +
+        '<tr><th align="left">time</th><th align="left">request</th><th align="left">status</th><th align="left">error</th></tr>' +
+        e.samples
+          .map(
+            (s) =>
+              `<tr><td>${escapeHtml(isoSecond(s.time))}</td><td>${escapeHtml(oneLine(`${s.httpMethod} ${s.query ? `${s.path}?${s.query}` : s.path}`, 400))}</td><td>${escapeHtml(s.httpStatus ?? 'no answer')}</td><td>${escapeHtml(oneLine([s.errorCode, s.reason].filter(Boolean).join(': '), 300))}</td></tr>`,
+          )
+          .join('') +
+        '</table><p style="color:#57606a;font-size:12px">Never bodies or credentials.</p>'
+      : '',
+    identitiesShown.length
+      ? `<h3>Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})</h3>${li(identitiesShown.map((i) => escapeHtml(identityLine(i))))}`
+      : '',
+    event === 'resolved'
+      ? ''
+      : `<h3>Likely cause</h3>${advice.cause.map((c) => `<p>${escapeHtml(c)}</p>`).join('')}<h3>What to do</h3>${li(advice.action.map(escapeHtml))}`,
+    `<h3>Links</h3>${li(links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`))}`,
+    event === 'resolved'
+      ? ''
+      : `<h3>Silence</h3><p>Acknowledge (stops reminders) or silence it from the <a href="${escapeHtml(incidentUrl)}">incident page</a>, or silence the rule for 4 hours:</p><pre style="white-space:pre-wrap">${escapeHtml(silenceCurl(ctx, incident))}</pre>`,
+    '<p style="color:#57606a">— scimtap, watching SCIM provisioning</p>',
+    '</body></html>',
+  ].join('\n');
+  return { subject, text, html };
+}
+
+export function renderTestEmail(ctx: EmailContext, now: number, requestedBy: string | null): RenderedEmail {
+  const subject = oneLine(`[TEST] ${ctx.appName}: scimtap notification test`, 300);
+  const who = requestedBy ? ` by ${oneLine(requestedBy, 80)}` : '';
+  const text = `${subject}\n\nThis test email was queued at ${isoMinute(now)}${who}. If you read it, scimtap's notifications reach you.\n\nDashboard: ${ctx.baseUrl}/\n`;
+  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif"><h2>${escapeHtml(subject)}</h2><p>This test email was queued at ${escapeHtml(isoMinute(now))}${escapeHtml(who)}. If you read it, scimtap's notifications reach you.</p><p><a href="${escapeHtml(`${ctx.baseUrl}/`)}">Dashboard</a></p></body></html>`;
+  return { subject, text, html };
+}

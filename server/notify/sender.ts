@@ -1,0 +1,92 @@
+import nodemailer from 'nodemailer';
+
+export interface OutgoingEmail {
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  /** `<...@...>`, fixed per outbox row */
+  messageId: string;
+}
+
+export type SendResult =
+  | { ok: true; response: string; responseCode: number | null }
+  | { ok: false; retryable: boolean; error: string; responseCode: number | null };
+
+/** Sends one email and says whether a failure is worth retrying (STYLE §7). Never throws. */
+export interface Sender {
+  send(mail: OutgoingEmail): Promise<SendResult>;
+  close(): void;
+}
+
+// Without an SMTP reply code, these mean the message or the configuration is wrong: retrying changes nothing.
+const permanentCodes = new Set([
+  'EENVELOPE',
+  'EMESSAGE',
+  'ECONFIG',
+  'EAUTH',
+  'ENOAUTH',
+  'EREQUIRETLS',
+  'EMAXRECIPIENTS',
+]);
+
+/**
+ * SMTP reply codes decide when there is one: 4xx is transient (greylisting, mailbox busy, 421 service not
+ * available), 5xx is permanent (550 no such user, 535 bad credentials). Without one, network trouble (refused,
+ * reset, timeout, DNS, TLS) is retried and a malformed message or configuration is not.
+ */
+export function isRetryable(err: { code?: unknown; responseCode?: unknown }): boolean {
+  const reply = typeof err.responseCode === 'number' ? err.responseCode : null;
+  if (reply !== null && reply >= 400 && reply < 600) return reply < 500;
+  return !(typeof err.code === 'string' && permanentCodes.has(err.code));
+}
+
+export interface SmtpSenderOptions {
+  connectionTimeoutMs?: number;
+  socketTimeoutMs?: number;
+}
+
+/** nodemailer over SCIMTAP_SMTP_URL (`smtp://user:pass@host:587`, `smtps://...`); one connection per email. */
+export function createSmtpSender(
+  url: string,
+  { connectionTimeoutMs = 10_000, socketTimeoutMs = 30_000 }: SmtpSenderOptions = {},
+): Sender {
+  const transport = nodemailer.createTransport({
+    url,
+    connectionTimeout: connectionTimeoutMs,
+    greetingTimeout: connectionTimeoutMs,
+    socketTimeout: socketTimeoutMs,
+  } as Parameters<typeof nodemailer.createTransport>[0]);
+  return {
+    async send(mail) {
+      try {
+        const info = await transport.sendMail({
+          from: mail.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          messageId: mail.messageId,
+          headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'scimtap' },
+        });
+        const response = String((info as { response?: unknown }).response ?? '');
+        const code = /^(\d{3})/.exec(response);
+        return { ok: true, response, responseCode: code ? Number(code[1]) : null };
+      } catch (err) {
+        const e = err as { code?: unknown; responseCode?: unknown; message?: string };
+        return {
+          ok: false,
+          retryable: isRetryable(e),
+          error: [typeof e.code === 'string' ? e.code : null, e.message ?? String(err)]
+            .filter(Boolean)
+            .join(': '),
+          responseCode: typeof e.responseCode === 'number' ? e.responseCode : null,
+        };
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
