@@ -245,7 +245,7 @@ describe('reconcile (incident lifecycle)', () => {
         c.config ?? rules,
       );
       expect(result.open).toHaveLength(c.expect.open.length);
-      c.expect.open.forEach((want, i) => expect(result.open[i]).toMatchObject(want));
+      for (const [i, want] of c.expect.open.entries()) expect(result.open[i]).toMatchObject(want);
       expect(result.resolved).toHaveLength(c.expect.resolved ?? 0);
       expect(result.dropped).toHaveLength(c.expect.dropped ?? 0);
       for (const r of result.resolved) expect(r).toMatchObject({ state: 'resolved', resolvedAt: c.now });

@@ -25,10 +25,14 @@ export function escapeHtml(value: unknown): string {
 
 /** One line, no control characters: captured text never breaks a header or a line of the text body. */
 export function oneLine(value: unknown, max = 300): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  const s = String(value ?? '')
-    .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
-    .trim();
+  let s = '';
+  for (const ch of String(value ?? '')) {
+    const c = ch.codePointAt(0)!;
+    const control = c < 0x20 || c === 0x7f || c === 0x2028 || c === 0x2029;
+    if (!control) s += ch;
+    else if (!s.endsWith(' ')) s += ' ';
+  }
+  s = s.trim();
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
