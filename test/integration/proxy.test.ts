@@ -5,6 +5,7 @@ import { createProxy, type Proxy } from '../../server/proxy/index.js';
 import { listen } from '../../server/proxy/server.js';
 import type { Exchange } from '../../server/scim/types.js';
 import { makeCerts } from '../helpers/certs.js';
+import { startTestScimtap } from '../helpers/scimtap.js';
 import { type Received, send, sha256, startUpstream } from '../helpers/http.js';
 
 // The proxy alone, with a real sink (an array) and a raw upstream that echoes what it got.
@@ -219,5 +220,22 @@ describe('TLS', () => {
     await Promise.all([a.close(), b.close(), upstream.close()]);
     withoutCa.close();
     proxy.close();
+  });
+
+  it('wires SCIMTAP_TLS_CERT/KEY and SCIMTAP_UPSTREAM_CA from the configuration', async () => {
+    const certs = makeCerts();
+    const upstream = await startUpstream(echo, { cert: certs.cert, key: certs.key });
+    const scimtap = await startTestScimtap(upstream.url, {
+      SCIMTAP_TLS_CERT: certs.certPath,
+      SCIMTAP_TLS_KEY: certs.keyPath,
+      SCIMTAP_UPSTREAM_CA: certs.caPath,
+    });
+    expect(scimtap.proxyUrl).toMatch(/^https:/);
+    const res = await send(scimtap.proxyUrl, { path: '/Users/tls', ca: certs.ca });
+    expect(res.status).toBe(200);
+    scimtap.recorder.flush();
+    expect(scimtap.db.$client.prepare('select http_status as s from operations').all()).toEqual([{ s: 200 }]);
+    await scimtap.stop();
+    await upstream.close();
   });
 });
