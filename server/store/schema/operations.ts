@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /** One row per forwarded exchange, classified (ARCHITECTURE §4). Bodies live in `bodies` so they can be pruned. */
 export const operations = sqliteTable(
@@ -40,20 +40,48 @@ export const operations = sqliteTable(
     index('operations_cycle_idx').on(t.cycleId, t.id),
     index('operations_identity_idx').on(t.identityId, t.id),
     index('operations_status_idx').on(t.status, t.id),
-    index('operations_error_code_idx')
-      .on(t.errorCode, t.id)
-      .where(sql`${t.errorCode} is not null`),
+    index('operations_error_code_idx').on(t.errorCode, t.id).where(sql`${t.errorCode} is not null`),
+    // One (column, id) index per /api/operations filter: `where x = ? order by id desc limit n` then reads
+    // only the rows it returns, even for a value absent from 1M rows (else a full scan, ~150 ms).
+    index('operations_identity_text_idx').on(t.identity, t.id),
+    index('operations_target_id_idx').on(t.targetId, t.id),
+    index('operations_resource_type_idx').on(t.resourceType, t.id),
+    index('operations_operation_idx').on(t.operation, t.id),
+    index('operations_action_idx').on(t.provisioningAction, t.id),
+    index('operations_http_status_idx').on(t.httpStatus, t.id),
+    // `q` matches reasons through operation_terms, then finds their operations here.
+    index('operations_reason_idx').on(t.reason, t.id).where(sql`${t.reason} is not null`),
   ],
 );
 
-export const bodies = sqliteTable('bodies', {
-  operationId: integer('operation_id').primaryKey(),
-  time: integer('time').notNull(),
-  requestBody: text('request_body'),
-  requestTruncated: integer('request_truncated', { mode: 'boolean' }).notNull().default(false),
-  responseBody: text('response_body'),
-  responseTruncated: integer('response_truncated', { mode: 'boolean' }).notNull().default(false),
-});
+/**
+ * The distinct identities, target ids and error reasons seen in `operations`, kept by triggers (see the
+ * operations_terms migration). `q` searches these few thousand values by substring, then reads the matching
+ * operations through their indexes, instead of running LIKE over every operation.
+ */
+export const operationTerms = sqliteTable(
+  'operation_terms',
+  {
+    /** 'identity' | 'targetId' | 'reason' */
+    field: text('field').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.field, t.value] })],
+);
+
+export const bodies = sqliteTable(
+  'bodies',
+  {
+    operationId: integer('operation_id').primaryKey(),
+    time: integer('time').notNull(),
+    requestBody: text('request_body'),
+    requestTruncated: integer('request_truncated', { mode: 'boolean' }).notNull().default(false),
+    responseBody: text('response_body'),
+    responseTruncated: integer('response_truncated', { mode: 'boolean' }).notNull().default(false),
+  },
+  // Retention drops bodies by age in small batches.
+  (t) => [index('bodies_time_idx').on(t.time)],
+);
 
 /** Small key/value facts that must survive restarts (e.g. recorder drop counters). */
 export const meta = sqliteTable('meta', {
