@@ -42,9 +42,7 @@ export const incidents = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
   },
   (t) => [
-    uniqueIndex('incidents_open_key_idx')
-      .on(t.key)
-      .where(sql`${t.state} <> 'resolved'`),
+    uniqueIndex('incidents_open_key_idx').on(t.key).where(sql`${t.state} <> 'resolved'`),
     index('incidents_rule_idx').on(t.rule, t.id),
     index('incidents_state_idx').on(t.state, t.id),
   ],

@@ -37,9 +37,7 @@ export const outbox = sqliteTable(
   },
   (t) => [
     uniqueIndex('outbox_incident_event_seq_idx').on(t.incidentId, t.event, t.sequence),
-    index('outbox_due_idx')
-      .on(t.nextAttemptAt)
-      .where(sql`${t.state} in ('unsent', 'sending')`),
+    index('outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.state} in ('unsent', 'sending')`),
     index('outbox_incident_idx').on(t.incidentId, t.id),
   ],
 );
