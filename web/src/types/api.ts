@@ -1,47 +1,48 @@
-// Wire types of the admin API routes the dashboard reads, beyond /api/operations (whose types come from
-// server/store/queries/operations.ts). Times are ISO 8601 UTC strings.
+// Wire types of the admin API routes the dashboard reads, taken from the server's own view functions where
+// they exist (types only: nothing from server/ ends up in the bundle). Times are ISO 8601 UTC strings.
 
-export type CycleKind = 'initial' | 'incremental' | 'testConnection' | 'onDemand';
-export type StatusState = 'healthy' | 'degraded' | 'atRisk' | 'quarantineSuspected' | 'stalled' | 'idle';
+import type { OverallState } from '../../../server/cycles/health.js';
+import type { CycleView, IdentityView, toCycleDetail } from '../../../server/cycles/view.js';
+import type { MembershipItem } from '../../../server/store/queries/identities.js';
+import type { OperationView } from '../../../server/store/queries/operations.js';
 
-export interface StatusCounts {
-  success: number;
-  failure: number;
-  warning: number;
+export type StatusState = OverallState;
+
+/** A cycle as /api/cycles lists it and /api/status shows it (server/cycles/view.ts). */
+export type Cycle = CycleView;
+/** One cycle with its counts by operation and error (/api/cycles/:id). */
+export type CycleDetail = ReturnType<typeof toCycleDetail>;
+export type CycleProgress = NonNullable<Cycle['progress']>;
+
+/** GET /api/status (server/api/routes/status.ts). */
+export interface Status {
+  state: StatusState;
+  reason: string;
+  basis: 'incidents' | 'cycles';
+  now: string;
+  running: boolean;
+  /** the running cycle, else the newest one */
+  cycle: Cycle | null;
+  lastScheduledCycle: Cycle | null;
+  nextExpectedCycleAt: string | null;
+  failingIdentities: number;
+  stuckIdentities: number;
+  /** firing incidents, when the incident engine is wired in */
+  incidents: Incident[];
+  inferred: boolean;
 }
 
-export interface CycleProgress {
-  processed: number;
-  expected: number | null;
-  percent: number | null;
-  ratePerMinute: number | null;
-  etaMs: number | null;
-  etaAt: string | null;
-  entraEstimate: { units: number; minMinutes: number; maxMinutes: number };
-}
+export type Identity = IdentityView;
 
-export interface Cycle {
-  id: number;
-  kind: CycleKind;
-  state: 'running' | 'completed';
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  total: number;
-  successes: number;
-  failures: number;
-  warnings: number;
-  deletes: number;
-  throttled: number;
-  usersTouched: number;
-  groupsTouched: number;
-  membersTouched: number;
-  countsByOperation: Record<string, StatusCounts>;
-  countsByErrorCode: Record<string, number>;
-  failureRate: number | null;
-  latency: { p50Ms: number | null; p95Ms: number | null; maxMs: number | null };
-  probe: { status: number | null; outcome: string | null; errorCode: string | null } | null;
-  progress: CycleProgress | null;
+/** GET /api/identities/:id (server/api/routes/identities.ts). */
+export interface IdentityDetail {
+  identity: Identity;
+  memberships: {
+    role: 'members' | 'groups';
+    items: (Omit<MembershipItem, 'since'> & { since: string })[];
+    total: number;
+  };
+  timeline: { items: OperationView[]; nextCursor: string | null };
 }
 
 export interface Incident {
@@ -96,32 +97,4 @@ export interface Status {
   cycle: Cycle | null;
   nextExpectedCycle: string | null;
   firingIncidents: Incident[];
-}
-
-export interface Identity {
-  id: number;
-  type: 'User' | 'Group';
-  /** userName (users) or displayName (groups) */
-  name: string | null;
-  externalId: string | null;
-  targetId: string | null;
-  lastOperation: string | null;
-  lastOperationId: number | null;
-  lastStatus: 'success' | 'failure' | 'warning' | null;
-  lastHttpStatus: number | null;
-  lastErrorCode: string | null;
-  lastReason: string | null;
-  lastErrorAt: string | null;
-  failingStreak: number;
-  failingSince: string | null;
-  lastCycleId: number | null;
-  firstSeen: string;
-  lastSeen: string;
-  active: boolean | null;
-  deleted: boolean;
-}
-
-export interface IdentityDetail extends Identity {
-  /** groups (for a user) or member ids (for a group) seen in successful member changes */
-  memberships?: { groupIdentityId?: number; name?: string | null; memberTargetId?: string; since: string }[];
 }

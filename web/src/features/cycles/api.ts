@@ -1,6 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
+import type { CycleOutcome } from '../../../../server/api/routes/cycle-outcomes.js';
 import { apiGet } from '../../lib/api-client.js';
-import type { Cycle } from '../../types/api.js';
+import type { Cycle, CycleDetail } from '../../types/api.js';
 
 export interface CyclePage {
   items: Cycle[];
@@ -20,7 +21,8 @@ export const cyclesQueryOptions = (cursor?: string, kind?: string) =>
 
 export const useCycles = (cursor?: string, kind?: string) => useQuery(cyclesQueryOptions(cursor, kind));
 
-export const getCycle = (id: number, signal?: AbortSignal) => apiGet<Cycle>(`/cycles/${id}`, { signal });
+export const getCycle = (id: number, signal?: AbortSignal) =>
+  apiGet<CycleDetail>(`/cycles/${id}`, { signal });
 
 export const cycleQueryOptions = (id: number) =>
   queryOptions({
@@ -30,3 +32,24 @@ export const cycleQueryOptions = (id: number) =>
   });
 
 export const useCycle = (id: number) => useQuery(cycleQueryOptions(id));
+
+export interface CycleOutcomePage {
+  items: CycleOutcome[];
+  nextCursor: string | null;
+}
+
+export const getCycleOutcomes = (
+  id: number,
+  outcome: string | undefined,
+  cursor: string | undefined,
+  signal?: AbortSignal,
+) => apiGet<CycleOutcomePage>(`/cycles/${id}/outcomes`, { params: { outcome, cursor, limit: 50 }, signal });
+
+export const cycleOutcomesQueryOptions = (id: number, outcome?: string, cursor?: string) =>
+  queryOptions({
+    queryKey: ['cycle-outcomes', id, outcome ?? '', cursor ?? ''],
+    queryFn: ({ signal }) => getCycleOutcomes(id, outcome, cursor, signal),
+  });
+
+export const useCycleOutcomes = (id: number, outcome?: string, cursor?: string) =>
+  useQuery(cycleOutcomesQueryOptions(id, outcome, cursor));

@@ -2,9 +2,10 @@ import { ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
-import type { Cycle } from '../../types/api.js';
+import type { CycleDetail as Cycle } from '../../types/api.js';
 import { OperationsTable } from '../operations/operations-table.js';
 import { useCycle } from './api.js';
+import { CycleOutcomes } from './cycle-outcomes.js';
 
 /** /cycles/:id: one cycle's rollups, its outcomes per operation and error, and its operations. */
 export function CyclePage({ params }: { params: Record<string, string> }) {
@@ -35,13 +36,14 @@ function CycleDetail({ id }: { id: number }) {
         <OperationCounts cycle={cycle} />
         <ErrorCounts cycle={cycle} />
       </div>
+      <CycleOutcomes cycleId={cycle.id} />
       <section aria-labelledby="cycle-ops-title">
         <div className="card-header">
           <h2 id="cycle-ops-title">Operations in this cycle</h2>
           <Link to={`/operations?cycle=${id}`}>Open in the operations log (filters, CSV)</Link>
         </div>
         <OperationsTable
-          filters={{ cycle: String(id) }}
+          source={{ filters: { cycle: String(id) } }}
           caption={`Operations in cycle ${id}`}
           emptyText="No operations in this cycle."
         />
@@ -112,7 +114,7 @@ function CycleSummary({ cycle: c }: { cycle: Cycle }) {
           <div>
             <dt>Probe</dt>
             <dd>
-              {c.probe.outcome ?? 'no answer'} {c.probe.status ? `(HTTP ${c.probe.status})` : ''}
+              {c.probe.status} {c.probe.httpStatus ? `(HTTP ${c.probe.httpStatus})` : '(no answer)'}
               {c.probe.errorCode ? ` ${c.probe.errorCode}` : ''}
             </dd>
           </div>

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { Link, useSearchParams } from '../../lib/router.js';
@@ -97,7 +98,7 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
             <th scope="col" className="num">
               p50 / p95
             </th>
-            <th scope="col">Errors</th>
+            <th scope="col">Probe</th>
           </tr>
         </thead>
         <tbody>
@@ -131,12 +132,15 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
               <td className="num nowrap">
                 {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
               </td>
-              <td>
-                {Object.entries(c.countsByErrorCode)
-                  .sort((a, b) => b[1] - a[1])
-                  .slice(0, 3)
-                  .map(([code, n]) => `${code} ${n}`)
-                  .join(', ') || <span className="muted">—</span>}
+              <td className="nowrap">
+                {c.probe ? (
+                  <>
+                    <StatusBadge status={c.probe.status} /> {c.probe.httpStatus ?? ''}{' '}
+                    {c.probe.errorCode ?? ''}
+                  </>
+                ) : (
+                  <span className="muted">none</span>
+                )}
               </td>
             </tr>
           ))}

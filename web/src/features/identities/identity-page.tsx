@@ -2,7 +2,7 @@ import { ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link } from '../../lib/router.js';
-import type { IdentityDetail } from '../../types/api.js';
+import type { Identity, IdentityDetail } from '../../types/api.js';
 import { ErrorExplanation } from '../operations/operation-detail.js';
 import { OperationsTable } from '../operations/operations-table.js';
 import { useIdentity } from './api.js';
@@ -15,7 +15,8 @@ export function IdentityPage({ params }: { params: Record<string, string> }) {
 }
 
 function IdentityDetailView({ id }: { id: number }) {
-  const { data: identity, error, isPending } = useIdentity(id);
+  const { data, error, isPending } = useIdentity(id);
+  const identity = data?.identity;
   return (
     <>
       <header className="page-header">
@@ -29,12 +30,13 @@ function IdentityDetailView({ id }: { id: number }) {
       </header>
       {isPending ? (
         <Loading label="Loading identity…" />
-      ) : error && !identity ? (
+      ) : error && !data ? (
         <ErrorView error={error} what={`identity ${id}`} />
       ) : (
         <>
           <StaleNote error={error} />
-          <IdentitySummary identity={identity} />
+          <IdentitySummary identity={data.identity} />
+          <Memberships identity={data.identity} memberships={data.memberships} />
         </>
       )}
       <section aria-labelledby="timeline-title">
@@ -43,7 +45,7 @@ function IdentityDetailView({ id }: { id: number }) {
           Every operation on this object, newest first. Open a row for the request and the app’s answer.
         </p>
         <OperationsTable
-          filters={{ identity: String(id) }}
+          source={{ identityId: id }}
           caption="Timeline"
           emptyText="No operations recorded for this identity."
           showIdentity={false}
@@ -54,7 +56,7 @@ function IdentityDetailView({ id }: { id: number }) {
   );
 }
 
-function IdentitySummary({ identity: i }: { identity: IdentityDetail }) {
+function IdentitySummary({ identity: i }: { identity: Identity }) {
   return (
     <>
       {i.lastErrorCode && i.lastStatus !== 'success' ? (
@@ -126,5 +128,39 @@ function IdentitySummary({ identity: i }: { identity: IdentityDetail }) {
         </dl>
       </section>
     </>
+  );
+}
+
+function Memberships({
+  identity,
+  memberships: m,
+}: {
+  identity: Identity;
+  memberships: IdentityDetail['memberships'];
+}) {
+  if (m.total === 0) return null;
+  const title = m.role === 'members' ? 'Members seen' : 'Groups seen';
+  return (
+    <section className="card" aria-labelledby="memberships-title">
+      <h2 id="memberships-title">
+        {title} <span className="muted">({m.total})</span>
+      </h2>
+      <p className="muted small">
+        From successful member changes of {identity.type === 'Group' ? 'this group' : 'groups with this user'}
+        .
+      </p>
+      <ul className="chips">
+        {m.items.slice(0, 200).map((x) => (
+          <li key={`${x.identityId}-${x.targetId}`}>
+            {x.identityId ? (
+              <Link to={`/identities/${x.identityId}`}>{x.name ?? x.targetId}</Link>
+            ) : (
+              (x.name ?? x.targetId)
+            )}
+          </li>
+        ))}
+        {m.total > 200 ? <li className="muted">… and {m.total - 200} more</li> : null}
+      </ul>
+    </section>
   );
 }

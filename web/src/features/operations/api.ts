@@ -1,6 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import type { getOperation, OperationView } from '../../../../server/store/queries/operations.js';
 import { apiGet, apiUrl } from '../../lib/api-client.js';
+import type { IdentityDetail } from '../../types/api.js';
 import { filterKey, type OperationFilters } from './filters.js';
 
 export type Operation = OperationView;
@@ -45,3 +46,31 @@ export const useOperation = (id: number) => useQuery(operationQueryOptions(id));
 
 /** The CSV export of exactly what the filters select (ARCHITECTURE §9). */
 export const exportCsvUrl = (filters: OperationFilters) => apiUrl('/export.csv', { ...filters });
+
+/**
+ * Where a table of operations comes from: the operations log with filters, or one identity's timeline (served
+ * by /api/identities/:id from the (identity_id, id) index).
+ */
+export type OperationSource = { filters: OperationFilters } | { identityId: number };
+
+export const sourceKey = (source: OperationSource) =>
+  'identityId' in source ? `identity:${source.identityId}` : filterKey(source.filters);
+
+export const operationPageQueryOptions = (
+  source: OperationSource,
+  cursor: string | undefined,
+  limit: number,
+) => {
+  if (!('identityId' in source)) return operationsQueryOptions(source.filters, cursor, limit);
+  const id = source.identityId;
+  return queryOptions({
+    queryKey: ['identity-timeline', id, cursor ?? '', limit],
+    queryFn: ({ signal }): Promise<OperationPage> =>
+      apiGet<IdentityDetail>(`/identities/${id}`, { params: { cursor, limit }, signal }).then(
+        (d) => d.timeline,
+      ),
+  });
+};
+
+export const useOperationPage = (source: OperationSource, cursor: string | undefined, limit = PAGE_SIZE) =>
+  useQuery(operationPageQueryOptions(source, cursor, limit));

@@ -27,7 +27,7 @@ export function OperationsPage() {
       </header>
       <FilterBar filters={filters} onChange={update} onClear={() => setSearch({})} />
       <OperationsTable
-        filters={filters}
+        source={{ filters }}
         caption="Operations"
         emptyText={
           countActive(filters) ? 'No operation matches these filters.' : 'No operations recorded yet.'

@@ -5,32 +5,31 @@ import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatDuration } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
-import { type Operation, PAGE_SIZE, useOperations } from './api.js';
-import { filterKey, type OperationFilters } from './filters.js';
+import { type Operation, type OperationSource, PAGE_SIZE, sourceKey, useOperationPage } from './api.js';
 import { OperationDetail } from './operation-detail.js';
 
 /**
- * A page of operations matching `filters`, newest first, with cursor paging and a row detail that opens in
+ * A page of operations from `source` (filters, or an identity's timeline), newest first, with cursor paging and a row detail that opens in
  * place. Used by the operations log, a cycle's page and an identity's timeline.
  */
 export function OperationsTable({
-  filters,
+  source,
   caption,
   emptyText,
   pageSize = PAGE_SIZE,
   showIdentity = true,
   expandFirstFailure = false,
 }: {
-  filters: OperationFilters;
+  source: OperationSource;
   caption: string;
   emptyText: string;
   pageSize?: number;
   showIdentity?: boolean;
   expandFirstFailure?: boolean;
 }) {
-  const pager = useCursorStack(filterKey(filters));
-  const { data, error, isPending, isPlaceholderData, isFetching } = useOperations(
-    filters,
+  const pager = useCursorStack(sourceKey(source));
+  const { data, error, isPending, isPlaceholderData, isFetching } = useOperationPage(
+    source,
     pager.cursor,
     pageSize,
   );

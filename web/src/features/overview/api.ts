@@ -1,7 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import type { OperationsTimeseries } from '../../../../server/api/routes/timeseries.js';
 import { apiGet } from '../../lib/api-client.js';
-import type { Cycle, Status } from '../../types/api.js';
+import type { Cycle, CycleDetail, Status } from '../../types/api.js';
 
 export const getOperationsTimeseries = (signal?: AbortSignal) =>
   apiGet<OperationsTimeseries>('/timeseries/operations', { params: { bucket: 60 }, signal });
@@ -21,6 +21,15 @@ export const statusQueryOptions = () =>
   queryOptions({ queryKey: ['status'], queryFn: ({ signal }) => getStatus(signal) });
 
 export const useStatus = () => useQuery(statusQueryOptions());
+
+/** The status shows the cycle's rollups; its counts by operation (created, updated, ...) come with the detail. */
+export const getCycleDetail = (id: number, signal?: AbortSignal) =>
+  apiGet<CycleDetail>(`/cycles/${id}`, { signal });
+
+export const cycleDetailQueryOptions = (id: number) =>
+  queryOptions({ queryKey: ['cycle', id], queryFn: ({ signal }) => getCycleDetail(id, signal) });
+
+export const useCycleDetail = (id: number) => useQuery(cycleDetailQueryOptions(id));
 
 /** The recent cycles behind the per-cycle charts. */
 export const getRecentCycles = (signal?: AbortSignal) =>

@@ -3,8 +3,9 @@ import { formatCount, formatDuration, formatPercent } from '../../lib/format.js'
 import { Link } from '../../lib/router.js';
 import { useNow } from '../../lib/use-now.js';
 import type { Cycle } from '../../types/api.js';
+import { useCycleDetail } from './api.js';
 import { progressView } from './cycle-progress.js';
-import { outcomeCounts } from './outcome-counts.js';
+import { type OutcomeCounts, outcomeCounts } from './outcome-counts.js';
 
 const kindLabel: Record<string, string> = {
   initial: 'Initial cycle',
@@ -17,7 +18,10 @@ const kindLabel: Record<string, string> = {
 export function CycleCard({ cycle }: { cycle: Cycle }) {
   const now = useNow(1000);
   const v = progressView(cycle, now);
-  const counts = outcomeCounts(cycle);
+  // The detail of the same cycle: placeholder data from the previous cycle must not show as this one's counts.
+  const detail = useCycleDetail(cycle.id);
+  const counts: OutcomeCounts | null =
+    detail.data && detail.data.id === cycle.id ? outcomeCounts(detail.data) : null;
   const running = cycle.state === 'running';
   return (
     <section className="card cycle-card" aria-labelledby="cycle-title" data-cycle-id={cycle.id}>
@@ -80,14 +84,15 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
       </dl>
       {v.entraText ? <p className="muted small">{v.entraText}.</p> : null}
       <ul className="counts" aria-label="Outcomes in this cycle" data-testid="cycle-counts">
-        <Count label="created" value={counts.created} />
-        <Count label="updated" value={counts.updated} />
-        <Count label="disabled" value={counts.disabled} />
-        <Count label="deleted" value={counts.deleted} />
+        <Count label="created" value={counts?.created} />
+        <Count label="updated" value={counts?.updated} />
+        <Count label="disabled" value={counts?.disabled} />
+        <Count label="deleted" value={counts?.deleted} />
+        {/* failures come with the status itself, so they never wait for the detail */}
         <Count
           label="failed"
-          value={counts.failed}
-          bad={counts.failed > 0}
+          value={cycle.failures}
+          bad={cycle.failures > 0}
           href={`/operations?cycle=${cycle.id}&status=failure`}
         />
       </ul>
@@ -95,7 +100,17 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
   );
 }
 
-function Count({ label, value, bad, href }: { label: string; value: number; bad?: boolean; href?: string }) {
+function Count({
+  label,
+  value,
+  bad,
+  href,
+}: {
+  label: string;
+  value: number | undefined;
+  bad?: boolean;
+  href?: string;
+}) {
   const body = (
     <>
       <span className="count-value" data-count={label}>
@@ -108,6 +123,6 @@ function Count({ label, value, bad, href }: { label: string; value: number; bad?
     </>
   );
   return (
-    <li className={bad ? 'is-bad' : undefined}>{href && value > 0 ? <Link to={href}>{body}</Link> : body}</li>
+    <li className={bad ? 'is-bad' : undefined}>{href && value ? <Link to={href}>{body}</Link> : body}</li>
   );
 }

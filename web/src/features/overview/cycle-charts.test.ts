@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Cycle } from '../../types/api.js';
+import type { Cycle, CycleDetail } from '../../types/api.js';
 import { toFailureRate, toLatency } from './cycle-charts.js';
 import { outcomeCounts } from './outcome-counts.js';
 
@@ -11,9 +11,9 @@ const cycle = (id: number, over: Partial<Cycle> = {}) =>
     total: 100,
     failures: 10,
     failureRate: 0.1,
-    latency: { p50Ms: 20, p95Ms: 80, maxMs: 200 },
+    latency: { p50Ms: 20, p95Ms: 80, meanMs: 30, maxMs: 200 },
     ...over,
-  }) as Cycle;
+  }) as Cycle & CycleDetail;
 
 describe('toFailureRate', () => {
   it('orders the API’s newest-first cycles oldest first and gives percent', () => {
@@ -39,10 +39,8 @@ describe('toFailureRate', () => {
     expect(points.map((p) => p.cycleId)).toEqual([1]);
   });
 
-  it('computes the rate when the API did not', () => {
-    expect(toFailureRate([cycle(1, { failureRate: null, failures: 1, total: 3 })])[0].failurePercent).toBe(
-      33.3,
-    );
+  it('rounds to a tenth of a percent', () => {
+    expect(toFailureRate([cycle(1, { failures: 1, total: 3 })])[0].failurePercent).toBe(33.3);
   });
 
   it('keeps the last `limit` cycles', () => {
@@ -56,7 +54,9 @@ describe('toFailureRate', () => {
 
 describe('toLatency', () => {
   it('maps p50 and p95 per cycle, keeping unknowns as gaps', () => {
-    expect(toLatency([cycle(2, { latency: { p50Ms: null, p95Ms: null, maxMs: null } }), cycle(1)])).toEqual([
+    expect(
+      toLatency([cycle(2, { latency: { p50Ms: null, p95Ms: null, meanMs: null, maxMs: null } }), cycle(1)]),
+    ).toEqual([
       { label: '#1', cycleId: 1, p50: 20, p95: 80 },
       { label: '#2', cycleId: 2, p50: null, p95: null },
     ]);

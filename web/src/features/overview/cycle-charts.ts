@@ -1,6 +1,8 @@
 import type { Cycle } from '../../types/api.js';
 
-type CycleInput = Pick<Cycle, 'id' | 'kind' | 'startedAt' | 'total' | 'failures' | 'failureRate' | 'latency'>;
+type CycleInput = Pick<Cycle, 'id' | 'kind' | 'total' | 'failures' | 'failureRate'> & {
+  latency: Pick<Cycle['latency'], 'p50Ms' | 'p95Ms'>;
+};
 
 export interface FailureRatePoint {
   /** `#12` */
@@ -27,17 +29,20 @@ const provisioning = (c: CycleInput) => c.kind !== 'testConnection' && c.total >
 
 /** The API lists cycles newest first; charts read left to right, oldest first, the last `limit` cycles. */
 function chronological(cycles: CycleInput[], limit: number): CycleInput[] {
-  return cycles
-    .filter(provisioning)
-    .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || a.id - b.id)
-    .slice(-limit);
+  return (
+    cycles
+      .filter(provisioning)
+      // ids follow the order cycles opened in
+      .sort((a, b) => a.id - b.id)
+      .slice(-limit)
+  );
 }
 
 export function toFailureRate(cycles: CycleInput[], limit = 20): FailureRatePoint[] {
   return chronological(cycles, limit).map((c) => ({
     label: `#${c.id}`,
     cycleId: c.id,
-    failurePercent: Math.round((c.failureRate ?? c.failures / c.total) * 1000) / 10,
+    failurePercent: Math.round((c.failures / c.total) * 1000) / 10,
     failures: c.failures,
     total: c.total,
   }));

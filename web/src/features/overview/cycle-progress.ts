@@ -27,8 +27,8 @@ export function progressView(
   now: number,
 ): ProgressView {
   const running = cycle.state === 'running';
-  const start = Date.parse(cycle.startedAt);
-  const end = running ? now : Date.parse(cycle.endedAt);
+  const start = Date.parse(cycle.startedAt ?? '');
+  const end = running ? now : Date.parse(cycle.endedAt ?? '');
   const elapsedMs = Math.max(0, end - start);
   const p = cycle.progress;
   const processed = p?.processed ?? cycle.usersTouched + cycle.groupsTouched;

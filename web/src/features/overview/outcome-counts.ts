@@ -1,4 +1,4 @@
-import type { Cycle } from '../../types/api.js';
+import type { CycleDetail } from '../../types/api.js';
 
 export interface OutcomeCounts {
   created: number;
@@ -22,7 +22,7 @@ const bucketOf: Record<string, keyof OutcomeCounts | undefined> = {
 };
 
 /** A cycle's counts as the overview shows them: accepted changes per kind, and every failed call. */
-export function outcomeCounts(cycle: Pick<Cycle, 'countsByOperation' | 'failures'>): OutcomeCounts {
+export function outcomeCounts(cycle: Pick<CycleDetail, 'countsByOperation' | 'failures'>): OutcomeCounts {
   const out: OutcomeCounts = { created: 0, updated: 0, disabled: 0, deleted: 0, failed: cycle.failures };
   for (const [operation, counts] of Object.entries(cycle.countsByOperation)) {
     const key = bucketOf[operation];

@@ -33,8 +33,8 @@ export function OverviewPage() {
               </section>
             )}
             <div className="stack">
-              <NextCycle at={status.nextExpectedCycle} running={status.cycle?.state === 'running'} />
-              <FiringIncidents incidents={status.firingIncidents} />
+              <NextCycle at={status.nextExpectedCycleAt} running={status.running} />
+              <FiringIncidents incidents={status.incidents} />
             </div>
           </div>
         </>

@@ -1,0 +1,106 @@
+import { useId, useState } from 'react';
+import { Pager, useCursorStack } from '../../components/pager.js';
+import { Empty, ErrorView, Loading } from '../../components/states.js';
+import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { Link } from '../../lib/router.js';
+import { useCycleOutcomes } from './api.js';
+
+/** One row per user or group the cycle touched, with how it ended there (its last operation in the cycle). */
+export function CycleOutcomes({ cycleId }: { cycleId: number }) {
+  const [outcome, setOutcome] = useState<string | undefined>();
+  const pager = useCursorStack(outcome ?? '');
+  const { data, error, isPending, isPlaceholderData } = useCycleOutcomes(cycleId, outcome, pager.cursor);
+  const selectId = useId();
+  return (
+    <section className="card" aria-labelledby="outcomes-title">
+      <div className="card-header">
+        <h2 id="outcomes-title">Per-object outcomes</h2>
+        <div className="field">
+          <label htmlFor={selectId}>Outcome</label>
+          <select
+            id={selectId}
+            value={outcome ?? ''}
+            onChange={(e) => setOutcome(e.target.value || undefined)}
+          >
+            <option value="">any</option>
+            <option value="failure">failed</option>
+            <option value="success">succeeded</option>
+            <option value="warning">warned</option>
+          </select>
+        </div>
+      </div>
+      {isPending ? (
+        <Loading />
+      ) : error && !data ? (
+        <ErrorView error={error} what="the cycle's outcomes" />
+      ) : data.items.length === 0 ? (
+        <Empty>
+          {outcome
+            ? `No object ended with ${outcome} in this cycle.`
+            : 'No user or group was touched in this cycle.'}
+        </Empty>
+      ) : (
+        <div className="table-scroll">
+          <table className={`table compact${isPlaceholderData ? ' is-placeholder' : ''}`}>
+            <caption className="sr-only">Per-object outcomes</caption>
+            <thead>
+              <tr>
+                <th scope="col">Object</th>
+                <th scope="col">Type</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Last operation</th>
+                <th scope="col" className="num">
+                  Calls (failed)
+                </th>
+                <th scope="col">Error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.items.map((o) => (
+                <tr key={o.identityId} className={o.outcome === 'failure' ? 'row-failure' : undefined}>
+                  <th scope="row" className="identity-cell">
+                    <Link to={`/identities/${o.identityId}`}>
+                      {o.name ?? o.targetId ?? `#${o.identityId}`}
+                    </Link>
+                  </th>
+                  <td>{o.type ?? '—'}</td>
+                  <td>
+                    <StatusBadge status={o.outcome} />
+                  </td>
+                  <td>
+                    <Link to={`/operations/${o.lastOperationId}`}>{o.lastOperation}</Link>
+                  </td>
+                  <td className="num">
+                    {o.operations}{' '}
+                    {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
+                  </td>
+                  <td className="reason-cell">
+                    {o.errorCode ? (
+                      <>
+                        <HttpStatus status={o.httpStatus} /> {o.errorCode}
+                        {o.reason ? <span className="muted"> · {o.reason}</span> : null}
+                      </>
+                    ) : (
+                      <span className="muted">—</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {data ? (
+        <Pager
+          label="Outcomes"
+          page={pager.page}
+          nextCursor={data.nextCursor}
+          onNext={pager.next}
+          onPrevious={pager.previous}
+          onFirst={pager.first}
+          busy={isPlaceholderData}
+        />
+      ) : null}
+    </section>
+  );
+}
