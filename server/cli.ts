@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, configHelp, loadConfig } from './config.js';
+import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
 import { startScimtap } from './main.js';
@@ -11,6 +12,7 @@ const usage = `scimtap — a sidecar proxy that records, explains and warns abou
 Usage:
   scimtap [options]            forward to SCIMTAP_UPSTREAM (without it: demo mode)
   scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
+  scimtap rebuild [--db FILE]  recompute cycles and identities from the recorded operations
   scimtap --help
 
 ${configHelp}
@@ -18,6 +20,7 @@ ${configHelp}
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'simulate') return runSimulate(argv.slice(1));
+  if (argv[0] === 'rebuild') return runRebuild(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage);
     return 0;
@@ -76,7 +79,9 @@ async function buildDashboardIfStale(): Promise<void> {
   try {
     vite = await import('vite');
   } catch {
-    process.stderr.write('scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n');
+    process.stderr.write(
+      'scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n',
+    );
     return;
   }
   const started = Date.now();
@@ -85,7 +90,9 @@ async function buildDashboardIfStale(): Promise<void> {
     await vite.build({ configFile, logLevel: 'warn' });
     process.stderr.write(`scimtap: dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (err) {
-    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`);
+    process.stderr.write(
+      `scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`,
+    );
   }
 }
 
