@@ -79,9 +79,7 @@ async function buildDashboardIfStale(): Promise<void> {
   try {
     vite = await import('vite');
   } catch {
-    process.stderr.write(
-      'scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n',
-    );
+    process.stderr.write('scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n');
     return;
   }
   const started = Date.now();
@@ -90,9 +88,7 @@ async function buildDashboardIfStale(): Promise<void> {
     await vite.build({ configFile, logLevel: 'warn' });
     process.stderr.write(`scimtap: dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (err) {
-    process.stderr.write(
-      `scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`,
-    );
+    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`);
   }
 }
 
