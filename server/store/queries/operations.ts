@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import {
   errorCodes,
@@ -8,12 +8,12 @@ import {
   resourceTypes,
 } from '../../scim/types.js';
 import type { Db } from '../db.js';
-import { bodies, operations } from '../schema/index.js';
+import { bodies, operations, operationTerms } from '../schema/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
-const isoOrMs = z.union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true })]).transform((v) =>
-  typeof v === 'number' ? v : Date.parse(v),
-);
+const isoOrMs = z
+  .union([z.coerce.number().int().nonnegative(), z.iso.datetime({ offset: true })])
+  .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
 
 /** Filters shared by /api/operations and /api/export.csv (ARCHITECTURE §8). */
 export const operationFilterSchema = z
@@ -41,7 +41,39 @@ export const pageSchema = z.object({
     .refine((c) => c === undefined || decodeCursor(c) !== null, 'not a cursor returned by this API'),
 });
 
-export function operationWhere(f: OperationFilter): SQL[] {
+/**
+ * The values `q` matched in operation_terms (distinct identities, target ids, reasons), or 'dense' when so many
+ * match that the id-ordered LIKE scan meets a page of rows sooner than the index lookups would.
+ */
+export type SearchMatch = { identity: string[]; targetId: string[]; reason: string[] } | 'dense';
+
+const maxSearchTerms = 200;
+
+/** `q` is a substring of the identity, target id or error reason; a pasted path searches by its last segment. */
+function searchText(q: string): string {
+  if (!q.includes('/')) return q;
+  return q.split('/').filter(Boolean).pop() ?? q;
+}
+
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export function matchSearch(db: Db, q: string): SearchMatch {
+  const rows = db
+    .select()
+    .from(operationTerms)
+    .where(sql`${operationTerms.value} like ${likePattern(searchText(q))} escape '\\'`)
+    .limit(maxSearchTerms + 1)
+    .all();
+  if (rows.length > maxSearchTerms) return 'dense';
+  const match = { identity: [] as string[], targetId: [] as string[], reason: [] as string[] };
+  for (const r of rows) match[r.field as keyof typeof match]?.push(r.value);
+  return match;
+}
+
+/** `search` is `matchSearch(db, f.q)`; without it `q` becomes a LIKE scan (correct, slow on a rare term). */
+export function operationWhere(f: OperationFilter, search?: SearchMatch): SQL[] {
   const w: SQL[] = [];
   if (f.cycle !== undefined) w.push(eq(operations.cycleId, f.cycle));
   if (f.identity !== undefined) {
@@ -62,13 +94,63 @@ export function operationWhere(f: OperationFilter): SQL[] {
   if (f.errorCode) w.push(eq(operations.errorCode, f.errorCode));
   if (f.from !== undefined) w.push(gte(operations.time, f.from));
   if (f.to !== undefined) w.push(lte(operations.time, f.to));
-  if (f.q) {
-    const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  if (f.q && search && search !== 'dense') {
+    const terms = [
+      search.identity.length ? inArray(operations.identity, search.identity) : undefined,
+      search.targetId.length ? inArray(operations.targetId, search.targetId) : undefined,
+      search.reason.length ? inArray(operations.reason, search.reason) : undefined,
+    ].filter((t) => t !== undefined);
+    w.push(terms.length ? or(...terms)! : sql`0`);
+  } else if (f.q) {
+    const like = likePattern(searchText(f.q));
     w.push(
-      sql`(${operations.identity} like ${like} escape '\\' or ${operations.path} like ${like} escape '\\' or ${operations.reason} like ${like} escape '\\' or ${operations.targetId} like ${like} escape '\\')`,
+      sql`(${operations.identity} like ${like} escape '\\' or ${operations.targetId} like ${like} escape '\\' or ${operations.reason} like ${like} escape '\\')`,
     );
   }
   return w;
+}
+
+/**
+ * The exact id range of the rows inside the `from`/`to` window, read from the time index alone (min and max
+ * id, no row reads). Added to a query as `id between`, it lets SQLite walk only the window in another
+ * filter's (x, id) index or in the table, instead of every newer row. Ids follow time closely (rows are
+ * inserted as exchanges finish), so the window's size is estimated from two index seeks first: a window wider
+ * than `maxRows` that reaches the newest rows is left as is (reading its ids would cost more than the id-ordered
+ * scan, which finds its rows at once). Null: no time filter or left as is; 'empty': no row in the window.
+ */
+export function timeWindowIds(
+  db: Db,
+  f: Pick<OperationFilter, 'from' | 'to'>,
+  maxRows = 200_000,
+): { lo: number; hi: number } | 'empty' | null {
+  if (f.from === undefined && f.to === undefined) return null;
+  const sqlite = db.$client;
+  const firstIdAt = (t: number) =>
+    (
+      sqlite.prepare('select id from operations where time >= ? order by time limit 1').get(t) as
+        | { id: number }
+        | undefined
+    )?.id ?? Number.MAX_SAFE_INTEGER;
+  const start = f.from === undefined ? 0 : firstIdAt(f.from);
+  const end = f.to === undefined ? Number.MAX_SAFE_INTEGER : firstIdAt(f.to + 1);
+  const last =
+    (sqlite.prepare('select max(id) as id from operations').get() as { id: number | null }).id ?? 0;
+  const newer = Math.max(0, last + 1 - end);
+  if (Math.min(end, last + 1) - start > maxRows && newer < maxRows / 4) return null;
+  const r = sqlite
+    .prepare('select min(id) as lo, max(id) as hi from operations where time >= ? and time <= ?')
+    .get(f.from ?? Number.MIN_SAFE_INTEGER, f.to ?? Number.MAX_SAFE_INTEGER) as {
+    lo: number | null;
+    hi: number | null;
+  };
+  return r.lo === null || r.hi === null ? 'empty' : { lo: r.lo, hi: r.hi };
+}
+
+function timeWindowWhere(db: Db, f: OperationFilter): SQL[] {
+  const ids = timeWindowIds(db, f);
+  if (ids === null) return [];
+  if (ids === 'empty') return [sql`0`];
+  return [gte(operations.id, ids.lo), lte(operations.id, ids.hi)];
 }
 
 export type OperationRow = typeof operations.$inferSelect;
@@ -97,15 +179,25 @@ function safeJson<T>(text: string): T[] {
 }
 
 export function listOperations(db: Db, filter: OperationFilter, page: { limit: number; cursor?: string }) {
-  const where = operationWhere(filter);
+  const where = [
+    ...operationWhere(filter, filter.q ? matchSearch(db, filter.q) : undefined),
+    ...timeWindowWhere(db, filter),
+  ];
   const before = page.cursor ? decodeCursor(page.cursor) : null;
   if (before !== null) where.push(lt(operations.id, before));
-  const rows = db
-    .select()
+  // Ids first, then rows: a time-range page is then read from the time index alone (covering) and sorted
+  // there, instead of fetching every row in the range.
+  const ids = db
+    .select({ id: operations.id })
     .from(operations)
     .where(and(...where))
     .orderBy(desc(operations.id))
-    .limit(page.limit + 1)
+    .limit(page.limit + 1);
+  const rows = db
+    .select()
+    .from(operations)
+    .where(inArray(operations.id, ids))
+    .orderBy(desc(operations.id))
     .all();
   const more = rows.length > page.limit;
   const items = (more ? rows.slice(0, page.limit) : rows).map(toOperationView);
