@@ -1,8 +1,10 @@
 // Wire types of the admin API routes the dashboard reads, taken from the server's own view functions where
 // they exist (types only: nothing from server/ ends up in the bundle). Times are ISO 8601 UTC strings.
 
+import type { IncidentView, toSilenceView } from '../../../server/alerts/views.js';
 import type { OverallState } from '../../../server/cycles/health.js';
 import type { CycleView, IdentityView, toCycleDetail } from '../../../server/cycles/view.js';
+import type { NotificationView } from '../../../server/notify/queries.js';
 import type { MembershipItem } from '../../../server/store/queries/identities.js';
 import type { OperationView } from '../../../server/store/queries/operations.js';
 
@@ -45,56 +47,7 @@ export interface IdentityDetail {
   timeline: { items: OperationView[]; nextCursor: string | null };
 }
 
-export interface Incident {
-  id: number;
-  rule: string;
-  /** 'app' | 'identity:<key>' */
-  scope: string;
-  severity: 'critical' | 'warning';
-  state: 'pending' | 'firing' | 'resolved';
-  entraReason: string | null;
-  summary: string;
-  evidence?: unknown;
-  startedAt: string;
-  firedAt: string | null;
-  lastTrueAt?: string;
-  resolvedAt: string | null;
-  acknowledgedAt: string | null;
-  acknowledgedBy: string | null;
-  ackComment?: string | null;
-  notifications?: Notification[];
-}
-
-export interface Notification {
-  id: number;
-  incidentId: number | null;
-  event: 'first' | 'reasonChanged' | 'reminder' | 'resolved' | 'test';
-  createdAt: string;
-  recipients: string;
-  subject: string;
-  state: 'unsent' | 'sending' | 'sent' | 'failed' | 'superseded';
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastAttemptAt: string | null;
-  lastError: string | null;
-  sentAt: string | null;
-}
-
-export interface Silence {
-  id: number;
-  rule: string;
-  identity: string | null;
-  comment: string;
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string;
-  endedAt: string | null;
-}
-
-export interface Status {
-  state: StatusState;
-  reason: string;
-  cycle: Cycle | null;
-  nextExpectedCycle: string | null;
-  firingIncidents: Incident[];
-}
+/** An incident as /api/incidents shows it (server/alerts/views.ts), with its emails. */
+export type Incident = IncidentView;
+export type Notification = NotificationView;
+export type Silence = ReturnType<typeof toSilenceView>;

@@ -31,15 +31,21 @@ export const incidentQueryOptions = (id: number) =>
 
 export const useIncident = (id: number) => useQuery(incidentQueryOptions(id));
 
-export const getSilences = (signal?: AbortSignal) => apiGet<Page<Silence>>('/silences', { signal });
+export const getSilences = (signal?: AbortSignal) =>
+  apiGet<Page<Silence>>('/silences', { params: { active: 'true', limit: 200 }, signal });
 
 export const silencesQueryOptions = () =>
   queryOptions({ queryKey: ['silences'], queryFn: ({ signal }) => getSilences(signal) });
 
 export const useSilences = () => useQuery(silencesQueryOptions());
 
+export interface NotificationPage extends Page<Notification> {
+  smtpConfigured: boolean;
+  recipients: string[];
+}
+
 export const getNotifications = (cursor: string | undefined, signal?: AbortSignal) =>
-  apiGet<Page<Notification>>('/notifications', { params: { cursor, limit: 25 }, signal });
+  apiGet<NotificationPage>('/notifications', { params: { cursor, limit: 25 }, signal });
 
 export const notificationsQueryOptions = (cursor?: string) =>
   queryOptions({
@@ -98,7 +104,14 @@ export const useDeleteSilence = () => {
   return useMutation({ mutationFn: deleteSilence, onSuccess: invalidate });
 };
 
-export const sendTestEmail = () => apiSend<Notification>('POST', '/notifications/test', {});
+export const sendTestEmail = () =>
+  apiSend<{ smtpConfigured: boolean; recipients: string[]; notification: Notification }>(
+    'POST',
+    '/notifications/test',
+    {
+      requestedBy: 'dashboard',
+    },
+  );
 
 export const useSendTestEmail = () => {
   const invalidate = useInvalidateIncidents();

@@ -29,7 +29,7 @@ export function AckButton({ incident, comment }: { incident: Incident; comment?:
     <>
       <button
         type="button"
-        onClick={() => ack.mutate({ id: incident.id, comment: comment || undefined })}
+        onClick={() => ack.mutate({ id: incident.id!, comment: comment || undefined })}
         disabled={ack.isPending}
         aria-label={`Acknowledge incident ${incident.id} (${incident.rule})`}
       >

@@ -1,5 +1,5 @@
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { SeverityBadge } from '../../components/status-badge.js';
+import { HttpStatus, SeverityBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link } from '../../lib/router.js';
 import type { Incident } from '../../types/api.js';
@@ -90,6 +90,25 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
             </dd>
           </div>
           <div>
+            <dt>Emails</dt>
+            <dd>
+              {i.mutedBy ? (
+                <span className="badge badge-silenced">
+                  <span aria-hidden="true">🔕</span>{' '}
+                  {i.mutedBy.by === 'silence' ? (
+                    <>
+                      silenced until <Time iso={i.mutedBy.until} />
+                    </>
+                  ) : (
+                    `inhibited by ${i.mutedBy.rule}`
+                  )}
+                </span>
+              ) : (
+                'not muted'
+              )}
+            </dd>
+          </div>
+          <div>
             <dt>Acknowledged</dt>
             <dd>
               {i.acknowledgedAt ? (
@@ -105,7 +124,7 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
         </dl>
         <p>
           <Link
-            to={`/operations?status=failure${i.firedAt ? `&from=${encodeURIComponent(i.startedAt)}` : ''}`}
+            to={`/operations?status=failure${i.firedAt ? `&from=${encodeURIComponent(i.startedAt ?? '')}` : ''}`}
           >
             Failing operations since it opened
           </Link>
@@ -120,12 +139,7 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
           <SilenceForm rule={i.rule} identity={identity} />
         </section>
       ) : null}
-      {i.evidence !== undefined ? (
-        <section className="card" aria-labelledby="evidence-title">
-          <h2 id="evidence-title">Evidence</h2>
-          <pre className="evidence">{JSON.stringify(i.evidence, null, 2)}</pre>
-        </section>
-      ) : null}
+      <Evidence incident={i} />
       {i.notifications ? (
         <section className="card" aria-labelledby="emails-title">
           <h2 id="emails-title">Emails for this incident</h2>
@@ -137,5 +151,85 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
         </section>
       ) : null}
     </>
+  );
+}
+
+function Evidence({ incident: i }: { incident: Incident }) {
+  const e = i.evidence;
+  const details = Object.entries(e.details);
+  return (
+    <section className="card" aria-labelledby="evidence-title">
+      <h2 id="evidence-title">Evidence</h2>
+      <p>
+        {e.count.toLocaleString('en-US')} matching call{e.count === 1 ? '' : 's'}
+        {e.firstSeen ? (
+          <>
+            {' '}
+            from <Time iso={e.firstSeen} /> to <Time iso={e.lastSeen} />
+          </>
+        ) : null}
+        .
+      </p>
+      {details.length > 0 ? (
+        <dl className="facts">
+          {details.map(([k, v]) => (
+            <div key={k}>
+              <dt>{k}</dt>
+              <dd className="mono">{Array.isArray(v) ? v.join(', ') : String(v)}</dd>
+            </div>
+          ))}
+        </dl>
+      ) : null}
+      {e.samples.length > 0 ? (
+        <table className="table compact">
+          <caption>Sample requests</caption>
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Request</th>
+              <th scope="col">HTTP</th>
+              <th scope="col">Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {e.samples.map((s) => (
+              <tr key={s.id}>
+                <td className="nowrap">
+                  <Link to={`/operations/${s.id}`}>
+                    <Time iso={s.time} />
+                  </Link>
+                </td>
+                <td className="mono path-cell">
+                  {s.httpMethod} {s.path}
+                </td>
+                <td>
+                  <HttpStatus status={s.httpStatus} />
+                </td>
+                <td className="reason-cell">
+                  {s.errorCode ?? '—'}
+                  {s.reason ? <span className="muted"> · {s.reason}</span> : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {e.identities.length > 0 ? (
+        <>
+          <h3>
+            Affected identities <span className="muted">({e.identityCount})</span>
+          </h3>
+          <ul className="chips">
+            {e.identities.map((x) => (
+              <li key={x.key}>
+                <Link to={`/identities?q=${encodeURIComponent(x.name)}`}>{x.name}</Link>
+                {x.errorCode ? <span className="muted"> {x.errorCode}</span> : null}
+                {x.streak ? <span className="muted"> ×{x.streak}</span> : null}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+    </section>
   );
 }

@@ -165,6 +165,18 @@ function IncidentRow({
       <td className="reason-cell">
         {i.summary}
         {i.entraReason ? <div className="muted small">Entra: {i.entraReason}</div> : null}
+        {i.mutedBy ? (
+          <div className="muted small">
+            <span aria-hidden="true">🔕 </span>
+            {i.mutedBy.by === 'silence' ? (
+              <>
+                silenced until <Time iso={i.mutedBy.until} />
+              </>
+            ) : (
+              `inhibited by ${i.mutedBy.rule}`
+            )}
+          </div>
+        ) : null}
       </td>
       <td className="nowrap">
         <Time iso={i.firedAt ?? i.startedAt} />

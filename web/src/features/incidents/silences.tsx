@@ -8,7 +8,8 @@ export function SilencesList() {
   const { data, error, isPending } = useSilences();
   const remove = useDeleteSilence();
   const now = useNow(15_000);
-  const active = data?.items.filter((s) => !s.endedAt && Date.parse(s.expiresAt) > now) ?? [];
+  // the API says which are in force; the clock also hides one that expired since the last refresh
+  const active = data?.items.filter((s) => s.active && Date.parse(s.expiresAt ?? '') > now) ?? [];
   return (
     <section className="card" aria-labelledby="silences-title">
       <h2 id="silences-title">Silences in force</h2>

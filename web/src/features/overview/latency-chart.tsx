@@ -42,7 +42,7 @@ export function LatencyChart() {
           tick={{ fontSize: 11, fill: chartColors.text }}
         />
         <Tooltip isAnimationActive={false} formatter={(v) => formatDuration(Number(v))} />
-        <Legend wrapperStyle={{ fontSize: 12 }} />
+        <Legend wrapperStyle={{ fontSize: 12 }} itemSorter="dataKey" />
         <Line
           type="monotone"
           dataKey="p50"

@@ -5,6 +5,9 @@ import { formatClock, formatCount } from '../../lib/format.js';
 import { useOperationsTimeseries } from './api.js';
 import { toOpsPerBucket, totals } from './ops-per-minute.js';
 
+// The legend reads in the order the bars stack, bottom up.
+const stackOrder = ['success', 'warning', 'failure'];
+
 export function OpsPerMinuteChart() {
   const { data, error, isPending } = useOperationsTimeseries();
   const title = 'Operations per minute, last hour';
@@ -43,7 +46,11 @@ export function OpsPerMinuteChart() {
         />
         <YAxis allowDecimals={false} width={40} tick={{ fontSize: 11, fill: chartColors.text }} />
         <Tooltip labelFormatter={(v) => formatClock(Number(v))} isAnimationActive={false} />
-        <Legend iconType="square" wrapperStyle={{ fontSize: 12 }} />
+        <Legend
+          iconType="square"
+          wrapperStyle={{ fontSize: 12 }}
+          itemSorter={(item) => stackOrder.indexOf(String(item.value))}
+        />
         <Bar
           dataKey="success"
           name="success"
