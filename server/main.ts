@@ -2,11 +2,16 @@ import { readFileSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
+import { type AlertEngine, createAlertEngine, type EvaluationReport } from './alerts/engine.js';
+import { firingIncidentViews } from './alerts/views.js';
 import { createAdminApp } from './api/index.js';
 import { createMetrics } from './api/metrics.js';
 import { cycleOutcomeRoutes } from './api/routes/cycle-outcomes.js';
 import { cycleRoutes } from './api/routes/cycles.js';
 import { identityRoutes } from './api/routes/identities.js';
+import { incidentRoutes } from './api/routes/incidents.js';
+import { notificationRoutes } from './api/routes/notifications.js';
+import { silenceRoutes } from './api/routes/silences.js';
 import { statusRoutes } from './api/routes/status.js';
 import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
@@ -35,8 +40,10 @@ export interface StartOptions {
   webRoot?: string;
   /** recorder queue bound (tests lower it to see drops quickly) */
   recorderMaxQueue?: number;
-  /** firing incidents for /api/status; without it the state is derived from the cycle rollups */
+  /** firing incidents for /api/status; default: the alert engine's */
   firingIncidents?: () => unknown[];
+  /** false: the detection tick and the outbox retry run only when `tick()` is called (tests with a fake clock) */
+  periodicJobs?: boolean;
 }
 
 export interface Scimtap {
@@ -45,6 +52,9 @@ export interface Scimtap {
   db: Db;
   recorder: Recorder;
   logger: Logger;
+  alerts: AlertEngine;
+  /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
+  tick(): Promise<EvaluationReport>;
   stop(): Promise<void>;
 }
 
@@ -79,12 +89,16 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   };
   let recorder: Recorder | undefined;
   const recorderStats = () => recorder!.stats();
+  // Links in emails point at the admin listener until it is bound and its port known.
+  let linkBase = adminBaseUrl(config);
+  // Created before the recorder starts: it replays recent operations to rebuild detection state.
+  const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
   const metrics = createMetrics({ recorderStats });
   const classifyOptions = { capture: config.capture, redact: config.redact };
   const write = createIngest({
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
-    stages: [cycles, upstreamStage, metrics.stage, ...(options.stages ?? [])],
+    stages: [cycles, upstreamStage, metrics.stage, alerts.stage, ...(options.stages ?? [])],
   });
   let lastLoggedError = 0;
   recorder = createRecorder({
@@ -126,7 +140,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     upstreamState: () => lastUpstream,
     extraApi: {
       '/timeseries': timeseriesRoutes({ db, clock }),
-      '/status': statusRoutes({ db, config, clock, firingIncidents: options.firingIncidents }),
+      '/status': statusRoutes({
+        db,
+        config,
+        clock,
+        firingIncidents: options.firingIncidents ?? (() => firingIncidentViews(alerts, db, clock())),
+      }),
+      '/incidents': incidentRoutes({ db, alerts, clock }),
+      '/silences': silenceRoutes({ db, alerts, clock }),
+      '/notifications': notificationRoutes({ db, alerts, clock, recipients: config.notifyTo }),
       '/cycles': cycleRoutes({ db }),
       '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
       '/identities': identityRoutes({ db }),
@@ -144,6 +166,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   });
   const adminAddress = adminServer.address() as { port: number };
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
+  linkBase = adminBaseUrl(config, adminAddress.port);
+  alerts.start({ periodic: options.periodicJobs ?? true });
   logger.info(
     { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
     'scimtap is forwarding',
@@ -157,6 +181,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       proxy.close();
       recorder.stop();
       clearInterval(closeStaleTimer);
+      await alerts.stop();
       const { queued, dropped } = recorder.stats();
       if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
       await checkpointer.stop();
@@ -166,7 +191,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     return stopping;
   };
 
-  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, stop };
+  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, alerts, tick: () => alerts.tick(), stop };
 }
 
 /** Never log credentials that may sit in a URL. */

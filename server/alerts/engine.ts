@@ -75,8 +75,11 @@ export interface AlertEngine {
   schedule(): void;
   outbox: Outbox;
   emailContext(): EmailContext;
-  /** timers for post-batch evaluation (the periodic jobs belong to server/jobs) */
-  start(): void;
+  /**
+   * Turn on evaluation after committed batches; with `periodic`, also run `jobs` on timers (until a shared
+   * server/jobs list runs them) and evaluate once now.
+   */
+  start(opts?: { periodic?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -122,6 +125,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   restore(options.replayLimit ?? 200_000);
 
   let timer: NodeJS.Timeout | undefined;
+  const jobTimers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
 
@@ -359,7 +363,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     },
   };
 
-  return {
+  const engine: AlertEngine = {
     stage,
     evaluate,
     tick,
@@ -401,16 +405,33 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     schedule,
     outbox,
     emailContext,
-    start() {
+    start({ periodic = true } = {}) {
+      if (started) return;
       started = true;
+      if (!periodic) return;
+      for (const job of engine.jobs) {
+        const t = setInterval(async () => {
+          try {
+            await job.run();
+          } catch (err) {
+            logger.error({ err, job: job.name }, 'alerts: job failed');
+          }
+        }, job.everyMs);
+        t.unref();
+        jobTimers.push(t);
+      }
+      // Time-based rules (stalled, backoffSuspected) and emails left due by the previous run, right away.
+      tick().catch((err) => logger.error({ err }, 'alerts: first evaluation failed'));
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
+      for (const t of jobTimers.splice(0)) clearInterval(t);
       await outbox.close();
     },
   };
+  return engine;
 }
 
 /** What is stored of an incident, less its write time: unchanged fingerprints skip the UPDATE. */

@@ -1,0 +1,91 @@
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AlertEngine } from '../../alerts/engine.js';
+import { activeSilences, getIncident, listIncidents } from '../../alerts/store.js';
+import { toIncidentView } from '../../alerts/views.js';
+import { ruleCodes } from '../../detect/types.js';
+import { notificationsForIncidents } from '../../notify/queries.js';
+import type { Db } from '../../store/db.js';
+import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
+import { pageSchema } from '../../store/queries/operations.js';
+import { ApiError, parseInput } from '../errors.js';
+
+export interface AlertRouteDeps {
+  db: Db;
+  alerts: AlertEngine;
+  clock?: () => number;
+}
+
+/** A JSON body, `{}` when there is none; malformed JSON is a 400. */
+export async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, 'badRequest', 'the body is not valid JSON');
+  }
+}
+
+const idParam = z.object({ id: z.coerce.number().int().positive() });
+const incidentFilter = z
+  .object({
+    state: z.enum(['pending', 'firing', 'resolved', 'open']).optional(),
+    rule: z.enum(ruleCodes).optional(),
+  })
+  .extend(pageSchema.shape)
+  .strict();
+const ackBody = z
+  .object({
+    by: z.string().trim().min(1).max(200).default('dashboard'),
+    comment: z.string().max(2000).optional(),
+  })
+  .strict();
+
+/** GET /api/incidents (state, rule; with their emails), GET /api/incidents/:id, POST /api/incidents/:id/ack. */
+export function incidentRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) {
+  const context = () => {
+    const now = clock();
+    return {
+      now,
+      firing: new Set(alerts.firingIncidents().map((i) => i.rule)),
+      silences: activeSilences(db, now),
+    };
+  };
+  return new Hono()
+    .get('/', (c) => {
+      const { limit, cursor, state, rule } = parseInput(incidentFilter, c.req.query());
+      const before = cursor ? (decodeCursor(cursor) ?? undefined) : undefined;
+      const rows = listIncidents(db, { state, rule, before, limit: limit + 1 });
+      const more = rows.length > limit;
+      const page = more ? rows.slice(0, limit) : rows;
+      const emails = notificationsForIncidents(
+        db,
+        page.map((i) => i.id!),
+      );
+      const ctx = context();
+      return c.json({
+        items: page.map((i) => toIncidentView(i, { ...ctx, notifications: emails.get(i.id!) ?? [] })),
+        nextCursor: more ? encodeCursor(page[page.length - 1].id!) : null,
+      });
+    })
+    .get('/:id', (c) => {
+      const { id } = parseInput(idParam, c.req.param());
+      const incident = getIncident(db, id);
+      if (!incident) throw new ApiError(404, 'notFound', `no incident ${id}`);
+      const emails = notificationsForIncidents(db, [id]);
+      return c.json(toIncidentView(incident, { ...context(), notifications: emails.get(id) ?? [] }));
+    })
+    .post('/:id/ack', async (c) => {
+      const { id } = parseInput(idParam, c.req.param());
+      const { by, comment } = parseInput(ackBody, await jsonBody(c));
+      const existing = getIncident(db, id);
+      if (!existing) throw new ApiError(404, 'notFound', `no incident ${id}`);
+      if (existing.state === 'resolved')
+        throw new ApiError(409, 'resolved', `incident ${id} is already resolved`);
+      const incident = alerts.acknowledge(id, by, comment ?? null)!;
+      const emails = notificationsForIncidents(db, [id]);
+      return c.json(toIncidentView(incident, { ...context(), notifications: emails.get(id) ?? [] }));
+    });
+}

@@ -1,0 +1,178 @@
+import type { Db } from '../store/db.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export interface DeliveryAttemptView {
+  id: number;
+  at: string;
+  durationMs: number;
+  ok: boolean;
+  retryable: boolean | null;
+  error: string | null;
+  responseCode: number | null;
+  response: string | null;
+}
+
+export interface NotificationView {
+  id: number;
+  incidentId: number | null;
+  event: string;
+  sequence: number;
+  state: string;
+  attempts: number;
+  createdAt: string;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  sentAt: string | null;
+  lastError: string | null;
+  recipients: string[];
+  subject: string;
+  messageId: string;
+  deliveries: DeliveryAttemptView[];
+}
+
+interface OutboxRow {
+  id: number;
+  incident_id: number | null;
+  event: string;
+  sequence: number;
+  state: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+  last_attempt_at: number | null;
+  sent_at: number | null;
+  last_error: string | null;
+  recipients: string;
+  subject: string;
+  message_id: string;
+  text?: string;
+  html?: string;
+}
+
+interface AttemptRow {
+  id: number;
+  outbox_id: number;
+  at: number;
+  duration_ms: number;
+  ok: number;
+  retryable: number | null;
+  error: string | null;
+  response_code: number | null;
+  response: string | null;
+}
+
+const columns = `id, incident_id, event, sequence, state, attempts, created_at, next_attempt_at, last_attempt_at,
+  sent_at, last_error, recipients, subject, message_id`;
+
+function attemptsFor(db: Db, ids: number[]): Map<number, DeliveryAttemptView[]> {
+  const byRow = new Map<number, DeliveryAttemptView[]>();
+  if (ids.length === 0) return byRow;
+  const rows = db.$client
+    .prepare(
+      `select * from delivery_attempts where outbox_id in (${ids.map(() => '?').join(',')}) order by outbox_id, id`,
+    )
+    .all(...ids) as AttemptRow[];
+  for (const r of rows) {
+    const list = byRow.get(r.outbox_id) ?? [];
+    list.push({
+      id: r.id,
+      at: new Date(r.at).toISOString(),
+      durationMs: r.duration_ms,
+      ok: r.ok === 1,
+      retryable: r.retryable === null ? null : r.retryable === 1,
+      error: r.error,
+      responseCode: r.response_code,
+      response: r.response,
+    });
+    byRow.set(r.outbox_id, list);
+  }
+  return byRow;
+}
+
+function toView(r: OutboxRow, deliveries: DeliveryAttemptView[]): NotificationView {
+  const waiting = r.state === 'unsent' || r.state === 'sending';
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    event: r.event,
+    sequence: r.sequence,
+    state: r.state,
+    attempts: r.attempts,
+    createdAt: new Date(r.created_at).toISOString(),
+    nextAttemptAt: waiting ? iso(r.next_attempt_at) : null,
+    lastAttemptAt: iso(r.last_attempt_at),
+    sentAt: iso(r.sent_at),
+    lastError: r.last_error,
+    recipients: r.recipients ? r.recipients.split(',') : [],
+    subject: r.subject,
+    messageId: r.message_id,
+    deliveries,
+  };
+}
+
+export interface NotificationFilter {
+  state?: string;
+  incident?: number;
+  event?: string;
+  before?: number;
+  limit: number;
+}
+
+/** The outbox with its delivery log, newest first. */
+export function listNotifications(db: Db, f: NotificationFilter): NotificationView[] {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  const add = (clause: string, value: string | number | undefined) => {
+    if (value === undefined) return;
+    where.push(clause);
+    params.push(value);
+  };
+  add('state = ?', f.state);
+  add('incident_id = ?', f.incident);
+  add('event = ?', f.event);
+  add('id < ?', f.before);
+  const rows = db.$client
+    .prepare(
+      `select ${columns} from outbox ${where.length ? `where ${where.join(' and ')}` : ''} order by id desc limit ?`,
+    )
+    .all(...params, f.limit) as OutboxRow[];
+  const attempts = attemptsFor(
+    db,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toView(r, attempts.get(r.id) ?? []));
+}
+
+/** One email as queued, with its bodies and delivery log. */
+export function getNotification(
+  db: Db,
+  id: number,
+): (NotificationView & { text: string; html: string }) | null {
+  const row = db.$client.prepare(`select ${columns}, text, html from outbox where id = ?`).get(id) as
+    | OutboxRow
+    | undefined;
+  if (!row) return null;
+  return { ...toView(row, attemptsFor(db, [id]).get(id) ?? []), text: row.text ?? '', html: row.html ?? '' };
+}
+
+/** The emails of the given incidents, oldest first per incident. */
+export function notificationsForIncidents(db: Db, incidentIds: number[]): Map<number, NotificationView[]> {
+  const byIncident = new Map<number, NotificationView[]>();
+  if (incidentIds.length === 0) return byIncident;
+  const rows = db.$client
+    .prepare(
+      `select ${columns} from outbox where incident_id in (${incidentIds.map(() => '?').join(',')}) order by incident_id, id`,
+    )
+    .all(...incidentIds) as OutboxRow[];
+  const attempts = attemptsFor(
+    db,
+    rows.map((r) => r.id),
+  );
+  for (const r of rows) {
+    const list = byIncident.get(r.incident_id!) ?? [];
+    list.push(toView(r, attempts.get(r.id) ?? []));
+    byIncident.set(r.incident_id!, list);
+  }
+  return byIncident;
+}
