@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { useHealth } from '../features/health/api.js';
+import { useStatus } from '../features/overview/api.js';
 import { Link, useLocation } from '../lib/router.js';
 
 const nav = [
@@ -17,6 +18,8 @@ const nav = [
 export function Layout({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
   const { data: health } = useHealth();
+  // The firing count follows the engineer to every page.
+  const firing = useStatus().data?.incidents.length ?? 0;
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -49,6 +52,12 @@ export function Layout({ children }: { children: ReactNode }) {
               <li key={n.to}>
                 <Link to={n.to} aria-current={n.match(pathname) ? 'page' : undefined}>
                   {n.label}
+                  {n.to === '/incidents' && firing > 0 ? (
+                    <span className="nav-count" title={`${firing} firing`}>
+                      {firing}
+                      <span className="sr-only"> firing</span>
+                    </span>
+                  ) : null}
                 </Link>
               </li>
             ))}
