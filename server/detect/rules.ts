@@ -119,9 +119,11 @@ export const credentials: Rule = (input, rules) => {
       severity: 'critical',
       scope: 'app',
       entraReason: 'EncounteredQuarantineException',
-      summary: probeRejected
-        ? `the cycle's Test Connection probe was rejected (${status}) — provisioning will be quarantined`
-        : `credentials rejected (${status}) — provisioning will be quarantined`,
+      // The wording stays put once the streak alone suffices, so the resolved email's subject matches the first.
+      summary:
+        a.consecutive >= rules.credentialsConsecutive
+          ? `credentials rejected (${status}) — provisioning will be quarantined`
+          : `the cycle's Test Connection probe was rejected (${status}) — provisioning will be quarantined`,
       reasonKey: String(status),
       evidence: evidence({
         count: a.consecutive,

@@ -120,6 +120,9 @@ export function createOutbox({
     newer: sqlite
       .prepare(`select 1 from outbox where incident_id = ? and id > ? and state <> 'superseded' limit 1`)
       .pluck(),
+    thread: sqlite
+      .prepare('select message_id from outbox where incident_id = ? and id < ? order by id limit 1')
+      .pluck(),
     supersede: sqlite.prepare(`update outbox set state = 'superseded' where id = ?`),
     claim: sqlite.prepare(`update outbox set state = 'sending', attempts = attempts + 1, last_attempt_at = ?,
         next_attempt_at = ? where id = ? and state in ('unsent', 'sending')`),
@@ -165,6 +168,10 @@ export function createOutbox({
           text: row.text,
           html: row.html,
           messageId: row.messageId,
+          inReplyTo:
+            row.incidentId === null
+              ? undefined
+              : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
         });
         const durationMs = Math.round(performance.now() - t0);
         const at = clock();

@@ -8,6 +8,8 @@ export interface OutgoingEmail {
   html: string;
   /** `<...@...>`, fixed per outbox row */
   messageId: string;
+  /** the incident's first email: later ones thread under it */
+  inReplyTo?: string;
 }
 
 export type SendResult =
@@ -68,6 +70,7 @@ export function createSmtpSender(
           text: mail.text,
           html: mail.html,
           messageId: mail.messageId,
+          ...(mail.inReplyTo ? { inReplyTo: mail.inReplyTo, references: [mail.inReplyTo] } : {}),
           headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'scimtap' },
         });
         const response = String((info as { response?: unknown }).response ?? '');

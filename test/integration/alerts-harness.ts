@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ParsedMail } from 'mailparser';
+import pino from 'pino';
+import { loadConfig, type RulesConfig } from '../../server/config.js';
+import { startTarget, type Target, type TargetFaults } from '../../server/demo/target/index.js';
+import { type Scimtap, startScimtap } from '../../server/main.js';
+import { send } from '../helpers/http.js';
+import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+export const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+
+/**
+ * One acceptance scene: a real SMTP server, the demo SCIM target (Tanium-like, with fault knobs), and a real
+ * scimtap between an Entra-like client and the target, on a temp database, driven by a fake clock. Periodic
+ * jobs are off: `tick()` is the detection tick and outbox retry; evaluation after each batch stays on.
+ */
+export interface Scene {
+  clock: { now: number };
+  advance(ms: number): void;
+  target: Target;
+  smtp: TestSmtp;
+  scimtap: Scimtap;
+  entra: EntraClient;
+  /** write what the proxy recorded now (the recorder also flushes on its own every 100 ms) */
+  flush(): void;
+  tick(): ReturnType<Scimtap['tick']>;
+  /** flush, then tick */
+  settle(): ReturnType<Scimtap['tick']>;
+  emails(): ParsedMail[];
+  /** subjects of the emails received so far */
+  subjects(): string[];
+  api<T = any>(
+    path: string,
+    init?: { method?: string; body?: unknown },
+  ): Promise<{ status: number; body: T }>;
+  /** stop scimtap and start it again on the same database (a process restart) */
+  restart(): Promise<void>;
+  /** stop the target (connections refused) and start it again on the same port */
+  targetDown(): Promise<void>;
+  targetUp(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SceneOptions {
+  rules?: Partial<RulesConfig>;
+  faults?: Partial<TargetFaults>;
+  env?: Record<string, string>;
+}
+
+export async function startScene(options: SceneOptions = {}): Promise<Scene> {
+  const clock = { now: T0 };
+  const dir = mkdtempSync(join(tmpdir(), 'scimtap-alerts-'));
+  const smtp = await startSmtp();
+  let target = await startTarget({ faults: options.faults });
+  const token = target.token;
+  const targetPort = target.port;
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ rules: options.rules ?? {} }));
+  const config = loadConfig({
+    // The Tenant URL Entra calls is scimtap's listener + /scim/v2, as it would be the app's.
+    SCIMTAP_UPSTREAM: new URL(target.url).origin,
+    SCIMTAP_LISTEN: '127.0.0.1:0',
+    SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+    SCIMTAP_DB: join(dir, 'scimtap.db'),
+    SCIMTAP_APP_NAME: 'Tanium SSO',
+    SCIMTAP_NOTIFY_TO: 'ops@example.com',
+    SCIMTAP_SMTP_URL: smtp.url,
+    SCIMTAP_MAIL_FROM: 'scimtap@example.com',
+    SCIMTAP_CONFIG: configPath,
+    ...options.env,
+  });
+  const start = () =>
+    startScimtap(config, { clock: () => clock.now, logger: pino({ level: 'silent' }), periodicJobs: false });
+  let scimtap = await start();
+  const entra = new EntraClient(() => scimtap.proxyUrl, token);
+
+  const scene: Scene = {
+    clock,
+    advance(ms) {
+      clock.now += ms;
+    },
+    get target() {
+      return target;
+    },
+    smtp,
+    get scimtap() {
+      return scimtap;
+    },
+    entra,
+    flush: () => scimtap.recorder.flush(),
+    tick: () => scimtap.tick(),
+    settle() {
+      scimtap.recorder.flush();
+      return scimtap.tick();
+    },
+    emails: () => smtp.messages,
+    subjects: () => smtp.messages.map((m) => m.subject ?? ''),
+    async api(path, init = {}) {
+      const res = await send(`${scimtap.adminUrl}${path}`, {
+        method: init.method ?? 'GET',
+        headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      return { status: res.status, body: JSON.parse(res.body.toString('utf8') || 'null') };
+    },
+    async restart() {
+      await scimtap.stop();
+      scimtap = await start();
+    },
+    async targetDown() {
+      await target.close();
+    },
+    async targetUp() {
+      const faults = { ...target.faults };
+      target = await startTarget({ port: targetPort, token, faults });
+    },
+    async close() {
+      await scimtap.stop();
+      await target.close();
+      await smtp.close();
+    },
+  };
+  return scene;
+}
+
+export interface Result {
+  status: number;
+  body: any;
+}
+
+/** Entra's side of the conversation, as in reference/entra-scim.md §2, through scimtap's proxy listener. */
+export class EntraClient {
+  /** userName → target id, like Entra's cache after a create or a match */
+  readonly ids = new Map<string, string>();
+
+  constructor(
+    private readonly proxyUrl: () => string,
+    public token: string,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown): Promise<Result> {
+    const res = await send(`${this.proxyUrl()}/scim/v2${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = res.body.toString('utf8');
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  /** The GUID probe Entra sends at Test Connection and at the start of every cycle. */
+  probe(): Promise<Result> {
+    return this.request('GET', `/Users?filter=${encodeURIComponent(`userName eq "${randomUUID()}"`)}`);
+  }
+
+  lookup(userName: string): Promise<Result> {
+    return this.request('GET', `/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`);
+  }
+
+  /** Look up, then create when absent: Entra's first sight of a user. */
+  async provision(userName: string): Promise<Result> {
+    const found = await this.lookup(userName);
+    const existing = found.body?.Resources?.[0]?.id;
+    if (found.status === 200 && existing) {
+      this.ids.set(userName, existing);
+      return found;
+    }
+    if (found.status !== 200) return found;
+    const created = await this.request('POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName,
+      externalId: `ext-${userName}`,
+      active: true,
+      displayName: userName.split('@')[0],
+    });
+    if (created.status === 201) this.ids.set(userName, created.body.id);
+    return created;
+  }
+
+  update(userName: string, displayName = `${userName} ${Date.now()}`): Promise<Result> {
+    return this.request('PATCH', `/Users/${this.idOf(userName)}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'displayName', value: displayName }],
+    });
+  }
+
+  disable(userName: string): Promise<Result> {
+    return this.request('PATCH', `/Users/${this.idOf(userName)}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+    });
+  }
+
+  private idOf(userName: string): string {
+    const id = this.ids.get(userName);
+    if (!id) throw new Error(`no target id cached for ${userName}`);
+    return id;
+  }
+
+  /** run `fn` over `items`, `concurrency` at a time (Entra sends in parallel too) */
+  async each<T>(items: T[], fn: (item: T) => Promise<unknown>, concurrency = 16): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+        while (next < items.length) await fn(items[next++]);
+      }),
+    );
+  }
+}
+
+export const users = (n: number, prefix = 'user') =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}@example.com`);
+
+export function emailText(m: ParsedMail): string {
+  return m.text ?? '';
+}
