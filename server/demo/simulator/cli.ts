@@ -19,6 +19,7 @@ Options:
   --seed X            the same seed replays the same traffic                           (default 1)
   --dialect D         PATCH dialect: 2017 (Entra's default) or flag (aadOptscim062020)  (default 2017)
   --concurrency N     requests in flight at once                                       (default 1)
+  --insecure          accept any TLS certificate (self-signed test endpoints)
 
 The first cycle starts with Entra's probe (a filter query for a random GUID). If it is refused, the token is
 rejected or the answer is not SCIM, the run stops there with exit status 1. Bad options: exit status 2.
@@ -53,6 +54,7 @@ const flagsSchema = z.object({
   seed: count('seed').default(1),
   dialect: z.enum(['2017', 'flag'], { error: '--dialect must be 2017 or flag' }).default('2017'),
   concurrency: count('concurrency', 1).max(64, '--concurrency must be at most 64').default(1),
+  insecure: z.boolean().default(false),
 });
 export type SimulateFlags = z.infer<typeof flagsSchema>;
 
@@ -76,7 +78,10 @@ export function parseSimulateFlags(argv: string[]): SimulateFlags {
   try {
     values = parseArgs({
       args: argv,
-      options: Object.fromEntries(flagNames.map((name) => [name, { type: 'string' as const }])),
+      options: {
+        ...Object.fromEntries(flagNames.map((name) => [name, { type: 'string' as const }])),
+        insecure: { type: 'boolean' as const },
+      },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -146,6 +151,7 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
     dialect: flags.dialect,
     concurrency: flags.concurrency,
     stopOnFirstProbeFailure: true,
+    tlsInsecure: flags.insecure,
     // A wrong URL that swallows requests should fail within a reasonable time, not Entra's 60 s per call.
     requestTimeoutMs: 30_000,
     onCycle(info) {
@@ -183,7 +189,7 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
   let lastLineLength = 0;
   function line(text: string) {
     if (tty) {
-      const shown = text.slice(0, Math.max(20, (io.stderr.columns ?? 120) - 1));
+      const shown = text.slice(0, Math.max(20, (io.stderr.columns || 120) - 1));
       io.stderr.write(`\r${shown}${' '.repeat(Math.max(0, lastLineLength - shown.length))}`);
       lastLineLength = shown.length;
     } else {
