@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../main.js';
 import { type CycleInfo, createSimulator, type Simulator, type SimulatorSummary } from './simulator/index.js';
 import { mulberry32 } from './simulator/random.js';
-import { chapterFor, conflictingUserNames, STORY_LENGTH } from './story.js';
+import { chapterFor, conflictingUserNames, preexistingAccounts, STORY_LENGTH } from './story.js';
 import { startTarget, type Target } from './target/index.js';
 
 export interface DemoOptions extends StartOptions {
@@ -139,7 +139,23 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
       onCycle?.(info);
     },
   });
-  if (story) target.setFaults({ conflictUserNames: conflictingUserNames(simulator.userNames()) });
+  if (story) {
+    target.setFaults({ conflictUserNames: conflictingUserNames(simulator.userNames()) });
+    // Straight to the target, not through the proxy: these accounts predate scimtap and Entra.
+    for (const account of preexistingAccounts(simulator.userNames())) {
+      const res = await fetch(`${target.url}/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify(account),
+      });
+      if (res.status !== 201) {
+        const detail = await res.text();
+        await scimtap.stop();
+        await target.close();
+        throw new Error(`demo: could not seed the target: HTTP ${res.status} ${detail}`);
+      }
+    }
+  }
 
   const done = simulator.run().catch((err: unknown) => {
     logger.error({ err }, 'demo: the simulator stopped unexpectedly');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chapterFor, conflictingUserNames, STORY_LENGTH } from './story.js';
+import { chapterFor, conflictingUserNames, preexistingAccounts, STORY_LENGTH } from './story.js';
 
 describe('the demo story', () => {
   it.each([
@@ -43,5 +43,18 @@ describe('the demo story', () => {
   it('picks two conflicting users', () => {
     const names = Array.from({ length: 20 }, (_, i) => `u${i}`);
     expect(conflictingUserNames(names)).toEqual(['u2', 'u11']);
+  });
+});
+
+describe('accounts the demo app already holds', () => {
+  it('are every 12th user, never a conflicting one, with stale attributes', () => {
+    const names = Array.from({ length: 30 }, (_, i) => `first${i}.last${i}.${i + 1}@contoso.example`);
+    const accounts = preexistingAccounts(names);
+    expect(accounts.map((a) => a.userName)).toEqual([names[5], names[17], names[29]]);
+    expect(accounts[0]).toMatchObject({
+      displayName: 'LAST5, first5',
+      active: true,
+      title: 'Imported account',
+    });
   });
 });

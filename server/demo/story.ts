@@ -94,3 +94,27 @@ export function chapterFor(cycle: number): Chapter {
 export function conflictingUserNames(userNames: readonly string[]): string[] {
   return [userNames[2], userNames[11]].filter((n): n is string => typeof n === 'string');
 }
+
+/**
+ * Accounts the app already holds before provisioning starts (created by hand or by an older import): Entra's
+ * initial cycle finds them by userName and updates them instead of creating them. Every 12th user, with the
+ * stale attributes such an account typically has.
+ */
+export function preexistingAccounts(userNames: readonly string[]): Record<string, unknown>[] {
+  const conflicts = new Set(conflictingUserNames(userNames));
+  return userNames
+    .filter((userName, i) => i % 12 === 5 && !conflicts.has(userName))
+    .map((userName) => {
+      const [given = 'user', family = 'unknown'] = userName.split('@')[0]!.split('.');
+      return {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName,
+        externalId: `legacy-${given}-${family}`,
+        active: true,
+        displayName: `${family.toUpperCase()}, ${given}`,
+        title: 'Imported account',
+        emails: [{ primary: true, type: 'work', value: userName }],
+        name: { givenName: given, familyName: family },
+      };
+    });
+}

@@ -87,9 +87,16 @@ describe('demo mode: the scripted story through the real proxy path', () => {
     expect(health.mode).toBe('demo');
   });
 
-  it('records a complete initial cycle: lookups, creates, group creates and member adds', () => {
+  it('records a complete initial cycle: lookups, creates, updates of existing accounts, groups and members', () => {
     const ops = new Set(rowsOfCycle(1).map((r) => r.operation));
     for (const op of ['testConnection', 'lookup', 'create', 'addMembers']) expect(ops).toContain(op);
+    // The accounts the app already had are matched by userName and updated, not created.
+    const initial = rowsOfCycle(1);
+    const updated = initial.filter((r) => r.operation === 'update' && r.status === 'success');
+    expect(updated.length).toBeGreaterThanOrEqual(4);
+    for (const r of updated) {
+      expect(initial.some((x) => x.operation === 'create' && x.identity === r.identity)).toBe(false);
+    }
   });
 
   it('has no 401 before cycle 4; the token expires during cycle 4 and the probe of cycle 5 is refused', () => {
