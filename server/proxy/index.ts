@@ -42,6 +42,12 @@ const hopByHop = new Set([
   'host',
 ]);
 
+const IDLE_SOCKET_MS = 30_000;
+// Methods whose request can be sent again when it carries no body (RFC 9110 §9.2.2).
+const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
+// Errors that mean a pooled keep-alive socket was closed by the upstream as we reused it.
+const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
 export function createProxy({
   upstream,
   sink,
@@ -53,7 +59,16 @@ export function createProxy({
   const base = new URL(upstream);
   const secure = base.protocol === 'https:';
   const basePath = base.pathname.replace(/\/+$/, '');
-  const agentOptions = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
+  // `timeout` closes idle pooled sockets after 30 s, and lets Node honour an upstream's `Keep-Alive: timeout=N`
+  // hint (Node only ever lowers a configured timeout): without it, sockets the upstream is about to close stay
+  // pooled and a request sent as the upstream closes one fails. It does not cut requests in flight.
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: 'lifo' as const,
+    timeout: IDLE_SOCKET_MS,
+  };
   const agent = secure
     ? new https.Agent({ ...agentOptions, ca: upstreamCa ? [...rootCertificates, upstreamCa] : undefined })
     : new http.Agent(agentOptions);
@@ -115,7 +130,10 @@ export function createProxy({
       upstreamReq.destroy();
       if (!res.headersSent) {
         httpStatus = code;
-        const body = scimError(code, `scimtap: ${kind === 'Timeout' ? 'upstream timeout' : 'upstream unreachable'}: ${detail}`);
+        const body = scimError(
+          code,
+          `scimtap: ${kind === 'Timeout' ? 'upstream timeout' : 'upstream unreachable'}: ${detail}`,
+        );
         responseContentType = 'application/scim+json';
         resTap.push(body);
         res.writeHead(code, { 'content-type': 'application/scim+json', 'content-length': body.length });
@@ -126,25 +144,53 @@ export function createProxy({
       }
     };
 
-    const upstreamReq = request({
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port: base.port || (secure ? 443 : 80),
-      method: req.method,
-      path: joinPath(basePath, rawUrl),
-      headers: forwardHeaders(req.headers, base.host),
-      agent,
-    });
+    const sendUpstream = () => {
+      const r = request({
+        protocol: base.protocol,
+        hostname: base.hostname,
+        port: base.port || (secure ? 443 : 80),
+        method: req.method,
+        path: joinPath(basePath, rawUrl),
+        headers: forwardHeaders(req.headers, base.host),
+        agent,
+      });
+      r.on('response', onResponse);
+      r.on('error', (err: NodeJS.ErrnoException) => onUpstreamError(r, err));
+      return r;
+    };
 
+    // The timeout covers the whole exchange, body included (issue 7 §3): a body still flowing at the deadline
+    // is cut, and the client sees an incomplete response. Entra abandons a call after about the same time, so
+    // waiting longer would hold a socket for an answer nobody reads; raise SCIMTAP_UPSTREAM_TIMEOUT_MS instead.
     const timer = setTimeout(
       () => fail(504, 'Timeout', `no complete answer within ${timeoutMs} ms`),
       timeoutMs,
     );
 
-    upstreamReq.on('response', (upRes) => {
-      httpStatus = upRes.statusCode ?? 502;
+    const onResponse = (upRes: IncomingMessage) => {
+      const status = upRes.statusCode ?? 502;
+      const headers = responseHeaders(upRes.rawHeaders);
+      try {
+        res.writeHead(status, upRes.statusMessage, headers);
+      } catch {
+        // Node's client parser accepts answers its server refuses to write (status 000 or 099, a control
+        // character in the reason phrase); a throw here would crash the process. The reason phrase carries no
+        // meaning (RFC 9112 §4), so drop it; if the status or a header is the problem, answer 502.
+        res.statusMessage = '';
+        try {
+          res.writeHead(status, headers);
+        } catch (err) {
+          upRes.resume();
+          fail(
+            502,
+            'UpstreamUnreachable',
+            `the upstream's answer cannot be forwarded: ${(err as Error).message}`,
+          );
+          return;
+        }
+      }
+      httpStatus = status;
       responseContentType = upRes.headers['content-type'] ?? null;
-      res.writeHead(httpStatus, upRes.statusMessage, responseHeaders(upRes.rawHeaders));
       upRes.on('data', (chunk: Buffer) => resTap.push(chunk));
       upRes.on('error', () => res.destroy());
       upRes.on('aborted', () => {
@@ -155,11 +201,25 @@ export function createProxy({
         res.destroy();
       });
       upRes.pipe(res);
-    });
-    upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
-      if (done || failure) return;
+    };
+
+    // Bodiless idempotent requests can be replayed; others have been streamed and are gone.
+    let canRetry = !hasBody(req) && idempotent.has(req.method ?? 'GET');
+    const onUpstreamError = (r: http.ClientRequest, err: NodeJS.ErrnoException) => {
+      if (done || failure || r !== upstreamReq) return;
+      // A pooled socket the upstream closed just as we reused it: the upstream never saw this request, so
+      // a 502 would be scimtap's fault. Node's documented remedy is one retry on a fresh connection.
+      if (canRetry && r.reusedSocket && httpStatus === null && staleSocketCodes.has(err.code ?? '')) {
+        canRetry = false;
+        req.unpipe(r);
+        upstreamReq = sendUpstream();
+        upstreamReq.end();
+        return;
+      }
       fail(502, 'UpstreamUnreachable', err.code ? `${err.code} ${err.message}` : err.message);
-    });
+    };
+
+    let upstreamReq = sendUpstream();
 
     req.on('data', (chunk: Buffer) => reqTap.push(chunk));
     req.on('error', () => upstreamReq.destroy());
@@ -180,7 +240,11 @@ export function createProxy({
 
 export function scimError(status: number, detail: string): Buffer {
   return Buffer.from(
-    JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(status), detail }),
+    JSON.stringify({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
+      status: String(status),
+      detail,
+    }),
   );
 }
 
@@ -188,6 +252,11 @@ export function scimError(status: number, detail: string): Buffer {
 export function joinPath(basePath: string, rawUrl: string): string {
   const rest = rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`;
   return `${basePath}${rest}`;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function forwardHeaders(headers: IncomingHttpHeaders, upstreamHost: string): http.OutgoingHttpHeaders {

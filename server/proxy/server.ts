@@ -12,7 +12,9 @@ export async function listen(
   { host, port, tls }: ListenOptions,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const server: Server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, handler) : http.createServer(handler);
+  const server: Server = tls
+    ? https.createServer({ cert: tls.cert, key: tls.key }, handler)
+    : http.createServer(handler);
   // Slowloris: headers must arrive within 20 s. Keep-alive longer than common load balancers' 60 s idle.
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = 65_000;
