@@ -4,6 +4,7 @@ import {
   formatDuration,
   formatPercent,
   formatRelative,
+  humanizeKey,
   isoToLocalInput,
   localInputToIso,
 } from './format.js';
@@ -66,5 +67,18 @@ describe('datetime-local ⇄ ISO', () => {
     expect(localInputToIso('')).toBeUndefined();
     expect(localInputToIso('nope')).toBeUndefined();
     expect(isoToLocalInput(undefined)).toBe('');
+  });
+});
+
+describe('humanizeKey', () => {
+  it.each([
+    ['lastGoodTokenFingerprint', 'last good token fingerprint'],
+    ['httpStatus', 'http status'],
+    // acronyms stay one word
+    ['p95Ms', 'p95 ms'],
+    ['probeHTTPStatus', 'probe http status'],
+    ['count', 'count'],
+  ])('%s → %s', (key, words) => {
+    expect(humanizeKey(key)).toBe(words);
   });
 });

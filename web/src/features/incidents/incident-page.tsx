@@ -1,6 +1,7 @@
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { HttpStatus, SeverityBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
+import { humanizeKey } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
 import type { Incident } from '../../types/api.js';
 import { useIncident } from './api.js';
@@ -94,7 +95,7 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
             <dd>
               {i.mutedBy ? (
                 <span className="badge badge-silenced">
-                  <span aria-hidden="true">🔕</span>{' '}
+                  <span aria-hidden="true">⊘</span>{' '}
                   {i.mutedBy.by === 'silence' ? (
                     <>
                       silenced until <Time iso={i.mutedBy.until} />
@@ -174,7 +175,7 @@ function Evidence({ incident: i }: { incident: Incident }) {
         <dl className="facts">
           {details.map(([k, v]) => (
             <div key={k}>
-              <dt>{k}</dt>
+              <dt>{humanizeKey(k)}</dt>
               <dd className="mono">{Array.isArray(v) ? v.join(', ') : String(v)}</dd>
             </div>
           ))}

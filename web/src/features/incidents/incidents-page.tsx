@@ -126,7 +126,7 @@ function IncidentsList({ state }: { state: 'resolved' | undefined }) {
 }
 
 export function IncidentStateBadge({ state }: { state: Incident['state'] }) {
-  const icon = state === 'firing' ? '🔥' : state === 'pending' ? '…' : '✓';
+  const icon = state === 'firing' ? '●' : state === 'pending' ? '…' : '✓';
   return (
     <span className={`badge badge-${state}`}>
       <span aria-hidden="true">{icon}</span> {state}
@@ -167,7 +167,7 @@ function IncidentRow({
         {i.entraReason ? <div className="muted small">Entra: {i.entraReason}</div> : null}
         {i.mutedBy ? (
           <div className="muted small">
-            <span aria-hidden="true">🔕 </span>
+            <span aria-hidden="true">⊘ </span>
             {i.mutedBy.by === 'silence' ? (
               <>
                 silenced until <Time iso={i.mutedBy.until} />

@@ -5,8 +5,8 @@ export const stateLook: Record<StatusState, { icon: string; label: string }> = {
   healthy: { icon: '✓', label: 'Healthy' },
   degraded: { icon: '!', label: 'Degraded' },
   atRisk: { icon: '⚠', label: 'At risk of quarantine' },
-  quarantineSuspected: { icon: '⛔', label: 'Quarantine suspected' },
-  stalled: { icon: '⏸', label: 'Stalled' },
+  quarantineSuspected: { icon: '‼', label: 'Quarantine suspected' },
+  stalled: { icon: '‖', label: 'Stalled' },
   idle: { icon: '○', label: 'Idle' },
 };
 
