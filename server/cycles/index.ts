@@ -486,11 +486,21 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       }
     },
     closeStale(now = clock()) {
+      if (needsLoad) {
+        load();
+        needsLoad = false;
+      }
       const step = closeIfSilent(seg, now, { gapMs });
       seg = step.state;
       if (!step.close || !current) return false;
       closeCurrent(now);
-      sqlite.transaction(persist)();
+      try {
+        sqlite.transaction(persist)();
+      } catch (err) {
+        // Nothing was written: take the state back from the database (the cycle is still running there).
+        needsLoad = true;
+        throw err;
+      }
       return true;
     },
     runningCycleId: () => current?.id ?? null,

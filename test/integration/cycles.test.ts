@@ -4,10 +4,11 @@ import { mulberry32 } from '../../server/demo/simulator/random.js';
 import { startTarget, type Target } from '../../server/demo/target/index.js';
 import { startTestScimtap } from '../helpers/scimtap.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely; each field read is asserted
-type Body = any;
 // The whole path: the Entra-like simulator → scimtap's proxy → classify → the cycle stage → /api/status,
 // /api/cycles and /api/identities, read while the simulator runs and after.
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read loosely; each field read is asserted
+type Body = any;
 
 describe('cycles and identities from simulated Entra traffic', () => {
   let target: Target;

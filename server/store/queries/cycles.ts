@@ -21,7 +21,7 @@ export type CycleFilter = z.infer<typeof cycleFilterSchema>;
 export function listCycles(db: Db, filter: CycleFilter, page: { limit: number; cursor?: string }) {
   const where: SQL[] = [];
   if (filter.kind) where.push(eq(cycles.kind, filter.kind));
-  if (filter.state) where.push(eq(cycles.state, filter.state));
+  if (filter.state) where.push(stateIs(filter.state));
   const before = page.cursor ? decodeCursor(page.cursor) : null;
   if (before !== null) where.push(lt(cycles.id, before));
   const rows = db
@@ -40,10 +40,18 @@ export function getCycleRow(db: Db, id: number): CycleRow | undefined {
   return db.select().from(cycles).where(eq(cycles.id, id)).get();
 }
 
+/**
+ * The state as a literal, not a bound parameter: SQLite only uses the partial index on running cycles when it
+ * can see that the query asks for `state = 'running'`. Safe: the value is one of the validated enum values.
+ */
+function stateIs(state: (typeof cycleStates)[number]): SQL {
+  return sql`${cycles.state} = ${sql.raw(`'${state === 'running' ? 'running' : 'completed'}'`)}`;
+}
+
 /** The running cycle, else the newest one. */
 export function latestCycleRow(db: Db): CycleRow | undefined {
   return (
-    db.select().from(cycles).where(eq(cycles.state, 'running')).orderBy(desc(cycles.id)).limit(1).get() ??
+    db.select().from(cycles).where(stateIs('running')).orderBy(desc(cycles.id)).limit(1).get() ??
     db.select().from(cycles).orderBy(desc(cycles.id)).limit(1).get()
   );
 }
