@@ -34,6 +34,7 @@ export interface Scene {
   emails(): ParsedMail[];
   /** subjects of the emails received so far */
   subjects(): string[];
+  // biome-ignore lint/suspicious/noExplicitAny: API JSON, asserted field by field in the tests
   api<T = any>(
     path: string,
     init?: { method?: string; body?: unknown },
@@ -130,6 +131,7 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
 
 export interface Result {
   status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: SCIM JSON from the target, read field by field
   body: any;
 }
 
