@@ -4,6 +4,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
+import { exportRoutes } from './routes/export.js';
 import { type HealthDeps, healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 
@@ -29,7 +30,8 @@ export function createAdminApp(deps: AdminDeps) {
   }
   const api = new Hono()
     .route('/health', healthRoutes(deps))
-    .route('/operations', operationRoutes(deps));
+    .route('/operations', operationRoutes(deps))
+    .route('/export.csv', exportRoutes(deps));
   for (const [path, routes] of Object.entries(deps.extraApi ?? {})) api.route(path, routes);
   api.all('*', (c) => c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404));
   app.route('/api', api);

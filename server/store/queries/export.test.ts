@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type ExportSource,
+  exportColumns,
+  exportFilename,
+  formatModifiedProperties,
+  neutralizeCell,
+  toExportRow,
+} from './export.js';
+
+describe('neutralizeCell', () => {
+  it.each([
+    ['=HYPERLINK("x")', `'=HYPERLINK("x")`, 'a formula'],
+    ['+1-555-0100', `'+1-555-0100`, 'a phone number a spreadsheet would add up'],
+    ['-2+3', `'-2+3`, 'a leading minus'],
+    ['@SUM(A1)', `'@SUM(A1)`, 'an at-function'],
+    ['\tcmd', `'\tcmd`, 'a leading tab'],
+    ['\rcmd', `'\rcmd`, 'a leading carriage return'],
+    ['＝1+1', `'＝1+1`, 'a full-width equals sign (normalised by some spreadsheets)'],
+    ['ada@example.com', 'ada@example.com', 'an @ inside is harmless'],
+    ['a=b', 'a=b', 'an = inside is harmless'],
+    ['', '', 'empty stays empty'],
+    [' =1', ' =1', 'only the first character counts'],
+  ])('%j → %j (%s)', (input, expected) => {
+    expect(neutralizeCell(input)).toBe(expected);
+  });
+});
+
+describe('formatModifiedProperties', () => {
+  it.each([
+    ['[]', '', 'nothing modified'],
+    ['[{"name":"displayName","value":"Ada King"}]', 'displayName=Ada King', 'one property'],
+    [
+      '[{"name":"active","value":"False"},{"name":"password","value":"[redacted]","redacted":true}]',
+      'active=False; password=[redacted]',
+      'several, redacted value marked',
+    ],
+    [
+      '[{"name":"password","value":"leaked","redacted":true}]',
+      'password=[redacted]',
+      'redacted wins over a stored value',
+    ],
+    ['[{"name":"manager","value":{"value":"u-7"}}]', 'manager={"value":"u-7"}', 'a non-text value as JSON'],
+    ['not json', '', 'a corrupt column does not break the export'],
+  ])('%s → %j (%s)', (json, expected) => {
+    expect(formatModifiedProperties(json)).toBe(expected);
+  });
+});
+
+describe('toExportRow', () => {
+  const row: ExportSource = [
+    7,
+    Date.UTC(2025, 0, 15, 9, 0, 1, 250),
+    3,
+    'create',
+    'create',
+    'failure',
+    'User',
+    '=HYPERLINK("x")',
+    '-ext',
+    null,
+    'POST',
+    '/scim/v2/Users',
+    409,
+    42,
+    'EntryConflict',
+    'uniqueness',
+    'userName =HYPERLINK("x") is already in use',
+    '[{"name":"userName","value":"=HYPERLINK(\\"x\\")"},{"name":"password","value":"[redacted]","redacted":true}]',
+  ];
+
+  it('maps every column in header order, nulls to empty cells', () => {
+    expect(toExportRow(row)).toEqual([
+      7,
+      '2025-01-15T09:00:01.250Z',
+      3,
+      'create',
+      'create',
+      'failure',
+      'User',
+      `'=HYPERLINK("x")`,
+      `'-ext`,
+      '',
+      'POST',
+      '/scim/v2/Users',
+      409,
+      42,
+      'EntryConflict',
+      'uniqueness',
+      'userName =HYPERLINK("x") is already in use',
+      'userName==HYPERLINK("x"); password=[redacted]',
+    ]);
+    expect(toExportRow(row)).toHaveLength(exportColumns.length);
+  });
+
+  it('leaves cycle and HTTP status empty when unknown', () => {
+    const r = toExportRow([
+      1,
+      0,
+      null,
+      'other',
+      'lookup',
+      'failure',
+      null,
+      null,
+      null,
+      null,
+      'GET',
+      '/x',
+      null,
+      5,
+      'ClientAborted',
+      null,
+      null,
+      '[]',
+    ]);
+    expect(r[2]).toBe('');
+    expect(r[12]).toBe('');
+    expect(r[17]).toBe('');
+  });
+});
+
+describe('exportFilename', () => {
+  const now = Date.UTC(2025, 1, 1, 12, 30, 0);
+  it.each([
+    ['Tanium SSO', {}, 'tanium-sso-provisioning-log-start-20250201T123000Z.csv', 'no range: start to now'],
+    [
+      'Tanium SSO',
+      { from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 0, 31, 23, 59, 59) },
+      'tanium-sso-provisioning-log-20250101T000000Z-20250131T235959Z.csv',
+      'both ends',
+    ],
+    [
+      'Ünïcode App / "Prod"',
+      {},
+      'unicode-app-prod-provisioning-log-start-20250201T123000Z.csv',
+      'accents folded, quotes and slashes dropped',
+    ],
+    ['***', {}, 'scim-app-provisioning-log-start-20250201T123000Z.csv', 'nothing usable: a default'],
+  ])('%s %j → %s (%s)', (app, range, expected) => {
+    expect(exportFilename(app, range, now)).toBe(expected);
+  });
+});

@@ -1,0 +1,222 @@
+import { stringify } from 'csv-stringify/sync';
+import { and, asc, gt, lte, sql } from 'drizzle-orm';
+import type { Db } from '../db.js';
+import { operations } from '../schema/index.js';
+import { matchSearch, type OperationFilter, operationWhere, timeWindowIds } from './operations.js';
+
+/** ARCHITECTURE §9: named after Microsoft Graph's provisioning log fields, so Entra log readers read these too. */
+export const exportColumns = [
+  'id',
+  'activityDateTime',
+  'cycleId',
+  'provisioningAction',
+  'operation',
+  'status',
+  'identityType',
+  'identity',
+  'externalId',
+  'targetId',
+  'httpMethod',
+  'path',
+  'httpStatus',
+  'durationInMilliseconds',
+  'errorCode',
+  'scimType',
+  'reason',
+  'modifiedProperties',
+] as const;
+
+const exportFields = {
+  id: operations.id,
+  time: operations.time,
+  cycleId: operations.cycleId,
+  provisioningAction: operations.provisioningAction,
+  operation: operations.operation,
+  status: operations.status,
+  identityType: operations.identityType,
+  identity: operations.identity,
+  externalId: operations.externalId,
+  targetId: operations.targetId,
+  httpMethod: operations.httpMethod,
+  path: operations.path,
+  httpStatus: operations.httpStatus,
+  durationMs: operations.durationMs,
+  errorCode: operations.errorCode,
+  scimType: operations.scimType,
+  reason: operations.reason,
+  modifiedProperties: operations.modifiedProperties,
+};
+
+/** One row as the export query returns it: `exportFields`' values in order (arrays read faster than objects). */
+export type ExportSource = [
+  id: number,
+  time: number,
+  cycleId: number | null,
+  provisioningAction: string,
+  operation: string,
+  status: string,
+  identityType: string | null,
+  identity: string | null,
+  externalId: string | null,
+  targetId: string | null,
+  httpMethod: string,
+  path: string,
+  httpStatus: number | null,
+  durationMs: number,
+  errorCode: string | null,
+  scimType: string | null,
+  reason: string | null,
+  modifiedProperties: string,
+];
+
+// A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, ARCHITECTURE §7).
+// The full-width forms are included because some spreadsheets (Apple Numbers) normalise them to ASCII.
+const formulaStart = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+/** Prefix `'` to a text cell a spreadsheet would evaluate. */
+export function neutralizeCell(value: string): string {
+  return formulaStart.test(value) ? `'${value}` : value;
+}
+
+/** `name=value; name=value`, redacted values as `[redacted]`, from the stored JSON. */
+export function formatModifiedProperties(json: string): string {
+  let props: unknown;
+  try {
+    props = JSON.parse(json);
+  } catch {
+    return '';
+  }
+  if (!Array.isArray(props)) return '';
+  return props
+    .map((p: { name?: unknown; value?: unknown; redacted?: unknown }) => {
+      const value = p.redacted
+        ? '[redacted]'
+        : typeof p.value === 'string'
+          ? p.value
+          : JSON.stringify(p.value ?? '');
+      return `${String(p.name ?? '')}=${value}`;
+    })
+    .join('; ');
+}
+
+const text = (v: string | null): string => (v === null ? '' : neutralizeCell(v));
+
+/** One operation as one CSV record, in `exportColumns` order. Pure. */
+export function toExportRow(r: ExportSource): (string | number)[] {
+  const [id, time, cycleId, action, operation, status, identityType, identity, externalId, targetId] = r;
+  const [
+    ,
+    ,
+    ,
+    ,
+    ,
+    ,
+    ,
+    ,
+    ,
+    ,
+    httpMethod,
+    path,
+    httpStatus,
+    durationMs,
+    errorCode,
+    scimType,
+    reason,
+    modified,
+  ] = r;
+  return [
+    id,
+    new Date(time).toISOString(),
+    cycleId ?? '',
+    text(action),
+    text(operation),
+    text(status),
+    text(identityType),
+    text(identity),
+    text(externalId),
+    text(targetId),
+    text(httpMethod),
+    text(path),
+    httpStatus ?? '',
+    durationMs,
+    text(errorCode),
+    text(scimType),
+    text(reason),
+    modified === '[]' ? '' : text(formatModifiedProperties(modified)),
+  ];
+}
+
+// RFC 4180: CRLF between records, and a field holding a lone CR or LF is quoted too.
+const csvOptions = { record_delimiter: 'windows', quote_record_delimiter: true } as const;
+
+export interface ExportOptions {
+  /** rows per query: each is one short read, so a long export never holds the database */
+  chunkRows?: number;
+  /** rows per yielded CSV text: the caller yields to the event loop between slices (~5 ms of work each) */
+  sliceRows?: number;
+}
+
+/**
+ * The export as CSV text: the header, then the operations oldest first, `sliceRows` per string. Keyset paging
+ * by id (`id > last`), one query per `chunkRows` and no statement left open between them, so memory stays
+ * flat and writers are never blocked. It is a snapshot of what existed when it started: rows recorded while it
+ * streams (higher ids) are left for the next export.
+ */
+export function* exportCsv(
+  db: Db,
+  filter: OperationFilter,
+  { chunkRows = 2_000, sliceRows = 500 }: ExportOptions = {},
+): Generator<string> {
+  const where = operationWhere(filter, filter.q ? matchSearch(db, filter.q) : undefined);
+  // An export reads its whole window anyway, so the window's exact id range is always worth reading first.
+  const window = timeWindowIds(db, filter, Number.POSITIVE_INFINITY);
+  yield stringify([[...exportColumns]], csvOptions);
+  if (window === 'empty') return;
+  const newest =
+    (db.$client.prepare('select max(id) as id from operations').get() as { id: number | null }).id ?? 0;
+  const last = window ? Math.min(window.hi, newest) : newest;
+  let after = window ? window.lo - 1 : 0;
+  const page = db
+    .select(exportFields)
+    .from(operations)
+    .where(and(...where, gt(operations.id, sql.placeholder('after')), lte(operations.id, last)))
+    .orderBy(asc(operations.id))
+    .limit(chunkRows)
+    .prepare();
+  while (true) {
+    const rows = page.values({ after }) as ExportSource[];
+    if (rows.length === 0) return;
+    for (let i = 0; i < rows.length; i += sliceRows) {
+      yield stringify(rows.slice(i, i + sliceRows).map(toExportRow), csvOptions);
+    }
+    if (rows.length < chunkRows) return;
+    after = rows[rows.length - 1][0];
+  }
+}
+
+/** e.g. `tanium-sso-provisioning-log-20250101T000000Z-20250201T000000Z.csv`; no `from`: `start`. */
+export function exportFilename(
+  appName: string,
+  filter: Pick<OperationFilter, 'from' | 'to'>,
+  now: number,
+): string {
+  const slug =
+    appName
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'scim-app';
+  const stamp = (ms: number) => {
+    const d = new Date(ms);
+    return Number.isNaN(d.getTime())
+      ? String(ms)
+      : d
+          .toISOString()
+          .replace(/\.\d{3}/, '')
+          .replace(/[-:]/g, '');
+  };
+  const from = filter.from === undefined ? 'start' : stamp(filter.from);
+  return `${slug}-provisioning-log-${from}-${stamp(filter.to ?? now)}.csv`;
+}
