@@ -150,13 +150,7 @@ function OperationRow({
       </td>
       {showIdentity ? (
         <td className="identity-cell">
-          {op.identity === null ? (
-            <span className="muted">—</span>
-          ) : op.identityId ? (
-            <Link to={`/identities/${op.identityId}`}>{op.identity}</Link>
-          ) : (
-            op.identity
-          )}
+          <IdentityName op={op} />
         </td>
       ) : null}
       <td className="num">
@@ -169,4 +163,12 @@ function OperationRow({
       </td>
     </tr>
   );
+}
+
+/** userName / displayName when the request carried it, else the id in the app (a PATCH by id), linked when known. */
+function IdentityName({ op }: { op: Operation }) {
+  const name = op.identity ?? op.targetId;
+  if (name === null) return <span className="muted">—</span>;
+  const text = op.identity === null ? <span className="mono">{name}</span> : name;
+  return op.identityId ? <Link to={`/identities/${op.identityId}`}>{text}</Link> : text;
 }

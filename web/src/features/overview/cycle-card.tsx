@@ -83,6 +83,7 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
         </div>
       </dl>
       {v.entraText ? <p className="muted small">{v.entraText}.</p> : null}
+      {v.hint ? <p className="muted small">{v.hint}</p> : null}
       <ul className="counts" aria-label="Outcomes in this cycle" data-testid="cycle-counts">
         <Count label="created" value={counts?.created} />
         <Count label="updated" value={counts?.updated} />

@@ -54,12 +54,19 @@ describe('progressView', () => {
     );
     expect(v.percent).toBeNull();
     expect(v.processedText).toBe('50 objects so far');
-    expect(v.etaText).toContain('SCIMTAP_EXPECTED_OBJECTS');
+    expect(v.etaText).toBe('unknown');
+    expect(v.hint).toContain('SCIMTAP_EXPECTED_OBJECTS');
   });
 
   it('an incremental cycle has no progress object: counts touched users and groups', () => {
     const v = progressView(cycle({ kind: 'incremental', progress: null }), T0 + 60_000);
-    expect(v).toMatchObject({ percent: null, processedText: '50 objects so far', entraText: null });
+    expect(v).toMatchObject({
+      percent: null,
+      processedText: '50 objects so far',
+      etaText: 'unknown',
+      entraText: null,
+      hint: null,
+    });
   });
 
   it('a completed cycle is a full bar with its real duration, whatever the time now', () => {

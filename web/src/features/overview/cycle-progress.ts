@@ -13,6 +13,8 @@ export interface ProgressView {
   elapsedMs: number;
   /** Entra's 0.01–0.08 min per object estimate, when it applies */
   entraText: string | null;
+  /** how to get a better estimate, when there is none */
+  hint: string | null;
 }
 
 /**
@@ -44,6 +46,7 @@ export function progressView(
       etaText: 'done',
       elapsedMs,
       entraText,
+      hint: null,
     };
   }
   if (p?.percent != null && p.expected != null) {
@@ -63,17 +66,19 @@ export function progressView(
       etaText,
       elapsedMs,
       entraText,
+      hint: null,
     };
   }
   return {
     percent: null,
     label: 'running',
     processedText: `${formatCount(processed)} objects so far`,
-    etaText:
-      cycle.kind === 'initial'
-        ? 'unknown: set SCIMTAP_EXPECTED_OBJECTS for an exact initial-cycle progress'
-        : 'incremental cycles have no known size',
+    etaText: 'unknown',
     elapsedMs,
     entraText,
+    hint:
+      cycle.kind === 'initial'
+        ? 'The size of a first initial cycle is unknown: set SCIMTAP_EXPECTED_OBJECTS for an exact progress and ETA.'
+        : null,
   };
 }

@@ -5,6 +5,11 @@ import { formatDuration } from '../../lib/format.js';
 import { useRecentCycles } from './api.js';
 import { toLatency } from './cycle-charts.js';
 
+/** Axis labels keep a decimal below 10 ms so 0.5 and 1 ms ticks do not both read `1 ms`. */
+function axisMs(v: number): string {
+  return v < 10 ? `${Number(v.toFixed(1))} ms` : formatDuration(v);
+}
+
 export function LatencyChart() {
   const { data, error, isPending } = useRecentCycles();
   const title = 'App latency per cycle (p50 / p95)';
@@ -36,11 +41,7 @@ export function LatencyChart() {
       <LineChart responsive style={{ width: '100%', height: 200 }} data={points}>
         <CartesianGrid vertical={false} stroke={chartColors.grid} />
         <XAxis dataKey="label" tick={{ fontSize: 11, fill: chartColors.text }} minTickGap={8} />
-        <YAxis
-          width={52}
-          tickFormatter={(v: number) => formatDuration(v)}
-          tick={{ fontSize: 11, fill: chartColors.text }}
-        />
+        <YAxis width={52} tickFormatter={axisMs} tick={{ fontSize: 11, fill: chartColors.text }} />
         <Tooltip isAnimationActive={false} formatter={(v) => formatDuration(Number(v))} />
         <Legend wrapperStyle={{ fontSize: 12 }} itemSorter="dataKey" />
         <Line
