@@ -122,7 +122,7 @@ describe('toExportRow', () => {
 
 describe('exportFilename', () => {
   const now = Date.UTC(2025, 1, 1, 12, 30, 0);
-  it.each([
+  it.each<[string, { from?: number; to?: number }, string, string]>([
     ['Tanium SSO', {}, 'tanium-sso-provisioning-log-start-20250201T123000Z.csv', 'no range: start to now'],
     [
       'Tanium SSO',
