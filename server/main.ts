@@ -16,6 +16,7 @@ import { statusRoutes } from './api/routes/status.js';
 import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createCycleStage } from './cycles/index.js';
+import { pendingEmailCount } from './notify/queries.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
@@ -94,6 +95,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
   const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
   const metrics = createMetrics({ recorderStats });
+  metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
+  metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () => pendingEmailCount(db));
   const classifyOptions = { capture: config.capture, redact: config.redact };
   const write = createIngest({
     db,

@@ -176,3 +176,11 @@ export function notificationsForIncidents(db: Db, incidentIds: number[]): Map<nu
   }
   return byIncident;
 }
+
+/** Emails waiting in the outbox (unsent or mid-send), for /metrics. */
+export function pendingEmailCount(db: Db): number {
+  return db.$client
+    .prepare(`select count(*) from outbox where state in ('unsent', 'sending')`)
+    .pluck()
+    .get() as number;
+}

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { send } from '../helpers/http.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
 
 describe('alerts API (ARCHITECTURE §8)', () => {
@@ -81,6 +82,10 @@ describe('alerts API (ARCHITECTURE §8)', () => {
 
     const one = await scene.api(`/api/incidents/${stalled.id}`);
     expect(one.body).toMatchObject({ id: stalled.id, rule: 'stalled' });
+
+    const metrics = (await send(`${scene.scimtap.adminUrl}/metrics`)).body.toString('utf8');
+    expect(metrics).toMatch(/^scimtap_incidents_firing 3$/m);
+    expect(metrics).toMatch(/^scimtap_notifications_pending 0$/m);
 
     const status = await scene.api('/api/status');
     expect(status.body).toMatchObject({ basis: 'incidents', state: 'quarantineSuspected' });
