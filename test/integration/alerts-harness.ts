@@ -6,7 +6,7 @@ import type { ParsedMail } from 'mailparser';
 import pino from 'pino';
 import { loadConfig, type RulesConfig } from '../../server/config.js';
 import { startTarget, type Target, type TargetFaults } from '../../server/demo/target/index.js';
-import { type Scimtap, startScimtap } from '../../server/main.js';
+import { type Scimtap, type StartOptions, startScimtap } from '../../server/main.js';
 import { send } from '../helpers/http.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
@@ -51,6 +51,8 @@ export interface SceneOptions {
   rules?: Partial<RulesConfig>;
   faults?: Partial<TargetFaults>;
   env?: Record<string, string>;
+  /** extra startScimtap options (e.g. a tiny recorder queue) */
+  start?: Partial<StartOptions>;
 }
 
 export async function startScene(options: SceneOptions = {}): Promise<Scene> {
@@ -76,7 +78,12 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     ...options.env,
   });
   const start = () =>
-    startScimtap(config, { clock: () => clock.now, logger: pino({ level: 'silent' }), periodicJobs: false });
+    startScimtap(config, {
+      clock: () => clock.now,
+      logger: pino({ level: 'silent' }),
+      periodicJobs: false,
+      ...options.start,
+    });
   let scimtap = await start();
   const entra = new EntraClient(() => scimtap.proxyUrl, token);
 

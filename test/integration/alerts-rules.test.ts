@@ -165,4 +165,23 @@ describe('alert rules end to end', () => {
     expect(stuck.body.items).toHaveLength(1);
     expect(stuck.body.items[0]).toMatchObject({ scope: 'app', evidence: { count: 2, identityCount: 2 } });
   }, 60_000);
+
+  it('recorderFailing: operations the recorder had to drop raise a critical incident', async () => {
+    scene = await startScene({ start: { recorderMaxQueue: 5 } });
+    const { entra } = scene;
+    // 60 requests at once against a queue of 5 flushed every 100 ms: most cannot be recorded.
+    await entra.each(users(60), (u) => entra.lookup(u), 60);
+    expect(scene.scimtap.recorder.stats().dropped).toBeGreaterThan(0);
+    await scene.settle();
+    expect(scene.subjects()).toHaveLength(1);
+    expect(scene.subjects()[0]).toMatch(
+      /^\[FIRING critical\] Tanium SSO: scimtap dropped \d+ operations it could not record$/,
+    );
+    // Ten quiet minutes later it resolves.
+    scene.advance(11 * MIN);
+    await scene.tick();
+    scene.advance(2 * MIN);
+    await scene.tick();
+    expect(scene.subjects()[1]).toMatch(/^\[RESOLVED critical\] Tanium SSO: scimtap dropped/);
+  }, 60_000);
 });
