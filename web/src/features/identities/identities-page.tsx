@@ -166,7 +166,7 @@ function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholde
               <td className="nowrap">
                 <Time iso={i.lastSeen} />
               </td>
-              <td>{i.active === null ? <span className="muted">?</span> : i.active ? 'yes' : 'no'}</td>
+              <td>{i.active === null ? <span className="muted">unknown</span> : i.active ? 'yes' : 'no'}</td>
             </tr>
           ))}
         </tbody>
