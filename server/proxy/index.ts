@@ -136,7 +136,14 @@ export function createProxy({
         );
         responseContentType = 'application/scim+json';
         resTap.push(body);
-        res.writeHead(code, { 'content-type': 'application/scim+json', 'content-length': body.length });
+        const headers: http.OutgoingHttpHeaders = {
+          'content-type': 'application/scim+json',
+          'content-length': body.length,
+        };
+        // A client still sending its body (a slow upload, or a slow-POST attack) would otherwise keep the
+        // socket while Node reads the rest to reuse the connection: close it once the answer is out.
+        if (!req.complete) headers.connection = 'close';
+        res.writeHead(code, headers);
         res.end(body);
       } else {
         // Status and part of the body are already with the client: the only honest signal left is a cut.

@@ -5,18 +5,25 @@ import type { HostPort } from '../config.js';
 
 export interface ListenOptions extends HostPort {
   tls?: { cert: string; key: string };
+  /** how long a client may take to send its request headers (slowloris); tests lower it */
+  headersTimeoutMs?: number;
 }
 
 /** An HTTP(S) server for the proxy listener with limits that keep one bad client from hurting others. */
 export async function listen(
-  { host, port, tls }: ListenOptions,
+  { host, port, tls, headersTimeoutMs = 20_000 }: ListenOptions,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  // Node checks the headers timeout only every connectionsCheckingInterval (default 30 s), so a slowloris
+  // client could hold a socket for up to 50 s; checking every second makes the limit what it says.
+  // A TLS client that never finishes its handshake is held to the same limit (Node's default is 120 s).
+  const options = { connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs) };
+  const tlsOptions = { ...options, handshakeTimeout: headersTimeoutMs };
   const server: Server = tls
-    ? https.createServer({ cert: tls.cert, key: tls.key }, handler)
-    : http.createServer(handler);
+    ? https.createServer({ ...tlsOptions, cert: tls.cert, key: tls.key }, handler)
+    : http.createServer(options, handler);
   // Slowloris: headers must arrive within 20 s. Keep-alive longer than common load balancers' 60 s idle.
-  server.headersTimeout = 20_000;
+  server.headersTimeout = headersTimeoutMs;
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0; // large uploads are legitimate; the upstream timeout bounds the exchange
   await new Promise<void>((resolve, reject) => {
