@@ -283,6 +283,8 @@ describe('mute stages', () => {
     ['tooManyDeletes', ['credentials'], null],
     // backoffSuspected is the consequence admins must hear about
     ['backoffSuspected', ['credentials'], null],
+    // a stall after a failing cycle is reported as the quarantine backoff it is
+    ['stalled', ['backoffSuspected'], 'backoffSuspected'],
     // nothing firing, nothing muted
     ['escrowProportion', [], null],
   ] as [RuleCode, RuleCode[], RuleCode | null][])(

@@ -52,6 +52,8 @@ export const inhibitors: Partial<Record<RuleCode, readonly RuleCode[]>> = {
     'stalled',
   ],
   scimCompliance: ['escrowProportion', 'escrowTotal', 'throttling', 'slowUpstream', 'stuckObject', 'stalled'],
+  // Quarantine backoff is the precise reading of a stall that follows a failing cycle.
+  backoffSuspected: ['stalled'],
 };
 
 /** The firing rule that inhibits `rule`, if any. */

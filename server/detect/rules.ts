@@ -160,7 +160,8 @@ export const scimCompliance: Rule = (input, rules) => {
       summary: all404
         ? 'filter queries answered 404 instead of an empty ListResponse — Entra quarantines non-compliant apps'
         : 'filter queries answered with a non-SCIM response — Entra quarantines non-compliant apps',
-      reasonKey: all404 ? '404' : 'nonListResponse',
+      // One key for both wordings: a mix of 404s and non-SCIM answers must not flip-flop into emails.
+      reasonKey: 'compliance',
       evidence: evidence({
         count: bad.length,
         firstSeen: bad[0].time,

@@ -123,6 +123,9 @@ export function createOutbox({
     thread: sqlite
       .prepare('select message_id from outbox where incident_id = ? and id < ? order by id limit 1')
       .pluck(),
+    noRecipients: sqlite.prepare(
+      `update outbox set last_error = 'no recipients: set SCIMTAP_NOTIFY_TO' where id = ? and last_error is null`,
+    ),
     supersede: sqlite.prepare(`update outbox set state = 'superseded' where id = ?`),
     claim: sqlite.prepare(`update outbox set state = 'sending', attempts = attempts + 1, last_attempt_at = ?,
         next_attempt_at = ? where id = ? and state in ('unsent', 'sending')`),
@@ -156,7 +159,11 @@ export function createOutbox({
           continue;
         }
         const to = row.recipients ? row.recipients.split(',') : recipients;
-        if (to.length === 0) continue;
+        if (to.length === 0) {
+          // Nobody to send to: say so on the row, once, and leave it waiting (visible) for a configured restart.
+          q.noRecipients.run(row.id);
+          continue;
+        }
         const startedAt = clock();
         if (q.claim.run(startedAt, startedAt + sendingTimeoutMs, row.id).changes === 0) continue;
         handled++;

@@ -170,6 +170,36 @@ describe('outbox delivery over a real SMTP server', () => {
     await outbox.close();
   });
 
+  it('with nobody to send to, a row waits with the reason on it', async () => {
+    const id = queueEmail(db, {
+      incidentId: null,
+      event: 'test',
+      sequence: now,
+      reasonKey: null,
+      recipients: [],
+      subject: 'test',
+      text: 't',
+      html: '<p>t</p>',
+      from: 'scimtap@example.com',
+      now,
+    })!;
+    const outbox = createOutbox({
+      db,
+      clock,
+      sender: createSmtpSender(smtp.url),
+      from: 'scimtap@example.com',
+      recipients: [],
+    });
+    await outbox.deliverDue();
+    expect(row(id)).toMatchObject({
+      state: 'unsent',
+      attempts: 0,
+      last_error: 'no recipients: set SCIMTAP_NOTIFY_TO',
+    });
+    expect(smtp.messages).toHaveLength(0);
+    await outbox.close();
+  });
+
   it('rows queued without recipients go to the configured ones', async () => {
     const id = queueEmail(db, {
       incidentId: null,
