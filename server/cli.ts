@@ -79,7 +79,9 @@ async function buildDashboardIfStale(): Promise<void> {
   try {
     vite = await import('vite');
   } catch {
-    process.stderr.write('scimtap: the dashboard is not built and vite is not installed (npm install, then npm run build)\n');
+    process.stderr.write(
+      'scimtap: dashboard not built and vite not installed (npm install; npm run build)\n',
+    );
     return;
   }
   const started = Date.now();
@@ -88,7 +90,8 @@ async function buildDashboardIfStale(): Promise<void> {
     await vite.build({ configFile, logLevel: 'warn' });
     process.stderr.write(`scimtap: dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (err) {
-    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${err instanceof Error ? err.message : err}\n`);
+    const reason = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${reason}\n`);
   }
 }
 

@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../store/db.js';
 import { onApiError } from '../errors.js';
 import { timeseriesRoutes } from './timeseries.js';
