@@ -268,6 +268,27 @@ describe('operations log', () => {
   });
 });
 
+describe('deep links', () => {
+  it('opens an email link with its filters, one operation, and says so when something does not exist', async () => {
+    const { page, errors } = await openPage('/operations?status=failure&errorCode=EntryConflict');
+    await page.locator('table tbody tr').first().waitFor();
+    expect(await page.getByLabel('Status', { exact: true }).inputValue()).toBe('failure');
+    expect(await page.getByLabel('Error code', { exact: true }).inputValue()).toBe('EntryConflict');
+    const { items } = await api<{ items: { id: number }[] }>('/api/operations?errorCode=EntryConflict&limit=1');
+    await page.goto(`${scimtap.adminUrl}/operations/${items[0].id}`);
+    await page.getByRole('heading', { name: `Operation #${items[0].id}` }).waitFor();
+    await page.getByText('same unique name').waitFor();
+    await shot(page, 'operation');
+    expect(errors).toEqual([]);
+
+    await page.goto(`${scimtap.adminUrl}/identities/999999`);
+    await page.getByRole('alert').getByText(/Not found: no identity 999999/).waitFor();
+    await page.goto(`${scimtap.adminUrl}/no-such-page`);
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+    await page.close();
+  });
+});
+
 describe('admin token', () => {
   it('asks for SCIMTAP_ADMIN_TOKEN once, keeps it for the tab, and sends it with every request and the CSV export', async () => {
     const token = 'admin-token-for-the-e2e-test';

@@ -1,5 +1,5 @@
 import { keepPreviousData, MutationCache, QueryCache, QueryClient } from '@tanstack/react-query';
-import { isUnauthorized } from './api-client.js';
+import { ApiError, isUnauthorized } from './api-client.js';
 
 /** How often live views poll the API. Short enough to follow a running cycle, long enough to be cheap. */
 export const LIVE_REFRESH_MS = 5_000;
@@ -19,7 +19,8 @@ export function createQueryClient(onUnauthorized: () => void): QueryClient {
         // Keep showing the previous answer while the next one (new filters, next page, refresh) loads: no flicker.
         placeholderData: keepPreviousData,
         staleTime: 2_000,
-        retry: (count, err) => !isUnauthorized(err) && count < 2,
+        // A 4xx (bad filter, unknown id, token) will not change by asking again; a network blip or 5xx may.
+        retry: (count, err) => !(err instanceof ApiError && err.status < 500) && count < 2,
         refetchOnWindowFocus: true,
       },
       mutations: { retry: false },

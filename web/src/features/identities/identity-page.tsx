@@ -39,19 +39,22 @@ function IdentityDetailView({ id }: { id: number }) {
           <Memberships identity={data.identity} memberships={data.memberships} />
         </>
       )}
-      <section aria-labelledby="timeline-title">
-        <h2 id="timeline-title">Timeline</h2>
-        <p className="muted small">
-          Every operation on this object, newest first. Open a row for the request and the app’s answer.
-        </p>
-        <OperationsTable
-          source={{ identityId: id }}
-          caption="Timeline"
-          emptyText="No operations recorded for this identity."
-          showIdentity={false}
-          expandFirstFailure
-        />
-      </section>
+      {/* an identity that does not exist has no timeline: one error is enough */}
+      {data ? (
+        <section aria-labelledby="timeline-title">
+          <h2 id="timeline-title">Timeline</h2>
+          <p className="muted small">
+            Every operation on this object, newest first. Open a row for the request and the app’s answer.
+          </p>
+          <OperationsTable
+            source={{ identityId: id }}
+            caption="Timeline"
+            emptyText="No operations recorded for this identity."
+            showIdentity={false}
+            expandFirstFailure
+          />
+        </section>
+      ) : null}
     </>
   );
 }
