@@ -274,7 +274,9 @@ describe('deep links', () => {
     await page.locator('table tbody tr').first().waitFor();
     expect(await page.getByLabel('Status', { exact: true }).inputValue()).toBe('failure');
     expect(await page.getByLabel('Error code', { exact: true }).inputValue()).toBe('EntryConflict');
-    const { items } = await api<{ items: { id: number }[] }>('/api/operations?errorCode=EntryConflict&limit=1');
+    const { items } = await api<{ items: { id: number }[] }>(
+      '/api/operations?errorCode=EntryConflict&limit=1',
+    );
     await page.goto(`${scimtap.adminUrl}/operations/${items[0].id}`);
     await page.getByRole('heading', { name: `Operation #${items[0].id}` }).waitFor();
     await page.getByText('same unique name').waitFor();
@@ -282,7 +284,10 @@ describe('deep links', () => {
     expect(errors).toEqual([]);
 
     await page.goto(`${scimtap.adminUrl}/identities/999999`);
-    await page.getByRole('alert').getByText(/Not found: no identity 999999/).waitFor();
+    await page
+      .getByRole('alert')
+      .getByText(/Not found: no identity 999999/)
+      .waitFor();
     await page.goto(`${scimtap.adminUrl}/no-such-page`);
     await page.getByRole('heading', { name: 'Page not found' }).waitFor();
     await page.close();
