@@ -16,6 +16,7 @@ import { statusRoutes } from './api/routes/status.js';
 import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createCycleStage } from './cycles/index.js';
+import { scimtapJobs, startJobs } from './jobs/index.js';
 import { pendingEmailCount } from './notify/queries.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
@@ -94,7 +95,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
   const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
-  const metrics = createMetrics({ recorderStats });
+  const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () => pendingEmailCount(db));
   const classifyOptions = { capture: config.capture, redact: config.redact };
@@ -171,6 +172,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
   linkBase = adminBaseUrl(config, adminAddress.port);
   alerts.start({ periodic: options.periodicJobs ?? true });
+  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock }), { logger });
   logger.info(
     { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
     'scimtap is forwarding',
@@ -181,6 +183,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     stopping ??= (async () => {
       // Order matters: stop taking requests, let in-flight ones finish (they enqueue), then flush, then close.
       await Promise.all([proxyListener.close(), closeGracefully(adminServer as import('node:http').Server, 2_000)]);
+      await jobs.stop();
       proxy.close();
       recorder.stop();
       clearInterval(closeStaleTimer);

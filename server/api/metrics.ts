@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../store/db.js';
 import type { IngestStage, StoredOperation } from '../store/ingest.js';
 import type { RecorderStats } from '../store/recorder.js';
 
@@ -11,7 +12,13 @@ export interface Metrics {
   gauge(name: string, help: string, collect: () => number): void;
 }
 
-export function createMetrics({ recorderStats }: { recorderStats: () => RecorderStats }): Metrics {
+export interface MetricsDeps {
+  recorderStats: () => RecorderStats;
+  /** for the cycle and identity gauges, read from the rollup tables at scrape time */
+  db?: Db;
+}
+
+export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'scimtap_process_' });
   const operations = new Counter({
@@ -37,11 +44,35 @@ export function createMetrics({ recorderStats }: { recorderStats: () => Recorder
       },
     });
   };
-  gauge('scimtap_recorder_queue_depth', 'Exchanges waiting to be written to the database', () => recorderStats().queued);
-  gauge('scimtap_recorder_dropped_total', 'Exchanges that could not be recorded (queue full or write failure)', () => recorderStats().dropped);
+  gauge(
+    'scimtap_recorder_queue_depth',
+    'Exchanges waiting to be written to the database',
+    () => recorderStats().queued,
+  );
+  gauge(
+    'scimtap_recorder_dropped_total',
+    'Exchanges that could not be recorded (queue full or write failure)',
+    () => recorderStats().dropped,
+  );
   gauge('scimtap_recorder_written_total', 'Exchanges written to the database', () => recorderStats().written);
   gauge('scimtap_recorder_write_errors_total', 'Failed batch writes', () => recorderStats().writeErrors);
-  gauge('scimtap_recorder_failing', '1 while the last database write failed', () => (recorderStats().failing ? 1 : 0));
+  gauge('scimtap_recorder_failing', '1 while the last database write failed', () =>
+    recorderStats().failing ? 1 : 0,
+  );
+
+  if (db) {
+    // Each is one small indexed count over the rollups; 0 until the cycles stage has created its tables.
+    const count = tableCount(db);
+    gauge('scimtap_cycles_total', 'Provisioning cycles seen (incl. Test Connection events)', () =>
+      count('select count(*) from cycles'),
+    );
+    gauge('scimtap_cycle_running', '1 while a provisioning cycle is running', () =>
+      Math.min(1, count("select count(*) from cycles where state = 'running'")),
+    );
+    gauge('scimtap_identities_failing', 'Users and groups whose last cycle ended in failure', () =>
+      count('select count(*) from identities where failing_streak > 0'),
+    );
+  }
 
   const stage: IngestStage = {
     afterCommit(ops: StoredOperation[]) {
@@ -56,5 +87,24 @@ export function createMetrics({ recorderStats }: { recorderStats: () => Recorder
     stage,
     gauge,
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  };
+}
+
+/** A counting query prepared on first use; 0 while its table does not exist yet (older database, tests). */
+function tableCount(db: Db) {
+  const statements = new Map<string, import('better-sqlite3').Statement>();
+  return (query: string): number => {
+    try {
+      let statement = statements.get(query);
+      if (!statement) {
+        statement = db.$client.prepare(query).pluck();
+        statements.set(query, statement);
+      }
+      return Number(statement.get() ?? 0);
+    } catch (err) {
+      if (/no such (table|column)/.test((err as Error).message)) return 0;
+      // One unreadable gauge must not take the whole scrape down.
+      return Number.NaN;
+    }
   };
 }

@@ -47,21 +47,21 @@ export const entra = {
       status: 409,
       resBody: scimError(409, `userName ${userName} is already in use`, 'uniqueness'),
     }),
-  updateUser: (at: number, id: string, displayName: string) =>
+  updateUser: (at: number, id: string, userName: string, displayName: string) =>
     exchange({
       startedAt: at,
       method: 'PATCH',
       path: `/scim/v2/Users/${id}`,
       reqBody: patchBody([{ op: 'Replace', path: 'displayName', value: displayName }]),
-      resBody: userResource({ id, displayName }),
+      resBody: userResource({ id, userName, displayName }),
     }),
-  disableUser: (at: number, id: string) =>
+  disableUser: (at: number, id: string, userName: string) =>
     exchange({
       startedAt: at,
       method: 'PATCH',
       path: `/scim/v2/Users/${id}`,
       reqBody: patch2017Disable,
-      resBody: userResource({ id, active: false }),
+      resBody: userResource({ id, userName, active: false }),
     }),
   deleteUser: (at: number, id: string) =>
     exchange({ startedAt: at, method: 'DELETE', path: `/scim/v2/Users/${id}`, status: 204 }),

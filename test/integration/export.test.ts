@@ -82,8 +82,8 @@ describe('GET /api/export.csv', () => {
       }),
     ]);
     write([
-      entra.updateUser(t0 + 3_600_000, 'u-1', 'Ada King'),
-      entra.disableUser(t0 + 3_601_000, 'u-1'),
+      entra.updateUser(t0 + 3_600_000, 'u-1', 'ada@example.com', 'Ada King'),
+      entra.disableUser(t0 + 3_601_000, 'u-1', 'ada@example.com'),
       entra.throttled(t0 + 3_602_000, 'u-2'),
       entra.deleteUser(t0 + 3_603_000, 'u-1'),
       entra.upstreamDown(t0 + 3_604_000),
