@@ -273,6 +273,10 @@ function forwardHeaders(headers: IncomingHttpHeaders, upstreamHost: string): htt
     if (hopByHop.has(name) || listed?.has(name)) continue;
     out[name] = headers[name];
   }
+  // Node's server has de-chunked the body; re-chunk it explicitly. Left to itself, Node's client sends the body
+  // of a GET or DELETE (no chunking by default for those methods) raw after the head, where the upstream would
+  // read it as the next request on a pooled connection: request smuggling and response desync.
+  if (headers['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
   return out;
 }
 

@@ -114,6 +114,12 @@ export interface RawResponse {
 
 /** Parses what a raw socket read back; `null` when not even a status line arrived. */
 export function parseResponse(bytes: Buffer): RawResponse | null {
+  // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+  while (/^HTTP\/1\.[01] 1(?!01)\d\d /.test(bytes.subarray(0, 16).toString('latin1'))) {
+    const interimEnd = bytes.indexOf('\r\n\r\n');
+    if (interimEnd === -1) return null;
+    bytes = bytes.subarray(interimEnd + 4);
+  }
   const end = bytes.indexOf('\r\n\r\n');
   if (end === -1) return null;
   const head = bytes.subarray(0, end).toString('latin1').split('\r\n');
