@@ -146,6 +146,34 @@ describe('cycle stage', () => {
     });
   });
 
+  it("keeps traffic after a refused probe in the probe's cycle, which is failing", () => {
+    h = createHarness();
+    // Entra's probe gets 401 and the lookups after it too: one cycle, its probe recorded as refused
+    const stored = h.ingest([probe(0, 401), lookup(0.1, 'ada'), lookup(0.2, 'bob')]);
+    expect(stored.map((o) => o.cycleId)).toEqual([1, 1, 1]);
+    expect(cycles()[0]).toMatchObject({
+      kind: 'initial',
+      probe_status: 401,
+      probe_outcome: 'failure',
+      probe_error_code: 'Unauthorized',
+      failures: 1,
+      total: 3,
+    });
+  });
+
+  it('never reopens a closed cycle when the clock jumps back', () => {
+    h = createHarness();
+    h.ingest([probe(60), lookup(60.1, 'ada'), lookup(61, 'bob')]);
+    h.stage.closeStale(at(70));
+    // operations stamped inside cycle 1's time range, recorded after it closed
+    const late = h.ingest([lookup(60.5, 'cyd'), lookup(60.6, 'dan')]);
+    expect(late.map((o) => o.cycleId)).toEqual([2, 2]);
+    expect(cycles().map((c) => [c.id, c.state, c.total])).toEqual([
+      [1, 'completed', 3],
+      [2, 'running', 2],
+    ]);
+  });
+
   it('links a lookup by name to the id the app returns, so a later PATCH by id finds it', () => {
     h = createHarness();
     // lookup finds nothing (identity by name), create returns the id, PATCH /Users/u-7 carries only the id
