@@ -44,7 +44,7 @@ export interface StartOptions {
   recorderMaxQueue?: number;
   /** firing incidents for /api/status; default: the alert engine's */
   firingIncidents?: () => unknown[];
-  /** false: the detection tick and the outbox retry run only when `tick()` is called (tests with a fake clock) */
+  /** false: no periodic jobs (detection tick, outbox retry, retention); tests with a fake clock call `tick()` */
   periodicJobs?: boolean;
 }
 
@@ -55,6 +55,8 @@ export interface Scimtap {
   recorder: Recorder;
   logger: Logger;
   alerts: AlertEngine;
+  /** the admin listener's app (the security tests enumerate its routes) */
+  admin: ReturnType<typeof createAdminApp>;
   /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
   tick(): Promise<EvaluationReport>;
   stop(): Promise<void>;
@@ -171,8 +173,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const adminAddress = adminServer.address() as { port: number };
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
   linkBase = adminBaseUrl(config, adminAddress.port);
-  alerts.start({ periodic: options.periodicJobs ?? true });
-  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock }), { logger });
+  alerts.start();
+  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts }), { logger });
   logger.info(
     { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
     'scimtap is forwarding',
@@ -197,7 +199,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     return stopping;
   };
 
-  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, alerts, tick: () => alerts.tick(), stop };
+  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, alerts, admin: app, tick: () => alerts.tick(), stop };
 }
 
 /** Never log credentials that may sit in a URL. */

@@ -51,12 +51,6 @@ export interface EvaluationReport {
   emails: { incidentId: number; event: NotifyReason }[];
 }
 
-export interface Job {
-  name: string;
-  everyMs: number;
-  run(): Promise<unknown> | unknown;
-}
-
 export interface AlertEngine {
   /** feeds detection from committed operations and schedules an evaluation */
   stage: IngestStage;
@@ -64,8 +58,6 @@ export interface AlertEngine {
   evaluate(now?: number): EvaluationReport;
   /** evaluate, then deliver whatever is due (what the jobs do, for tests and the CLI) */
   tick(): Promise<EvaluationReport>;
-  /** the detection tick (≤ 30 s: time-based rules, reminders, expired silences) and the outbox retry */
-  jobs: Job[];
   firingIncidents(): Incident[];
   openIncidents(): Incident[];
   acknowledge(id: number, by: string, comment: string | null): Incident | null;
@@ -75,11 +67,8 @@ export interface AlertEngine {
   schedule(): void;
   outbox: Outbox;
   emailContext(): EmailContext;
-  /**
-   * Turn on evaluation after committed batches; with `periodic`, also run `jobs` on timers (until a shared
-   * server/jobs list runs them) and evaluate once now.
-   */
-  start(opts?: { periodic?: boolean }): void;
+  /** turn on evaluation after committed batches (the periodic tick is a job: server/alerts/jobs.ts) */
+  start(): void;
   stop(): Promise<void>;
 }
 
@@ -125,7 +114,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   restore(options.replayLimit ?? 100_000);
 
   let timer: NodeJS.Timeout | undefined;
-  const jobTimers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
 
@@ -368,10 +356,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     stage,
     evaluate,
     tick,
-    jobs: [
-      { name: 'alerts.evaluate', everyMs: 15_000, run: () => evaluate() },
-      { name: 'notify.deliver', everyMs: 15_000, run: () => outbox.deliverDue() },
-    ],
     firingIncidents: () => open.filter((i) => i.state === 'firing'),
     openIncidents: () => [...open],
     acknowledge(id, by, comment) {
@@ -406,29 +390,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     schedule,
     outbox,
     emailContext,
-    start({ periodic = true } = {}) {
-      if (started) return;
+    start() {
       started = true;
-      if (!periodic) return;
-      for (const job of engine.jobs) {
-        const t = setInterval(async () => {
-          try {
-            await job.run();
-          } catch (err) {
-            logger.error({ err, job: job.name }, 'alerts: job failed');
-          }
-        }, job.everyMs);
-        t.unref();
-        jobTimers.push(t);
-      }
-      // Time-based rules (stalled, backoffSuspected) and emails left due by the previous run, right away.
-      tick().catch((err) => logger.error({ err }, 'alerts: first evaluation failed'));
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
-      for (const t of jobTimers.splice(0)) clearInterval(t);
       await outbox.close();
     },
   };

@@ -13,6 +13,8 @@
  */
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
+import type { AlertEngine } from '../alerts/engine.js';
+import { alertJobs } from '../alerts/jobs.js';
 import type { Config } from '../config.js';
 import type { Db } from '../store/db.js';
 import { retentionJob } from './retention.js';
@@ -36,11 +38,13 @@ export interface JobDeps {
   db: Db;
   config: Config;
   clock: () => number;
+  /** the incident engine, for the detection tick and the outbox retry */
+  alerts?: AlertEngine;
 }
 
 /** THE list of jobs scimtap runs. */
 export function scimtapJobs(deps: JobDeps): Job[] {
-  return [retentionJob(deps)];
+  return [retentionJob(deps), ...(deps.alerts ? alertJobs(deps.alerts) : [])];
 }
 
 export interface RunningJobs {

@@ -257,4 +257,18 @@ describe('delivery, silences, acknowledgements, restarts, flapping', () => {
     const incidents = (await scene.api('/api/incidents?rule=credentials')).body.items;
     expect(incidents).toHaveLength(1);
   }, 60_000);
+
+  it('the jobs catch up at start: a stall that began while scimtap was down is emailed without a tick', async () => {
+    scene = await startScene();
+    await scene.entra.probe();
+    await scene.entra.each(users(3), (u) => scene.entra.provision(u));
+    await scene.settle();
+    await scene.scimtap.stop();
+    scene.advance(2 * HOUR);
+    await scene.restart({ periodicJobs: true });
+    const [mail] = await scene.smtp.waitFor(1, 5_000);
+    expect(mail.subject).toBe(
+      '[FIRING warning] Tanium SSO: no provisioning cycle for 2 h (expected every 40 min)',
+    );
+  }, 30_000);
 });

@@ -40,7 +40,7 @@ export interface Scene {
     init?: { method?: string; body?: unknown },
   ): Promise<{ status: number; body: T }>;
   /** stop scimtap and start it again on the same database (a process restart) */
-  restart(): Promise<void>;
+  restart(start?: Partial<StartOptions>): Promise<void>;
   /** stop the target (connections refused) and start it again on the same port */
   targetDown(): Promise<void>;
   targetUp(): Promise<void>;
@@ -77,12 +77,13 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     SCIMTAP_CONFIG: configPath,
     ...options.env,
   });
-  const start = () =>
+  const start = (more: Partial<StartOptions> = {}) =>
     startScimtap(config, {
       clock: () => clock.now,
       logger: pino({ level: 'silent' }),
       periodicJobs: false,
       ...options.start,
+      ...more,
     });
   let scimtap = await start();
   const entra = new EntraClient(() => scimtap.proxyUrl, token);
@@ -116,9 +117,9 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
       });
       return { status: res.status, body: JSON.parse(res.body.toString('utf8') || 'null') };
     },
-    async restart() {
+    async restart(more) {
       await scimtap.stop();
-      scimtap = await start();
+      scimtap = await start(more);
     },
     async targetDown() {
       await target.close();
