@@ -99,7 +99,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
-  metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () => pendingEmailCount(db));
+  metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
+    pendingEmailCount(db),
+  );
   const classifyOptions = { capture: config.capture, redact: config.redact };
   const write = createIngest({
     db,
@@ -174,7 +176,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
   linkBase = adminBaseUrl(config, adminAddress.port);
   alerts.start();
-  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts }), { logger });
+  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts }), {
+    logger,
+  });
   logger.info(
     { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
     'scimtap is forwarding',
@@ -199,7 +203,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     return stopping;
   };
 
-  return { proxyUrl: proxyListener.url, adminUrl, db, recorder, logger, alerts, admin: app, tick: () => alerts.tick(), stop };
+  return {
+    proxyUrl: proxyListener.url,
+    adminUrl,
+    db,
+    recorder,
+    logger,
+    alerts,
+    admin: app,
+    tick: () => alerts.tick(),
+    stop,
+  };
 }
 
 /** Never log credentials that may sit in a URL. */
