@@ -74,15 +74,6 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
   const cycles = createCycleStage({ db, config, clock });
-  // Cycles close after a silence, and a silence sends no operation to notice it by: a timer looks.
-  const closeStaleTimer = setInterval(() => {
-    try {
-      cycles.closeStale(clock());
-    } catch (err) {
-      logger.warn({ err }, 'cycles: cannot close the running cycle');
-    }
-  }, 10_000);
-  closeStaleTimer.unref();
   let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
@@ -176,9 +167,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
   linkBase = adminBaseUrl(config, adminAddress.port);
   alerts.start();
-  const jobs = startJobs(options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts }), {
-    logger,
-  });
+  const jobs = startJobs(
+    options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts, cycles }),
+    { logger },
+  );
   logger.info(
     { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
     'scimtap is forwarding',
@@ -192,7 +184,6 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await jobs.stop();
       proxy.close();
       recorder.stop();
-      clearInterval(closeStaleTimer);
       await alerts.stop();
       const { queued, dropped } = recorder.stats();
       if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');

@@ -16,6 +16,8 @@ import type { Logger } from 'pino';
 import type { AlertEngine } from '../alerts/engine.js';
 import { alertJobs } from '../alerts/jobs.js';
 import type { Config } from '../config.js';
+import type { CycleStage } from '../cycles/index.js';
+import { cycleJobs } from '../cycles/jobs.js';
 import type { Db } from '../store/db.js';
 import { retentionJob } from './retention.js';
 
@@ -40,11 +42,17 @@ export interface JobDeps {
   clock: () => number;
   /** the incident engine, for the detection tick and the outbox retry */
   alerts?: AlertEngine;
+  /** the cycle stage, whose running cycle closes after a silence */
+  cycles?: CycleStage;
 }
 
 /** THE list of jobs scimtap runs. */
 export function scimtapJobs(deps: JobDeps): Job[] {
-  return [retentionJob(deps), ...(deps.alerts ? alertJobs(deps.alerts) : [])];
+  return [
+    retentionJob(deps),
+    ...(deps.alerts ? alertJobs(deps.alerts) : []),
+    ...(deps.cycles ? cycleJobs(deps.cycles, deps.clock) : []),
+  ];
 }
 
 export interface RunningJobs {

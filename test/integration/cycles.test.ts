@@ -58,7 +58,6 @@ describe('cycles and identities from simulated Entra traffic', () => {
     const first = statusDuring[0];
     expect(first).toMatchObject({
       running: true,
-      basis: 'cycles',
       cycle: {
         id: 1,
         kind: 'initial',
