@@ -147,7 +147,7 @@ export interface KindFacts {
   objects: number;
   /** lookup operations in it */
   lookups: number;
-  /** identities known (not deleted) when it opened */
+  /** identities known when it opened */
   knownIdentities: number;
   /** no initial or incremental cycle came before it */
   firstSeen: boolean;

@@ -42,7 +42,10 @@ export const cycles = sqliteTable(
     /** provisioning operations (not the probe, not discovery) */
     provisioningOps: integer('provisioning_ops').notNull().default(0),
     lookups: integer('lookups').notNull().default(0),
-    /** identities known (not deleted) when the cycle opened: "most known identities" makes a cycle initial */
+    /**
+     * identities known when the cycle opened (deleted ones included, so the count depends only on the order of
+     * operations): lookups for most of them make a cycle initial
+     */
     knownIdentities: integer('known_identities').notNull().default(0),
     /** JSON {operation: {success, failure, warning}} */
     countsByOperation: text('counts_by_operation').notNull().default('{}'),
