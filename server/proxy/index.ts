@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
-import { BodyTap, createFingerprinter } from './tap.js';
+import { BodyTap, createFingerprinter, credentialOf, scrubSecret } from './tap.js';
 
 export interface ExchangeSink {
   /** Must return at once and never throw: the proxy does not wait for recording. */
@@ -100,6 +100,7 @@ export function createProxy({
         failure = 'ClientAborted';
         failureDetail = 'the client closed the connection before the response was complete';
       }
+      const secret = credentialOf(req.headers.authorization);
       sink.record({
         startedAt,
         durationMs: clock() - startedAt,
@@ -110,12 +111,12 @@ export function createProxy({
         clientIp: clientAddress(req),
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
-        requestBody: reqTap.body(),
+        requestBody: scrubSecret(reqTap.body(), secret),
         requestBytes: reqTap.bytes,
         requestTruncated: reqTap.truncated,
         httpStatus,
         responseContentType,
-        responseBody: resTap.body(),
+        responseBody: scrubSecret(resTap.body(), secret),
         responseBytes: resTap.bytes,
         responseTruncated: resTap.truncated,
         failure,

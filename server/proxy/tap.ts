@@ -44,3 +44,34 @@ export function createFingerprinter(): (authorization: string | undefined) => st
     return lastPrint;
   };
 }
+
+const REDACTED = Buffer.from('[redacted]');
+
+/** The credential an Authorization header carries: the bearer token, else the whole value. */
+export function credentialOf(authorization: string | undefined): string | null {
+  if (!authorization) return null;
+  const m = /^\s*Bearer\s+(.+?)\s*$/i.exec(authorization);
+  return m ? m[1] : authorization.trim();
+}
+
+/**
+ * A copy of a captured body with every occurrence of `secret` replaced. Apps reflect the token they rejected
+ * in their error detail ("The token … is not valid"), and the detail becomes the stored reason and the email's
+ * sample. Only the recorded copy changes; the forwarded bytes never do. Short values are left alone: replacing
+ * every "abc" in a body would hide more than it protects.
+ */
+export function scrubSecret(body: Buffer | null, secret: string | null): Buffer | null {
+  if (!body || !secret || secret.length < 8) return body;
+  const needle = Buffer.from(secret);
+  let at = body.indexOf(needle);
+  if (at === -1) return body;
+  const parts: Buffer[] = [];
+  let from = 0;
+  while (at !== -1) {
+    parts.push(body.subarray(from, at), REDACTED);
+    from = at + needle.length;
+    at = body.indexOf(needle, from);
+  }
+  parts.push(body.subarray(from));
+  return Buffer.concat(parts);
+}

@@ -1,5 +1,14 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws.
-import { createRedactor, REDACTED, type Redactor, redactBodyText, redactJson, scrubText } from './redact.js';
+import {
+  createRedactor,
+  REDACTED,
+  type Redactor,
+  redactBodyText,
+  redactJson,
+  scrubText,
+  scrubValues,
+  secretValues,
+} from './redact.js';
 import {
   type ClassifyOptions,
   type ErrorCode,
@@ -472,7 +481,13 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     scimType = info.scimType;
     reason = info.detail ?? reason;
   }
-  if (reason !== null && !showSecrets) reason = scrubText(reason, isRedacted);
+  // Secrets this request carried, wherever the app echoes them back (an error detail, an HTML error page).
+  const mayHoldSecrets =
+    req.parsed &&
+    !showSecrets &&
+    (!isRedacted.mentionedIn || /\\u/.test(req.text ?? '') || isRedacted.mentionedIn(req.text ?? ''));
+  const secrets = mayHoldSecrets ? secretValues(req.json, isRedacted) : [];
+  if (reason !== null && !showSecrets) reason = scrubValues(scrubText(reason, isRedacted), secrets);
   if (reason !== null && reason.length > MAX_REASON) reason = `${reason.slice(0, MAX_REASON)}…`;
 
   // --- identity
@@ -540,7 +555,7 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   // --- captured bodies
   const bodyOut = (b: Body): string | null => {
     if (capture === 'none' || b.text === null || b.text === '') return null;
-    return showSecrets ? b.text : redactBodyText(b.text, isRedacted);
+    return showSecrets ? b.text : scrubValues(redactBodyText(b.text, isRedacted), secrets);
   };
 
   return {

@@ -103,6 +103,51 @@ export function redactJson(value: unknown, isRedacted: Redactor): { value: unkno
   return { value: changed ? out : value, changed };
 }
 
+/**
+ * The string values a parsed request body gives its redacted attributes (and PATCH values whose path is one),
+ * so that an app echoing them in free text (an error detail, an HTML page) can be scrubbed too. Values shorter
+ * than 4 characters are skipped: hiding every "abc" would hide more than it protects.
+ */
+export function secretValues(value: unknown, isRedacted: Redactor): string[] {
+  const found = new Set<string>();
+  const collect = (v: unknown, depth: number) => {
+    if (depth > MAX_DEPTH) return;
+    if (typeof v === 'string') {
+      if (v.length >= 4) found.add(v);
+    } else if (Array.isArray(v)) for (const item of v) collect(item, depth + 1);
+    else if (isPlainObject(v)) for (const item of Object.values(v)) collect(item, depth + 1);
+  };
+  const walk = (v: unknown, depth: number) => {
+    if (depth > MAX_DEPTH || typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      for (const item of v) walk(item, depth + 1);
+      return;
+    }
+    const pathKey = keyOf(v as Record<string, unknown>, 'path');
+    const valueKey = keyOf(v as Record<string, unknown>, 'value');
+    const pathVal = pathKey === undefined ? undefined : (v as Record<string, unknown>)[pathKey];
+    const secretValue = valueKey !== undefined && typeof pathVal === 'string' && isRedacted(pathVal);
+    for (const [k, item] of Object.entries(v)) {
+      if (isRedacted(k) || (secretValue && k === valueKey)) collect(item, depth + 1);
+      else walk(item, depth + 1);
+    }
+  };
+  walk(value, 0);
+  return [...found];
+}
+
+/** `text` with every occurrence of each value (as is, and as it reads inside a JSON string) replaced. */
+export function scrubValues(text: string, values: readonly string[]): string {
+  let out = text;
+  for (const v of values) {
+    const escaped = JSON.stringify(v).slice(1, -1);
+    for (const form of escaped === v ? [v] : [v, escaped]) {
+      if (out.includes(form)) out = out.split(form).join(REDACTED);
+    }
+  }
+  return out;
+}
+
 /** Redacted text of a captured body: JSON is re-serialized only when something was hidden. */
 export function redactBodyText(text: string, isRedacted: Redactor): string {
   const trimmed = text.replace(/^\uFEFF/, '').trim();
