@@ -10,11 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Polls `f` until it returns something other than undefined/false, or throws after `ms`. */
-export async function until<T>(f: () => T | undefined | false, ms: number, what = 'condition'): Promise<T> {
+type Maybe<T> = T | undefined | false;
+
+/** Polls `f` (sync or async) until it gives something other than undefined/false, or throws after `ms`. */
+export async function until<T>(
+  f: () => Maybe<T> | Promise<Maybe<T>>,
+  ms: number,
+  what = 'condition',
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
