@@ -111,6 +111,9 @@ interface IdentityKeys {
   externalId: string | null;
 }
 
+/** entries kept in each identity cache before it is emptied */
+const cacheLimit = 50_000;
+
 const identityColumns = `id, type, target_id as targetId, last_operation as lastOperation,
   last_operation_id as lastOperationId, last_status as lastStatus, last_http_status as lastHttpStatus,
   last_error_code as lastErrorCode, last_reason as lastReason, last_error_at as lastErrorAt,
@@ -190,11 +193,17 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
   let needsLoad = false;
   /** cycles touched by the batch in progress (the running one and any it closed) */
   const dirty = new Map<number, CycleRollup>();
-  const identityCache = new Map<number, IdentityEntry>();
+  // Read-through caches of identity rows, so a busy identity costs no SELECT per batch. Every write to these rows
+  // goes through this stage and updates them too; a rollback clears them (load). Bounded by clearing when full.
+  const outcomes = new Map<number, IdentityEntry>();
+  const touched = new Set<number>();
+  const keysByTarget = new Map<string, IdentityKeys>();
 
   function load(): void {
     dirty.clear();
-    identityCache.clear();
+    outcomes.clear();
+    touched.clear();
+    keysByTarget.clear();
     const rows = q.runningCycles.all() as Record<string, unknown>[];
     // Only one cycle runs at a time; older ones left running (a crash between writes) are closed as they were.
     for (const row of rows.slice(0, -1)) {
@@ -308,14 +317,17 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       }
     }
     dirty.clear();
-    for (const e of identityCache.values()) {
+    for (const id of touched) {
+      const e = outcomes.get(id) as IdentityEntry;
       q.updateIdentity.run({
         ...e,
         activeInt: e.active === null ? null : e.active ? 1 : 0,
         deletedInt: e.deleted ? 1 : 0,
       });
     }
-    identityCache.clear();
+    touched.clear();
+    if (outcomes.size > cacheLimit) outcomes.clear();
+    if (keysByTarget.size > cacheLimit) keysByTarget.clear();
   }
 
   function resolveIdentity(op: CycleOperation): number | null {
@@ -326,7 +338,8 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
     const ok = op.status !== 'failure';
     let row: IdentityKeys | undefined;
     if (targetId !== null) {
-      row = q.findByTarget.get(type, targetId) as IdentityKeys | undefined;
+      const cacheKey = `${type}\n${targetId}`;
+      row = keysByTarget.get(cacheKey) ?? (q.findByTarget.get(type, targetId) as IdentityKeys | undefined);
       if (!row && name !== null) {
         const byName = q.findByName.get(type, name) as IdentityKeys | undefined;
         // Found by name and not yet tied to an id: this answer (a lookup or a create) ties it.
@@ -334,19 +347,31 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
           q.linkTarget.run(targetId, byName.id);
           q.rekey.run(targetId, byName.id);
           row = { ...byName, targetId };
+          const linked = outcomes.get(byName.id);
+          if (linked) linked.targetId = targetId;
         }
       }
+      if (row) keysByTarget.set(cacheKey, row);
     } else if (name !== null) {
       row = q.findByName.get(type, name) as IdentityKeys | undefined;
     } else {
       return null;
     }
-    if (!row)
-      return insertIdentity(type, targetId ?? (name as string), name, op.externalId, targetId, op.time);
+    if (!row) {
+      const id = insertIdentity(type, targetId ?? (name as string), name, op.externalId, targetId, op.time);
+      if (targetId !== null) {
+        keysByTarget.set(`${type}\n${targetId}`, { id, name, targetId, externalId: op.externalId || null });
+      }
+      return id;
+    }
     // A successful answer that names the object differently is a rename (group displayName, userName change).
-    if (ok && name !== null && name !== row.name) q.rename.run(name, row.id);
+    if (ok && name !== null && name !== row.name) {
+      q.rename.run(name, row.id);
+      row.name = name;
+    }
     if (op.externalId && op.externalId !== row.externalId && (ok || row.externalId === null)) {
       q.setExternalId.run(op.externalId, row.id);
+      row.externalId = op.externalId;
     }
     return row.id;
   }
@@ -376,7 +401,8 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
   }
 
   function identityEntry(id: number): IdentityEntry {
-    const cached = identityCache.get(id);
+    touched.add(id);
+    const cached = outcomes.get(id);
     if (cached) return cached;
     const row = q.loadIdentity.get(id) as Omit<IdentityEntry, 'active' | 'deleted'> & {
       active: number | null;
@@ -387,7 +413,7 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       active: row.active === null ? null : row.active === 1,
       deleted: row.deleted === 1,
     };
-    identityCache.set(id, e);
+    outcomes.set(id, e);
     return e;
   }
 
