@@ -174,58 +174,70 @@ describe('cycle stage', () => {
     ]);
   });
 
-  it('links a lookup by name to the id the app returns, so a later PATCH by id finds it', () => {
-    h = createHarness();
-    // lookup finds nothing (identity by name), create returns the id, PATCH /Users/u-7 carries only the id
-    const stored = h.ingest([probe(0), lookup(0.1, 'ada'), create(0.2, 'Ada', 'u-7'), patchUser(0.3, 'u-7')]);
-    expect(new Set(stored.slice(1).map((o) => o.identityId)).size).toBe(1);
-    expect(identity('id = ?', stored[1].identityId)).toMatchObject({
-      type: 'User',
-      key: 'u-7',
-      target_id: 'u-7',
-      name: 'Ada',
-      external_id: 'ext-Ada',
-      last_operation: 'update',
-      last_operation_id: stored[3].id,
-      first_seen: at(0.1),
-      last_seen: at(0.3),
-      active: 1,
-    });
-    // a lookup that already returns the id joins the same identity too
-    const again = h.ingest([lookup(40, 'ada', 'u-7')]);
-    expect(again[0].identityId).toBe(stored[1].identityId);
-  });
+  it.each([1, 50])(
+    'links a lookup by name to the id the app returns, so a later PATCH by id finds it (batches of %i)',
+    (batch) => {
+      h = createHarness();
+      // lookup finds nothing (identity by name), create returns the id, PATCH /Users/u-7 carries only the id
+      const stored = h.ingest(
+        [probe(0), lookup(0.1, 'ada'), create(0.2, 'Ada', 'u-7'), patchUser(0.3, 'u-7')],
+        batch,
+      );
+      expect(new Set(stored.slice(1).map((o) => o.identityId)).size).toBe(1);
+      expect(identity('id = ?', stored[1].identityId)).toMatchObject({
+        type: 'User',
+        key: 'u-7',
+        target_id: 'u-7',
+        name: 'Ada',
+        external_id: 'ext-Ada',
+        last_operation: 'update',
+        last_operation_id: stored[3].id,
+        first_seen: at(0.1),
+        last_seen: at(0.3),
+        active: 1,
+      });
+      // a lookup that already returns the id joins the same identity too
+      const again = h.ingest([lookup(40, 'ada', 'u-7')], batch);
+      expect(again[0].identityId).toBe(stored[1].identityId);
+    },
+  );
 
-  it('tracks the failing streak across cycles: fail, fail, success', () => {
-    h = createHarness();
-    h.ingest([probe(0), lookup(0.1, 'ada'), create(0.2, 'ada', null, true)]);
-    expect(identity("name = 'ada'")).toMatchObject({
-      failing_streak: 1,
-      last_status: 'failure',
-      last_error_code: 'EntryConflict',
-    });
-    h.ingest([probe(40), lookup(40.1, 'ada'), create(40.2, 'ada', null, true)]);
-    const failing = identity("name = 'ada'");
-    expect(failing).toMatchObject({ failing_streak: 2, failing_since: at(0.2), last_failed_cycle_id: 2 });
-    h.ingest([probe(80), lookup(80.1, 'ada'), create(80.2, 'ada', 'u-1')]);
-    expect(identity("name = 'ada'")).toMatchObject({
-      failing_streak: 0,
-      last_status: 'success',
-      last_error_code: 'EntryConflict',
-      key: 'u-1',
-      last_cycle_id: 3,
-    });
-  });
+  it.each([1, 50])(
+    'tracks the failing streak across cycles: fail, fail, success (batches of %i)',
+    (batch) => {
+      h = createHarness();
+      h.ingest([probe(0), lookup(0.1, 'ada'), create(0.2, 'ada', null, true)], batch);
+      expect(identity("name = 'ada'")).toMatchObject({
+        failing_streak: 1,
+        last_status: 'failure',
+        last_error_code: 'EntryConflict',
+      });
+      h.ingest([probe(40), lookup(40.1, 'ada'), create(40.2, 'ada', null, true)], batch);
+      const failing = identity("name = 'ada'");
+      expect(failing).toMatchObject({ failing_streak: 2, failing_since: at(0.2), last_failed_cycle_id: 2 });
+      h.ingest([probe(80), lookup(80.1, 'ada'), create(80.2, 'ada', 'u-1')], batch);
+      expect(identity("name = 'ada'")).toMatchObject({
+        failing_streak: 0,
+        last_status: 'success',
+        last_error_code: 'EntryConflict',
+        key: 'u-1',
+        last_cycle_id: 3,
+      });
+    },
+  );
 
-  it('applies disable, delete, group rename and memberships', () => {
+  it.each([1, 50])('applies disable, delete, group rename and memberships (batches of %i)', (batch) => {
     h = createHarness();
-    h.ingest([
-      probe(0),
-      create(0.1, 'ada', 'u-1'),
-      create(0.2, 'bob', 'u-2'),
-      group(0.3, 'create', { identity: 'Finance', targetId: 'g-1', httpStatus: 201 }),
-      group(0.4, 'addMembers', { targetId: 'g-1', members: [{ op: 'add', ids: ['u-1', 'u-2'] }] }),
-    ]);
+    h.ingest(
+      [
+        probe(0),
+        create(0.1, 'ada', 'u-1'),
+        create(0.2, 'bob', 'u-2'),
+        group(0.3, 'create', { identity: 'Finance', targetId: 'g-1', httpStatus: 201 }),
+        group(0.4, 'addMembers', { targetId: 'g-1', members: [{ op: 'add', ids: ['u-1', 'u-2'] }] }),
+      ],
+      batch,
+    );
     const g = identity("type = 'Group'");
     const members = () =>
       h.db.$client
@@ -235,24 +247,27 @@ describe('cycle stage', () => {
     expect(members()).toEqual(['u-1', 'u-2']);
     expect(cycles()[0]).toMatchObject({ users_touched: 2, groups_touched: 1, members_touched: 2 });
 
-    h.ingest([
-      probe(40),
-      patchUser(40.1, 'u-1', 'disable'),
-      group(40.2, 'update', {
-        targetId: 'g-1',
-        identity: 'Finance EMEA',
-        modifiedProperties: [{ name: 'displayName', value: 'Finance EMEA' }],
-      }),
-      group(40.3, 'removeMembers', { targetId: 'g-1', members: [{ op: 'remove', ids: ['u-1'] }] }),
-      // a failed member add changes nothing
-      group(40.4, 'addMembers', {
-        targetId: 'g-1',
-        members: [{ op: 'add', ids: ['u-9'] }],
-        httpStatus: 500,
-        status: 'failure',
-      }),
-      make({ time: at(40.5), operation: 'delete', httpMethod: 'DELETE', targetId: 'u-2', httpStatus: 204 }),
-    ]);
+    h.ingest(
+      [
+        probe(40),
+        patchUser(40.1, 'u-1', 'disable'),
+        group(40.2, 'update', {
+          targetId: 'g-1',
+          identity: 'Finance EMEA',
+          modifiedProperties: [{ name: 'displayName', value: 'Finance EMEA' }],
+        }),
+        group(40.3, 'removeMembers', { targetId: 'g-1', members: [{ op: 'remove', ids: ['u-1'] }] }),
+        // a failed member add changes nothing
+        group(40.4, 'addMembers', {
+          targetId: 'g-1',
+          members: [{ op: 'add', ids: ['u-9'] }],
+          httpStatus: 500,
+          status: 'failure',
+        }),
+        make({ time: at(40.5), operation: 'delete', httpMethod: 'DELETE', targetId: 'u-2', httpStatus: 204 }),
+      ],
+      batch,
+    );
     expect(identity("target_id = 'u-1'")).toMatchObject({ active: 0, deleted: 0, last_operation: 'disable' });
     expect(identity("target_id = 'u-2'")).toMatchObject({ deleted: 1 });
     expect(identity("type = 'Group'")).toMatchObject({ id: g.id, name: 'Finance EMEA', failing_streak: 1 });
