@@ -25,6 +25,7 @@ import { startCheckpointer } from './store/checkpointer.js';
 import { openDatabase, type Db } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
 import { createRecorder, type Recorder } from './store/recorder.js';
+import { createTermsStage } from './store/terms.js';
 
 export const version: string = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
@@ -97,7 +98,14 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const write = createIngest({
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
-    stages: [cycles, upstreamStage, metrics.stage, alerts.stage, ...(options.stages ?? [])],
+    stages: [
+      cycles,
+      upstreamStage,
+      metrics.stage,
+      alerts.stage,
+      createTermsStage(db),
+      ...(options.stages ?? []),
+    ],
   });
   let lastLoggedError = 0;
   recorder = createRecorder({

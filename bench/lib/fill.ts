@@ -1,4 +1,5 @@
 import type { Db } from '../../server/store/db.js';
+import { backfillTerms } from '../../server/store/terms.js';
 
 /**
  * Fills the operations table with realistic Entra → SCIM app traffic, fast: one prepared statement, large
@@ -470,6 +471,8 @@ export function fillOperations(db: Db, options: FillOptions): FillResult {
     }
   }
   sqlite.exec('commit');
+  // What the recorder's terms stage would have written, for `q`.
+  backfillTerms(db);
   onProgress?.(inserted);
   const sampleUser = userList.find((u) => u.targetId) ?? userList[0];
   return {

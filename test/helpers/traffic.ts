@@ -3,6 +3,7 @@ import { classify } from '../../server/scim/classify.js';
 import type { Exchange } from '../../server/scim/types.js';
 import type { Db } from '../../server/store/db.js';
 import { createIngest, type IngestStage, type StoredOperation } from '../../server/store/ingest.js';
+import { createTermsStage } from '../../server/store/terms.js';
 import {
   createUserBody,
   emptyListResponse,
@@ -19,7 +20,8 @@ export function recorder(db: Db, stages: IngestStage[] = []): (batch: Exchange[]
   return createIngest({
     db,
     classify: (e) => classify(e, { capture: 'redacted', redact: ['password'] }),
-    stages,
+    // As main.ts wires it: the terms stage keeps what `q` searches.
+    stages: [...stages, createTermsStage(db)],
   });
 }
 

@@ -55,9 +55,9 @@ export const operations = sqliteTable(
 );
 
 /**
- * The distinct identities, target ids and error reasons seen in `operations`, kept by triggers (see the
- * operations_terms migration). `q` searches these few thousand values by substring, then reads the matching
- * operations through their indexes, instead of running LIKE over every operation.
+ * The distinct identities, target ids and error reasons seen in `operations`, kept by the ingest stage in
+ * store/terms.ts. `q` searches these few thousand values by substring, then reads the matching operations
+ * through their indexes, instead of running LIKE over every operation.
  */
 export const operationTerms = sqliteTable(
   'operation_terms',
