@@ -6,7 +6,7 @@ import { startCheckpointer } from './checkpointer.js';
 import { openDatabase } from './db.js';
 
 describe('startCheckpointer', () => {
-  it('moves committed pages from the WAL into the database off the main thread', async () => {
+  it('moves committed pages from the WAL into the database off the main thread', { timeout: 30_000 }, async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'scimtap-ckpt-')), 'x.db');
     const db = openDatabase(path);
     const checkpointer = startCheckpointer(db, path, { intervalMs: 50 });
@@ -16,7 +16,8 @@ describe('startCheckpointer', () => {
     db.$client.transaction(() => {
       for (let i = 0; i < 20_000; i++) insert.run(`k${i}`, 'x'.repeat(100));
     })();
-    const end = Date.now() + 5_000;
+    // generous: on a loaded machine the worker thread may take seconds to start
+    const end = Date.now() + 20_000;
     while (statSync(path).size <= before && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(statSync(path).size).toBeGreaterThan(before + 1_000_000);
     await checkpointer.stop();
