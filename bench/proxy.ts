@@ -12,8 +12,16 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const root = new URL('..', import.meta.url).pathname;
 
-function start(args: string[], env: Record<string, string> = {}, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(
+  args: string[],
+  env: Record<string, string> = {},
+  ready: RegExp,
+): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
@@ -51,7 +59,10 @@ async function main() {
   const proxied: Target = { host: '127.0.0.1', port: proxyPort };
   await waitForPort(proxied);
 
-  const results = { direct: { rps: [] as number[], lat: [] as number[] }, proxied: { rps: [] as number[], lat: [] as number[] } };
+  const results = {
+    direct: { rps: [] as number[], lat: [] as number[] },
+    proxied: { rps: [] as number[], lat: [] as number[] },
+  };
   // Warm up both paths (JIT, keep-alive pools) before measuring.
   await throughput(direct, 1000);
   await throughput(proxied, 1000);
@@ -74,7 +85,11 @@ async function main() {
   upstream.child.kill('SIGTERM');
   const db = new Database(dbPath, { readonly: true });
   const recorded = (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
-  const passwordStored = (db.prepare("select count(*) as n from bodies where request_body like '%not-a-real-password%'").get() as { n: number }).n;
+  const passwordStored = (
+    db.prepare("select count(*) as n from bodies where request_body like '%not-a-real-password%'").get() as {
+      n: number;
+    }
+  ).n;
   db.close();
   rmSync(dir, { recursive: true, force: true });
 
@@ -82,15 +97,40 @@ async function main() {
   const d = results.direct;
   const p = results.proxied;
   const rows = [
-    ['throughput (req/s, median of rounds)', median(d.rps).toFixed(0), median(p.rps).toFixed(0), `ratio ${(median(p.rps) / median(d.rps)).toFixed(2)}`, '≥ 5000 through scimtap', median(p.rps) >= 5000],
-    ['p50 latency at 300 req/s (ms)', percentile(d.lat, 50).toFixed(3), percentile(p.lat, 50).toFixed(3), `+${(percentile(p.lat, 50) - percentile(d.lat, 50)).toFixed(3)} ms`, '≤ +0.5 ms', percentile(p.lat, 50) - percentile(d.lat, 50) <= 0.5],
-    ['p99 latency at 300 req/s (ms)', percentile(d.lat, 99).toFixed(3), percentile(p.lat, 99).toFixed(3), `+${(percentile(p.lat, 99) - percentile(d.lat, 99)).toFixed(3)} ms`, '≤ +2 ms', percentile(p.lat, 99) - percentile(d.lat, 99) <= 2],
+    [
+      'throughput (req/s, median of rounds)',
+      median(d.rps).toFixed(0),
+      median(p.rps).toFixed(0),
+      `ratio ${(median(p.rps) / median(d.rps)).toFixed(2)}`,
+      '≥ 5000 through scimtap',
+      median(p.rps) >= 5000,
+    ],
+    [
+      'p50 latency at 300 req/s (ms)',
+      percentile(d.lat, 50).toFixed(3),
+      percentile(p.lat, 50).toFixed(3),
+      `+${(percentile(p.lat, 50) - percentile(d.lat, 50)).toFixed(3)} ms`,
+      '≤ +0.5 ms',
+      percentile(p.lat, 50) - percentile(d.lat, 50) <= 0.5,
+    ],
+    [
+      'p99 latency at 300 req/s (ms)',
+      percentile(d.lat, 99).toFixed(3),
+      percentile(p.lat, 99).toFixed(3),
+      `+${(percentile(p.lat, 99) - percentile(d.lat, 99)).toFixed(3)} ms`,
+      '≤ +2 ms',
+      percentile(p.lat, 99) - percentile(d.lat, 99) <= 2,
+    ],
   ];
-  console.log(`\nscimtap proxy benchmark — ${rounds} interleaved rounds of ${seconds} s, GET lookups + POST creates (1:3), loopback\n`);
+  console.log(
+    `\nscimtap proxy benchmark — ${rounds} interleaved rounds of ${seconds} s, GET lookups + POST creates (1:3), loopback\n`,
+  );
   console.log('| measure | direct | via scimtap | added / ratio | target | met |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.slice(0, 5).join(' | ')} | ${r[5] ? 'yes' : 'NO'} |`);
-  console.log(`\nrecorded operations: ${recorded}; recorder dropped: ${health.recorder?.dropped}; password values stored: ${passwordStored}`);
+  console.log(
+    `\nrecorded operations: ${recorded}; recorder dropped: ${health.recorder?.dropped}; password values stored: ${passwordStored}`,
+  );
 }
 
 async function waitForPort(t: Target) {

@@ -11,7 +11,9 @@ const all = readdirSync(here)
   .sort((a, b) => (a === 'proxy' ? -1 : b === 'proxy' ? 1 : a.localeCompare(b)));
 const chosen = wanted.length ? all.filter((b) => wanted.includes(b)) : all;
 if (wanted.length && chosen.length !== wanted.length) {
-  console.error(`unknown benchmark(s): ${wanted.filter((w) => !all.includes(w)).join(', ')}; have: ${all.join(', ')}`);
+  console.error(
+    `unknown benchmark(s): ${wanted.filter((w) => !all.includes(w)).join(', ')}; have: ${all.join(', ')}`,
+  );
   process.exit(2);
 }
 let failed = 0;

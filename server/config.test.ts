@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, isLoopback, loadConfig } from './config.js';
 
-function problems(env: Record<string, string>, argv: string[] = [], files: Record<string, string> = {}): string[] {
+function problems(
+  env: Record<string, string>,
+  argv: string[] = [],
+  files: Record<string, string> = {},
+): string[] {
   try {
     loadConfig(env, argv, (p) => {
       if (p in files) return files[p];
@@ -96,7 +100,10 @@ describe('loadConfig', () => {
   });
 
   it('accepts a non-loopback admin listener when a token is set', () => {
-    const c = loadConfig({ SCIMTAP_ADMIN_LISTEN: '0.0.0.0:8081', SCIMTAP_ADMIN_TOKEN: 'a-long-enough-admin-token' });
+    const c = loadConfig({
+      SCIMTAP_ADMIN_LISTEN: '0.0.0.0:8081',
+      SCIMTAP_ADMIN_TOKEN: 'a-long-enough-admin-token',
+    });
     expect(c.adminToken).toBe('a-long-enough-admin-token');
   });
 });

@@ -93,7 +93,14 @@ const configSchema = z
     notifyTo: z
       .string()
       .optional()
-      .transform((v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []))
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      )
       .pipe(z.array(z.email('not an email address'))),
     smtpUrl: smtpUrl.optional(),
     mailFrom: z.string().min(3).default('scimtap@localhost'),

@@ -22,7 +22,7 @@ import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
-import { openDatabase, type Db } from './store/db.js';
+import { type Db, openDatabase } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
 import { createRecorder, type Recorder } from './store/recorder.js';
 import { createTermsStage } from './store/terms.js';
@@ -80,7 +80,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     afterCommit(ops) {
       const last = ops[ops.length - 1];
       if (!last || last.errorCode === 'ClientAborted') return;
-      lastUpstream = last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout' ? 'unreachable' : 'reachable';
+      lastUpstream =
+        last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout'
+          ? 'unreachable'
+          : 'reachable';
     },
   };
   let recorder: Recorder | undefined;
@@ -180,7 +183,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     { logger },
   );
   logger.info(
-    { proxy: proxyListener.url, upstream: redactUrl(upstream), admin: adminUrl, db: config.db, mode: config.mode },
+    {
+      proxy: proxyListener.url,
+      upstream: redactUrl(upstream),
+      admin: adminUrl,
+      db: config.db,
+      mode: config.mode,
+    },
     'scimtap is forwarding',
   );
 
@@ -188,7 +197,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const stop = () => {
     stopping ??= (async () => {
       // Order matters: stop taking requests, let in-flight ones finish (they enqueue), then flush, then close.
-      await Promise.all([proxyListener.close(), closeGracefully(adminServer as import('node:http').Server, 2_000)]);
+      await Promise.all([
+        proxyListener.close(),
+        closeGracefully(adminServer as import('node:http').Server, 2_000),
+      ]);
       await jobs.stop();
       proxy.close();
       recorder.stop();

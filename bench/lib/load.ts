@@ -28,7 +28,9 @@ function once(agent: http.Agent, t: Target, post: boolean): Promise<number> {
         path: post ? '/scim/v2/Users' : lookupPath,
         headers: {
           authorization: 'Bearer token-benchmark',
-          ...(post ? { 'content-type': 'application/scim+json', 'content-length': Buffer.byteLength(createBody) } : {}),
+          ...(post
+            ? { 'content-type': 'application/scim+json', 'content-length': Buffer.byteLength(createBody) }
+            : {}),
         },
       },
       (res) => {
@@ -45,7 +47,11 @@ function once(agent: http.Agent, t: Target, post: boolean): Promise<number> {
 }
 
 /** Closed loop: `connections` clients send back to back for `ms`; returns requests per second. */
-export async function throughput(t: Target, ms: number, connections = 64): Promise<{ rps: number; errors: number }> {
+export async function throughput(
+  t: Target,
+  ms: number,
+  connections = 64,
+): Promise<{ rps: number; errors: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const end = Date.now() + ms;
   let done = 0;

@@ -5,7 +5,15 @@ const list = Buffer.from(
   JSON.stringify({
     schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
     totalResults: 1,
-    Resources: [{ id: 'u-1', userName: 'ada@contoso.example', active: true, displayName: 'Ada Lovelace', externalId: 'ada' }],
+    Resources: [
+      {
+        id: 'u-1',
+        userName: 'ada@contoso.example',
+        active: true,
+        displayName: 'Ada Lovelace',
+        externalId: 'ada',
+      },
+    ],
   }),
 );
 const server = http.createServer((req, res) => {

@@ -14,7 +14,10 @@ export function requireToken(token: string): MiddlewareHandler {
       .digest();
     if (!m || !timingSafeEqual(given, expected)) {
       c.header('WWW-Authenticate', 'Bearer realm="scimtap"');
-      return c.json({ error: 'unauthorized', message: 'a valid admin token is required (Authorization: Bearer …)' }, 401);
+      return c.json(
+        { error: 'unauthorized', message: 'a valid admin token is required (Authorization: Bearer …)' },
+        401,
+      );
     }
     await next();
   };

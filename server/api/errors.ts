@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 /** An error an API route raises on purpose: it carries its status and a message for the user. */
 export class ApiError extends Error {

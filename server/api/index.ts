@@ -33,7 +33,9 @@ export function createAdminApp(deps: AdminDeps) {
     .route('/operations', operationRoutes(deps))
     .route('/export.csv', exportRoutes(deps));
   for (const [path, routes] of Object.entries(deps.extraApi ?? {})) api.route(path, routes);
-  api.all('*', (c) => c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404));
+  api.all('*', (c) =>
+    c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404),
+  );
   app.route('/api', api);
 
   if (deps.metrics) {
@@ -48,6 +50,14 @@ export function createAdminApp(deps: AdminDeps) {
   // Created on first use: the dashboard may be built after scimtap starts (npm start builds it when needed).
   let assets: MiddlewareHandler | undefined;
   let shell: MiddlewareHandler | undefined;
+  const lazyAssets: MiddlewareHandler = (c, next) => {
+    assets ??= serveStatic({ root: webRoot });
+    return assets(c, next);
+  };
+  const lazyShell: MiddlewareHandler = (c, next) => {
+    shell ??= serveStatic({ root: webRoot, path: 'index.html' });
+    return shell(c, next);
+  };
   app.use('*', async (c, next) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return c.text('Not found', 404);
     if (!existsSync(`${webRoot}/index.html`)) {
@@ -55,8 +65,8 @@ export function createAdminApp(deps: AdminDeps) {
     }
     await next();
   });
-  app.use('*', (c, next) => (assets ??= serveStatic({ root: webRoot }))(c, next));
+  app.use('*', lazyAssets);
   // Client-side routes (e.g. /identities/42 from an email link) get the app shell.
-  app.use('*', (c, next) => (shell ??= serveStatic({ root: webRoot, path: 'index.html' }))(c, next));
+  app.use('*', lazyShell);
   return app;
 }

@@ -21,7 +21,7 @@ export interface ProxyOptions {
   clock?: () => number;
 }
 
-export interface Proxy {
+export interface ScimProxy {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** requests forwarded and not yet finished */
   inFlight(): number;
@@ -55,7 +55,7 @@ export function createProxy({
   captureLimitBytes = 65_536,
   upstreamCa,
   clock = Date.now,
-}: ProxyOptions): Proxy {
+}: ProxyOptions): ScimProxy {
   const base = new URL(upstream);
   const secure = base.protocol === 'https:';
   const basePath = base.pathname.replace(/\/+$/, '');

@@ -6,7 +6,9 @@ import { startCheckpointer } from './checkpointer.js';
 import { openDatabase } from './db.js';
 
 describe('startCheckpointer', () => {
-  it('moves committed pages from the WAL into the database off the main thread', { timeout: 30_000 }, async () => {
+  it('moves committed pages from the WAL into the database off the main thread', {
+    timeout: 30_000,
+  }, async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'scimtap-ckpt-')), 'x.db');
     const db = openDatabase(path);
     const checkpointer = startCheckpointer(db, path, { intervalMs: 50 });

@@ -31,7 +31,11 @@ export interface IngestOptions {
 }
 
 /** Returns the recorder's `write`: classify a batch and store it in one transaction. */
-export function createIngest({ db, classify, stages = [] }: IngestOptions): (batch: Exchange[]) => StoredOperation[] {
+export function createIngest({
+  db,
+  classify,
+  stages = [],
+}: IngestOptions): (batch: Exchange[]) => StoredOperation[] {
   const sqlite = db.$client;
   const insertOperation = sqlite.prepare(`
     insert into operations (time, duration_ms, cycle_id, identity_id, http_method, path, query, http_status,
@@ -79,7 +83,14 @@ export function createIngest({ db, classify, stages = [] }: IngestOptions): (bat
       );
       const id = Number(lastInsertRowid);
       if (r.requestBody !== null || r.responseBody !== null) {
-        insertBody.run(id, r.time, r.requestBody, r.requestTruncated ? 1 : 0, r.responseBody, r.responseTruncated ? 1 : 0);
+        insertBody.run(
+          id,
+          r.time,
+          r.requestBody,
+          r.requestTruncated ? 1 : 0,
+          r.responseBody,
+          r.responseTruncated ? 1 : 0,
+        );
       }
       stored[i] = { ...r, id };
     }

@@ -26,7 +26,11 @@ export async function startScimmyUpstream(token: string) {
       if (resource.id && !store.has(id)) throw new SCIMMY.Types.Error(404, null!, `Resource ${id} not found`);
       const now = new Date().toISOString();
       const previous = store.get(id);
-      const stored = { ...instance, id, meta: { created: (previous?.meta as { created?: string })?.created ?? now, lastModified: now } } as Stored;
+      const stored = {
+        ...instance,
+        id,
+        meta: { created: (previous?.meta as { created?: string })?.created ?? now, lastModified: now },
+      } as Stored;
       store.set(id, stored);
       return stored;
     },
@@ -69,7 +73,13 @@ export async function startScimmyUpstream(token: string) {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      received.push({ method: req.method, url: req.originalUrl, headers: req.headers, bodyHash: sha256(body), bodyLength: body.length });
+      received.push({
+        method: req.method,
+        url: req.originalUrl,
+        headers: req.headers,
+        bodyHash: sha256(body),
+        bodyLength: body.length,
+      });
       (req as unknown as { rawBody: Buffer }).rawBody = body;
       // Entra's default PATCH dialect says "False"/"True"; SCIMMY wants booleans, as a strict app would not.
       const text = body.length ? body.toString('utf8') : '';
@@ -106,7 +116,8 @@ export async function startScimmyUpstream(token: string) {
 }
 
 function normaliseEntraPatch(body: unknown): unknown {
-  if (!body || typeof body !== 'object' || !Array.isArray((body as { Operations?: unknown }).Operations)) return body;
+  if (!body || typeof body !== 'object' || !Array.isArray((body as { Operations?: unknown }).Operations))
+    return body;
   const ops = (body as { Operations: Record<string, unknown>[] }).Operations.map((op) => ({
     ...op,
     op: typeof op.op === 'string' ? op.op.toLowerCase() : op.op,

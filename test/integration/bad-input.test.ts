@@ -21,22 +21,60 @@ describe('bad input through scimtap', () => {
   });
 
   const cases: { name: string; method: string; path: string; body?: Buffer; contentType?: string }[] = [
-    { name: 'invalid JSON', method: 'POST', path: '/Users', body: Buffer.from('{"userName": "ada", '), contentType: 'application/scim+json' },
-    { name: 'a 5 MiB body', method: 'POST', path: '/Users', body: randomBytes(5 * 1024 * 1024), contentType: 'application/scim+json' },
-    { name: 'non-UTF-8 bytes', method: 'PATCH', path: '/Users/u-1', body: Buffer.from([0x7b, 0xff, 0xfe, 0xc3, 0x28, 0x7d]) },
-    { name: 'wrong content type', method: 'POST', path: '/Groups', body: Buffer.from('displayName=Finance'), contentType: 'application/x-www-form-urlencoded' },
+    {
+      name: 'invalid JSON',
+      method: 'POST',
+      path: '/Users',
+      body: Buffer.from('{"userName": "ada", '),
+      contentType: 'application/scim+json',
+    },
+    {
+      name: 'a 5 MiB body',
+      method: 'POST',
+      path: '/Users',
+      body: randomBytes(5 * 1024 * 1024),
+      contentType: 'application/scim+json',
+    },
+    {
+      name: 'non-UTF-8 bytes',
+      method: 'PATCH',
+      path: '/Users/u-1',
+      body: Buffer.from([0x7b, 0xff, 0xfe, 0xc3, 0x28, 0x7d]),
+    },
+    {
+      name: 'wrong content type',
+      method: 'POST',
+      path: '/Groups',
+      body: Buffer.from('displayName=Finance'),
+      contentType: 'application/x-www-form-urlencoded',
+    },
     { name: 'an unknown path', method: 'GET', path: '/Widgets/42/sprockets' },
     { name: 'HEAD', method: 'HEAD', path: '/Users' },
     { name: 'OPTIONS', method: 'OPTIONS', path: '/Users' },
-    { name: 'PUT', method: 'PUT', path: '/Users/u-1', body: Buffer.from('{"userName":"ada","active":"maybe"}') },
-    { name: 'odd query encodings', method: 'GET', path: '/Users?filter=userName%20eq%20%ZZ%22&filter=&=x&%E0%A4%A=1&+a+=b++' },
-    { name: 'a filter with an escaped quote', method: 'GET', path: '/Users?filter=userName+eq+%22a%5C%22b%22' },
+    {
+      name: 'PUT',
+      method: 'PUT',
+      path: '/Users/u-1',
+      body: Buffer.from('{"userName":"ada","active":"maybe"}'),
+    },
+    {
+      name: 'odd query encodings',
+      method: 'GET',
+      path: '/Users?filter=userName%20eq%20%ZZ%22&filter=&=x&%E0%A4%A=1&+a+=b++',
+    },
+    {
+      name: 'a filter with an escaped quote',
+      method: 'GET',
+      path: '/Users?filter=userName+eq+%22a%5C%22b%22',
+    },
     { name: 'traversal in the id', method: 'DELETE', path: '/Users/..%2F..%2Fetc%2Fpasswd' },
   ];
 
   it.each(cases)('forwards and records $name', async ({ method, path, body, contentType }) => {
     const before = upstream.received.length;
-    const rowsBefore = (scimtap.db.$client.prepare('select count(*) as n from operations').get() as { n: number }).n;
+    const rowsBefore = (
+      scimtap.db.$client.prepare('select count(*) as n from operations').get() as { n: number }
+    ).n;
     const res = await send(scimtap.proxyUrl, {
       method,
       path,
@@ -53,7 +91,9 @@ describe('bad input through scimtap', () => {
     const rows = scimtap.db.$client
       .prepare('select http_method as method, status, operation from operations order by id desc limit 1')
       .all() as { method: string; status: string; operation: string }[];
-    expect((scimtap.db.$client.prepare('select count(*) as n from operations').get() as { n: number }).n).toBe(rowsBefore + 1);
+    expect(
+      (scimtap.db.$client.prepare('select count(*) as n from operations').get() as { n: number }).n,
+    ).toBe(rowsBefore + 1);
     expect(rows[0].method).toBe(method);
     expect(scimtap.recorder.stats().dropped).toBe(0);
   });

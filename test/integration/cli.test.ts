@@ -30,7 +30,12 @@ describe('scimtap command line', () => {
   it('prints help listing every variable', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const v of ['SCIMTAP_UPSTREAM', 'SCIMTAP_ADMIN_TOKEN', 'SCIMTAP_CAPTURE', 'SCIMTAP_EXPECTED_OBJECTS']) {
+    for (const v of [
+      'SCIMTAP_UPSTREAM',
+      'SCIMTAP_ADMIN_TOKEN',
+      'SCIMTAP_CAPTURE',
+      'SCIMTAP_EXPECTED_OBJECTS',
+    ]) {
       expect(r.stdout).toContain(v);
     }
   });

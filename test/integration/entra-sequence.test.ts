@@ -32,8 +32,17 @@ describe('an Entra-like sequence through scimtap to a real SCIM server (SCIMMY)'
   async function call(label: string, method: string, path: string, body?: unknown) {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const res = await send(scimtap.proxyUrl, { method, path, headers: headers(text), body: text });
-    sent.push({ label, bodyHash: text ? sha256(text) : null, responseHash: sha256(res.body), status: res.status });
-    return { status: res.status, json: res.body.length ? JSON.parse(res.body.toString()) : null, raw: res.body };
+    sent.push({
+      label,
+      bodyHash: text ? sha256(text) : null,
+      responseHash: sha256(res.body),
+      status: res.status,
+    });
+    return {
+      status: res.status,
+      json: res.body.length ? JSON.parse(res.body.toString()) : null,
+      raw: res.body,
+    };
   }
 
   beforeAll(async () => {
@@ -55,7 +64,11 @@ describe('an Entra-like sequence through scimtap to a real SCIM server (SCIMMY)'
     await call('update2017', 'PATCH', `/Users/${id}`, patch2017Update);
     await call('update2020', 'PATCH', `/Users/${id}`, patch2020Update);
     await call('disable', 'PATCH', `/Users/${id}`, patch2017Disable);
-    await call('groupLookup', 'GET', `/Groups?excludedAttributes=members&${filterQuery('displayName', 'Finance')}`);
+    await call(
+      'groupLookup',
+      'GET',
+      `/Groups?excludedAttributes=members&${filterQuery('displayName', 'Finance')}`,
+    );
     const group = await call('groupCreate', 'POST', '/Groups', createGroupBody({ displayName: 'Finance' }));
     const gid = group.json.id as string;
     await call('addMembers', 'PATCH', `/Groups/${gid}`, addMembersBody([id]));
@@ -66,9 +79,12 @@ describe('an Entra-like sequence through scimtap to a real SCIM server (SCIMMY)'
     await call('deleteGroup', 'DELETE', `/Groups/${gid}`);
 
     // The same read straight from the upstream, to compare what the client got through the proxy.
-    const direct = await send(`${upstream.url}/Groups?excludedAttributes=members&${filterQuery('displayName', 'Nobody')}`, {
-      headers: headers(),
-    });
+    const direct = await send(
+      `${upstream.url}/Groups?excludedAttributes=members&${filterQuery('displayName', 'Nobody')}`,
+      {
+        headers: headers(),
+      },
+    );
     directResponses.push(sha256(direct.body));
     scimtap.recorder.flush();
   });
@@ -97,9 +113,18 @@ describe('an Entra-like sequence through scimtap to a real SCIM server (SCIMMY)'
       .prepare(
         'select operation, provisioning_action as action, status, identity_type as type, identity, http_status as http from operations order by id',
       )
-      .all() as { operation: string; action: string; status: string; type: string | null; identity: string | null; http: number }[];
+      .all() as {
+      operation: string;
+      action: string;
+      status: string;
+      type: string | null;
+      identity: string | null;
+      http: number;
+    }[];
     const userName = 'ada.lovelace@contoso.example';
-    const reasons = scimtap.db.$client.prepare('select reason from operations where status != ?').all('success');
+    const reasons = scimtap.db.$client
+      .prepare('select reason from operations where status != ?')
+      .all('success');
     expect(reasons).toEqual([]);
     expect(rows.map((r) => [r.operation, r.action, r.status])).toEqual([
       ['testConnection', 'other', 'success'],
@@ -130,7 +155,9 @@ describe('an Entra-like sequence through scimtap to a real SCIM server (SCIMMY)'
       expect(bytes.includes(Buffer.from(token)), `${file} holds the token`).toBe(false);
       expect(bytes.includes(Buffer.from('Sup3r-Secret-Pa55!')), `${file} holds the password`).toBe(false);
     }
-    const fingerprints = scimtap.db.$client.prepare('select distinct token_fingerprint as f from operations').all();
+    const fingerprints = scimtap.db.$client
+      .prepare('select distinct token_fingerprint as f from operations')
+      .all();
     expect(fingerprints).toEqual([{ f: sha256(token).slice(0, 12) }]);
   });
 });

@@ -9,7 +9,9 @@ import { startTestScimtap } from '../helpers/scimtap.js';
 
 const ok = (_r: unknown, res: import('node:http').ServerResponse) => {
   res.writeHead(200, { 'content-type': 'application/scim+json' });
-  res.end('{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}');
+  res.end(
+    '{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}',
+  );
 };
 
 async function sendMany(url: string, n: number, concurrency = 20) {
@@ -27,7 +29,8 @@ async function sendMany(url: string, n: number, concurrency = 20) {
   return statuses;
 }
 
-const count = (db: Database.Database) => (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
+const count = (db: Database.Database) =>
+  (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
 
 async function until(f: () => boolean, ms: number) {
   const end = Date.now() + ms;
@@ -111,7 +114,9 @@ describe('durability', () => {
   });
 
   it('loses nothing on SIGTERM: in-flight requests finish and the queue is flushed', async () => {
-    const upstream = await startUpstream((r, res) => setTimeout(() => ok(r, res), r.url.includes('slow') ? 400 : 0));
+    const upstream = await startUpstream((r, res) =>
+      setTimeout(() => ok(r, res), r.url.includes('slow') ? 400 : 0),
+    );
     cleanups.push(upstream.close);
     const dir = mkdtempSync(join(tmpdir(), 'scimtap-sigterm-'));
     const dbPath = join(dir, 'scimtap.db');

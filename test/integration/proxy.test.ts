@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProxy, type Proxy } from '../../server/proxy/index.js';
+import { createProxy, type ScimProxy } from '../../server/proxy/index.js';
 import { listen } from '../../server/proxy/server.js';
 import type { Exchange } from '../../server/scim/types.js';
 import { makeCerts } from '../helpers/certs.js';
-import { startTestScimtap } from '../helpers/scimtap.js';
 import { type Received, send, sha256, startUpstream } from '../helpers/http.js';
+import { startTestScimtap } from '../helpers/scimtap.js';
 
 // The proxy alone, with a real sink (an array) and a raw upstream that echoes what it got.
 async function startPair(
@@ -73,7 +73,11 @@ describe('proxy forwarding', () => {
   });
 
   it('forwards request and response bodies byte for byte, including non-UTF-8 and 5 MiB', async () => {
-    for (const body of [randomBytes(5 * 1024 * 1024), Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28]), Buffer.from('{"a":')]) {
+    for (const body of [
+      randomBytes(5 * 1024 * 1024),
+      Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28]),
+      Buffer.from('{"a":'),
+    ]) {
       pair.upstream.received.length = 0;
       const res = await send(pair.url, {
         method: 'POST',
@@ -184,7 +188,8 @@ describe('proxy failures', () => {
   });
 
   it('passes an upstream error answer through unchanged (never its own error)', async () => {
-    const error = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness"}';
+    const error =
+      '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness"}';
     const pair = await startPair((_r, res) => {
       res.writeHead(409, { 'content-type': 'application/scim+json' });
       res.end(error);
@@ -202,7 +207,7 @@ describe('TLS', () => {
     const upstream = await startUpstream(echo, { cert: certs.cert, key: certs.key });
     const exchanges: Exchange[] = [];
     const withoutCa = createProxy({ upstream: upstream.url, sink: { record: (e) => exchanges.push(e) } });
-    const proxy: Proxy = createProxy({
+    const proxy: ScimProxy = createProxy({
       upstream: upstream.url,
       sink: { record: (e) => exchanges.push(e) },
       upstreamCa: certs.ca,

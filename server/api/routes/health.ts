@@ -13,7 +13,14 @@ export interface HealthDeps {
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
 }
 
-export function healthRoutes({ db, version, mode, appName = 'SCIM app', recorderStats, upstreamState }: HealthDeps) {
+export function healthRoutes({
+  db,
+  version,
+  mode,
+  appName = 'SCIM app',
+  recorderStats,
+  upstreamState,
+}: HealthDeps) {
   return new Hono().get('/', (c) => {
     let dbState: 'ok' | 'failing' | 'error' = 'ok';
     try {

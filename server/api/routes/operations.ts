@@ -12,7 +12,10 @@ import { ApiError, parseInput } from '../errors.js';
 export function operationRoutes({ db }: { db: Db }) {
   return new Hono()
     .get('/', (c) => {
-      const { limit, cursor, ...filter } = parseInput(operationFilterSchema.extend(pageSchema.shape), c.req.query());
+      const { limit, cursor, ...filter } = parseInput(
+        operationFilterSchema.extend(pageSchema.shape),
+        c.req.query(),
+      );
       return c.json(listOperations(db, filter, { limit, cursor }));
     })
     .get('/:id', (c) => {
