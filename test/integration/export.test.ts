@@ -185,6 +185,38 @@ describe('GET /api/export.csv', () => {
     expect(rows.map((r) => Number(r.id))).toEqual(expected);
   });
 
+  it('is a snapshot: operations recorded while it streams are left for the next export', async () => {
+    const before = parseCsv(await (await app.request('/api/export.csv')).text()).length;
+    const res = await app.request('/api/export.csv');
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    recorder(db)([entra.lookupUser(t0 + 7_200_000, 'late@example.com')]);
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      text += decoder.decode(r.value, { stream: true });
+    const rows = parseCsv(text);
+    expect(rows).toHaveLength(before);
+    expect(rows.some((r) => r.identity === 'late@example.com')).toBe(false);
+    const next = parseCsv(await (await app.request('/api/export.csv')).text());
+    expect(next.at(-1)?.identity).toBe('late@example.com');
+  });
+
+  it('stops reading when the client goes away', async () => {
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args);
+    try {
+      const res = await app.request('/api/export.csv');
+      const reader = res.body!.getReader();
+      await reader.read();
+      await reader.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      console.error = original;
+    }
+    expect(errors).toEqual([]);
+  });
+
   it('names the time range in the file name', async () => {
     const res = await app.request(`/api/export.csv?from=${t0}&to=2025-01-16T00:00:00Z`);
     expect(res.headers.get('content-disposition')).toBe(

@@ -17,12 +17,14 @@ export function exportRoutes({ db, appName = 'SCIM app', clock = Date.now }: Exp
     const filter = parseInput(operationFilterSchema, c.req.query());
     const chunks = exportCsv(db, filter);
     const encoder = new TextEncoder();
+    let cancelled = false;
     // Pulled, never pushed: the next slice is read only when the client has taken the last one (backpressure).
     const body = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
           // Each slice is a few ms of synchronous work: let the proxy and the recorder run between slices.
           await new Promise((resolve) => setImmediate(resolve));
+          if (cancelled) return;
           try {
             const next = chunks.next();
             if (next.done) controller.close();
@@ -33,7 +35,9 @@ export function exportRoutes({ db, appName = 'SCIM app', clock = Date.now }: Exp
             controller.error(err);
           }
         },
+        // The client went away: no more reads.
         cancel() {
+          cancelled = true;
           chunks.return(undefined);
         },
       },

@@ -170,10 +170,11 @@ export function* exportCsv(
   const where = operationWhere(filter, filter.q ? matchSearch(db, filter.q) : undefined);
   // An export reads its whole window anyway, so the window's exact id range is always worth reading first.
   const window = timeWindowIds(db, filter, Number.POSITIVE_INFINITY);
-  yield stringify([[...exportColumns]], csvOptions);
-  if (window === 'empty') return;
+  // Read before the first yield: the snapshot is what existed when the client started reading.
   const newest =
     (db.$client.prepare('select max(id) as id from operations').get() as { id: number | null }).id ?? 0;
+  yield stringify([[...exportColumns]], csvOptions);
+  if (window === 'empty') return;
   const last = window ? Math.min(window.hi, newest) : newest;
   let after = window ? window.lo - 1 : 0;
   const page = db
