@@ -82,14 +82,21 @@ export async function spawnScimtap(env: Record<string, string>, startupMs = 60_0
   void exited.then(() => {
     dead = true;
   });
-  const line = await until(
-    () => {
-      if (dead) throw new Error(`scimtap exited during startup:\n${output}`);
-      return output.split('\n').find((l) => l.includes('scimtap is forwarding'));
-    },
-    startupMs,
-    'scimtap to start',
-  );
+  let line: string;
+  try {
+    line = await until(
+      () => {
+        if (dead) throw new Error(`scimtap exited during startup:\n${output}`);
+        return output.split('\n').find((l) => l.includes('scimtap is forwarding'));
+      },
+      startupMs,
+      'scimtap to start (its info-level "scimtap is forwarding" line)',
+    );
+  } catch (err) {
+    // Never leave a process behind that the caller has no handle on.
+    child.kill('SIGKILL');
+    throw err;
+  }
   const started = JSON.parse(line) as { proxy: string; admin: string };
   return {
     child,
