@@ -19,36 +19,34 @@ export function useCursorStack(resetKey: string) {
   return { cursor: stack.at(-1), page: stack.length + 1, next, previous, first };
 }
 
+export type CursorStack = ReturnType<typeof useCursorStack>;
+
+/** The buttons for a `useCursorStack`; `nextCursor` is the current page's, `busy` while the next one loads. */
 export function Pager({
-  page,
-  nextCursor,
-  onNext,
-  onPrevious,
-  onFirst,
-  busy,
   label,
+  pager,
+  nextCursor,
+  busy,
 }: {
-  page: number;
-  nextCursor: string | null | undefined;
-  onNext(cursor: string): void;
-  onPrevious(): void;
-  onFirst(): void;
-  busy?: boolean;
   label: string;
+  pager: CursorStack;
+  nextCursor: string | null | undefined;
+  busy?: boolean;
 }) {
+  const { page } = pager;
   return (
     <nav className="pager" aria-label={`${label} pages`}>
-      <button type="button" onClick={onFirst} disabled={page === 1}>
+      <button type="button" onClick={pager.first} disabled={page === 1}>
         « Newest
       </button>
-      <button type="button" onClick={onPrevious} disabled={page === 1}>
+      <button type="button" onClick={pager.previous} disabled={page === 1}>
         ‹ Previous
       </button>
       <span className="pager-page" aria-live="polite">
         Page {page}
         {busy ? ' · loading…' : ''}
       </span>
-      <button type="button" onClick={() => nextCursor && onNext(nextCursor)} disabled={!nextCursor}>
+      <button type="button" onClick={() => nextCursor && pager.next(nextCursor)} disabled={!nextCursor}>
         Next ›
       </button>
     </nav>

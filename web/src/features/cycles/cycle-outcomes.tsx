@@ -91,15 +91,7 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
         </div>
       )}
       {data ? (
-        <Pager
-          label="Outcomes"
-          page={pager.page}
-          nextCursor={data.nextCursor}
-          onNext={pager.next}
-          onPrevious={pager.previous}
-          onFirst={pager.first}
-          busy={isPlaceholderData}
-        />
+        <Pager label="Outcomes" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
       ) : null}
     </section>
   );

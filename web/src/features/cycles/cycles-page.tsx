@@ -54,15 +54,7 @@ export function CyclesPage() {
           ) : (
             <CyclesTable cycles={data.items} placeholder={isPlaceholderData} />
           )}
-          <Pager
-            label="Cycles"
-            page={pager.page}
-            nextCursor={data.nextCursor}
-            onNext={pager.next}
-            onPrevious={pager.previous}
-            onFirst={pager.first}
-            busy={isPlaceholderData}
-          />
+          <Pager label="Cycles" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
         </>
       )}
     </>

@@ -100,11 +100,8 @@ export function IdentitiesPage() {
           )}
           <Pager
             label="Users and groups"
-            page={pager.page}
+            pager={pager}
             nextCursor={data.nextCursor}
-            onNext={pager.next}
-            onPrevious={pager.previous}
-            onFirst={pager.first}
             busy={isPlaceholderData}
           />
         </div>

@@ -112,15 +112,7 @@ function IncidentsList({ state }: { state: 'resolved' | undefined }) {
           </table>
         </div>
       )}
-      <Pager
-        label="Incidents"
-        page={pager.page}
-        nextCursor={data.nextCursor}
-        onNext={pager.next}
-        onPrevious={pager.previous}
-        onFirst={pager.first}
-        busy={isPlaceholderData}
-      />
+      <Pager label="Incidents" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
     </section>
   );
 }

@@ -137,15 +137,7 @@ export function NotificationsLog() {
       ) : (
         <NotificationsTable items={data.items} />
       )}
-      <Pager
-        label="Email log"
-        page={pager.page}
-        nextCursor={data.nextCursor}
-        onNext={pager.next}
-        onPrevious={pager.previous}
-        onFirst={pager.first}
-        busy={isPlaceholderData}
-      />
+      <Pager label="Email log" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
     </>
   );
 }

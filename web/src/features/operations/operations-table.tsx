@@ -103,15 +103,7 @@ export function OperationsTable({
           </table>
         </div>
       )}
-      <Pager
-        label={caption}
-        page={pager.page}
-        nextCursor={data.nextCursor}
-        onNext={pager.next}
-        onPrevious={pager.previous}
-        onFirst={pager.first}
-        busy={isPlaceholderData}
-      />
+      <Pager label={caption} pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
     </div>
   );
 }
