@@ -32,3 +32,22 @@ export function HttpStatus({ status }: { status: number | null }) {
   const cls = status >= 500 ? 'http-5xx' : status >= 400 ? 'http-4xx' : 'http-ok';
   return <span className={`http ${cls}`}>{status}</span>;
 }
+
+/** Why a call failed: its HTTP status, error code and reason; a dash when it did not fail. */
+export function ErrorReason({
+  httpStatus,
+  errorCode,
+  reason,
+}: {
+  httpStatus: number | null;
+  errorCode: string | null | undefined;
+  reason: string | null | undefined;
+}) {
+  if (!errorCode) return <span className="muted">—</span>;
+  return (
+    <>
+      <HttpStatus status={httpStatus} /> {errorCode}
+      {reason ? <span className="muted"> · {reason}</span> : null}
+    </>
+  );
+}

@@ -1,7 +1,8 @@
 import { useId, useState } from 'react';
+import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
 import { Link } from '../../lib/router.js';
 import { useCycleOutcomes } from './api.js';
 
@@ -40,55 +41,42 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
             : 'No user or group was touched in this cycle.'}
         </Empty>
       ) : (
-        <div className="table-scroll">
-          <table className={`table compact${isPlaceholderData ? ' is-placeholder' : ''}`}>
-            <caption className="sr-only">Per-object outcomes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Object</th>
-                <th scope="col">Type</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Last operation</th>
-                <th scope="col" className="num">
-                  Calls (failed)
+        <DataTable caption="Per-object outcomes" placeholder={isPlaceholderData} compact>
+          <thead>
+            <tr>
+              <th scope="col">Object</th>
+              <th scope="col">Type</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Last operation</th>
+              <th scope="col" className="num">
+                Calls (failed)
+              </th>
+              <th scope="col">Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((o) => (
+              <tr key={o.identityId} className={o.outcome === 'failure' ? 'row-failure' : undefined}>
+                <th scope="row" className="identity-cell">
+                  <Link to={`/identities/${o.identityId}`}>{o.name ?? o.targetId ?? `#${o.identityId}`}</Link>
                 </th>
-                <th scope="col">Error</th>
+                <td>{o.type ?? '—'}</td>
+                <td>
+                  <StatusBadge status={o.outcome} />
+                </td>
+                <td>
+                  <Link to={`/operations/${o.lastOperationId}`}>{o.lastOperation}</Link>
+                </td>
+                <td className="num">
+                  {o.operations} {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
+                </td>
+                <td className="reason-cell">
+                  <ErrorReason httpStatus={o.httpStatus} errorCode={o.errorCode} reason={o.reason} />
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {data.items.map((o) => (
-                <tr key={o.identityId} className={o.outcome === 'failure' ? 'row-failure' : undefined}>
-                  <th scope="row" className="identity-cell">
-                    <Link to={`/identities/${o.identityId}`}>
-                      {o.name ?? o.targetId ?? `#${o.identityId}`}
-                    </Link>
-                  </th>
-                  <td>{o.type ?? '—'}</td>
-                  <td>
-                    <StatusBadge status={o.outcome} />
-                  </td>
-                  <td>
-                    <Link to={`/operations/${o.lastOperationId}`}>{o.lastOperation}</Link>
-                  </td>
-                  <td className="num">
-                    {o.operations}{' '}
-                    {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
-                  </td>
-                  <td className="reason-cell">
-                    {o.errorCode ? (
-                      <>
-                        <HttpStatus status={o.httpStatus} /> {o.errorCode}
-                        {o.reason ? <span className="muted"> · {o.reason}</span> : null}
-                      </>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       {data ? (
         <Pager label="Outcomes" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />

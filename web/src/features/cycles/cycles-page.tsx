@@ -1,4 +1,5 @@
 import { useId } from 'react';
+import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { StatusBadge } from '../../components/status-badge.js';
@@ -63,81 +64,77 @@ export function CyclesPage() {
 
 function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: boolean }) {
   return (
-    <div className="table-scroll">
-      <table className={`table${placeholder ? ' is-placeholder' : ''}`}>
-        <caption className="sr-only">Cycles, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Cycle</th>
-            <th scope="col">Kind</th>
-            <th scope="col">State</th>
-            <th scope="col">Started</th>
-            <th scope="col" className="num">
-              Duration
+    <DataTable caption="Cycles, newest first" placeholder={placeholder}>
+      <thead>
+        <tr>
+          <th scope="col">Cycle</th>
+          <th scope="col">Kind</th>
+          <th scope="col">State</th>
+          <th scope="col">Started</th>
+          <th scope="col" className="num">
+            Duration
+          </th>
+          <th scope="col" className="num">
+            Calls
+          </th>
+          <th scope="col" className="num">
+            Failed
+          </th>
+          <th scope="col" className="num">
+            Users
+          </th>
+          <th scope="col" className="num">
+            Groups
+          </th>
+          <th scope="col" className="num">
+            p50 / p95
+          </th>
+          <th scope="col">Probe</th>
+        </tr>
+      </thead>
+      <tbody>
+        {cycles.map((c) => (
+          <tr key={c.id} className={c.failures > 0 ? 'row-failure' : undefined}>
+            <th scope="row">
+              <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
             </th>
-            <th scope="col" className="num">
-              Calls
-            </th>
-            <th scope="col" className="num">
-              Failed
-            </th>
-            <th scope="col" className="num">
-              Users
-            </th>
-            <th scope="col" className="num">
-              Groups
-            </th>
-            <th scope="col" className="num">
-              p50 / p95
-            </th>
-            <th scope="col">Probe</th>
+            <td>{c.kind}</td>
+            <td>
+              <span className={`badge badge-${c.state}`}>
+                <span aria-hidden="true">{c.state === 'running' ? '▶' : '■'}</span> {c.state}
+              </span>
+            </td>
+            <td className="nowrap">
+              <Time iso={c.startedAt} />
+            </td>
+            <td className="num nowrap">{formatDuration(c.durationMs)}</td>
+            <td className="num">{formatCount(c.total)}</td>
+            <td className="num">
+              {c.failures > 0 ? (
+                <Link to={`/operations?cycle=${c.id}&status=failure`}>
+                  {formatCount(c.failures)} ({formatPercent(c.failureRate)})
+                </Link>
+              ) : (
+                <span className="muted">0</span>
+              )}
+            </td>
+            <td className="num">{formatCount(c.usersTouched)}</td>
+            <td className="num">{formatCount(c.groupsTouched)}</td>
+            <td className="num nowrap">
+              {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
+            </td>
+            <td className="nowrap">
+              {c.probe ? (
+                <>
+                  <StatusBadge status={c.probe.status} /> {c.probe.httpStatus ?? ''} {c.probe.errorCode ?? ''}
+                </>
+              ) : (
+                <span className="muted">none</span>
+              )}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {cycles.map((c) => (
-            <tr key={c.id} className={c.failures > 0 ? 'row-failure' : undefined}>
-              <th scope="row">
-                <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
-              </th>
-              <td>{c.kind}</td>
-              <td>
-                <span className={`badge badge-${c.state}`}>
-                  <span aria-hidden="true">{c.state === 'running' ? '▶' : '■'}</span> {c.state}
-                </span>
-              </td>
-              <td className="nowrap">
-                <Time iso={c.startedAt} />
-              </td>
-              <td className="num nowrap">{formatDuration(c.durationMs)}</td>
-              <td className="num">{formatCount(c.total)}</td>
-              <td className="num">
-                {c.failures > 0 ? (
-                  <Link to={`/operations?cycle=${c.id}&status=failure`}>
-                    {formatCount(c.failures)} ({formatPercent(c.failureRate)})
-                  </Link>
-                ) : (
-                  <span className="muted">0</span>
-                )}
-              </td>
-              <td className="num">{formatCount(c.usersTouched)}</td>
-              <td className="num">{formatCount(c.groupsTouched)}</td>
-              <td className="num nowrap">
-                {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
-              </td>
-              <td className="nowrap">
-                {c.probe ? (
-                  <>
-                    <StatusBadge status={c.probe.status} /> {c.probe.httpStatus ?? ''}{' '}
-                    {c.probe.errorCode ?? ''}
-                  </>
-                ) : (
-                  <span className="muted">none</span>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

@@ -1,7 +1,8 @@
 import { useId } from 'react';
+import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link, useSearchParams } from '../../lib/router.js';
 import { useDebouncedInput } from '../../lib/use-debounced.js';
@@ -112,62 +113,52 @@ export function IdentitiesPage() {
 
 function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholder: boolean }) {
   return (
-    <div className="table-scroll">
-      <table className={`table${placeholder ? ' is-placeholder' : ''}`}>
-        <caption className="sr-only">Users and groups</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Type</th>
-            <th scope="col">Last status</th>
-            <th scope="col" className="num">
-              Failing streak
+    <DataTable caption="Users and groups" placeholder={placeholder}>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Type</th>
+          <th scope="col">Last status</th>
+          <th scope="col" className="num">
+            Failing streak
+          </th>
+          <th scope="col">Last operation</th>
+          <th scope="col">Last error</th>
+          <th scope="col">Last seen</th>
+          <th scope="col">Active</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((i) => (
+          <tr key={i.id} className={i.failingStreak > 0 ? 'row-failure' : undefined}>
+            <th scope="row" className="identity-cell">
+              <Link to={`/identities/${i.id}`}>{i.name ?? i.targetId ?? `#${i.id}`}</Link>
+              {i.deleted ? <span className="muted"> (deleted)</span> : null}
             </th>
-            <th scope="col">Last operation</th>
-            <th scope="col">Last error</th>
-            <th scope="col">Last seen</th>
-            <th scope="col">Active</th>
+            <td>{i.type}</td>
+            <td>
+              <StatusBadge status={i.lastStatus} />
+            </td>
+            <td className="num">
+              {i.failingStreak > 0 ? (
+                <strong className="form-error">
+                  {i.failingStreak} cycle{i.failingStreak === 1 ? '' : 's'}
+                </strong>
+              ) : (
+                <span className="muted">0</span>
+              )}
+            </td>
+            <td>{i.lastOperation ?? <span className="muted">—</span>}</td>
+            <td className="reason-cell">
+              <ErrorReason httpStatus={i.lastHttpStatus} errorCode={i.lastErrorCode} reason={i.lastReason} />
+            </td>
+            <td className="nowrap">
+              <Time iso={i.lastSeen} />
+            </td>
+            <td>{i.active === null ? <span className="muted">unknown</span> : i.active ? 'yes' : 'no'}</td>
           </tr>
-        </thead>
-        <tbody>
-          {items.map((i) => (
-            <tr key={i.id} className={i.failingStreak > 0 ? 'row-failure' : undefined}>
-              <th scope="row" className="identity-cell">
-                <Link to={`/identities/${i.id}`}>{i.name ?? i.targetId ?? `#${i.id}`}</Link>
-                {i.deleted ? <span className="muted"> (deleted)</span> : null}
-              </th>
-              <td>{i.type}</td>
-              <td>
-                <StatusBadge status={i.lastStatus} />
-              </td>
-              <td className="num">
-                {i.failingStreak > 0 ? (
-                  <strong className="form-error">
-                    {i.failingStreak} cycle{i.failingStreak === 1 ? '' : 's'}
-                  </strong>
-                ) : (
-                  <span className="muted">0</span>
-                )}
-              </td>
-              <td>{i.lastOperation ?? <span className="muted">—</span>}</td>
-              <td className="reason-cell">
-                {i.lastErrorCode ? (
-                  <>
-                    <HttpStatus status={i.lastHttpStatus} /> {i.lastErrorCode}
-                    {i.lastReason ? <span className="muted"> · {i.lastReason}</span> : null}
-                  </>
-                ) : (
-                  <span className="muted">—</span>
-                )}
-              </td>
-              <td className="nowrap">
-                <Time iso={i.lastSeen} />
-              </td>
-              <td>{i.active === null ? <span className="muted">unknown</span> : i.active ? 'yes' : 'no'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+        ))}
+      </tbody>
+    </DataTable>
   );
 }

@@ -1,4 +1,5 @@
 import { Fragment, useState } from 'react';
+import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { SeverityBadge } from '../../components/status-badge.js';
@@ -73,44 +74,41 @@ function IncidentsList({ state }: { state: 'resolved' | undefined }) {
           )}
         </Empty>
       ) : (
-        <div className="table-scroll">
-          <table className={`table${isPlaceholderData ? ' is-placeholder' : ''}`}>
-            <caption className="sr-only">Incidents</caption>
-            <thead>
-              <tr>
-                <th scope="col">Incident</th>
-                <th scope="col">Severity</th>
-                <th scope="col">State</th>
-                <th scope="col">Summary</th>
-                <th scope="col">Since</th>
-                <th scope="col">{state === 'resolved' ? 'Resolved' : 'Actions'}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.items.map((i) => (
-                <Fragment key={i.id}>
-                  <IncidentRow
-                    incident={i}
-                    resolvedTab={state === 'resolved'}
-                    silencing={silencing === i.id}
-                    onSilence={() => setSilencing(silencing === i.id ? null : i.id)}
-                  />
-                  {silencing === i.id ? (
-                    <tr className="detail-row">
-                      <td colSpan={6}>
-                        <SilenceForm
-                          rule={i.rule}
-                          identity={scopeIdentity(i.scope)}
-                          onDone={() => setSilencing(null)}
-                        />
-                      </td>
-                    </tr>
-                  ) : null}
-                </Fragment>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable caption="Incidents" placeholder={isPlaceholderData}>
+          <thead>
+            <tr>
+              <th scope="col">Incident</th>
+              <th scope="col">Severity</th>
+              <th scope="col">State</th>
+              <th scope="col">Summary</th>
+              <th scope="col">Since</th>
+              <th scope="col">{state === 'resolved' ? 'Resolved' : 'Actions'}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((i) => (
+              <Fragment key={i.id}>
+                <IncidentRow
+                  incident={i}
+                  resolvedTab={state === 'resolved'}
+                  silencing={silencing === i.id}
+                  onSilence={() => setSilencing(silencing === i.id ? null : i.id)}
+                />
+                {silencing === i.id ? (
+                  <tr className="detail-row">
+                    <td colSpan={6}>
+                      <SilenceForm
+                        rule={i.rule}
+                        identity={scopeIdentity(i.scope)}
+                        onDone={() => setSilencing(null)}
+                      />
+                    </td>
+                  </tr>
+                ) : null}
+              </Fragment>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       <Pager label="Incidents" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
     </section>

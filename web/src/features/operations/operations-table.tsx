@@ -1,4 +1,5 @@
 import { Fragment, useState } from 'react';
+import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
@@ -62,46 +63,43 @@ export function OperationsTable({
       {items.length === 0 ? (
         <Empty>{pager.page > 1 ? 'No more operations.' : emptyText}</Empty>
       ) : (
-        <div className="table-scroll">
-          <table className={`table${isPlaceholderData ? ' is-placeholder' : ''}`}>
-            <caption className="sr-only">{caption}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Status</th>
-                <th scope="col">Operation</th>
-                {showIdentity ? <th scope="col">Identity</th> : null}
-                <th scope="col" className="num">
-                  HTTP
-                </th>
-                <th scope="col" className="num">
-                  Duration
-                </th>
-                <th scope="col">Error</th>
-                <th scope="col">Request</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((op) => (
-                <Fragment key={op.id}>
-                  <OperationRow
-                    op={op}
-                    open={open.has(op.id)}
-                    onToggle={() => toggle(op.id)}
-                    showIdentity={showIdentity}
-                  />
-                  {open.has(op.id) ? (
-                    <tr className="detail-row">
-                      <td colSpan={columns} id={`op-${op.id}-detail`}>
-                        <OperationDetail id={op.id} />
-                      </td>
-                    </tr>
-                  ) : null}
-                </Fragment>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable caption={caption} placeholder={isPlaceholderData}>
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Status</th>
+              <th scope="col">Operation</th>
+              {showIdentity ? <th scope="col">Identity</th> : null}
+              <th scope="col" className="num">
+                HTTP
+              </th>
+              <th scope="col" className="num">
+                Duration
+              </th>
+              <th scope="col">Error</th>
+              <th scope="col">Request</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((op) => (
+              <Fragment key={op.id}>
+                <OperationRow
+                  op={op}
+                  open={open.has(op.id)}
+                  onToggle={() => toggle(op.id)}
+                  showIdentity={showIdentity}
+                />
+                {open.has(op.id) ? (
+                  <tr className="detail-row">
+                    <td colSpan={columns} id={`op-${op.id}-detail`}>
+                      <OperationDetail id={op.id} />
+                    </td>
+                  </tr>
+                ) : null}
+              </Fragment>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       <Pager label={caption} pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
     </div>

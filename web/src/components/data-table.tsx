@@ -1,0 +1,26 @@
+import type { ReactNode } from 'react';
+
+/**
+ * A list page's table: scrolls sideways on narrow screens, captioned for screen readers, and dimmed while
+ * react-query shows the previous page as a placeholder for the one loading.
+ */
+export function DataTable({
+  caption,
+  placeholder,
+  compact,
+  children,
+}: {
+  caption: string;
+  placeholder: boolean;
+  compact?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <div className="table-scroll">
+      <table className={`table${compact ? ' compact' : ''}${placeholder ? ' is-placeholder' : ''}`}>
+        <caption className="sr-only">{caption}</caption>
+        {children}
+      </table>
+    </div>
+  );
+}
