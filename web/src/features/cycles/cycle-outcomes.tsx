@@ -1,34 +1,31 @@
-import { useId, useState } from 'react';
+import { useState } from 'react';
 import { DataTable } from '../../components/data-table.js';
+import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading } from '../../components/states.js';
 import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
 import { Link } from '../../lib/router.js';
 import { useCycleOutcomes } from './api.js';
 
+const outcomes = ['failure', 'success', 'warning'] as const;
+const outcomeLabels = { failure: 'failed', success: 'succeeded', warning: 'warned' };
+
 /** One row per user or group the cycle touched, with how it ended there (its last operation in the cycle). */
 export function CycleOutcomes({ cycleId }: { cycleId: number }) {
   const [outcome, setOutcome] = useState<string | undefined>();
   const pager = useCursorStack(outcome ?? '');
   const { data, error, isPending, isPlaceholderData } = useCycleOutcomes(cycleId, outcome, pager.cursor);
-  const selectId = useId();
   return (
     <section className="card" aria-labelledby="outcomes-title">
       <div className="card-header">
         <h2 id="outcomes-title">Per-object outcomes</h2>
-        <div className="field">
-          <label htmlFor={selectId}>Outcome</label>
-          <select
-            id={selectId}
-            value={outcome ?? ''}
-            onChange={(e) => setOutcome(e.target.value || undefined)}
-          >
-            <option value="">any</option>
-            <option value="failure">failed</option>
-            <option value="success">succeeded</option>
-            <option value="warning">warned</option>
-          </select>
-        </div>
+        <FilterSelect
+          label="Outcome"
+          value={outcome}
+          options={outcomes}
+          labels={outcomeLabels}
+          onChange={setOutcome}
+        />
       </div>
       {isPending ? (
         <Loading />

@@ -1,5 +1,5 @@
-import { useId } from 'react';
 import { DataTable } from '../../components/data-table.js';
+import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { StatusBadge } from '../../components/status-badge.js';
@@ -16,7 +16,6 @@ export function CyclesPage() {
   const kind = kinds.find((k) => k === search.kind);
   const pager = useCursorStack(kind ?? '');
   const { data, error, isPending, isPlaceholderData } = useCycles(pager.cursor, kind);
-  const kindId = useId();
   return (
     <>
       <header className="page-header">
@@ -27,21 +26,7 @@ export function CyclesPage() {
         </p>
       </header>
       <form className="filters card" aria-label="Filter cycles" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor={kindId}>Kind</label>
-          <select
-            id={kindId}
-            value={kind ?? ''}
-            onChange={(e) => setSearch({ kind: e.target.value || undefined })}
-          >
-            <option value="">any</option>
-            {kinds.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </div>
+        <FilterSelect label="Kind" value={kind} options={kinds} onChange={(k) => setSearch({ kind: k })} />
       </form>
       {isPending ? (
         <Loading label="Loading cycles…" />

@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import { DataTable } from '../../components/data-table.js';
+import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
@@ -10,7 +11,15 @@ import type { Identity } from '../../types/api.js';
 import { type IdentityFilters, identityFilterKey, useIdentities } from './api.js';
 
 const types = ['User', 'Group'] as const;
-const statuses = ['failing', 'success', 'failure', 'warning'] as const;
+// In the order the Status drop-down lists them.
+const statuses = ['failing', 'failure', 'success', 'warning'] as const;
+const typeLabels = { User: 'users', Group: 'groups' };
+const statusLabels = {
+  failing: 'failing (streak ≥ 1)',
+  failure: 'last call failed',
+  success: 'last call succeeded',
+  warning: 'last call warned',
+};
 
 export function filtersFromSearch(search: Record<string, string>): IdentityFilters {
   return {
@@ -26,7 +35,7 @@ export function IdentitiesPage() {
   const pager = useCursorStack(identityFilterKey(filters));
   const { data, error, isPending, isPlaceholderData, isFetching } = useIdentities(filters, pager.cursor);
   const update = (patch: Partial<IdentityFilters>) => setSearch({ ...filters, ...patch });
-  const ids = { q: useId(), type: useId(), status: useId() };
+  const searchId = useId();
   const [q, setQ] = useDebouncedInput(filters.q ?? '', (v) => update({ q: v.trim() || undefined }));
   const anyFilter = Boolean(filters.q || filters.type || filters.status);
   return (
@@ -44,41 +53,30 @@ export function IdentitiesPage() {
         onSubmit={(e) => e.preventDefault()}
       >
         <div className="field field-wide">
-          <label htmlFor={ids.q}>Search</label>
+          <label htmlFor={searchId}>Search</label>
           <input
-            id={ids.q}
+            id={searchId}
             type="search"
             placeholder="userName, displayName, externalId or id"
             value={q}
             onChange={(e) => setQ(e.target.value)}
           />
         </div>
-        <div className="field">
-          <label htmlFor={ids.type}>Type</label>
-          <select
-            id={ids.type}
-            value={filters.type ?? ''}
-            onChange={(e) => update({ type: e.target.value || undefined })}
-          >
-            <option value="">users and groups</option>
-            <option value="User">users</option>
-            <option value="Group">groups</option>
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor={ids.status}>Status</label>
-          <select
-            id={ids.status}
-            value={filters.status ?? ''}
-            onChange={(e) => update({ status: e.target.value || undefined })}
-          >
-            <option value="">any</option>
-            <option value="failing">failing (streak ≥ 1)</option>
-            <option value="failure">last call failed</option>
-            <option value="success">last call succeeded</option>
-            <option value="warning">last call warned</option>
-          </select>
-        </div>
+        <FilterSelect
+          label="Type"
+          value={filters.type}
+          options={types}
+          labels={typeLabels}
+          anyLabel="users and groups"
+          onChange={(type) => update({ type })}
+        />
+        <FilterSelect
+          label="Status"
+          value={filters.status}
+          options={statuses}
+          labels={statusLabels}
+          onChange={(status) => update({ status })}
+        />
         <div className="filter-actions">
           <button type="button" onClick={() => setSearch({})} disabled={!anyFilter}>
             Clear filters

@@ -5,6 +5,7 @@ import {
   operationStatuses,
   resourceTypes,
 } from '../../../../server/scim/types.js';
+import { FilterSelect } from '../../components/filter-select.js';
 import { downloadWithToken, getToken } from '../../lib/api-client.js';
 import { isoToLocalInput, localInputToIso } from '../../lib/format.js';
 import { useSearchParams } from '../../lib/router.js';
@@ -34,35 +35,6 @@ export function OperationsPage() {
         }
       />
     </>
-  );
-}
-
-function Select({
-  label,
-  value,
-  options,
-  onChange,
-  anyLabel = 'any',
-}: {
-  label: string;
-  value: string | undefined;
-  options: readonly string[];
-  onChange(v: string | undefined): void;
-  anyLabel?: string;
-}) {
-  const id = useId();
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <select id={id} value={value ?? ''} onChange={(e) => onChange(e.target.value || undefined)}>
-        <option value="">{anyLabel}</option>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </div>
   );
 }
 
@@ -101,19 +73,19 @@ function FilterBar({
           onChange={(e) => setQ(e.target.value)}
         />
       </div>
-      <Select
+      <FilterSelect
         label="Status"
         value={filters.status}
         options={operationStatuses}
         onChange={(status) => onChange({ status })}
       />
-      <Select
+      <FilterSelect
         label="Operation"
         value={filters.operation}
         options={operationKinds}
         onChange={(operation) => onChange({ operation })}
       />
-      <Select
+      <FilterSelect
         label="Resource"
         value={filters.resourceType}
         options={resourceTypes}
@@ -130,7 +102,7 @@ function FilterBar({
           onChange={(e) => setHttp(e.target.value)}
         />
       </div>
-      <Select
+      <FilterSelect
         label="Error code"
         value={filters.errorCode}
         options={errorCodes}
