@@ -257,9 +257,25 @@ describe('many idle clients and oversized headers against `node bin/scimtap.js`'
     );
   });
 
-  it('answers another client fast (p99 < 50 ms) while 1,000 keep-alive connections sit idle', async () => {
+  it('answers another client fast (p99 < 50 ms over its own baseline) while 1,000 keep-alive connections sit idle', async () => {
     const port = Number(new URL(child.proxyUrl).port);
     const idle: net.Socket[] = [];
+    const timeRequests = async (tag: string) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const times: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const res = await request(child.proxyUrl, {
+          path: `/Users?filter=userName+eq+%22${tag}${i}%22`,
+          agent,
+        });
+        expect(res.status).toBe(200);
+        times.push(res.ms);
+      }
+      agent.destroy();
+      return times;
+    };
+    // The same client on the same machine without the idle crowd: on a busy CI box the bound moves with it.
+    const baseline = percentile(await timeRequests('baseline'), 99);
     try {
       // 1,000 connections, each made keep-alive by one request, then left open and silent.
       for (let batch = 0; batch < 10; batch++) {
@@ -284,20 +300,12 @@ describe('many idle clients and oversized headers against `node bin/scimtap.js`'
       expect(idle.filter((s) => !s.destroyed)).toHaveLength(1_000);
       rss.with1000Idle = rssOf(child.pid);
 
-      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const times: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const res = await request(child.proxyUrl, {
-          path: `/Users?filter=userName+eq+%22other${i}%22`,
-          agent,
-        });
-        expect(res.status).toBe(200);
-        times.push(res.ms);
-      }
-      agent.destroy();
+      const times = await timeRequests('other');
       const p99 = percentile(times, 99);
-      console.log(`p50 ${percentile(times, 50)} ms, p99 ${p99} ms with 1,000 idle connections`);
-      expect(p99).toBeLessThan(50);
+      console.log(
+        `p50 ${percentile(times, 50)} ms, p99 ${p99} ms with 1,000 idle connections (p99 ${baseline} ms without)`,
+      );
+      expect(p99).toBeLessThan(50 + baseline);
       // they are still open: scimtap did not shed them to cope
       expect(idle.filter((s) => !s.destroyed).length).toBe(1_000);
     } finally {
