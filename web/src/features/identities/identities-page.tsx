@@ -1,12 +1,11 @@
-import { useId } from 'react';
 import { DataTable } from '../../components/data-table.js';
 import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
+import { SearchField } from '../../components/search-field.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
 import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link, useSearchParams } from '../../lib/router.js';
-import { useDebouncedInput } from '../../lib/use-debounced.js';
 import type { Identity } from '../../types/api.js';
 import { type IdentityFilters, identityFilterKey, useIdentities } from './api.js';
 
@@ -35,8 +34,6 @@ export function IdentitiesPage() {
   const pager = useCursorStack(identityFilterKey(filters));
   const { data, error, isPending, isPlaceholderData, isFetching } = useIdentities(filters, pager.cursor);
   const update = (patch: Partial<IdentityFilters>) => setSearch({ ...filters, ...patch });
-  const searchId = useId();
-  const [q, setQ] = useDebouncedInput(filters.q ?? '', (v) => update({ q: v.trim() || undefined }));
   const anyFilter = Boolean(filters.q || filters.type || filters.status);
   return (
     <>
@@ -52,16 +49,11 @@ export function IdentitiesPage() {
         aria-label="Filter users and groups"
         onSubmit={(e) => e.preventDefault()}
       >
-        <div className="field field-wide">
-          <label htmlFor={searchId}>Search</label>
-          <input
-            id={searchId}
-            type="search"
-            placeholder="userName, displayName, externalId or id"
-            value={q}
-            onChange={(e) => setQ(e.target.value)}
-          />
-        </div>
+        <SearchField
+          value={filters.q}
+          placeholder="userName, displayName, externalId or id"
+          onChange={(q) => update({ q })}
+        />
         <FilterSelect
           label="Type"
           value={filters.type}

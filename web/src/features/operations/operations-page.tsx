@@ -6,6 +6,7 @@ import {
   resourceTypes,
 } from '../../../../server/scim/types.js';
 import { FilterSelect } from '../../components/filter-select.js';
+import { SearchField } from '../../components/search-field.js';
 import { downloadWithToken, getToken } from '../../lib/api-client.js';
 import { isoToLocalInput, localInputToIso } from '../../lib/format.js';
 import { useSearchParams } from '../../lib/router.js';
@@ -47,8 +48,7 @@ function FilterBar({
   onChange(patch: Partial<OperationFilters>): void;
   onClear(): void;
 }) {
-  const ids = { q: useId(), http: useId(), from: useId(), to: useId() };
-  const [q, setQ] = useDebouncedInput(filters.q ?? '', (v) => onChange({ q: v.trim() || undefined }));
+  const ids = { http: useId(), from: useId(), to: useId() };
   const [http, setHttp] = useDebouncedInput(filters.httpStatus ?? '', (v) =>
     onChange({ httpStatus: /^[1-5]\d\d$/.test(v) ? v : undefined }),
   );
@@ -63,16 +63,11 @@ function FilterBar({
   };
   return (
     <form className="filters card" aria-label="Filter operations" onSubmit={(e) => e.preventDefault()}>
-      <div className="field field-wide">
-        <label htmlFor={ids.q}>Search</label>
-        <input
-          id={ids.q}
-          type="search"
-          placeholder="userName, path, error text, id"
-          value={q}
-          onChange={(e) => setQ(e.target.value)}
-        />
-      </div>
+      <SearchField
+        value={filters.q}
+        placeholder="userName, path, error text, id"
+        onChange={(q) => onChange({ q })}
+      />
       <FilterSelect
         label="Status"
         value={filters.status}
