@@ -1,5 +1,9 @@
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  csvRecord,
   type ExportSource,
   exportColumns,
   exportFilename,
@@ -139,5 +143,34 @@ describe('exportFilename', () => {
     ['***', {}, 'scim-app-provisioning-log-start-20250201T123000Z.csv', 'nothing usable: a default'],
   ])('%s %j → %s (%s)', (app, range, expected) => {
     expect(exportFilename(app, range, now)).toBe(expected);
+  });
+});
+
+describe('csvRecord', () => {
+  // csv-stringify is the oracle: our hot-path writer must produce exactly its RFC 4180 output.
+  it('matches csv-stringify for any fields, and csv-parse reads them back', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string({ unit: 'binary' }),
+            fc.integer(),
+            fc.constantFrom('', '"', ',', '\r', '\n', '\r\n', 'a"b,c'),
+          ),
+          {
+            minLength: 1,
+            maxLength: 20,
+          },
+        ),
+        (fields) => {
+          const ours = csvRecord(fields);
+          expect(ours).toBe(
+            stringify([fields], { record_delimiter: 'windows', quote_record_delimiter: true }),
+          );
+          expect(parse(ours, { relax_column_count: true })).toEqual([fields.map(String)]);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

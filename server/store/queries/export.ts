@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import { and, asc, gt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { operations } from '../schema/index.js';
@@ -146,8 +145,24 @@ export function toExportRow(r: ExportSource): (string | number)[] {
   ];
 }
 
-// RFC 4180: CRLF between records, and a field holding a lone CR or LF is quoted too.
-const csvOptions = { record_delimiter: 'windows', quote_record_delimiter: true } as const;
+const needsQuotes = /[",\r\n]/;
+const quotes = /"/g;
+
+/**
+ * One RFC 4180 record: CRLF-terminated; a field holding a comma, quote, CR or LF is quoted, quotes doubled.
+ * Written here rather than with csv-stringify, which was 40% of the export's CPU time and kept it under
+ * 100,000 rows/s; csv-stringify stays as the oracle this writer is tested against (export.test.ts).
+ */
+export function csvRecord(fields: readonly (string | number)[]): string {
+  let line = '';
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    const text = typeof f === 'number' ? String(f) : f;
+    if (i > 0) line += ',';
+    line += needsQuotes.test(text) ? `"${text.replace(quotes, '""')}"` : text;
+  }
+  return `${line}\r\n`;
+}
 
 export interface ExportOptions {
   /** rows per query: each is one short read, so a long export never holds the database */
@@ -173,7 +188,7 @@ export function* exportCsv(
   // Read before the first yield: the snapshot is what existed when the client started reading.
   const newest =
     (db.$client.prepare('select max(id) as id from operations').get() as { id: number | null }).id ?? 0;
-  yield stringify([[...exportColumns]], csvOptions);
+  yield csvRecord(exportColumns);
   if (window === 'empty') return;
   const last = window ? Math.min(window.hi, newest) : newest;
   let after = window ? window.lo - 1 : 0;
@@ -188,7 +203,10 @@ export function* exportCsv(
     const rows = page.values({ after }) as ExportSource[];
     if (rows.length === 0) return;
     for (let i = 0; i < rows.length; i += sliceRows) {
-      yield stringify(rows.slice(i, i + sliceRows).map(toExportRow), csvOptions);
+      let text = '';
+      const end = Math.min(rows.length, i + sliceRows);
+      for (let j = i; j < end; j++) text += csvRecord(toExportRow(rows[j]));
+      yield text;
     }
     if (rows.length < chunkRows) return;
     after = rows[rows.length - 1][0];
