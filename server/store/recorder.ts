@@ -52,14 +52,18 @@ export function isRetryableWriteError(err: unknown): boolean {
  */
 export function createRecorder({
   write,
-  flushIntervalMs = 100,
+  flushIntervalMs = 25,
   maxQueue = 100_000,
-  maxBatch = 5_000,
+  maxBatch = 1_000,
   clock = Date.now,
   onError,
 }: RecorderOptions): Recorder {
+  // A FIFO as an array and a head index: taking a batch never copies the rest of the queue.
   let queue: Exchange[] = [];
+  let head = 0;
+  const queued = () => queue.length - head;
   let timer: NodeJS.Timeout | undefined;
+  let continuation: NodeJS.Immediate | undefined;
   // After a failure, back off so a broken disk does not cost a failed transaction every tick.
   let retryAt = 0;
   let backoffMs = 0;
@@ -75,7 +79,7 @@ export function createRecorder({
   };
 
   function record(exchange: Exchange): void {
-    if (queue.length >= maxQueue) {
+    if (queued() >= maxQueue) {
       stats.dropped++;
       stats.lastDropAt = clock();
       return;
@@ -83,42 +87,69 @@ export function createRecorder({
     queue.push(exchange);
   }
 
-  function flush(force = false): void {
-    while (queue.length > 0) {
-      if (!force && clock() < retryAt) return;
-      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-      try {
-        write(batch);
-      } catch (err) {
-        const retryable = isRetryableWriteError(err);
-        stats.writeErrors++;
-        stats.failing = true;
-        stats.lastError = (err as Error)?.message ?? String(err);
-        stats.lastErrorAt = clock();
-        backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
-        retryAt = clock() + backoffMs;
-        onError?.(err, retryable);
-        if (!retryable) {
-          // A batch that fails for a non-transient reason would block the queue forever: count it lost.
-          stats.dropped += batch.length;
-          stats.lastDropAt = clock();
-          queue = queue.length <= maxBatch ? [] : queue.slice(batch.length);
-          continue;
-        }
-        return;
+  function take(n: number): void {
+    head += n;
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    } else if (head > 4_096 && head * 2 > queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+  }
+
+  /** Writes one batch; returns false when it should not go on (nothing left, or backing off). */
+  function writeOne(force: boolean): boolean {
+    if (queued() === 0) return false;
+    if (!force && clock() < retryAt) return false;
+    const batch = queue.slice(head, head + maxBatch);
+    try {
+      write(batch);
+    } catch (err) {
+      const retryable = isRetryableWriteError(err);
+      stats.writeErrors++;
+      stats.failing = true;
+      stats.lastError = (err as Error)?.message ?? String(err);
+      stats.lastErrorAt = clock();
+      backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
+      retryAt = clock() + backoffMs;
+      onError?.(err, retryable);
+      if (!retryable) {
+        // A batch that fails for a non-transient reason would block the queue forever: count it lost.
+        stats.dropped += batch.length;
+        stats.lastDropAt = clock();
+        take(batch.length);
+        return true;
       }
-      stats.written += batch.length;
-      stats.failing = false;
-      backoffMs = 0;
-      retryAt = 0;
-      queue = batch === queue ? [] : queue.slice(batch.length);
+      return false;
+    }
+    stats.written += batch.length;
+    stats.failing = false;
+    backoffMs = 0;
+    retryAt = 0;
+    take(batch.length);
+    return true;
+  }
+
+  function flush(force = false): void {
+    if (force) {
+      while (writeOne(true)) {}
+      return;
+    }
+    // One batch per turn of the event loop: the proxy's requests get served between batches, so a backlog
+    // costs them at most one batch of delay, never the whole queue.
+    if (writeOne(false) && queued() > 0 && !continuation) {
+      continuation = setImmediate(() => {
+        continuation = undefined;
+        flush();
+      });
     }
   }
 
   return {
     record,
     flush: () => flush(true),
-    stats: () => ({ ...stats, queued: queue.length }),
+    stats: () => ({ ...stats, queued: queued() }),
     start() {
       if (timer) return;
       timer = setInterval(() => flush(), flushIntervalMs);
@@ -127,6 +158,8 @@ export function createRecorder({
     stop() {
       clearInterval(timer);
       timer = undefined;
+      if (continuation) clearImmediate(continuation);
+      continuation = undefined;
       flush(true);
     },
   };
