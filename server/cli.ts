@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { runRebuild } from './cycles/cli.js';
@@ -75,9 +77,9 @@ async function buildDashboardIfStale(): Promise<void> {
   if (!existsSync(webDir) || !existsSync(configFile)) return;
   const newest = Math.max(statSync(configFile).mtimeMs, newestMtime(webDir));
   if (existsSync(index) && statSync(index).mtimeMs >= newest) return;
-  let vite: typeof import('vite');
+  let viteBin: string;
   try {
-    vite = await import('vite');
+    viteBin = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
   } catch {
     process.stderr.write(
       'scimtap: dashboard not built and vite not installed (npm install; npm run build)\n',
@@ -86,12 +88,26 @@ async function buildDashboardIfStale(): Promise<void> {
   }
   const started = Date.now();
   process.stderr.write('scimtap: building the dashboard (web/ changed since the last build)...\n');
-  try {
-    await vite.build({ configFile, logLevel: 'warn' });
+  // In a child process: a build in this one would leave the proxy holding several hundred MB it never frees.
+  const result = await new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, [viteBin, 'build', '--config', configFile, '--logLevel', 'warn'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    child.on('error', (err) => resolve({ code: -1, output: err.message }));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+  if (result.code === 0) {
     process.stderr.write(`scimtap: dashboard built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`scimtap: dashboard build failed, serving without it: ${reason}\n`);
+  } else {
+    process.stderr.write(`scimtap: dashboard build failed, serving without it:\n${result.output.trim()}\n`);
   }
 }
 
