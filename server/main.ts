@@ -132,13 +132,23 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     upstreamCa: config.upstreamCa,
     clock,
   });
-  const proxyListener = await listen(
-    {
-      ...config.listen,
-      tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
-    },
-    proxy.handle,
-  );
+  let proxyListener: Awaited<ReturnType<typeof listen>>;
+  try {
+    proxyListener = await listen(
+      {
+        ...config.listen,
+        tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+      },
+      proxy.handle,
+    );
+  } catch (err) {
+    proxy.close();
+    recorder.stop();
+    await checkpointer.stop();
+    db.$client.close();
+    const { host, port } = config.listen;
+    throw new Error(`proxy listener ${host}:${port}: ${(err as Error).message}`);
+  }
 
   const app = createAdminApp({
     db,
@@ -167,13 +177,25 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     metrics: metrics.render,
     webRoot: options.webRoot,
   });
-  const adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const server = serve(
-      { fetch: app.fetch, hostname: config.adminListen.host, port: config.adminListen.port },
-      () => resolve(server),
-    );
-    server.once('error', reject);
-  });
+  let adminServer: ReturnType<typeof serve>;
+  try {
+    adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const server = serve(
+        { fetch: app.fetch, hostname: config.adminListen.host, port: config.adminListen.port },
+        () => resolve(server),
+      );
+      server.once('error', reject);
+    });
+  } catch (err) {
+    // Undo what is already open, or the proxy listener would keep a process that failed to start alive.
+    await proxyListener.close();
+    proxy.close();
+    recorder.stop();
+    await checkpointer.stop();
+    db.$client.close();
+    const { host, port } = config.adminListen;
+    throw new Error(`admin listener ${host}:${port}: ${(err as Error).message}`);
+  }
   const adminAddress = adminServer.address() as { port: number };
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
   linkBase = adminBaseUrl(config, adminAddress.port);
