@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
-import { BodyTap, createFingerprinter, credentialOf, scrubSecret } from './tap.js';
+import { BodyTap, createCredentialReader, scrubSecret } from './tap.js';
 
 export interface ExchangeSink {
   /** Must return at once and never throw: the proxy does not wait for recording. */
@@ -73,7 +73,7 @@ export function createProxy({
     ? new https.Agent({ ...agentOptions, ca: upstreamCa ? [...rootCertificates, upstreamCa] : undefined })
     : new http.Agent(agentOptions);
   const request = secure ? https.request : http.request;
-  const fingerprint = createFingerprinter();
+  const readCredential = createCredentialReader();
   let inFlight = 0;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -100,23 +100,23 @@ export function createProxy({
         failure = 'ClientAborted';
         failureDetail = 'the client closed the connection before the response was complete';
       }
-      const secret = credentialOf(req.headers.authorization);
+      const credential = readCredential(req.headers.authorization);
       sink.record({
         startedAt,
         durationMs: clock() - startedAt,
         method: req.method ?? 'GET',
         path,
         query,
-        tokenFingerprint: fingerprint(req.headers.authorization),
+        tokenFingerprint: credential?.fingerprint ?? null,
         clientIp: clientAddress(req),
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
-        requestBody: scrubSecret(reqTap.body(), secret),
+        requestBody: scrubSecret(reqTap.body(), credential?.secret ?? null),
         requestBytes: reqTap.bytes,
         requestTruncated: reqTap.truncated,
         httpStatus,
         responseContentType,
-        responseBody: scrubSecret(resTap.body(), secret),
+        responseBody: scrubSecret(resTap.body(), credential?.secret ?? null),
         responseBytes: resTap.bytes,
         responseTruncated: resTap.truncated,
         failure,

@@ -27,21 +27,31 @@ export class BodyTap {
   }
 }
 
+export interface Credential {
+  /** first 12 hex digits of SHA-256 of the credential (ARCHITECTURE §3) */
+  fingerprint: string;
+  /** the credential itself, to scrub from recorded copies (never stored) */
+  secret: Buffer;
+}
+
 /**
- * First 12 hex digits of SHA-256 of the bearer token (ARCHITECTURE §3): a rotated or wrong token is visible
- * without being kept. Entra sends the same token on every call, so the last answer is cached.
+ * Reads the Authorization header once per distinct value: Entra sends the same token on every call, so the
+ * last answer is cached and the request path pays one string comparison. A rotated or wrong token shows as a
+ * new fingerprint without being kept.
  */
-export function createFingerprinter(): (authorization: string | undefined) => string | null {
+export function createCredentialReader(): (authorization: string | undefined) => Credential | null {
   let lastHeader: string | undefined;
-  let lastPrint: string | null = null;
+  let last: Credential | null = null;
   return (authorization) => {
     if (!authorization) return null;
-    if (authorization === lastHeader) return lastPrint;
-    const m = /^\s*Bearer\s+(.+?)\s*$/i.exec(authorization);
-    const secret = m ? m[1] : authorization;
+    if (authorization === lastHeader) return last;
+    const secret = credentialOf(authorization) ?? '';
     lastHeader = authorization;
-    lastPrint = createHash('sha256').update(secret).digest('hex').slice(0, 12);
-    return lastPrint;
+    last = {
+      fingerprint: createHash('sha256').update(secret).digest('hex').slice(0, 12),
+      secret: Buffer.from(secret),
+    };
+    return last;
   };
 }
 
@@ -60,9 +70,9 @@ export function credentialOf(authorization: string | undefined): string | null {
  * sample. Only the recorded copy changes; the forwarded bytes never do. Short values are left alone: replacing
  * every "abc" in a body would hide more than it protects.
  */
-export function scrubSecret(body: Buffer | null, secret: string | null): Buffer | null {
+export function scrubSecret(body: Buffer | null, secret: Buffer | string | null): Buffer | null {
   if (!body || !secret || secret.length < 8) return body;
-  const needle = Buffer.from(secret);
+  const needle = typeof secret === 'string' ? Buffer.from(secret) : secret;
   let at = body.indexOf(needle);
   if (at === -1) return body;
   const parts: Buffer[] = [];
