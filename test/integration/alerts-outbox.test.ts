@@ -42,6 +42,29 @@ describe('outbox delivery over a real SMTP server', () => {
       from: 'scimtap@example.com',
       now,
     });
+  /** a test email queued before anyone was configured to receive it */
+  const queueTestWithoutRecipients = () =>
+    queueEmail(db, {
+      incidentId: null,
+      event: 'test',
+      sequence: now,
+      reasonKey: null,
+      recipients: [],
+      subject: 'test',
+      text: 't',
+      html: '<p>t</p>',
+      from: 'scimtap@example.com',
+      now,
+    })!;
+  const outboxFor = (over: Partial<Parameters<typeof createOutbox>[0]> = {}) =>
+    createOutbox({
+      db,
+      clock,
+      sender: createSmtpSender(smtp.url),
+      from: 'scimtap@example.com',
+      recipients: [],
+      ...over,
+    });
   const row = (id: number) =>
     db.$client.prepare('select * from outbox where id = ?').get(id) as Record<string, unknown>;
   const attempts = (id: number) =>
@@ -52,13 +75,7 @@ describe('outbox delivery over a real SMTP server', () => {
 
   it('sends a queued email once, with text, HTML and its fixed Message-ID, and logs the attempt', async () => {
     const id = queue()!;
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: [],
-    });
+    const outbox = outboxFor();
     const report = await outbox.deliverDue();
     expect(report).toMatchObject({ sent: 1, retrying: 0, failed: 0 });
     expect(smtp.messages).toHaveLength(1);
@@ -85,13 +102,7 @@ describe('outbox delivery over a real SMTP server', () => {
   it('connection refused is retried with exponential backoff until the server is back, then delivered exactly once', async () => {
     const id = queue()!;
     await smtp.down();
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: [],
-    });
+    const outbox = outboxFor();
     expect(await outbox.deliverDue()).toMatchObject({ retrying: 1 });
     expect(row(id)).toMatchObject({ state: 'unsent', attempts: 1, next_attempt_at: T0 + 30_000 });
     expect(String(row(id).last_error)).toMatch(/ECONNECTION|ESOCKET|ECONNREFUSED/);
@@ -115,13 +126,7 @@ describe('outbox delivery over a real SMTP server', () => {
   it('a 4xx reply is retried; a 5xx reply (bad address) fails for good', async () => {
     const transient = queue('first', 1, 1)!;
     smtp.rcptReply = 452;
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: [],
-    });
+    const outbox = outboxFor();
     await outbox.deliverDue();
     expect(row(transient)).toMatchObject({ state: 'unsent' });
     expect(attempts(transient)[0]).toMatchObject({ ok: 0, retryable: 1, response_code: 452 });
@@ -156,13 +161,7 @@ describe('outbox delivery over a real SMTP server', () => {
   it('a reminder still waiting behind a newer email about the same incident is superseded, not sent', async () => {
     const reminder = queue('reminder', 1)!;
     const resolved = queue('resolved', 1)!;
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: [],
-    });
+    const outbox = outboxFor();
     expect(await outbox.deliverDue()).toMatchObject({ sent: 1, superseded: 1 });
     expect(row(reminder).state).toBe('superseded');
     expect(row(resolved).state).toBe('sent');
@@ -171,25 +170,8 @@ describe('outbox delivery over a real SMTP server', () => {
   });
 
   it('with nobody to send to, a row waits with the reason on it', async () => {
-    const id = queueEmail(db, {
-      incidentId: null,
-      event: 'test',
-      sequence: now,
-      reasonKey: null,
-      recipients: [],
-      subject: 'test',
-      text: 't',
-      html: '<p>t</p>',
-      from: 'scimtap@example.com',
-      now,
-    })!;
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: [],
-    });
+    const id = queueTestWithoutRecipients();
+    const outbox = outboxFor();
     await outbox.deliverDue();
     expect(row(id)).toMatchObject({
       state: 'unsent',
@@ -201,25 +183,8 @@ describe('outbox delivery over a real SMTP server', () => {
   });
 
   it('rows queued without recipients go to the configured ones', async () => {
-    const id = queueEmail(db, {
-      incidentId: null,
-      event: 'test',
-      sequence: now,
-      reasonKey: null,
-      recipients: [],
-      subject: 'test',
-      text: 't',
-      html: '<p>t</p>',
-      from: 'scimtap@example.com',
-      now,
-    })!;
-    const outbox = createOutbox({
-      db,
-      clock,
-      sender: createSmtpSender(smtp.url),
-      from: 'scimtap@example.com',
-      recipients: ['late@example.com'],
-    });
+    const id = queueTestWithoutRecipients();
+    const outbox = outboxFor({ recipients: ['late@example.com'] });
     await outbox.deliverDue();
     expect(row(id)).toMatchObject({ state: 'sent', recipients: 'late@example.com' });
     expect((smtp.messages[0].to as { text: string }).text).toBe('late@example.com');
