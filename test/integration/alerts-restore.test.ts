@@ -76,13 +76,10 @@ function history(db: Db, count: number, failures: number): number {
 
 describe('alert engine restore', () => {
   let db: Db;
-  afterEach(() => db?.$client.close());
 
-  it('counts failures since the last healthy cycle beyond the replayed cycles, from the cycles table', () => {
-    db = openDatabase(join(mkdtempSync(join(tmpdir(), 'scimtap-restore-')), 'db.sqlite'));
-    // 20 failing cycles of 250: 5,000 failures, above the 4,000 warning level; the 16 replayed hold only 4,000.
-    const now = history(db, 20, 250);
-    const engine = createAlertEngine({
+  /** An alert engine over `db` whose clock reads `now`, with the default rules and no sender. */
+  const engineAt = (now: number) =>
+    createAlertEngine({
       db,
       config: {
         rules: rulesSchema.parse({}),
@@ -99,6 +96,13 @@ describe('alert engine restore', () => {
       baseUrl: () => 'http://127.0.0.1:8081',
       sender: null,
     });
+  afterEach(() => db?.$client.close());
+
+  it('counts failures since the last healthy cycle beyond the replayed cycles, from the cycles table', () => {
+    db = openDatabase(join(mkdtempSync(join(tmpdir(), 'scimtap-restore-')), 'db.sqlite'));
+    // 20 failing cycles of 250: 5,000 failures, above the 4,000 warning level; the 16 replayed hold only 4,000.
+    const now = history(db, 20, 250);
+    const engine = engineAt(now);
     engine.evaluate(now);
     const escrow = engine.openIncidents().find((i) => i.rule === 'escrowTotal');
     expect(escrow).toBeDefined();
@@ -116,23 +120,7 @@ describe('alert engine restore', () => {
       )
       .run(T0 + 3 * 40 * MIN, T0 + 3 * 40 * MIN + 1000);
     const now = history(db, 17, 250);
-    const engine = createAlertEngine({
-      db,
-      config: {
-        rules: rulesSchema.parse({}),
-        cycleIntervalMin: 40,
-        appName: 'App',
-        notifyTo: [],
-        smtpUrl: undefined,
-        mailFrom: 'scimtap@example.com',
-        adminToken: undefined,
-      },
-      clock: () => now,
-      logger: pino({ level: 'silent' }),
-      recorderStats: () => quiet,
-      baseUrl: () => 'http://127.0.0.1:8081',
-      sender: null,
-    });
+    const engine = engineAt(now);
     engine.evaluate(now);
     expect(engine.openIncidents().find((i) => i.rule === 'escrowTotal')?.evidence.count).toBe(4_250);
   });
