@@ -27,6 +27,10 @@ describe('loadConfig', () => {
     expect(c.capture).toBe('redacted');
     expect(c.redact).toEqual(['password']);
     expect(c.rules.cycleGapMinutes).toBe(5);
+    // demo traffic gets its own database file unless SCIMTAP_DB says otherwise
+    expect(c.db).toBe('./data/scimtap-demo.db');
+    expect(loadConfig({ SCIMTAP_UPSTREAM: 'https://t.example.com/scim/v2' }).db).toBe('./data/scimtap.db');
+    expect(loadConfig({ SCIMTAP_DB: './data/scimtap.db' }).db).toBe('./data/scimtap.db');
   });
 
   it('reads every variable of ARCHITECTURE §2 from the environment', () => {

@@ -88,7 +88,7 @@ const configSchema = z
     listen: hostPort.prefault('0.0.0.0:8080'),
     adminListen: hostPort.prefault('127.0.0.1:8081'),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
-    db: z.string().min(1).default('./data/scimtap.db'),
+    db: z.string().min(1).optional(),
     appName: z.string().min(1).default('SCIM app'),
     notifyTo: z
       .string()
@@ -121,7 +121,11 @@ const configSchema = z
   })
   .strict();
 
-export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert' | 'tlsKey'> & {
+/** Demo traffic never lands in the real database: without SCIMTAP_DB each mode has its own file. */
+export const defaultDbPath = { proxy: './data/scimtap.db', demo: './data/scimtap-demo.db' } as const;
+
+export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db'> & {
+  db: string;
   /** PEM contents (files are read at load time so that a bad path is a config error) */
   upstreamCa?: string;
   tlsCert?: string;
@@ -229,12 +233,14 @@ export function loadConfig(
       return undefined;
     }
   };
+  const mode = parsed.upstream ? 'proxy' : 'demo';
   const config: Config = {
     ...parsed,
+    db: parsed.db ?? defaultDbPath[mode],
     upstreamCa: pem('upstreamCa'),
     tlsCert: pem('tlsCert'),
     tlsKey: pem('tlsKey'),
-    mode: parsed.upstream ? 'proxy' : 'demo',
+    mode,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { type Config, defaultDbPath } from '../config.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../main.js';
 import { type CycleInfo, createSimulator, type Simulator, type SimulatorSummary } from './simulator/index.js';
 import { mulberry32 } from './simulator/random.js';
@@ -36,8 +36,7 @@ export interface Demo {
 
 // Compressed time: Entra's 40-minute cadence becomes one minute, so the dashboard's cycle timing matches.
 const DEMO_TIMING = { cycleIntervalMin: 1, cycleGapMinutes: 0.5, stalledGraceMinutes: 2 };
-const DEFAULT_DB = './data/scimtap.db';
-const DEMO_DB = './data/scimtap-demo.db';
+const DEMO_DB = defaultDbPath.demo;
 
 /**
  * Demo mode (ARCHITECTURE §2): the embedded Tanium-like target behind scimtap's real proxy path, fed by the
@@ -57,8 +56,8 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     ...startOptions
   } = options;
 
-  // The demo's made-up traffic never lands in the real database; it starts fresh so the story starts at cycle 1.
-  const db = config.db === DEFAULT_DB ? DEMO_DB : config.db;
+  // The demo's own database starts fresh so the story starts at cycle 1 (config picks it when SCIMTAP_DB is unset).
+  const db = config.db;
   if (db === DEMO_DB)
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DB}${suffix}`, { force: true });
   const demoConfig: Config = {
