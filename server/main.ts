@@ -156,6 +156,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     mode: config.mode,
     appName: config.appName,
     adminToken: config.adminToken,
+    listenHost: config.adminListen.host,
+    publicUrl: config.publicUrl,
     recorderStats,
     upstreamState: () => lastUpstream,
     extraApi: {

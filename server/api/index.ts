@@ -4,12 +4,16 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
+import { adminBodyLimit, adminSecurityHeaders, refuseForeignRequests, requireJson } from './guard.js';
 import { exportRoutes } from './routes/export.js';
 import { type HealthDeps, healthRoutes } from './routes/health.js';
 import { operationRoutes } from './routes/operations.js';
 
 export interface AdminDeps extends HealthDeps {
   adminToken?: string;
+  /** SCIMTAP_ADMIN_LISTEN's host and SCIMTAP_PUBLIC_URL: the Host names the listener answers for */
+  listenHost?: string;
+  publicUrl?: string;
   /** folder of the built dashboard (vite build output) */
   webRoot?: string;
   /** extra route groups mounted under /api (cycles, identities, incidents, ...) */
@@ -24,10 +28,16 @@ export const defaultWebRoot = fileURLToPath(new URL('../../dist/web', import.met
 export function createAdminApp(deps: AdminDeps) {
   const app = new Hono();
   app.onError(onApiError);
+  // Order: headers wrap every answer; foreign requests are refused before anything else runs; the token check
+  // comes before the body is read, so an unauthenticated client cannot make the listener buffer anything.
+  app.use('*', adminSecurityHeaders());
+  app.use('*', refuseForeignRequests({ listenHost: deps.listenHost, publicUrl: deps.publicUrl }));
   if (deps.adminToken) {
     app.use('/api/*', requireToken(deps.adminToken));
     app.use('/metrics', requireToken(deps.adminToken));
   }
+  app.use('*', requireJson());
+  app.use('*', adminBodyLimit());
   const api = new Hono()
     .route('/health', healthRoutes(deps))
     .route('/operations', operationRoutes(deps))

@@ -112,7 +112,8 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     async api(path, init = {}) {
       const res = await send(`${scimtap.adminUrl}${path}`, {
         method: init.method ?? 'GET',
-        headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+        // as the dashboard does: state-changing calls are JSON, with a body or not (server/api/guard.ts)
+        headers: (init.method ?? 'GET') === 'GET' ? {} : { 'content-type': 'application/json' },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
       return { status: res.status, body: JSON.parse(res.body.toString('utf8') || 'null') };
