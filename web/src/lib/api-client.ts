@@ -80,14 +80,14 @@ export async function apiGet<T>(path: string, { params, signal }: RequestOptions
   return (await res.json()) as T;
 }
 
+/**
+ * A state-changing call. The admin listener takes these only as `application/json`, a body or not (a DELETE):
+ * a type another origin's page cannot send without a CORS preflight, which the listener never grants.
+ */
 export async function apiSend<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const res = await fetch(apiUrl(path), {
     method,
-    headers: {
-      accept: 'application/json',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...authHeaders(),
-    },
+    headers: { accept: 'application/json', 'content-type': 'application/json', ...authHeaders() },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) throw await toError(res);
