@@ -26,6 +26,34 @@ let browser: Browser;
 let conflictUser: string;
 let webRoot: string;
 const dialogs: string[] = [];
+/** Content-Security-Policy violations on any page of any test (server/api/guard.ts sends the policy) */
+const cspViolations: string[] = [];
+/** CSP headers of the documents the pages loaded */
+const documentPolicies: string[] = [];
+
+/**
+ * Collects CSP violations two ways: Chromium's console report, and the page's own securitypolicyviolation
+ * event (which also fires for report-only and for violations Chromium does not log).
+ */
+async function watchCsp(page: Page, errors: string[]) {
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(
+        `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`,
+      );
+    });
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|CSP violation/i.test(m.text())) {
+      cspViolations.push(m.text());
+      errors.push(m.text());
+    }
+  });
+  page.on('response', (res) => {
+    if (res.request().resourceType() === 'document')
+      documentPolicies.push(res.headers()['content-security-policy'] ?? '');
+  });
+}
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(`${scimtap.adminUrl}${path}`);
@@ -37,6 +65,7 @@ async function api<T>(path: string): Promise<T> {
 async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   const errors: string[] = [];
+  await watchCsp(page, []);
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
@@ -302,6 +331,7 @@ describe('admin token', () => {
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      await watchCsp(page, errors);
       await page.goto(`${guarded.adminUrl}/operations`);
       const input = page.getByLabel('Admin token');
       await input.fill('wrong-token-wrong-token');
@@ -409,11 +439,35 @@ describe('incidents', () => {
       .waitFor();
     await shot(page, 'incidents');
 
+    // Ending the silence is a bodiless DELETE: it too goes out as JSON, which the admin listener requires.
+    await page.getByRole('button', { name: 'End the silence on credentials' }).click();
+    await waitFor(
+      'the silence to end',
+      () => api<{ items: { rule: string }[] }>('/api/silences?active=true'),
+      (p) => !p.items.some((s) => s.rule === 'credentials'),
+    );
+    await page
+      .locator('section', { hasText: 'Silences in force' })
+      .getByRole('rowheader', { name: 'credentials' })
+      .waitFor({ state: 'detached' });
+
     await page.getByRole('link', { name: new RegExp(`#${incident.id} credentials`) }).click();
     await page.getByRole('heading', { name: 'Evidence' }).waitFor();
     await shot(page, 'incident');
     expect(errors).toEqual([]);
     expect(dialogs).toEqual([]);
     await page.close();
+  });
+});
+
+describe('content security policy', () => {
+  it('every page above loaded under the admin listener’s CSP and none of it was blocked', () => {
+    // Runs last: the pages of every test above were watched.
+    expect(documentPolicies.length).toBeGreaterThan(10);
+    for (const policy of documentPolicies) {
+      expect(policy).toContain("script-src 'self'");
+      expect(policy).toContain("frame-ancestors 'none'");
+    }
+    expect(cspViolations).toEqual([]);
   });
 });
