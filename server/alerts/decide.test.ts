@@ -319,21 +319,20 @@ describe('mute stages', () => {
     },
   );
 
-  it('an incident inhibited earlier stays quiet about evidence older than the inhibition', () => {
-    // evidence last seen at T, inhibited until T + 1 h: the inhibitor explained it
-    const stale = incident({
+  it('an incident inhibited earlier speaks once its inhibitor clears, whatever the age of its evidence', () => {
+    // escrowProportion fired under scimCompliance at T + 1 h; scimCompliance resolved; the escrow share still holds
+    const stillFiring = incident({
       rule: 'escrowProportion',
-      inhibitedBy: 'credentials',
+      inhibitedBy: 'scimCompliance',
       inhibitedAt: T + H,
       evidence: evidence(T),
     });
-    expect(muteReason(stale, new Set(), [], T + 2 * H)).toMatchObject({
+    expect(muteReason(stillFiring, new Set(['scimCompliance'] as RuleCode[]), [], T + H)).toMatchObject({
       by: 'inhibition',
-      rule: 'credentials',
+      rule: 'scimCompliance',
     });
-    // new evidence after the inhibitor resolved speaks again
-    const fresh = { ...stale, evidence: evidence(T + 2 * H) };
-    expect(muteReason(fresh, new Set(), [], T + 2 * H)).toBeNull();
+    expect(muteReason(stillFiring, new Set(), [], T + 2 * H)).toBeNull();
+    expect(shouldNotify(stillFiring, null, T + 2 * H, { reminderHours: 24 })).toBe('first');
   });
 
   it('a resolved incident is not inhibited but is silenced', () => {

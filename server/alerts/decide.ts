@@ -105,7 +105,7 @@ export type MuteReason = { by: 'silence'; silence: Silence } | { by: 'inhibition
  * inhibited (closing the loop on an email already sent is not noise), but a silence mutes it too.
  */
 export function muteReason(
-  incident: Pick<Incident, 'rule' | 'scope' | 'state' | 'inhibitedBy' | 'inhibitedAt' | 'evidence'>,
+  incident: Pick<Incident, 'rule' | 'scope' | 'state'>,
   firing: ReadonlySet<RuleCode>,
   silences: Silence[],
   now: number,
@@ -115,10 +115,7 @@ export function muteReason(
   if (incident.state === 'resolved') return null;
   const inhibitor = inhibitorOf(incident.rule, firing);
   if (inhibitor) return { by: 'inhibition', rule: inhibitor };
-  // Once its inhibitor resolves, an incident speaks only about evidence newer than the inhibition: the failures
-  // the root cause produced are explained already.
-  if (incident.inhibitedAt !== null && (incident.evidence.lastSeen ?? 0) <= incident.inhibitedAt) {
-    return { by: 'inhibition', rule: incident.inhibitedBy ?? incident.rule };
-  }
+  // As in Alertmanager, inhibition lasts only while the inhibitor fires: an incident still firing when its
+  // inhibitor clears is news (the root cause is fixed and this one is not), so it notifies on the next tick.
   return null;
 }

@@ -76,8 +76,13 @@ function lead(incident: Incident, event: NotifyEvent, now: number): string {
       return `Reminder: still firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}, and nobody has acknowledged it.`;
     case 'reasonChanged':
       return `Update: the reason changed. Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
-    default:
-      return `Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+    default: {
+      const since = `Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+      // Said when it was held back: the reader should know why this email comes later than the failures.
+      return incident.inhibitedBy && incident.inhibitedAt !== null
+        ? `${since} Held back while ${incident.inhibitedBy} fired (until ${isoMinute(incident.inhibitedAt)}); that has cleared and this still holds.`
+        : since;
+    }
   }
 }
 
