@@ -91,7 +91,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
-  const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
+  const alerts = createAlertEngine({
+    db,
+    config,
+    clock,
+    logger,
+    recorderStats,
+    baseUrl: () => linkBase,
+    upstream,
+  });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>

@@ -34,6 +34,8 @@ export interface AlertEngineOptions {
   recorderStats(): RecorderStats;
   /** dashboard base URL for links in emails (known once the admin listener is bound) */
   baseUrl(): string;
+  /** the upstream's base URL: its path lets advice tell a doubled /scim/v2 from a missing one */
+  upstream?: string;
   /** overrides the nodemailer sender built from config.smtpUrl (null: no SMTP) */
   sender?: Sender | null;
   /** evaluation after a committed batch waits this long, so a burst costs one evaluation */
@@ -245,6 +247,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       appName: config.appName,
       baseUrl: baseUrl().replace(/\/+$/, ''),
       adminTokenSet: Boolean(config.adminToken),
+      upstreamPath: upstreamPathOf(options.upstream),
     };
   }
 
@@ -407,4 +410,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
 function fingerprint(i: Incident): string {
   const { updatedAt: _u, ...rest } = i;
   return JSON.stringify(rest);
+}
+
+function upstreamPathOf(upstream: string | undefined): string | undefined {
+  if (!upstream) return undefined;
+  try {
+    return new URL(upstream).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
 }

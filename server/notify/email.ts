@@ -8,6 +8,8 @@ export interface EmailContext {
   baseUrl: string;
   /** an admin token protects the API: the curl example then carries a placeholder header */
   adminTokenSet: boolean;
+  /** the upstream's base path (e.g. `/scim/v2`), for advice about the Tenant URL's path */
+  upstreamPath?: string;
 }
 
 export interface RenderedEmail {
@@ -101,7 +103,7 @@ export function renderIncidentEmail(
 ): RenderedEmail {
   if (incident.id === null)
     throw new Error('renderIncidentEmail: the incident must be stored first (links need its id)');
-  const advice = adviceFor(incident);
+  const advice = adviceFor(incident, { upstreamPath: ctx.upstreamPath });
   const e = incident.evidence;
   const incidentUrl = `${ctx.baseUrl}/incidents/${incident.id}`;
   const links = [{ label: `Incident #${incident.id}`, url: incidentUrl }].concat(
