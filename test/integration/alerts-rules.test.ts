@@ -251,3 +251,23 @@ describe('inhibition ends when the inhibitor resolves', () => {
     expect(escrow[0].text).toMatch(/Held back while scimCompliance fired/);
   }, 60_000);
 });
+
+describe('advice from real traffic', () => {
+  let scene: Scene | undefined;
+  afterEach(async () => {
+    await scene?.close();
+    scene = undefined;
+  });
+
+  it('a Tenant URL ending in /scim/v2 in front of an upstream that has it too: "repeats /scim/v2", not "missing"', async () => {
+    // SCIMTAP_UPSTREAM = http://target/scim/v2 while Entra calls <scimtap>/scim/v2/Users: the app sees /scim/v2/scim/v2/Users
+    scene = await startScene({ upstream: (url) => url });
+    await scene.entra.probe();
+    await scene.entra.lookup('ada@example.com');
+    await scene.settle();
+    const email = scene.emails().find((m) => /filter queries/.test(m.subject ?? ''));
+    expect(email?.subject).toMatch(/^\[FIRING critical\] Tanium SSO: filter queries answered/);
+    expect(email?.text).toMatch(/repeats \/scim\/v2/);
+    expect(email?.text).not.toMatch(/missing/);
+  }, 60_000);
+});
