@@ -12,7 +12,8 @@ import { startScimtap } from './main.js';
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
 
 Usage:
-  scimtap [options]            forward to SCIMTAP_UPSTREAM (without it: demo mode)
+  scimtap [options]            forward to SCIMTAP_UPSTREAM (with nothing configured at all: the demo)
+  scimtap demo [options]       the demo: an embedded Tanium-like app and simulated Entra traffic, on loopback
   scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
   scimtap rebuild [--db FILE]  recompute cycles and identities from the recorded operations
   scimtap --help
@@ -27,9 +28,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  const command = argv[0] === 'demo' ? 'demo' : 'serve';
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env, argv);
+    config = loadConfig(process.env, command === 'demo' ? argv.slice(1) : argv, undefined, { command });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`scimtap: ${err.message}\n\nRun scimtap --help for the options.\n`);
@@ -37,6 +39,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  for (const warning of config.warnings) process.stderr.write(`scimtap: warning: ${warning}\n`);
   await buildDashboardIfStale();
   const scimtap =
     config.mode === 'demo'
