@@ -7,7 +7,8 @@ import { ConfigError, configHelp, loadConfig } from './config.js';
 import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
-import { startScimtap } from './main.js';
+import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
+import { checkSmtp, checkUpstream, startupBanner } from './startup.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
 
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
     config.mode === 'demo'
       ? await startDemo(config, { print: (text) => process.stdout.write(text) })
       : await startScimtap(config);
+  if (config.mode === 'proxy') void reportStartup(scimtap as Scimtap, config);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       scimtap.logger.info({ signal }, 'stopping');
@@ -67,6 +69,33 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/**
+ * Checks the upstream and SMTP once, then says what scimtap is doing: a banner for a person at a terminal, one
+ * structured log line for a service manager. Neither check stops scimtap: forwarding must work regardless.
+ */
+async function reportStartup(scimtap: Scimtap, config: ReturnType<typeof loadConfig>): Promise<void> {
+  const upstream = config.upstream ?? '';
+  const [upstreamCheck, smtpCheck] = await Promise.all([
+    checkUpstream(upstream, { ca: config.upstreamCa }),
+    checkSmtp(config.smtpUrl, 5_000),
+  ]);
+  const facts = {
+    version,
+    appName: config.appName,
+    mode: config.mode,
+    proxyUrl: scimtap.proxyUrl,
+    adminUrl: scimtap.adminUrl,
+    upstream: redactUrl(upstream),
+    db: config.db,
+    notifyTo: config.notifyTo,
+    upstreamCheck,
+    smtpCheck,
+  };
+  const level = upstreamCheck.ok && smtpCheck.ok ? 'info' : 'warn';
+  scimtap.logger[level]({ upstreamCheck, smtpCheck }, 'startup checks');
+  if (process.stdout.isTTY) process.stdout.write(startupBanner(facts));
+}
 
 /**
  * `npm start` builds the dashboard when dist/web is missing or older than web/ (a fresh clone, a pull). A

@@ -17,7 +17,7 @@ import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createCycleStage } from './cycles/index.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
-import { pendingEmailCount } from './notify/queries.js';
+import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
@@ -166,6 +166,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     adminToken: config.adminToken,
     recorderStats,
     upstreamState: () => lastUpstream,
+    emailState: () => emailDeliveryState(db),
     extraApi: {
       '/timeseries': timeseriesRoutes({ db, clock }),
       '/status': statusRoutes({

@@ -335,6 +335,42 @@ describe('mute stages', () => {
     expect(shouldNotify(stillFiring, null, T + 2 * H, { reminderHours: 24 })).toBe('first');
   });
 
+  it.each([
+    // a cycle failed by 401s, still over the escrow share after the token is fixed: credentials said it all
+    ['credentials', [401], 'Unauthorized', true],
+    // 500s under a credentials incident are not the token's doing
+    ['credentials', [500], 'InternalServerError', false],
+    // a mix: something beyond the root cause, so it speaks
+    ['credentials', [401, 500], null, false],
+    ['scimCompliance', [404], 'ScimCompliance', true],
+    ['upstreamUnavailable', [503], 'InternalServerError', true],
+  ] as [RuleCode, number[], string | null, boolean][])(
+    'after %s clears, samples %j (%s) keep it muted: %s',
+    (by, statuses, errorCode, muted) => {
+      const base = evidence(T);
+      const inc = incident({
+        rule: 'escrowProportion',
+        inhibitedBy: by,
+        inhibitedAt: T + H,
+        evidence: {
+          ...base,
+          samples: statuses.map((httpStatus, i) => ({
+            id: i,
+            time: T,
+            httpMethod: 'PATCH',
+            path: `/Users/${i}`,
+            query: '',
+            httpStatus,
+            errorCode,
+            reason: null,
+            identity: null,
+          })),
+        },
+      });
+      expect(muteReason(inc, new Set(), [], T + 2 * H) !== null).toBe(muted);
+    },
+  );
+
   it('a resolved incident is not inhibited but is silenced', () => {
     const resolved = incident({ rule: 'stuckObject', state: 'resolved' });
     expect(muteReason(resolved, new Set(['credentials'] as RuleCode[]), [], T)).toBeNull();
