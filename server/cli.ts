@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
 import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
+import { packageRoot } from './paths.js';
 import { checkSmtp, checkUpstream, startupBanner } from './startup.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
@@ -102,7 +102,7 @@ async function reportStartup(scimtap: Scimtap, config: ReturnType<typeof loadCon
  * failed or impossible build never stops the proxy: the admin listener then serves its "not built" page.
  */
 async function buildDashboardIfStale(): Promise<void> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  const root = packageRoot;
   const webDir = join(root, 'web');
   const configFile = join(root, 'vite.config.ts');
   const index = join(root, 'dist', 'web', 'index.html');

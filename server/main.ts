@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
@@ -18,6 +19,7 @@ import { adminBaseUrl, type Config } from './config.js';
 import { createCycleStage } from './cycles/index.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
+import { packageRoot } from './paths.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
@@ -28,9 +30,7 @@ import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder } from './store/recorder.js';
 import { createTermsStage } from './store/terms.js';
 
-export const version: string = JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
-).version;
+export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
 
 export interface StartOptions {
   clock?: () => number;
