@@ -2,17 +2,19 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, configHelp, loadConfig } from './config.js';
 import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
-import { startScimtap } from './main.js';
+import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
+import { packageRoot } from './paths.js';
+import { checkSmtp, checkUpstream, startupBanner } from './startup.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
 
 Usage:
-  scimtap [options]            forward to SCIMTAP_UPSTREAM (without it: demo mode)
+  scimtap [options]            forward to SCIMTAP_UPSTREAM (with nothing configured at all: the demo)
+  scimtap demo [options]       the demo: an embedded Tanium-like app and simulated Entra traffic, on loopback
   scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
   scimtap rebuild [--db FILE]  recompute cycles and identities from the recorded operations
   scimtap --help
@@ -27,9 +29,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return 0;
   }
+  const command = argv[0] === 'demo' ? 'demo' : 'serve';
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env, argv);
+    config = loadConfig(process.env, command === 'demo' ? argv.slice(1) : argv, undefined, { command });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`scimtap: ${err.message}\n\nRun scimtap --help for the options.\n`);
@@ -37,11 +40,13 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  for (const warning of config.warnings) process.stderr.write(`scimtap: warning: ${warning}\n`);
   await buildDashboardIfStale();
   const scimtap =
     config.mode === 'demo'
       ? await startDemo(config, { print: (text) => process.stdout.write(text) })
       : await startScimtap(config);
+  if (config.mode === 'proxy') void reportStartup(scimtap as Scimtap, config);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       scimtap.logger.info({ signal }, 'stopping');
@@ -66,11 +71,38 @@ main(process.argv.slice(2)).then(
 );
 
 /**
+ * Checks the upstream and SMTP once, then says what scimtap is doing: a banner for a person at a terminal, one
+ * structured log line for a service manager. Neither check stops scimtap: forwarding must work regardless.
+ */
+async function reportStartup(scimtap: Scimtap, config: ReturnType<typeof loadConfig>): Promise<void> {
+  const upstream = config.upstream ?? '';
+  const [upstreamCheck, smtpCheck] = await Promise.all([
+    checkUpstream(upstream, { ca: config.upstreamCa }),
+    checkSmtp(config.smtpUrl, 5_000),
+  ]);
+  const facts = {
+    version,
+    appName: config.appName,
+    mode: config.mode,
+    proxyUrl: scimtap.proxyUrl,
+    adminUrl: scimtap.adminUrl,
+    upstream: redactUrl(upstream),
+    db: config.db,
+    notifyTo: config.notifyTo,
+    upstreamCheck,
+    smtpCheck,
+  };
+  const level = upstreamCheck.ok && smtpCheck.ok ? 'info' : 'warn';
+  scimtap.logger[level]({ upstreamCheck, smtpCheck }, 'startup checks');
+  if (process.stdout.isTTY) process.stdout.write(startupBanner(facts));
+}
+
+/**
  * `npm start` builds the dashboard when dist/web is missing or older than web/ (a fresh clone, a pull). A
  * failed or impossible build never stops the proxy: the admin listener then serves its "not built" page.
  */
 async function buildDashboardIfStale(): Promise<void> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  const root = packageRoot;
   const webDir = join(root, 'web');
   const configFile = join(root, 'vite.config.ts');
   const index = join(root, 'dist', 'web', 'index.html');

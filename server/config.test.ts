@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, isLoopback, loadConfig } from './config.js';
+import { ConfigError, configHelp, isLoopback, loadConfig, nearest } from './config.js';
 
 function problems(
   env: Record<string, string>,
   argv: string[] = [],
   files: Record<string, string> = {},
+  command: 'serve' | 'demo' | 'tool' = 'tool',
 ): string[] {
   try {
-    loadConfig(env, argv, (p) => {
-      if (p in files) return files[p];
-      throw new Error('ENOENT: no such file');
-    });
+    loadConfig(
+      env,
+      argv,
+      (p) => {
+        if (p in files) return files[p];
+        throw new Error('ENOENT: no such file');
+      },
+      { command },
+    );
     return [];
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
@@ -22,7 +28,12 @@ describe('loadConfig', () => {
   it('defaults to demo mode with the documented listeners', () => {
     const c = loadConfig({});
     expect(c.mode).toBe('demo');
-    expect(c.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    // the demo's proxy stays on loopback; a real one listens on every interface
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(loadConfig({ SCIMTAP_UPSTREAM: 'https://t.example.com' }).listen).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+    });
     expect(c.adminListen).toEqual({ host: '127.0.0.1', port: 8081 });
     expect(c.capture).toBe('redacted');
     expect(c.redact).toEqual(['password']);
@@ -109,6 +120,107 @@ describe('loadConfig', () => {
       SCIMTAP_ADMIN_TOKEN: 'a-long-enough-admin-token',
     });
     expect(c.adminToken).toBe('a-long-enough-admin-token');
+  });
+});
+
+describe('demo mode is unmistakable', () => {
+  const serve = { command: 'serve' as const };
+  const noFile = () => {
+    throw new Error('ENOENT');
+  };
+
+  it('runs the demo only when nothing at all is configured, with the proxy on loopback', () => {
+    const c = loadConfig({}, [], noFile, serve);
+    expect(c.mode).toBe('demo');
+    expect(c.listen).toEqual({ host: '127.0.0.1', port: 8080 });
+  });
+
+  it.each([
+    // a leftover database path
+    [{ SCIMTAP_DB: '/srv/scimtap/real.db' }, [], /SCIMTAP_DB is given/],
+    // SMTP and recipients but no upstream
+    [{ SCIMTAP_SMTP_URL: 'smtp://u:p@mail:587', SCIMTAP_NOTIFY_TO: 'ops@example.com' }, [], /are given/],
+    // a flag
+    [{}, ['--app-name', 'Tanium SSO'], /--app-name is given/],
+  ] as [Record<string, string>, string[], RegExp][])(
+    '%j %j without an upstream is an error, not the demo',
+    (env, argv, given) => {
+      const found = problems(env, argv, {}, 'serve').join('\n');
+      expect(found).toMatch(/SCIMTAP_UPSTREAM \(--upstream\): not set/);
+      expect(found).toMatch(given);
+      expect(found).toContain('scimtap demo');
+    },
+  );
+
+  it('a misspelt SCIMTAP_UPSTREAM is named, with the right spelling', () => {
+    const env = { SCIMTAP_UPSTREM: 'https://t.example.com/scim/v2' };
+    expect(problems(env, [], {}, 'serve').join('\n')).toMatch(
+      /SCIMTAP_UPSTREAM .*not set, while SCIMTAP_UPSTREM is given/,
+    );
+    const c = loadConfig({ ...env, SCIMTAP_UPSTREAM: 'https://t.example.com/scim/v2' });
+    expect(c.warnings).toEqual([
+      'unknown setting SCIMTAP_UPSTREM is ignored (did you mean SCIMTAP_UPSTREAM?)',
+    ]);
+    expect(loadConfig({ SCIMTAP_FOO_BAR_BAZ: '1' }).warnings).toEqual([
+      'unknown setting SCIMTAP_FOO_BAR_BAZ is ignored',
+    ]);
+  });
+
+  it('`scimtap demo` never emails and never calls a real upstream, and says what it ignores', () => {
+    const c = loadConfig(
+      {
+        SCIMTAP_UPSTREAM: 'https://t.example.com/scim/v2',
+        SCIMTAP_SMTP_URL: 'smtp://u:p@mail.example.com:587',
+        SCIMTAP_NOTIFY_TO: 'oncall@example.com',
+      },
+      [],
+      noFile,
+      { command: 'demo' },
+    );
+    expect(c).toMatchObject({ mode: 'demo', notifyTo: [], listen: { host: '127.0.0.1', port: 8080 } });
+    expect(c.smtpUrl).toBeUndefined();
+    expect(c.upstream).toBeUndefined();
+    expect(c.warnings.join()).toMatch(
+      /demo mode ignores SCIMTAP_UPSTREAM, SCIMTAP_SMTP_URL, SCIMTAP_NOTIFY_TO/,
+    );
+  });
+});
+
+describe('configuration errors name what to fix', () => {
+  it('echoes the bad value, but never a secret', () => {
+    expect(problems({ SCIMTAP_CAPTURE: 'everything' }).join()).toMatch(
+      /SCIMTAP_CAPTURE .*\(got "everything"\)/,
+    );
+    expect(problems({ SCIMTAP_LISTEN: 'abc' }).join()).toMatch(/host:port.*\(got "abc"\)/);
+    const token = problems({ SCIMTAP_ADMIN_TOKEN: 'short-secret' }).join();
+    expect(token).toMatch(/SCIMTAP_ADMIN_TOKEN.*16 characters/);
+    expect(token).not.toContain('short-secret');
+    const smtp = problems({ SCIMTAP_SMTP_URL: 'http://user:hunter2hunter2@mail' }).join();
+    expect(smtp).toMatch(/SCIMTAP_SMTP_URL/);
+    expect(smtp).not.toContain('hunter2');
+  });
+
+  it('suggests the nearest valid key for an unknown key in the config file', () => {
+    const files = { 'c.json': JSON.stringify({ upstrem: 'https://x', rules: { credentialConsecutive: 2 } }) };
+    const found = problems({}, ['--config', 'c.json'], files).join('\n');
+    expect(found).toMatch(/unknown key "upstrem" \(did you mean "upstream"\?\)/);
+    expect(found).toMatch(/unknown key "credentialConsecutive" \(did you mean "credentialsConsecutive"\?\)/);
+  });
+
+  it('--help gives each option its meaning and default', () => {
+    expect(configHelp).toMatch(/--upstream\s+SCIMTAP_UPSTREAM\s+default: unset\n\s+base URL of the SCIM app/);
+    expect(configHelp).toMatch(/--capture\s+SCIMTAP_CAPTURE\s+default: redacted\n\s+bodies kept/);
+  });
+
+  it.each([
+    ['SCIMTAP_UPSTREM', 'SCIMTAP_UPSTREAM'],
+    ['SCIMTAP_NOTIFY', 'SCIMTAP_NOTIFY_TO'],
+    ['SCIMTAP_ADMINTOKEN', 'SCIMTAP_ADMIN_TOKEN'],
+    ['SCIMTAP_COMPLETELY_DIFFERENT', null],
+  ])('nearest(%s) = %s', (word, expected) => {
+    expect(
+      nearest(word, ['SCIMTAP_UPSTREAM', 'SCIMTAP_NOTIFY_TO', 'SCIMTAP_ADMIN_TOKEN', 'SCIMTAP_DB']),
+    ).toBe(expected);
   });
 });
 

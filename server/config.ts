@@ -14,7 +14,7 @@ const hostPort = z.string().transform((value, ctx): HostPort => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(value.trim());
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `expected host:port (e.g. 0.0.0.0:8080), got "${value}"` });
+    ctx.addIssue({ code: 'custom', message: 'expected host:port (e.g. 0.0.0.0:8080)' });
     return z.NEVER;
   }
   return { host: m[1] ?? m[2], port };
@@ -131,7 +131,15 @@ export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert'
   tlsCert?: string;
   tlsKey?: string;
   mode: 'proxy' | 'demo';
+  /** what the operator should hear about at startup without it being an error (unknown variables, ...) */
+  warnings: string[];
 };
+
+/**
+ * `serve`: the default command, which needs SCIMTAP_UPSTREAM unless nothing at all is configured (then it runs
+ * the demo); `demo`: the explicit demo; `tool`: commands that only read the database (rebuild, benchmarks).
+ */
+export type Command = 'serve' | 'demo' | 'tool';
 
 /** Each key: its environment variable and CLI flag. */
 const sources = {
@@ -158,14 +166,56 @@ const sources = {
   logLevel: ['SCIMTAP_LOG_LEVEL', 'log-level'],
 } as const;
 
+/** What `--help` says of each option: its default and what it is for (the README's table, shorter). */
+const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: string]> = {
+  upstream: [
+    'unset',
+    'base URL of the SCIM app, e.g. https://tenant.example.com/scim/v2 (required but for the demo)',
+  ],
+  listen: ['0.0.0.0:8080', "proxy listener: Entra's Tenant URL points here (demo: 127.0.0.1:8080)"],
+  adminListen: ['127.0.0.1:8081', 'dashboard, /api and /metrics'],
+  adminToken: ['unset', 'bearer token for the admin listener (16+ characters); required off loopback'],
+  db: ['./data/scimtap.db', 'SQLite file, created with its folder (demo: ./data/scimtap-demo.db)'],
+  appName: ['SCIM app', 'the app name in emails and the dashboard, e.g. "Tanium SSO"'],
+  notifyTo: ['unset', 'notification email addresses, comma separated'],
+  smtpUrl: ['unset', 'smtp://user:pass@host:587 or smtps://…; unset: emails wait in the outbox'],
+  mailFrom: ['scimtap@localhost', 'sender address of the emails'],
+  publicUrl: [
+    'admin listener URL',
+    'base URL of links in emails; its host is accepted by the admin listener',
+  ],
+  upstreamTimeoutMs: ['60000', 'no complete answer by then: 504 to the client'],
+  upstreamCa: ['unset', "PEM file of an extra CA trusted for the upstream's TLS"],
+  tlsCert: ['unset', 'PEM certificate: serve the proxy listener over HTTPS (with --tls-key)'],
+  tlsKey: ['unset', 'PEM private key for --tls-cert'],
+  capture: ['redacted', 'bodies kept: full, redacted (secret attributes replaced) or none'],
+  captureLimitBytes: ['65536', 'bytes kept per body; the forwarded body is never cut'],
+  retentionDays: ['90', 'operations older than this are pruned'],
+  bodyRetentionDays: ['30', 'bodies older than this are dropped, metadata kept'],
+  cycleIntervalMin: ['40', 'expected minutes between provisioning cycles'],
+  expectedObjects: ['unset', 'users + groups in scope: makes initial-cycle progress exact'],
+  logLevel: ['info', 'fatal, error, warn, info, debug, trace or silent'],
+};
+
 export const configHelp = [
-  'Options (each also an environment variable; --config FILE / SCIMTAP_CONFIG names a JSON file with the same keys plus "rules"):',
-  ...Object.entries(sources).map(([key, [env, flag]]) => `  --${flag.padEnd(22)} ${env.padEnd(30)} (${key})`),
+  'Options: each is also an environment variable. --config FILE (SCIMTAP_CONFIG) names a JSON file with the',
+  'same keys in camelCase plus "rules" (detection thresholds). Precedence: defaults < file < environment < flags.',
+  '',
+  ...Object.entries(sources).flatMap(([key, [env, flag]]) => {
+    const [byDefault, meaning] = optionDocs[key as keyof typeof sources];
+    return [`  --${flag.padEnd(22)} ${env.padEnd(30)} default: ${byDefault}`, `      ${meaning}`];
+  }),
 ].join('\n');
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    /** said too: an unknown variable is often the reason a required one is missing */
+    readonly warnings: string[] = [],
+  ) {
+    super(
+      `invalid configuration:\n${[...problems, ...warnings.map((w) => `warning: ${w}`)].map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
 }
 
@@ -174,8 +224,10 @@ export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   argv: string[] = [],
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  { command = 'tool' }: { command?: Command } = {},
 ): Config {
   const problems: string[] = [];
+  const warnings = unknownVariables(env);
   const options = Object.fromEntries(
     [...Object.values(sources).map(([, flag]) => flag), 'config'].map((flag) => [
       flag,
@@ -215,12 +267,17 @@ export function loadConfig(
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      problems.push(`${describeKey(issue.path)}: ${issue.message}`);
-    }
+    for (const issue of result.error.issues) problems.push(...describeIssue(issue, raw));
   }
   problems.push(...crossChecks(raw));
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  // Demo mode must be unmistakable (a misspelt SCIMTAP_UPSTREAM used to start it quietly, into the real database).
+  const given = settingsGiven(env, flags, configPath);
+  if (command === 'serve' && !raw.upstream && given.length > 0) {
+    problems.push(
+      `${describeKey(['upstream'])}: not set, while ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} given. Set it to the SCIM app's base URL (e.g. https://tenant.example.com/scim/v2), or run \`scimtap demo\` for the demo.`,
+    );
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems, warnings);
 
   const parsed = result.data;
   const pem = (key: 'upstreamCa' | 'tlsCert' | 'tlsKey') => {
@@ -233,7 +290,7 @@ export function loadConfig(
       return undefined;
     }
   };
-  const mode = parsed.upstream ? 'proxy' : 'demo';
+  const mode = command === 'demo' || !parsed.upstream ? 'demo' : 'proxy';
   const config: Config = {
     ...parsed,
     db: parsed.db ?? defaultDbPath[mode],
@@ -241,9 +298,116 @@ export function loadConfig(
     tlsCert: pem('tlsCert'),
     tlsKey: pem('tlsKey'),
     mode,
+    warnings,
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (mode === 'demo') Object.assign(config, demoOverrides(raw, warnings));
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
   return config;
+}
+
+/**
+ * The demo plays to nobody but the person running it: its proxy listens on loopback unless told otherwise, and
+ * it never emails (its emails stay in the outbox, readable on the incident page) nor calls a real upstream.
+ */
+function demoOverrides(raw: Record<string, unknown>, warnings: string[]): Partial<Config> {
+  const ignored = (['upstream', 'smtpUrl', 'notifyTo'] as const).filter(
+    (k) => raw[k] !== undefined && raw[k] !== '',
+  );
+  if (ignored.length > 0) {
+    warnings.push(
+      `demo mode ignores ${ignored.map((k) => sources[k][0]).join(', ')}: the demo talks to its own embedded app and never sends email`,
+    );
+  }
+  return {
+    upstream: undefined,
+    smtpUrl: undefined,
+    notifyTo: [],
+    listen:
+      raw.listen === undefined ? { host: '127.0.0.1', port: 8080 } : (hostPort.parse(raw.listen) as HostPort),
+  };
+}
+
+const knownVariables = new Set<string>([...Object.values(sources).map(([env]) => env), 'SCIMTAP_CONFIG']);
+
+/** A SCIMTAP_* variable nobody reads is most likely a typo of one that matters. */
+function unknownVariables(env: Record<string, string | undefined>): string[] {
+  const found: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('SCIMTAP_') || knownVariables.has(name)) continue;
+    const near = nearest(name, [...knownVariables]);
+    found.push(`unknown setting ${name} is ignored${near ? ` (did you mean ${near}?)` : ''}`);
+  }
+  return found;
+}
+
+/** The settings given at all (variables, flags, a config file): any of them means "not the demo". */
+function settingsGiven(
+  env: Record<string, string | undefined>,
+  flags: Record<string, string | undefined>,
+  configPath: string | undefined,
+): string[] {
+  const given = Object.keys(env).filter(
+    (n) => n.startsWith('SCIMTAP_') && emptyToUndefined(env[n]) !== undefined,
+  );
+  for (const [flag, value] of Object.entries(flags)) if (value !== undefined) given.push(`--${flag}`);
+  if (configPath && !given.includes('SCIMTAP_CONFIG')) given.push(`config file ${configPath}`);
+  return [...new Set(given)];
+}
+
+/** The candidate closest to `word` by edit distance, when it is close enough to be the intended one. */
+export function nearest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const w = word.toLowerCase();
+  for (const c of candidates) {
+    const d = editDistance(w, c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(word.length / 4)) ? best : null;
+}
+
+function editDistance(a: string, b: string): number {
+  // Names are short (config keys): the O(|a|·|b|) table is bounded by the caller's inputs.
+  if (a.length > 100 || b.length > 100) return Number.POSITIVE_INFINITY;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+// Values of these keys are never echoed in an error: they are, or may contain, credentials.
+const secretKey = /token|secret|password|smtp|webhook|routingkey|key$/i;
+
+/** One zod issue as the operator should read it: which setting, what is wrong, what was given, what was meant. */
+function describeIssue(
+  issue: { path: PropertyKey[]; message: string; code?: string; keys?: string[] },
+  raw: Record<string, unknown>,
+): string[] {
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const where = issue.path.length ? `config file key ${issue.path.map(String).join('.')}` : 'config file';
+    const valid =
+      issue.path[0] === 'rules' ? Object.keys(rulesSchema.shape) : [...Object.keys(sources), 'rules'];
+    return issue.keys.map((k) => {
+      const near = nearest(k, valid);
+      return `${where}: unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`;
+    });
+  }
+  const key = String(issue.path[0] ?? '');
+  let value: unknown = raw;
+  for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p];
+  const shown =
+    value === undefined || secretKey.test(key) || secretKey.test(String(issue.path.at(-1) ?? ''))
+      ? ''
+      : ` (got ${JSON.stringify(typeof value === 'string' && value.length > 80 ? `${value.slice(0, 80)}…` : value)})`;
+  return [`${describeKey(issue.path)}: ${issue.message}${shown}`];
 }
 
 /** Rules between keys, checked on the raw values so they are reported even when other keys are invalid. */

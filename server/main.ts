@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
@@ -17,19 +18,19 @@ import { timeseriesRoutes } from './api/routes/timeseries.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createCycleStage } from './cycles/index.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
-import { pendingEmailCount } from './notify/queries.js';
+import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
+import { packageRoot } from './paths.js';
 import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
-import { type Db, openDatabase } from './store/db.js';
+import type { Db } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
+import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder } from './store/recorder.js';
 import { createTermsStage } from './store/terms.js';
 
-export const version: string = JSON.parse(
-  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
-).version;
+export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
 
 export interface StartOptions {
   clock?: () => number;
@@ -70,7 +71,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const upstream = options.upstream ?? config.upstream;
   if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
 
-  const db = openDatabase(config.db);
+  const db = openConfiguredDatabase(config.db);
   const checkpointer = startCheckpointer(db, config.db, {
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
@@ -91,7 +92,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
-  const alerts = createAlertEngine({ db, config, clock, logger, recorderStats, baseUrl: () => linkBase });
+  const alerts = createAlertEngine({
+    db,
+    config,
+    clock,
+    logger,
+    recorderStats,
+    baseUrl: () => linkBase,
+    upstream,
+  });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
@@ -146,8 +155,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     recorder.stop();
     await checkpointer.stop();
     db.$client.close();
-    const { host, port } = config.listen;
-    throw new Error(`proxy listener ${host}:${port}: ${(err as Error).message}`);
+    throw listenerError('proxy', 'listen', config.listen, err);
   }
 
   const app = createAdminApp({
@@ -160,6 +168,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     publicUrl: config.publicUrl,
     recorderStats,
     upstreamState: () => lastUpstream,
+    emailState: () => emailDeliveryState(db),
     extraApi: {
       '/timeseries': timeseriesRoutes({ db, clock }),
       '/status': statusRoutes({
@@ -195,8 +204,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     recorder.stop();
     await checkpointer.stop();
     db.$client.close();
-    const { host, port } = config.adminListen;
-    throw new Error(`admin listener ${host}:${port}: ${(err as Error).message}`);
+    throw listenerError('admin', 'adminListen', config.adminListen, err);
   }
   const adminAddress = adminServer.address() as { port: number };
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
@@ -249,6 +257,26 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     tick: () => alerts.tick(),
     stop,
   };
+}
+
+/** A listener that cannot bind, named with the setting that moves it. */
+function listenerError(
+  which: 'proxy' | 'admin',
+  key: 'listen' | 'adminListen',
+  { host, port }: { host: string; port: number },
+  err: unknown,
+): Error {
+  const setting = key === 'listen' ? 'SCIMTAP_LISTEN (--listen)' : 'SCIMTAP_ADMIN_LISTEN (--admin-listen)';
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint =
+    code === 'EADDRINUSE'
+      ? `: the port is in use; stop what holds it, or choose another port with ${setting}`
+      : code === 'EACCES'
+        ? `: not allowed to bind this port (below 1024 needs privileges); choose another with ${setting}`
+        : code === 'EADDRNOTAVAIL'
+          ? `: this host has no such address; fix ${setting}`
+          : ` (${setting})`;
+  return new Error(`${which} listener ${host}:${port}: ${(err as Error).message}${hint}`);
 }
 
 /** Never log credentials that may sit in a URL. */

@@ -319,22 +319,57 @@ describe('mute stages', () => {
     },
   );
 
-  it('an incident inhibited earlier stays quiet about evidence older than the inhibition', () => {
-    // evidence last seen at T, inhibited until T + 1 h: the inhibitor explained it
-    const stale = incident({
+  it('an incident inhibited earlier speaks once its inhibitor clears, whatever the age of its evidence', () => {
+    // escrowProportion fired under scimCompliance at T + 1 h; scimCompliance resolved; the escrow share still holds
+    const stillFiring = incident({
       rule: 'escrowProportion',
-      inhibitedBy: 'credentials',
+      inhibitedBy: 'scimCompliance',
       inhibitedAt: T + H,
       evidence: evidence(T),
     });
-    expect(muteReason(stale, new Set(), [], T + 2 * H)).toMatchObject({
+    expect(muteReason(stillFiring, new Set(['scimCompliance'] as RuleCode[]), [], T + H)).toMatchObject({
       by: 'inhibition',
-      rule: 'credentials',
+      rule: 'scimCompliance',
     });
-    // new evidence after the inhibitor resolved speaks again
-    const fresh = { ...stale, evidence: evidence(T + 2 * H) };
-    expect(muteReason(fresh, new Set(), [], T + 2 * H)).toBeNull();
+    expect(muteReason(stillFiring, new Set(), [], T + 2 * H)).toBeNull();
+    expect(shouldNotify(stillFiring, null, T + 2 * H, { reminderHours: 24 })).toBe('first');
   });
+
+  it.each([
+    // a cycle failed by 401s, still over the escrow share after the token is fixed: credentials said it all
+    ['credentials', [401], 'Unauthorized', true],
+    // 500s under a credentials incident are not the token's doing
+    ['credentials', [500], 'InternalServerError', false],
+    // a mix: something beyond the root cause, so it speaks
+    ['credentials', [401, 500], null, false],
+    ['scimCompliance', [404], 'ScimCompliance', true],
+    ['upstreamUnavailable', [503], 'InternalServerError', true],
+  ] as [RuleCode, number[], string | null, boolean][])(
+    'after %s clears, samples %j (%s) keep it muted: %s',
+    (by, statuses, errorCode, muted) => {
+      const base = evidence(T);
+      const inc = incident({
+        rule: 'escrowProportion',
+        inhibitedBy: by,
+        inhibitedAt: T + H,
+        evidence: {
+          ...base,
+          samples: statuses.map((httpStatus, i) => ({
+            id: i,
+            time: T,
+            httpMethod: 'PATCH',
+            path: `/Users/${i}`,
+            query: '',
+            httpStatus,
+            errorCode,
+            reason: null,
+            identity: null,
+          })),
+        },
+      });
+      expect(muteReason(inc, new Set(), [], T + 2 * H) !== null).toBe(muted);
+    },
+  );
 
   it('a resolved incident is not inhibited but is silenced', () => {
     const resolved = incident({ rule: 'stuckObject', state: 'resolved' });

@@ -1,5 +1,5 @@
 import type { RulesConfig } from '../config.js';
-import type { RuleCode } from '../detect/types.js';
+import type { OperationSample, RuleCode } from '../detect/types.js';
 import type { Incident, NotifyReason, SentNotification, Silence } from './types.js';
 
 /**
@@ -56,6 +56,31 @@ export const inhibitors: Partial<Record<RuleCode, readonly RuleCode[]>> = {
   backoffSuspected: ['stalled'],
 };
 
+/** Does this failure belong to the root cause the inhibitor names (so its own email already covered it)? */
+export function explainedBy(
+  inhibitor: RuleCode,
+  sample: Pick<OperationSample, 'httpStatus' | 'errorCode'>,
+): boolean {
+  const code = sample.errorCode ?? '';
+  const status = sample.httpStatus;
+  switch (inhibitor) {
+    case 'credentials':
+      return code === 'Unauthorized' || code === 'InsufficientRights' || status === 401 || status === 403;
+    case 'upstreamUnavailable':
+      return (
+        code === 'UpstreamUnreachable' ||
+        code === 'Timeout' ||
+        status === 502 ||
+        status === 503 ||
+        status === 504
+      );
+    case 'scimCompliance':
+      return code === 'ScimCompliance' || code === 'ServiceIncompatible' || status === 404;
+    default:
+      return false;
+  }
+}
+
 /** The firing rule that inhibits `rule`, if any. */
 export function inhibitorOf(rule: RuleCode, firing: ReadonlySet<RuleCode>): RuleCode | null {
   for (const [inhibitor, targets] of Object.entries(inhibitors) as [RuleCode, readonly RuleCode[]][]) {
@@ -105,7 +130,7 @@ export type MuteReason = { by: 'silence'; silence: Silence } | { by: 'inhibition
  * inhibited (closing the loop on an email already sent is not noise), but a silence mutes it too.
  */
 export function muteReason(
-  incident: Pick<Incident, 'rule' | 'scope' | 'state' | 'inhibitedBy' | 'inhibitedAt' | 'evidence'>,
+  incident: Pick<Incident, 'rule' | 'scope' | 'state' | 'inhibitedBy' | 'evidence'>,
   firing: ReadonlySet<RuleCode>,
   silences: Silence[],
   now: number,
@@ -115,10 +140,14 @@ export function muteReason(
   if (incident.state === 'resolved') return null;
   const inhibitor = inhibitorOf(incident.rule, firing);
   if (inhibitor) return { by: 'inhibition', rule: inhibitor };
-  // Once its inhibitor resolves, an incident speaks only about evidence newer than the inhibition: the failures
-  // the root cause produced are explained already.
-  if (incident.inhibitedAt !== null && (incident.evidence.lastSeen ?? 0) <= incident.inhibitedAt) {
-    return { by: 'inhibition', rule: incident.inhibitedBy ?? incident.rule };
+  // As in Alertmanager, inhibition lasts only while the inhibitor fires: an incident still firing when its
+  // inhibitor clears is news (the root cause is fixed and this one is not), so it notifies on the next tick.
+  // One exception: when every sample failure is the inhibitor's own kind (a cycle failed by 401s after the
+  // token is fixed), the email would retell what the inhibitor's emails already said.
+  const by = incident.inhibitedBy;
+  const samples = incident.evidence.samples;
+  if (by && samples.length > 0 && samples.every((sample) => explainedBy(by, sample))) {
+    return { by: 'inhibition', rule: by };
   }
   return null;
 }

@@ -34,6 +34,8 @@ export interface AlertEngineOptions {
   recorderStats(): RecorderStats;
   /** dashboard base URL for links in emails (known once the admin listener is bound) */
   baseUrl(): string;
+  /** the upstream's base URL: its path lets advice tell a doubled /scim/v2 from a missing one */
+  upstream?: string;
   /** overrides the nodemailer sender built from config.smtpUrl (null: no SMTP) */
   sender?: Sender | null;
   /** evaluation after a committed batch waits this long, so a burst costs one evaluation */
@@ -49,6 +51,15 @@ export interface EvaluationReport {
   open: number;
   resolved: number;
   emails: { incidentId: number; event: NotifyReason }[];
+  /** incidents that started firing or resolved in this evaluation (logged once committed) */
+  transitions: {
+    incidentId: number;
+    rule: RuleCode;
+    scope: string;
+    severity: string;
+    state: 'firing' | 'resolved';
+    summary: string;
+  }[];
 }
 
 export interface AlertEngine {
@@ -245,6 +256,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       appName: config.appName,
       baseUrl: baseUrl().replace(/\/+$/, ''),
       adminTokenSet: Boolean(config.adminToken),
+      upstreamPath: upstreamPathOf(options.upstream),
     };
   }
 
@@ -268,9 +280,16 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const evaluateTx = sqlite.transaction((now: number): EvaluationReport => {
     const silences = activeSilences(db, now);
     const findings = evaluateRules(detectionInput(now, silences), rules, now);
+    const before = new Map(open.map((i) => [i.key, i.state]));
     const next = reconcile(open, findings, now, rules);
     const firing = new Set<RuleCode>(next.open.filter((i) => i.state === 'firing').map((i) => i.rule));
-    const report: EvaluationReport = { findings: findings.length, open: 0, resolved: 0, emails: [] };
+    const report: EvaluationReport = {
+      findings: findings.length,
+      open: 0,
+      resolved: 0,
+      emails: [],
+      transitions: [],
+    };
 
     for (const gone of next.dropped) {
       if (gone.id !== null) deleteIncident(db, gone.id);
@@ -295,6 +314,20 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         stored.set(incident.id, print);
       }
       if (incident.state === 'resolved') stored.delete(incident.id);
+      const was = before.get(incident.key);
+      if (
+        (incident.state === 'firing' && was !== 'firing') ||
+        (incident.state === 'resolved' && was === 'firing')
+      ) {
+        report.transitions.push({
+          incidentId: incident.id,
+          rule: incident.rule,
+          scope: incident.scope,
+          severity: incident.severity,
+          state: incident.state,
+          summary: incident.summary,
+        });
+      }
       if (muteReason(incident, firing, silences, now)) continue;
       const reason = shouldNotify(incident, lastSent(db, incident.id), now, rules);
       if (reason !== 'none' && queueFor(incident, reason, now)) {
@@ -310,6 +343,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   function evaluate(now = clock()): EvaluationReport {
     try {
       const report = evaluateTx(now);
+      // On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing).
+      for (const t of report.transitions) {
+        const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
+        logger[level]({ incident: t }, `incident ${t.state}: ${t.rule} (${t.severity}): ${t.summary}`);
+      }
       if (report.emails.length > 0) outbox.kick();
       return report;
     } catch (err) {
@@ -407,4 +445,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
 function fingerprint(i: Incident): string {
   const { updatedAt: _u, ...rest } = i;
   return JSON.stringify(rest);
+}
+
+function upstreamPathOf(upstream: string | undefined): string | undefined {
+  if (!upstream) return undefined;
+  try {
+    return new URL(upstream).pathname.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { packageRoot } from '../paths.js';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
 import { adminBodyLimit, adminSecurityHeaders, refuseForeignRequests, requireJson } from './guard.js';
@@ -22,7 +23,7 @@ export interface AdminDeps extends HealthDeps {
   metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
-export const defaultWebRoot = fileURLToPath(new URL('../../dist/web', import.meta.url));
+export const defaultWebRoot = join(packageRoot, 'dist', 'web');
 
 /** The admin listener's app: JSON API, metrics and the dashboard. Never mounted on the proxy listener. */
 export function createAdminApp(deps: AdminDeps) {

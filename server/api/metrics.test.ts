@@ -37,7 +37,7 @@ async function scrape(db: Db, recorderStats = () => stats, adminToken?: string, 
   };
 }
 
-/** The value of one sample line, e.g. `scimtap_cycles_total 3`. */
+/** The value of one sample line, e.g. `scimtap_cycles 3`. */
 function sample(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   if (!line) throw new Error(`no sample ${name} in:\n${text}`);
@@ -80,7 +80,7 @@ describe('GET /metrics', () => {
     expect(sample(text, 'scimtap_recorder_dropped_total')).toBe(3);
     const cycles = db.$client.prepare('select count(*) as n from cycles').pluck().get() as number;
     expect(cycles).toBeGreaterThanOrEqual(2);
-    expect(sample(text, 'scimtap_cycles_total')).toBe(cycles);
+    expect(sample(text, 'scimtap_cycles')).toBe(cycles);
     expect(sample(text, 'scimtap_identities_failing')).toBe(
       db.$client.prepare('select count(*) from identities where failing_streak > 0').pluck().get(),
     );
@@ -98,7 +98,7 @@ describe('GET /metrics', () => {
     const db = drizzle(sqlite) as unknown as Db;
     const { get } = await scrape(db);
     let text = await (await get()).text();
-    expect(sample(text, 'scimtap_cycles_total')).toBe(0);
+    expect(sample(text, 'scimtap_cycles')).toBe(0);
     expect(sample(text, 'scimtap_identities_failing')).toBe(0);
     expect(sample(text, 'scimtap_cycle_running')).toBe(0);
     sqlite.exec(`create table cycles (id integer primary key, state text);
@@ -106,7 +106,7 @@ describe('GET /metrics', () => {
       create table identities (id integer primary key, failing_streak integer);
       insert into identities (failing_streak) values (0), (1), (4);`);
     text = await (await get()).text();
-    expect(sample(text, 'scimtap_cycles_total')).toBe(3);
+    expect(sample(text, 'scimtap_cycles')).toBe(3);
     expect(sample(text, 'scimtap_cycle_running')).toBe(1);
     expect(sample(text, 'scimtap_identities_failing')).toBe(2);
     sqlite.close();

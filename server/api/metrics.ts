@@ -10,6 +10,8 @@ export interface Metrics {
   render(): Promise<{ contentType: string; body: string }>;
   /** extra gauges other stages register (cycles, identities failing, ...) */
   gauge(name: string, help: string, collect: () => number): void;
+  /** a counter whose running total another part keeps (read at scrape time); its name ends in `_total` */
+  counter(name: string, help: string, collect: () => number): void;
 }
 
 export interface MetricsDeps {
@@ -20,7 +22,13 @@ export interface MetricsDeps {
 
 export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'scimtap_process_' });
+  // Prefix `scimtap_` only: prom-client's names already start with `process_` / `nodejs_`.
+  collectDefaultMetrics({ register: registry, prefix: 'scimtap_' });
+  // prom-client names three gauges `*_total`, which Prometheus reserves for counters. Their values are the sums
+  // of the per-type series kept beside them (`sum(scimtap_nodejs_active_handles)`), so drop them.
+  for (const name of ['handles', 'requests', 'resources']) {
+    registry.removeSingleMetric(`scimtap_nodejs_active_${name}_total`);
+  }
   const operations = new Counter({
     name: 'scimtap_operations_total',
     help: 'Recorded SCIM operations by resource type, operation and status',
@@ -44,18 +52,35 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
       },
     });
   };
+  // Prometheus naming: `_total` only on counters, and a counter only for what never goes down
+  // (`promtool check metrics` enforces the first; rate() relies on the second).
+  const counter: Metrics['counter'] = (name, help, collect) => {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(collect());
+      },
+    });
+  };
   gauge(
     'scimtap_recorder_queue_depth',
     'Exchanges waiting to be written to the database',
     () => recorderStats().queued,
   );
-  gauge(
+  counter(
     'scimtap_recorder_dropped_total',
     'Exchanges that could not be recorded (queue full or write failure)',
     () => recorderStats().dropped,
   );
-  gauge('scimtap_recorder_written_total', 'Exchanges written to the database', () => recorderStats().written);
-  gauge('scimtap_recorder_write_errors_total', 'Failed batch writes', () => recorderStats().writeErrors);
+  counter(
+    'scimtap_recorder_written_total',
+    'Exchanges written to the database',
+    () => recorderStats().written,
+  );
+  counter('scimtap_recorder_write_errors_total', 'Failed batch writes', () => recorderStats().writeErrors);
   gauge('scimtap_recorder_failing', '1 while the last database write failed', () =>
     recorderStats().failing ? 1 : 0,
   );
@@ -63,7 +88,8 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   if (db) {
     // Each is one small indexed count over the rollups; 0 until the cycles stage has created its tables.
     const count = tableCount(db);
-    gauge('scimtap_cycles_total', 'Provisioning cycles seen (incl. Test Connection events)', () =>
+    // A gauge, not a counter: retention prunes old cycles, so the count can go down.
+    gauge('scimtap_cycles', 'Provisioning cycles stored (incl. Test Connection events)', () =>
       count('select count(*) from cycles'),
     );
     gauge('scimtap_cycle_running', '1 while a provisioning cycle is running', () =>
@@ -86,6 +112,7 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
     registry,
     stage,
     gauge,
+    counter,
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }

@@ -364,6 +364,9 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       }
       return id;
     }
+    // Calls addressed by id (PATCH, DELETE, member changes) carry no name: give the log the name scimtap knows,
+    // as Entra's own provisioning log names the target of a delete.
+    if (name === null && row.name) op.identity = row.name;
     // A successful answer that names the object differently is a rename (group displayName, userName change).
     if (ok && name !== null && name !== row.name) {
       q.rename.run(name, row.id);

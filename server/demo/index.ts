@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type Config, defaultDbPath } from '../config.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../main.js';
@@ -34,6 +35,46 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
+/** SQLite's header field for "which application wrote this file": 'SCMD', scimtap demo. */
+export const DEMO_APPLICATION_ID = 0x53434d44;
+
+/**
+ * The demo's database starts fresh so the story starts at cycle 1. It resets only a file the demo wrote (marked
+ * with DEMO_APPLICATION_ID, or the default demo path), and refuses a file that holds anything else: a demo
+ * pointed at a real database by a leftover SCIMTAP_DB must not mix simulated traffic into real records.
+ */
+export function prepareDemoDatabase(path: string): void {
+  if (path === ':memory:' || !existsSync(path)) return;
+  let applicationId: number;
+  let recorded: boolean;
+  try {
+    const probe = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      applicationId = Number(probe.pragma('application_id', { simple: true }));
+      recorded =
+        probe
+          .prepare("select count(*) from sqlite_master where type = 'table' and name = 'operations'")
+          .pluck()
+          .get() === 1
+          ? probe.prepare('select exists (select 1 from operations)').pluck().get() === 1
+          : false;
+    } finally {
+      probe.close();
+    }
+  } catch (err) {
+    throw new Error(`SCIMTAP_DB (${path}): the demo cannot read it: ${(err as Error).message}`);
+  }
+  if (applicationId === DEMO_APPLICATION_ID || path === DEMO_DB) {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    return;
+  }
+  if (recorded) {
+    throw new Error(
+      `SCIMTAP_DB (${path}) holds recorded traffic that is not the demo's, and the demo never writes into it. Unset SCIMTAP_DB for the demo's own file (${DEMO_DB}), or name a new one.`,
+    );
+  }
+}
+
 // Compressed time: Entra's 40-minute cadence becomes one minute, so the dashboard's cycle timing matches.
 const DEMO_TIMING = { cycleIntervalMin: 1, cycleGapMinutes: 0.5, stalledGraceMinutes: 2 };
 const DEMO_DB = defaultDbPath.demo;
@@ -56,10 +97,8 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     ...startOptions
   } = options;
 
-  // The demo's own database starts fresh so the story starts at cycle 1 (config picks it when SCIMTAP_DB is unset).
   const db = config.db;
-  if (db === DEMO_DB)
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DB}${suffix}`, { force: true });
+  prepareDemoDatabase(db);
   const demoConfig: Config = {
     ...config,
     db,
@@ -81,6 +120,8 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     throw err;
   }
   const logger = scimtap.logger;
+  // Marks the file as the demo's: the next demo may reset it, and nothing else is ever taken for it.
+  scimtap.db.$client.pragma(`application_id = ${DEMO_APPLICATION_ID}`);
 
   let cycleRequests = 0;
   let expireAfter: number | null = null;

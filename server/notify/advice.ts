@@ -52,8 +52,34 @@ function fingerprintLine(incident: Incident): string[] {
   ];
 }
 
+export interface AdviceContext {
+  /** the upstream's base path, e.g. `/scim/v2` (SCIMTAP_UPSTREAM's path); unknown: no path diagnosis */
+  upstreamPath?: string;
+}
+
+/**
+ * What the failing requests' paths say about the Tenant URL. scimtap forwards `<upstream path><path Entra sent>`,
+ * so a Tenant URL that repeats the upstream's `/scim/v2` doubles it, and one that points at neither has no SCIM
+ * segment at all. Only a diagnosis every sample agrees with is given.
+ */
+export function tenantPathHint(samplePaths: string[], upstreamPath: string | undefined): string | null {
+  if (upstreamPath === undefined || samplePaths.length === 0) return null;
+  const forwarded = samplePaths.map((p) =>
+    `${upstreamPath}${p.startsWith('/') ? '' : '/'}${p}`.toLowerCase(),
+  );
+  const doubled = /\/(scim(?:\/v2)?)\/\1(?:\/|$)/;
+  if (forwarded.every((p) => doubled.test(p))) {
+    const segment = doubled.exec(forwarded[0])![1];
+    return `The forwarded path repeats /${segment} (${forwarded[0].slice(0, 120)}): the Tenant URL in Entra ends with /${segment}, and SCIMTAP_UPSTREAM already includes it. scimtap appends the path Entra sends to SCIMTAP_UPSTREAM, so remove /${segment} from one of the two.`;
+  }
+  if (forwarded.every((p) => !p.includes('scim'))) {
+    return `The forwarded path has no /scim segment (${forwarded[0].slice(0, 120)}): if the app serves SCIM under /scim/v2, it is missing from SCIMTAP_UPSTREAM (or from the Tenant URL in Entra).`;
+  }
+  return null;
+}
+
 /** Likely cause and what to do, per rule (ARCHITECTURE §6; Entra's behaviour from reference/entra-scim.md). */
-export function adviceFor(incident: Incident): Advice {
+export function adviceFor(incident: Incident, ctx: AdviceContext = {}): Advice {
   const d = incident.evidence.details;
   const rule: RuleCode = incident.rule;
   switch (rule) {
@@ -89,11 +115,15 @@ export function adviceFor(incident: Incident): Advice {
           'Entra treats a 404 or a non-ListResponse to a filter query (including its Test Connection probe) as a SCIM compliance failure and quarantines the job (EncounteredQuarantineException).',
         cause: [
           'A filter query such as GET /Users?filter=userName eq "…" must answer 200 with a ListResponse, empty when nothing matches. The app answered 404, a non-SCIM document or an unparseable body.',
-          'A Tenant URL that points at a web page, a login redirect or the wrong path (missing /scim/v2) gives the same symptom.',
+          tenantPathHint(
+            incident.evidence.samples.map((s) => s.path),
+            ctx.upstreamPath,
+          ) ??
+            'A Tenant URL (or SCIMTAP_UPSTREAM) that points at a web page, a login redirect or the wrong path gives the same symptom.',
         ],
         action: [
           "Check the Tenant URL in Entra (and SCIMTAP_UPSTREAM) is the app's SCIM base URL.",
-          'If the URL is right, the app itself is not compliant: raise it with its vendor, quoting the sample requests below.',
+          'If the URL is right, the app itself is not compliant: raise it with its vendor, quoting the sample requests in this email.',
         ],
         links: [
           { label: 'Non-compliant answers', path: `/operations?${q({ errorCode: 'ScimCompliance' })}` },
@@ -136,7 +166,7 @@ export function adviceFor(incident: Incident): Advice {
           'Entra retries escrowed objects every cycle and quarantines the job past 40,000 failures (EncounteredBaseEscrowThreshold) or 60,000 of all kinds (EncounteredTotalEscrowThreshold).',
         cause: ['No cycle has run clean for a while; the same objects keep failing and new ones join them.'],
         action: [
-          'Fix the most frequent errors first: each object that succeeds leaves escrow. The affected identities below are from the latest failing cycle.',
+          'Fix the most frequent errors first: each object that succeeds leaves escrow. The affected identities listed in this email are from the latest failing cycle.',
         ],
         links: [
           { label: 'All failures', path: `/operations?${q({ status: 'failure' })}` },

@@ -8,6 +8,8 @@ export interface EmailContext {
   baseUrl: string;
   /** an admin token protects the API: the curl example then carries a placeholder header */
   adminTokenSet: boolean;
+  /** the upstream's base path (e.g. `/scim/v2`), for advice about the Tenant URL's path */
+  upstreamPath?: string;
 }
 
 export interface RenderedEmail {
@@ -76,8 +78,13 @@ function lead(incident: Incident, event: NotifyEvent, now: number): string {
       return `Reminder: still firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}, and nobody has acknowledged it.`;
     case 'reasonChanged':
       return `Update: the reason changed. Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
-    default:
-      return `Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+    default: {
+      const since = `Firing since ${isoMinute(incident.firedAt ?? incident.startedAt)}.`;
+      // Said when it was held back: the reader should know why this email comes later than the failures.
+      return incident.inhibitedBy && incident.inhibitedAt !== null
+        ? `${since} Held back while ${incident.inhibitedBy} fired (until ${isoMinute(incident.inhibitedAt)}); that has cleared and this still holds.`
+        : since;
+    }
   }
 }
 
@@ -96,7 +103,7 @@ export function renderIncidentEmail(
 ): RenderedEmail {
   if (incident.id === null)
     throw new Error('renderIncidentEmail: the incident must be stored first (links need its id)');
-  const advice = adviceFor(incident);
+  const advice = adviceFor(incident, { upstreamPath: ctx.upstreamPath });
   const e = incident.evidence;
   const incidentUrl = `${ctx.baseUrl}/incidents/${incident.id}`;
   const links = [{ label: `Incident #${incident.id}`, url: incidentUrl }].concat(

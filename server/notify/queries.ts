@@ -184,3 +184,26 @@ export function pendingEmailCount(db: Db): number {
     .pluck()
     .get() as number;
 }
+
+export interface EmailDeliveryState {
+  /** `failing` from a failed delivery attempt until one succeeds; `idle` before any attempt */
+  state: 'ok' | 'failing' | 'idle';
+  lastError: string | null;
+  lastAttemptAt: number | null;
+  pending: number;
+}
+
+/** How email delivery is going, read from the last delivery attempt (for /api/health). */
+export function emailDeliveryState(db: Db): EmailDeliveryState {
+  const last = db.$client
+    .prepare('select ok, error, at from delivery_attempts order by id desc limit 1')
+    .get() as { ok: number; error: string | null; at: number } | undefined;
+  const pending = pendingEmailCount(db);
+  if (!last) return { state: 'idle', lastError: null, lastAttemptAt: null, pending };
+  return {
+    state: last.ok ? 'ok' : 'failing',
+    lastError: last.ok ? null : last.error,
+    lastAttemptAt: last.at,
+    pending,
+  };
+}

@@ -1,4 +1,4 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
@@ -159,7 +159,7 @@ export function createProxy({
         port: base.port || (secure ? 443 : 80),
         method: req.method,
         path: joinPath(basePath, rawUrl),
-        headers: forwardHeaders(req.headers, base.host),
+        headers: forwardHeaders(req.rawHeaders, base.host),
         agent,
       });
       r.on('response', onResponse);
@@ -267,24 +267,42 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function forwardHeaders(headers: IncomingHttpHeaders, upstreamHost: string): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = { host: upstreamHost };
-  const listed = connectionListed(headers.connection);
-  for (const name in headers) {
-    if (hopByHop.has(name) || listed?.has(name)) continue;
-    out[name] = headers[name];
+/**
+ * The client's headers as it sent them (names, case, order, repeats), less hop-by-hop ones, with Host set to the
+ * upstream's in its place. Node sends an array of raw headers as given, and then adds no Host of its own.
+ */
+export function forwardHeaders(raw: string[], upstreamHost: string): string[] {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].toLowerCase() === 'connection') listed = connectionListed(raw[i + 1], listed);
   }
+  const out: string[] = [];
+  let host = false;
+  let chunkedName: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const lower = name.toLowerCase();
+    if (lower === 'host') {
+      if (!host) out.push(name, upstreamHost);
+      host = true;
+    } else if (lower === 'transfer-encoding') {
+      chunkedName ??= name;
+    } else if (!hopByHop.has(lower) && !listed?.has(lower)) {
+      out.push(name, raw[i + 1]);
+    }
+  }
+  if (!host) out.unshift('Host', upstreamHost);
   // Node's server has de-chunked the body; re-chunk it explicitly. Left to itself, Node's client sends the body
   // of a GET or DELETE (no chunking by default for those methods) raw after the head, where the upstream would
   // read it as the next request on a pooled connection: request smuggling and response desync.
-  if (headers['transfer-encoding'] !== undefined) out['transfer-encoding'] = 'chunked';
+  if (chunkedName !== null) out.push(chunkedName, 'chunked');
   return out;
 }
 
 function responseHeaders(raw: string[]): string[] {
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].toLowerCase() === 'connection') listed = connectionListed(raw[i + 1]);
+    if (raw[i].toLowerCase() === 'connection') listed = connectionListed(raw[i + 1], listed);
   }
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
@@ -295,9 +313,11 @@ function responseHeaders(raw: string[]): string[] {
   return out;
 }
 
-function connectionListed(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
-  return new Set(value.split(',').map((s) => s.trim().toLowerCase()));
+function connectionListed(value: string | undefined, into?: Set<string>): Set<string> | undefined {
+  if (!value) return into;
+  const set = into ?? new Set<string>();
+  for (const s of value.split(',')) set.add(s.trim().toLowerCase());
+  return set;
 }
 
 function clientAddress(req: IncomingMessage): string | null {

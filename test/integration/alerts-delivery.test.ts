@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';
 
@@ -33,6 +34,25 @@ describe('delivery, silences, acknowledgements, restarts, flapping', () => {
   let scene: Scene;
   afterEach(() => scene?.close());
 
+  it('logs every incident transition: critical firing at error, resolved at warn', async () => {
+    const lines: { level: number; msg: string; incident?: { rule: string; state: string } }[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    scene = await startScene({ start: { logger } });
+    await tokenExpires(scene);
+    await scene.tick();
+    await tokenFixed(scene);
+    const transitions = lines
+      .filter((l) => l.incident)
+      .map((l) => [l.level, l.incident?.rule, l.incident?.state]);
+    expect(transitions).toEqual([
+      [50, 'credentials', 'firing'],
+      [40, 'credentials', 'resolved'],
+    ]);
+    expect(lines.find((l) => l.incident)?.msg).toMatch(
+      /^incident firing: credentials \(critical\): credentials rejected/,
+    );
+  }, 60_000);
+
   it('7. SMTP down while an incident fires, back an hour later: the email is delivered exactly once', async () => {
     scene = await startScene();
     await scene.smtp.down();
@@ -46,12 +66,21 @@ describe('delivery, silences, acknowledgements, restarts, flapping', () => {
     expect(row.attempts).toBeGreaterThanOrEqual(1);
     expect(row.lastError).toMatch(/ECONNECTION|ESOCKET|ECONNREFUSED/);
     expect(row.deliveries[0]).toMatchObject({ ok: false, retryable: true });
+    // While email cannot be delivered, scimtap is degraded: its warnings go nowhere.
+    const failing = (await scene.api('/api/health')).body;
+    expect(failing.status).toBe('degraded');
+    expect(failing.email).toMatchObject({ state: 'failing', pending: 1 });
+    expect(failing.email.lastError).toMatch(/ECONNECTION|ESOCKET|ECONNREFUSED/);
 
     scene.advance(HOUR);
     await scene.smtp.up();
     await scene.tick();
     await scene.tick();
     expect(scene.subjects()).toEqual([FIRING_CREDENTIALS]);
+    expect((await scene.api('/api/health')).body).toMatchObject({
+      status: 'ok',
+      email: { state: 'ok', pending: 0, lastError: null },
+    });
     const delivered = (await scene.api('/api/notifications')).body.items[0];
     expect(delivered.state).toBe('sent');
     expect(delivered.deliveries.at(-1)).toMatchObject({ ok: true, responseCode: 250 });

@@ -53,6 +53,8 @@ export interface SceneOptions {
   env?: Record<string, string>;
   /** extra startScimtap options (e.g. a tiny recorder queue) */
   start?: Partial<StartOptions>;
+  /** SCIMTAP_UPSTREAM from the target's SCIM URL; default its origin (Entra's Tenant URL then ends in /scim/v2) */
+  upstream?: (targetUrl: string) => string;
 }
 
 export async function startScene(options: SceneOptions = {}): Promise<Scene> {
@@ -66,7 +68,7 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
   writeFileSync(configPath, JSON.stringify({ rules: options.rules ?? {} }));
   const config = loadConfig({
     // The Tenant URL Entra calls is scimtap's listener + /scim/v2, as it would be the app's.
-    SCIMTAP_UPSTREAM: new URL(target.url).origin,
+    SCIMTAP_UPSTREAM: options.upstream ? options.upstream(target.url) : new URL(target.url).origin,
     SCIMTAP_LISTEN: '127.0.0.1:0',
     SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
     SCIMTAP_DB: join(dir, 'scimtap.db'),

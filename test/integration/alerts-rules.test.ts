@@ -197,3 +197,77 @@ describe('alert rules end to end', () => {
     expect(scene.subjects()[1]).toMatch(/^\[RESOLVED critical\] Tanium SSO: scimtap dropped/);
   }, 60_000);
 });
+
+describe('inhibition ends when the inhibitor resolves', () => {
+  let scene: Scene | undefined;
+  afterEach(async () => {
+    await scene?.close();
+    scene = undefined;
+  });
+
+  it('escrowProportion, muted by scimCompliance, is emailed once scimCompliance resolves and it still fires', async () => {
+    scene = await startScene();
+    const { entra, target } = scene;
+    const people = users(20);
+    await entra.probe();
+    await entra.each(people, (u) => entra.provision(u));
+    await scene.settle();
+
+    // Next cycle: the app answers filters with 404 (scimCompliance) and every other call with 500 (escrow).
+    scene.advance(40 * MIN);
+    target.setFaults({ nonCompliantFilter: true });
+    await entra.probe();
+    let draw = 0;
+    target.setFaults({ errorRate: 0.5, random: () => (draw++ % 2 === 0 ? 0.2 : 0.8) });
+    for (const u of people) await entra.update(u);
+    await scene.settle();
+    const firing = async () =>
+      (
+        (await scene!.api('/api/incidents?state=firing')).body.items as {
+          rule: string;
+          notifications: unknown[];
+        }[]
+      )
+        .map((i) => i.rule)
+        .sort();
+    expect(await firing()).toEqual(['escrowProportion', 'scimCompliance']);
+    expect(scene.subjects()).toHaveLength(1);
+    expect(scene.subjects()[0]).toMatch(/^\[FIRING critical\] Tanium SSO: .*filter/i);
+
+    // The filters are fixed; the 500s go on, so the cycle's failure share stays near half. scimCompliance
+    // clears once its window holds 20 answered filter queries (every other lookup fails: 40 lookups).
+    target.setFaults({ nonCompliantFilter: false });
+    for (const u of [...people, ...people]) await entra.lookup(u);
+    await scene.settle();
+    scene.advance(2 * MIN);
+    await scene.settle();
+    await scene.settle();
+    expect(await firing()).toEqual(['escrowProportion']);
+    const subjects = scene.subjects();
+    expect(subjects.filter((s) => s.startsWith('[RESOLVED critical]'))).toHaveLength(1);
+    const escrow = scene.emails().filter((m) => /calls failed/.test(m.subject ?? ''));
+    expect(escrow.map((m) => m.subject)).toHaveLength(1);
+    expect(escrow[0].subject).toMatch(/^\[FIRING critical\] Tanium SSO: \d+% of a cycle's calls failed/);
+    expect(escrow[0].text).toMatch(/Held back while scimCompliance fired/);
+  }, 60_000);
+});
+
+describe('advice from real traffic', () => {
+  let scene: Scene | undefined;
+  afterEach(async () => {
+    await scene?.close();
+    scene = undefined;
+  });
+
+  it('a Tenant URL ending in /scim/v2 in front of an upstream that has it too: "repeats /scim/v2", not "missing"', async () => {
+    // SCIMTAP_UPSTREAM = http://target/scim/v2 while Entra calls <scimtap>/scim/v2/Users: the app sees /scim/v2/scim/v2/Users
+    scene = await startScene({ upstream: (url) => url });
+    await scene.entra.probe();
+    await scene.entra.lookup('ada@example.com');
+    await scene.settle();
+    const email = scene.emails().find((m) => /filter queries/.test(m.subject ?? ''));
+    expect(email?.subject).toMatch(/^\[FIRING critical\] Tanium SSO: filter queries answered/);
+    expect(email?.text).toMatch(/repeats \/scim\/v2/);
+    expect(email?.text).not.toMatch(/missing/);
+  }, 60_000);
+});

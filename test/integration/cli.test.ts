@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 
 const run = (args: string[], env: Record<string, string> = {}) =>
@@ -60,5 +61,69 @@ describe('scimtap command line', () => {
     taken.close();
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`${which} listener 127\\.0\\.0\\.1:${busy}: .*EADDRINUSE`));
+    expect(r.stderr).toContain(
+      which === 'proxy' ? 'SCIMTAP_LISTEN (--listen)' : 'SCIMTAP_ADMIN_LISTEN (--admin-listen)',
+    );
+  });
+
+  it('never starts the demo because of a misspelt SCIMTAP_UPSTREAM', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scimtap-cli-'));
+    const db = join(dir, 'real.db');
+    const r = run([], { SCIMTAP_UPSTREM: 'http://127.0.0.1:9/scim/v2', SCIMTAP_DB: db });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(
+      /unknown setting SCIMTAP_UPSTREM is ignored \(did you mean SCIMTAP_UPSTREAM\?\)/,
+    );
+    expect(r.stderr).toMatch(/SCIMTAP_UPSTREAM \(--upstream\): not set/);
+    expect(r.stderr).toContain('scimtap demo');
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('refuses to run the demo into a database that holds real traffic', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scimtap-cli-'));
+    const db = join(dir, 'real.db');
+    const sqlite = new Database(db);
+    sqlite.exec(
+      "create table operations (id integer primary key, path text); insert into operations (path) values ('/Users')",
+    );
+    sqlite.close();
+    const r = run(['demo'], {
+      SCIMTAP_DB: db,
+      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+      SCIMTAP_LISTEN: '127.0.0.1:0',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/SCIMTAP_DB \(.*real\.db\) holds recorded traffic that is not the demo's/);
+    const after = new Database(db, { readonly: true });
+    expect(after.prepare('select count(*) from operations').pluck().get()).toBe(1);
+    after.close();
+  });
+
+  it.each([
+    // a path under /proc used to spin at 100% CPU with no output
+    ['/proc/self/scimtap.db', /\/proc is not a real file system/],
+    // a file where the folder should be (EEXIST from mkdir)
+    ['FILE/sub/scimtap.db', /is a file, so the folder for the database cannot be created/],
+    // a folder given as the database
+    ['DIR', /is a folder; name a file inside it/],
+  ])('names SCIMTAP_DB and what to fix when the database cannot be opened: %s', (path, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'scimtap-cli-'));
+    writeFileSync(join(dir, 'FILE'), 'not a folder');
+    const db = path.replace('FILE', join(dir, 'FILE')).replace('DIR', dir);
+    const r = run([], {
+      SCIMTAP_UPSTREAM: 'http://127.0.0.1:9',
+      SCIMTAP_DB: db,
+      SCIMTAP_LISTEN: '127.0.0.1:0',
+      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`SCIMTAP_DB (${db})`);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('prints each option with its meaning and default', () => {
+    const r = run(['--help']);
+    expect(r.stdout).toMatch(/--listen\s+SCIMTAP_LISTEN\s+default: 0\.0\.0\.0:8080\n\s+proxy listener/);
+    expect(r.stdout).toContain('scimtap demo');
   });
 });

@@ -57,9 +57,14 @@ export interface ScimtapProcess {
  * `node bin/scimtap.js` as an operator runs it, on ports chosen by the OS: the listeners' URLs are read back
  * from the startup log line. `env` adds SCIMTAP_* variables.
  */
-export async function spawnScimtap(env: Record<string, string>, startupMs = 60_000): Promise<ScimtapProcess> {
+export async function spawnScimtap(
+  env: Record<string, string>,
+  startupMs = 60_000,
+  /** where bin/scimtap.js is: the checkout, or an installed copy */
+  cwd = repoRoot,
+): Promise<ScimtapProcess> {
   const child = spawn(process.execPath, ['bin/scimtap.js'], {
-    cwd: repoRoot,
+    cwd,
     env: {
       ...process.env,
       SCIMTAP_LISTEN: '127.0.0.1:0',

@@ -199,7 +199,7 @@ async function main(): Promise<number> {
   // scimtap's own view of its event loop (prom-client's default metrics): stalls show up as added latency.
   const metrics = await (await fetch(`${scimtap.adminUrl}/metrics`)).text();
   const gauge = (name: string) =>
-    Number(new RegExp(`^scimtap_process_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) * 1000;
+    Number(new RegExp(`^scimtap_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN) * 1000;
   const loopLag = `p50 ${gauge('nodejs_eventloop_lag_p50_seconds').toFixed(1)}, p99 ${gauge('nodejs_eventloop_lag_p99_seconds').toFixed(1)}, max ${gauge('nodejs_eventloop_lag_max_seconds').toFixed(1)} ms`;
   await stopProcess(scimtap);
   await target.close();

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import type { EmailDeliveryState } from '../../notify/queries.js';
 import type { Db } from '../../store/db.js';
 import type { RecorderStats } from '../../store/recorder.js';
 
@@ -11,6 +12,8 @@ export interface HealthDeps {
   recorderStats(): RecorderStats;
   /** what the last forwarded exchanges said about the upstream */
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
+  /** email delivery: a failing SMTP server makes scimtap degraded (its warnings go nowhere) */
+  emailState?(): EmailDeliveryState;
 }
 
 export function healthRoutes({
@@ -20,6 +23,7 @@ export function healthRoutes({
   appName = 'SCIM app',
   recorderStats,
   upstreamState,
+  emailState,
 }: HealthDeps) {
   return new Hono().get('/', (c) => {
     let dbState: 'ok' | 'failing' | 'error' = 'ok';
@@ -30,7 +34,22 @@ export function healthRoutes({
       dbState = 'error';
     }
     const upstream = upstreamState();
-    const status = dbState === 'ok' && upstream !== 'unreachable' ? 'ok' : 'degraded';
-    return c.json({ status, version, appName, db: dbState, upstream, mode, recorder: recorderStats() });
+    let email: EmailDeliveryState | null = null;
+    try {
+      email = emailState?.() ?? null;
+    } catch {
+      email = null;
+    }
+    const healthy = dbState === 'ok' && upstream !== 'unreachable' && email?.state !== 'failing';
+    return c.json({
+      status: healthy ? 'ok' : 'degraded',
+      version,
+      appName,
+      db: dbState,
+      upstream,
+      email,
+      mode,
+      recorder: recorderStats(),
+    });
   });
 }

@@ -88,6 +88,12 @@ function HealthPills({ health }: { health: NonNullable<ReturnType<typeof useHeal
       <li className={up === 'reachable' ? 'ok' : up === 'unknown' ? 'unknown' : 'bad'}>
         <span aria-hidden="true">{up === 'reachable' ? '●' : up === 'unknown' ? '○' : '▲'}</span> app {up}
       </li>
+      {health.email?.state === 'failing' ? (
+        <li className="bad" title={health.email.lastError ?? undefined}>
+          <span aria-hidden="true">▲</span> email failing
+          {health.email.pending > 0 ? `, ${health.email.pending} waiting` : ''}
+        </li>
+      ) : null}
     </ul>
   );
 }

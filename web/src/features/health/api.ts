@@ -1,4 +1,5 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
+import type { EmailDeliveryState } from '../../../../server/notify/queries.js';
 import type { RecorderStats } from '../../../../server/store/recorder.js';
 import { apiGet } from '../../lib/api-client.js';
 
@@ -9,6 +10,8 @@ export interface Health {
   appName?: string;
   db: 'ok' | 'failing' | 'error';
   upstream: 'reachable' | 'unreachable' | 'unknown';
+  /** null when scimtap has no email delivery to report on */
+  email: EmailDeliveryState | null;
   mode: 'proxy' | 'demo';
   recorder: RecorderStats;
 }
