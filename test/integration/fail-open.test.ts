@@ -120,13 +120,13 @@ describe('durability', () => {
     cleanups.push(upstream.close);
     const dir = mkdtempSync(join(tmpdir(), 'scimtap-sigterm-'));
     const dbPath = join(dir, 'scimtap.db');
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
     const child = spawn(process.execPath, ['bin/scimtap.js'], {
       env: {
         ...process.env,
         SCIMTAP_UPSTREAM: upstream.url,
-        SCIMTAP_LISTEN: `127.0.0.1:${port}`,
-        SCIMTAP_ADMIN_LISTEN: `127.0.0.1:${port + 1}`,
+        // ports from the OS, read back from the startup line: a random guess collides with parallel tests
+        SCIMTAP_LISTEN: '127.0.0.1:0',
+        SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
         SCIMTAP_DB: dbPath,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,7 +141,8 @@ describe('durability', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     expect(await until(() => output.includes('scimtap is forwarding'), 15_000), output).toBe(true);
 
-    const url = `http://127.0.0.1:${port}`;
+    const started = output.split('\n').find((l) => l.includes('scimtap is forwarding'));
+    const url = (JSON.parse(started ?? '{}') as { proxy: string }).proxy;
     const statuses = await sendMany(url, 200);
     const slow = send(url, { path: '/Users/slow' });
     await new Promise((r) => setTimeout(r, 100));
