@@ -236,3 +236,121 @@ describe('isLoopback', () => {
     ['10.0.0.5', false],
   ])('%s → %s', (host, expected) => expect(isLoopback(host)).toBe(expected));
 });
+
+describe('loadConfig: receivers', () => {
+  const KEY = 'abcdef0123456789abcdef0123456789';
+  // receivers are ignored in demo mode, so these configurations name an upstream
+  const UP = { SCIMTAP_UPSTREAM: 'https://app.example/scim/v2' };
+  it('each single-receiver variable adds a receiver named after its type', () => {
+    const c = loadConfig({
+      ...UP,
+      SCIMTAP_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/x',
+      SCIMTAP_TEAMS_WEBHOOK_URL: 'https://prod.westeurope.logic.azure.com/workflows/x',
+      SCIMTAP_PAGERDUTY_ROUTING_KEY: KEY,
+      SCIMTAP_PAGERDUTY_URL: 'https://events.eu.pagerduty.com/v2/enqueue',
+      SCIMTAP_WEBHOOK_URL: 'https://hooks.example.com/scimtap',
+      SCIMTAP_WEBHOOK_SECRET: 'a-secret-of-16-chars',
+      SCIMTAP_ALERTMANAGER_URL: 'http://alertmanager:9093',
+    });
+    expect(c.receivers).toEqual([
+      { type: 'slack', name: 'slack', url: 'https://hooks.slack.com/services/T/B/x' },
+      { type: 'teams', name: 'teams', url: 'https://prod.westeurope.logic.azure.com/workflows/x' },
+      {
+        type: 'pagerduty',
+        name: 'pagerduty',
+        routingKey: KEY,
+        url: 'https://events.eu.pagerduty.com/v2/enqueue',
+      },
+      {
+        type: 'webhook',
+        name: 'webhook',
+        url: 'https://hooks.example.com/scimtap',
+        secret: 'a-secret-of-16-chars',
+      },
+      { type: 'alertmanager', name: 'alertmanager', url: 'http://alertmanager:9093', resendSeconds: 60 },
+    ]);
+    // PagerDuty's US events endpoint by default
+    expect(loadConfig({ ...UP, SCIMTAP_PAGERDUTY_ROUTING_KEY: KEY }).receivers[0]).toMatchObject({
+      url: 'https://events.pagerduty.com/v2/enqueue',
+    });
+  });
+
+  it('a receivers list in the JSON file routes by severity and rule; a variable fills the entry named after it', () => {
+    const file = JSON.stringify({
+      receivers: [
+        { type: 'email', severities: ['critical'] },
+        {
+          type: 'pagerduty',
+          name: 'oncall',
+          routingKey: KEY,
+          rules: ['credentials', 'upstreamUnavailable'],
+        },
+        { type: 'slack', url: 'https://placeholder.example/', severities: ['critical', 'warning'] },
+      ],
+    });
+    const c = loadConfig(
+      {
+        ...UP,
+        SCIMTAP_CONFIG: '/c.json',
+        SCIMTAP_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/real',
+      },
+      [],
+      () => file,
+    );
+    expect(c.receivers).toEqual([
+      { type: 'email', name: 'email', severities: ['critical'] },
+      {
+        type: 'pagerduty',
+        name: 'oncall',
+        routingKey: KEY,
+        url: 'https://events.pagerduty.com/v2/enqueue',
+        rules: ['credentials', 'upstreamUnavailable'],
+      },
+      {
+        type: 'slack',
+        name: 'slack',
+        url: 'https://hooks.slack.com/services/T/B/real',
+        severities: ['critical', 'warning'],
+      },
+    ]);
+  });
+
+  it('reports bad receivers without quoting their secrets', () => {
+    const file = JSON.stringify({
+      receivers: [
+        { type: 'slack', name: 'team', url: 'https://hooks.slack.com/services/T/B/x' },
+        { type: 'teams', name: 'team', url: 'https://x.example/' },
+        { type: 'pagerduty', routingKey: 'short' },
+        { type: 'slack', url: 'ftp://nope', severities: ['urgent'], rules: ['noSuchRule'] },
+        { type: 'sms', url: 'https://x.example/' },
+      ],
+    });
+    const found = problems(
+      {
+        ...UP,
+        SCIMTAP_CONFIG: '/c.json',
+        SCIMTAP_WEBHOOK_SECRET: 'too-short',
+        SCIMTAP_WEBHOOK_URL: 'https://h.example/',
+      },
+      [],
+      { '/c.json': file },
+    );
+    const text = found.join('\n');
+    expect(text).toMatch(/receivers\.2\.routingKey: expected a 32-character integration key/);
+    expect(text).toMatch(/receivers\.3\.url: expected an http/);
+    expect(text).toMatch(/receivers\.3\.severities\.0/);
+    expect(text).toMatch(/receivers\.3\.rules\.0/);
+    expect(text).toMatch(/receivers\.4\.type/);
+    expect(text).not.toContain('short');
+    expect(text).not.toContain('ftp://nope');
+    const dup = problems({ SCIMTAP_CONFIG: '/c.json' }, [], {
+      '/c.json': JSON.stringify({
+        receivers: [file && JSON.parse(file).receivers[0], JSON.parse(file).receivers[1]],
+      }),
+    });
+    expect(dup).toEqual(['receivers: the name "team" is used twice']);
+    expect(
+      problems({ SCIMTAP_WEBHOOK_URL: 'https://h.example/', SCIMTAP_WEBHOOK_SECRET: 'too-short' }),
+    ).toEqual(['receiver "webhook": secret: must be at least 16 characters']);
+  });
+});

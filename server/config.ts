@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ruleCodes } from './detect/types.js';
 
 // The only reader of process.env (STYLE.md §1). Everything else receives the Config.
 
@@ -42,6 +43,55 @@ const smtpUrl = z.string().refine(
   },
   { message: 'expected smtp://user:pass@host:587 or smtps://...' },
 );
+
+/** PagerDuty's Events API v2 (US service region; EU accounts use https://events.eu.pagerduty.com/v2/enqueue). */
+export const pagerDutyEventsUrl = 'https://events.pagerduty.com/v2/enqueue';
+
+// `low` and `info` are accepted ahead of rules that use them, so a routing file need not change when they land.
+const severityNames = ['critical', 'warning', 'low', 'info'] as const;
+const route = {
+  /** names the receiver in the outbox, the dashboard and `POST /api/notifications/test?receiver=` */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'letters, digits, - and _, at most 40')
+    .optional(),
+  /** only incidents of these severities (absent: all) */
+  severities: z.array(z.enum(severityNames)).optional(),
+  /** only incidents of these rules (absent: all) */
+  rules: z.array(z.enum(ruleCodes)).optional(),
+};
+export const receiverSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('email'), ...route }).strict(),
+  z.object({ type: z.literal('slack'), url: httpUrl, ...route }).strict(),
+  z.object({ type: z.literal('teams'), url: httpUrl, ...route }).strict(),
+  z
+    .object({
+      type: z.literal('pagerduty'),
+      routingKey: z.string().regex(/^[A-Za-z0-9]{20,64}$/, 'expected a 32-character integration key'),
+      url: httpUrl.default(pagerDutyEventsUrl),
+      ...route,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('webhook'),
+      url: httpUrl,
+      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      ...route,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('alertmanager'),
+      url: httpUrl,
+      /** firing alerts are pushed again this often; each push sets endsAt 4 intervals ahead */
+      resendSeconds: z.number().int().min(5).max(3600).default(60),
+      ...route,
+    })
+    .strict(),
+]);
+export type ReceiverConfig = z.infer<typeof receiverSchema> & { name: string };
+export type ReceiverType = ReceiverConfig['type'];
 
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
@@ -118,14 +168,37 @@ const configSchema = z
     expectedObjects: positiveInt.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     rules: rulesSchema.default(rulesSchema.parse({})),
+    receivers: z.array(receiverSchema).max(20).default([]),
+    slackWebhookUrl: httpUrl.optional(),
+    teamsWebhookUrl: httpUrl.optional(),
+    pagerdutyRoutingKey: z.string().optional(),
+    pagerdutyUrl: httpUrl.optional(),
+    webhookUrl: httpUrl.optional(),
+    webhookSecret: z.string().optional(),
+    alertmanagerUrl: httpUrl.optional(),
   })
   .strict();
 
 /** Demo traffic never lands in the real database: without SCIMTAP_DB each mode has its own file. */
 export const defaultDbPath = { proxy: './data/scimtap.db', demo: './data/scimtap-demo.db' } as const;
 
-export type Config = Omit<z.infer<typeof configSchema>, 'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db'> & {
+/** The single-receiver environment variables, folded into `receivers` by `loadConfig`. */
+type ReceiverShortcuts =
+  | 'slackWebhookUrl'
+  | 'teamsWebhookUrl'
+  | 'pagerdutyRoutingKey'
+  | 'pagerdutyUrl'
+  | 'webhookUrl'
+  | 'webhookSecret'
+  | 'alertmanagerUrl';
+
+export type Config = Omit<
+  z.infer<typeof configSchema>,
+  'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db' | 'receivers' | ReceiverShortcuts
+> & {
   db: string;
+  /** every receiver but email's default, named; email is always there (a `type: "email"` entry routes it) */
+  receivers: ReceiverConfig[];
   /** PEM contents (files are read at load time so that a bad path is a config error) */
   upstreamCa?: string;
   tlsCert?: string;
@@ -164,6 +237,13 @@ const sources = {
   cycleIntervalMin: ['SCIMTAP_CYCLE_INTERVAL_MIN', 'cycle-interval-min'],
   expectedObjects: ['SCIMTAP_EXPECTED_OBJECTS', 'expected-objects'],
   logLevel: ['SCIMTAP_LOG_LEVEL', 'log-level'],
+  slackWebhookUrl: ['SCIMTAP_SLACK_WEBHOOK_URL', 'slack-webhook-url'],
+  teamsWebhookUrl: ['SCIMTAP_TEAMS_WEBHOOK_URL', 'teams-webhook-url'],
+  pagerdutyRoutingKey: ['SCIMTAP_PAGERDUTY_ROUTING_KEY', 'pagerduty-routing-key'],
+  pagerdutyUrl: ['SCIMTAP_PAGERDUTY_URL', 'pagerduty-url'],
+  webhookUrl: ['SCIMTAP_WEBHOOK_URL', 'webhook-url'],
+  webhookSecret: ['SCIMTAP_WEBHOOK_SECRET', 'webhook-secret'],
+  alertmanagerUrl: ['SCIMTAP_ALERTMANAGER_URL', 'alertmanager-url'],
 } as const;
 
 /** What `--help` says of each option: its default and what it is for (the README's table, shorter). */
@@ -195,11 +275,24 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
   cycleIntervalMin: ['40', 'expected minutes between provisioning cycles'],
   expectedObjects: ['unset', 'users + groups in scope: makes initial-cycle progress exact'],
   logLevel: ['info', 'fatal, error, warn, info, debug, trace or silent'],
+  slackWebhookUrl: ['unset', 'Slack incoming webhook URL: alerts as a Slack message (a secret)'],
+  teamsWebhookUrl: [
+    'unset',
+    'Microsoft Teams workflow/incoming webhook URL: alerts as an Adaptive Card (a secret)',
+  ],
+  pagerdutyRoutingKey: [
+    'unset',
+    'PagerDuty Events API v2 routing key: trigger, acknowledge, resolve (a secret)',
+  ],
+  pagerdutyUrl: ['https://events.pagerduty.com/v2/enqueue', 'PagerDuty events URL (EU accounts, tests)'],
+  webhookUrl: ['unset', 'generic webhook: the Alertmanager v4 webhook payload (a secret)'],
+  webhookSecret: ['unset', 'HMAC-SHA256 key signing the generic webhook (X-Scimtap-Signature)'],
+  alertmanagerUrl: ['unset', 'Prometheus Alertmanager base URL: firing incidents pushed to /api/v2/alerts'],
 };
 
 export const configHelp = [
   'Options: each is also an environment variable. --config FILE (SCIMTAP_CONFIG) names a JSON file with the',
-  'same keys in camelCase plus "rules" (detection thresholds). Precedence: defaults < file < environment < flags.',
+  'same keys in camelCase plus "rules" (detection thresholds) and "receivers" (alert routing). Precedence: defaults < file < environment < flags.',
   '',
   ...Object.entries(sources).flatMap(([key, [env, flag]]) => {
     const [byDefault, meaning] = optionDocs[key as keyof typeof sources];
@@ -277,9 +370,19 @@ export function loadConfig(
       `${describeKey(['upstream'])}: not set, while ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} given. Set it to the SCIM app's base URL (e.g. https://tenant.example.com/scim/v2), or run \`scimtap demo\` for the demo.`,
     );
   }
+  const receivers = result.success ? foldReceivers(result.data, problems) : [];
   if (problems.length > 0 || !result.success) throw new ConfigError(problems, warnings);
 
-  const parsed = result.data;
+  const {
+    slackWebhookUrl: _s,
+    teamsWebhookUrl: _t,
+    pagerdutyRoutingKey: _p,
+    pagerdutyUrl: _pu,
+    webhookUrl: _w,
+    webhookSecret: _ws,
+    alertmanagerUrl: _a,
+    ...parsed
+  } = result.data;
   const pem = (key: 'upstreamCa' | 'tlsCert' | 'tlsKey') => {
     const path = parsed[key];
     if (!path) return undefined;
@@ -299,6 +402,7 @@ export function loadConfig(
     tlsKey: pem('tlsKey'),
     mode,
     warnings,
+    receivers,
   };
   if (mode === 'demo') Object.assign(config, demoOverrides(raw, warnings));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
@@ -310,18 +414,30 @@ export function loadConfig(
  * it never emails (its emails stay in the outbox, readable on the incident page) nor calls a real upstream.
  */
 function demoOverrides(raw: Record<string, unknown>, warnings: string[]): Partial<Config> {
-  const ignored = (['upstream', 'smtpUrl', 'notifyTo'] as const).filter(
-    (k) => raw[k] !== undefined && raw[k] !== '',
-  );
-  if (ignored.length > 0) {
+  const ignored = (
+    [
+      'upstream',
+      'smtpUrl',
+      'notifyTo',
+      'slackWebhookUrl',
+      'teamsWebhookUrl',
+      'pagerdutyRoutingKey',
+      'webhookUrl',
+      'alertmanagerUrl',
+    ] as const
+  ).filter((k) => raw[k] !== undefined && raw[k] !== '');
+  if (ignored.length > 0 || (Array.isArray(raw.receivers) && raw.receivers.length > 0)) {
+    const names: string[] = ignored.map((k) => sources[k][0]);
+    if (Array.isArray(raw.receivers) && raw.receivers.length > 0) names.push('the receivers list');
     warnings.push(
-      `demo mode ignores ${ignored.map((k) => sources[k][0]).join(', ')}: the demo talks to its own embedded app and never sends email`,
+      `demo mode ignores ${names.join(', ')}: the demo talks to its own embedded app and never sends email or alerts`,
     );
   }
   return {
     upstream: undefined,
     smtpUrl: undefined,
     notifyTo: [],
+    receivers: [],
     listen:
       raw.listen === undefined ? { host: '127.0.0.1', port: 8080 } : (hostPort.parse(raw.listen) as HostPort),
   };
@@ -404,10 +520,62 @@ function describeIssue(
   let value: unknown = raw;
   for (const p of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[p];
   const shown =
-    value === undefined || secretKey.test(key) || secretKey.test(String(issue.path.at(-1) ?? ''))
+    value === undefined ||
+    key === 'receivers' ||
+    secretKey.test(key) ||
+    secretKey.test(String(issue.path.at(-1) ?? ''))
       ? ''
       : ` (got ${JSON.stringify(typeof value === 'string' && value.length > 80 ? `${value.slice(0, 80)}…` : value)})`;
   return [`${describeKey(issue.path)}: ${issue.message}${shown}`];
+}
+
+/**
+ * The `receivers` list plus the single-receiver variables. A variable fills the receiver named after its type
+ * (`slack`, `teams`, `pagerduty`, `webhook`, `alertmanager`): it overrides that entry's URL or key when the file
+ * has one, and adds it otherwise. Problems never quote a value: URLs and keys are secrets.
+ */
+function foldReceivers(parsed: z.infer<typeof configSchema>, problems: string[]): ReceiverConfig[] {
+  const list: ReceiverConfig[] = parsed.receivers.map((r) => ({ ...r, name: r.name ?? r.type }));
+  const named = (type: ReceiverType) => list.find((r) => r.name === type);
+  const put = (type: ReceiverType, value: Record<string, unknown>) => {
+    const existing = named(type);
+    const merged = receiverSchema.safeParse({ ...(existing ?? { type }), ...value });
+    if (!merged.success) {
+      for (const issue of merged.error.issues)
+        problems.push(`receiver "${type}": ${issue.path.join('.')}: ${issue.message}`);
+      return;
+    }
+    const receiver = { ...merged.data, name: type };
+    if (existing) list[list.indexOf(existing)] = receiver;
+    else list.push(receiver);
+  };
+  if (parsed.slackWebhookUrl) put('slack', { type: 'slack', url: parsed.slackWebhookUrl });
+  if (parsed.teamsWebhookUrl) put('teams', { type: 'teams', url: parsed.teamsWebhookUrl });
+  if (parsed.pagerdutyRoutingKey || parsed.pagerdutyUrl) {
+    put('pagerduty', {
+      type: 'pagerduty',
+      ...(parsed.pagerdutyRoutingKey ? { routingKey: parsed.pagerdutyRoutingKey } : {}),
+      ...(parsed.pagerdutyUrl ? { url: parsed.pagerdutyUrl } : {}),
+    });
+  }
+  if (parsed.webhookUrl || parsed.webhookSecret) {
+    put('webhook', {
+      type: 'webhook',
+      ...(parsed.webhookUrl ? { url: parsed.webhookUrl } : {}),
+      ...(parsed.webhookSecret ? { secret: parsed.webhookSecret } : {}),
+    });
+  }
+  if (parsed.alertmanagerUrl) put('alertmanager', { type: 'alertmanager', url: parsed.alertmanagerUrl });
+  const seen = new Set<string>();
+  for (const r of list) {
+    if (seen.has(r.name)) problems.push(`receivers: the name "${r.name}" is used twice`);
+    seen.add(r.name);
+    if (r.name === 'email' && r.type !== 'email')
+      problems.push('receivers: the name "email" is the email receiver\'s');
+    if (r.type === 'email' && r.name !== 'email')
+      problems.push('receivers: the email receiver is named "email"');
+  }
+  return list;
 }
 
 /** Rules between keys, checked on the raw values so they are reported even when other keys are invalid. */

@@ -3,8 +3,10 @@ import type { Config } from '../config.js';
 import { evaluateRules } from '../detect/rules.js';
 import { createTracker, type ObservedOperation, type Tracker } from '../detect/tracker.js';
 import type { DetectionInput, OperationSample, RuleCode, StuckIdentity } from '../detect/types.js';
-import { type EmailContext, renderIncidentEmail, renderTestEmail } from '../notify/email.js';
-import { createOutbox, type Outbox, queueEmail } from '../notify/outbox.js';
+import type { EmailContext } from '../notify/email.js';
+import { createOutbox, type Outbox } from '../notify/outbox.js';
+import { createReceivers } from '../notify/receivers/index.js';
+import { createRouting, type Routing } from '../notify/routing.js';
 import { createSmtpSender, type Sender } from '../notify/sender.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
@@ -28,7 +30,8 @@ export interface AlertEngineOptions {
   config: Pick<
     Config,
     'rules' | 'cycleIntervalMin' | 'appName' | 'notifyTo' | 'smtpUrl' | 'mailFrom' | 'adminToken'
-  >;
+  > &
+    Partial<Pick<Config, 'receivers'>>;
   clock: () => number;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   recorderStats(): RecorderStats;
@@ -44,6 +47,8 @@ export interface AlertEngineOptions {
   replayLimit?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** how long a webhook, Slack, Teams, PagerDuty or Alertmanager request may take */
+  receiverTimeoutMs?: number;
 }
 
 export interface EvaluationReport {
@@ -74,6 +79,10 @@ export interface AlertEngine {
   acknowledge(id: number, by: string, comment: string | null): Incident | null;
   /** a test email through the outbox; returns its row id */
   queueTestEmail(requestedBy: string | null): number;
+  /** a test to one receiver by name (`email`, `slack` ...); throws UnknownReceiverError; returns its row id */
+  queueTest(receiver: string, requestedBy: string | null): number;
+  /** the receivers and their routes, secrets masked */
+  routing: Routing;
   /** re-evaluate soon (after a silence changes) */
   schedule(): void;
   outbox: Outbox;
@@ -108,10 +117,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let identitiesMaintained = false;
   const sender =
     options.sender !== undefined ? options.sender : config.smtpUrl ? createSmtpSender(config.smtpUrl) : null;
+  const receivers = createReceivers(config.receivers ?? [], { clock, timeoutMs: options.receiverTimeoutMs });
+  const routing = createRouting(db, { ...config, receivers: config.receivers ?? [] }, receivers);
   const outbox = createOutbox({
     db,
     clock,
     sender,
+    receivers,
     from: config.mailFrom,
     recipients: config.notifyTo,
     logger,
@@ -260,21 +272,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     };
   }
 
+  /** One decision, queued for every receiver it routes to, under one sequence number. */
   function queueFor(incident: Incident, event: Exclude<NotifyReason, 'none'>, now: number): boolean {
-    const id = incident.id!;
-    const email = renderIncidentEmail(incident, event, emailContext(), now);
-    return (
-      queueEmail(db, {
-        incidentId: id,
-        event,
-        sequence: nextSequence(db, id, event),
-        reasonKey: incident.reasonKey,
-        recipients: config.notifyTo,
-        from: config.mailFrom,
-        now,
-        ...email,
-      }) !== null
-    );
+    return routing.queueIncident(incident, event, nextSequence(db, incident.id!, event), emailContext(), now);
   }
 
   const evaluateTx = sqlite.transaction((now: number): EvaluationReport => {
@@ -399,7 +399,12 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     acknowledge(id, by, comment) {
       const now = clock();
       const current = open.find((i) => i.id === id);
+      const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
       const row = acknowledgeIncident(db, id, by, comment, now);
+      if (row && !wasAcknowledged && row.state === 'firing') {
+        const seq = nextSequence(db, id, 'acknowledged');
+        if (routing.queueAcknowledged(row, seq, emailContext(), now)) outbox.kick();
+      }
       if (current && row) {
         current.acknowledgedAt = row.acknowledgedAt;
         current.acknowledgedBy = row.acknowledgedBy;
@@ -410,21 +415,14 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       return row;
     },
     queueTestEmail(requestedBy) {
-      const now = clock();
-      const email = renderTestEmail(emailContext(), now, requestedBy);
-      const id = queueEmail(db, {
-        incidentId: null,
-        event: 'test',
-        sequence: now,
-        reasonKey: null,
-        recipients: config.notifyTo,
-        from: config.mailFrom,
-        now,
-        ...email,
-      });
-      outbox.kick();
-      return id!;
+      return engine.queueTest('email', requestedBy);
     },
+    queueTest(receiver, requestedBy) {
+      const id = routing.queueTest(receiver, emailContext(), clock(), requestedBy);
+      outbox.kick();
+      return id;
+    },
+    routing,
     schedule,
     outbox,
     emailContext,

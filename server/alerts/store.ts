@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, lt, ne, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, lt, ne, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Evidence, RuleCode } from '../detect/types.js';
 import type { Db } from '../store/db.js';
 import { incidents, outbox, silences } from '../store/schema/index.js';
@@ -113,12 +113,21 @@ export function acknowledgeIncident(
   return getIncident(db, id);
 }
 
-/** The last email queued for an incident (any state: an unsent email still counts as said). */
+/**
+ * The last notification decision queued for an incident, on any receiver (any state: an unsent email still counts
+ * as said). An acknowledgement passed on to PagerDuty is not a decision about what to tell.
+ */
 export function lastSent(db: Db, incidentId: number): SentNotification | null {
   const row = db
     .select({ event: outbox.event, reasonKey: outbox.reasonKey, createdAt: outbox.createdAt })
     .from(outbox)
-    .where(and(eq(outbox.incidentId, incidentId), ne(outbox.state, 'superseded')))
+    .where(
+      and(
+        eq(outbox.incidentId, incidentId),
+        ne(outbox.state, 'superseded'),
+        notInArray(outbox.event, ['acknowledged']),
+      ),
+    )
     .orderBy(desc(outbox.id))
     .limit(1)
     .get();

@@ -30,7 +30,8 @@ export interface Incident {
 
 /** Why an email goes out (STYLE §8): the outbox row and the email text record it. */
 export type NotifyReason = 'first' | 'reasonChanged' | 'reminder' | 'resolved' | 'none';
-export type NotifyEvent = Exclude<NotifyReason, 'none'> | 'test';
+/** `acknowledged`: told to the receivers that track it (PagerDuty), never emailed. */
+export type NotifyEvent = Exclude<NotifyReason, 'none'> | 'test' | 'acknowledged';
 
 /** The last email queued for an incident (queued, not necessarily delivered: reminders count from queueing). */
 export interface SentNotification {

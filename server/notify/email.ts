@@ -52,6 +52,7 @@ const stateWord: Record<NotifyEvent, string> = {
   reasonChanged: 'FIRING',
   reminder: 'FIRING',
   resolved: 'RESOLVED',
+  acknowledged: 'ACKNOWLEDGED',
   test: 'TEST',
 };
 

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NotifyEvent } from '../alerts/types.js';
 import type { Db } from '../store/db.js';
+import type { AlertmanagerReceiver } from './receivers/alertmanager.js';
+import type { DeliveryResult, Receiver } from './receivers/index.js';
 import type { Sender } from './sender.js';
 
 export interface QueuedEmail {
@@ -29,7 +31,7 @@ export function queueEmail(db: Db, e: QueuedEmail): number | null {
       `insert into outbox (incident_id, event, sequence, reason_key, created_at, recipients, subject, text, html,
         state, attempts, next_attempt_at, message_id)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unsent', 0, ?, ?)
-       on conflict (incident_id, event, sequence) do nothing returning id`,
+       on conflict (receiver, incident_id, event, sequence) do nothing returning id`,
     )
     .get(
       e.incidentId,
@@ -47,6 +49,46 @@ export function queueEmail(db: Db, e: QueuedEmail): number | null {
   return row?.id ?? null;
 }
 
+export interface QueuedMessage {
+  /** the receiver's name (`slack`, `oncall` ...) */
+  receiver: string;
+  /** where it goes, masked: shown in the dashboard */
+  target: string;
+  incidentId: number | null;
+  event: NotifyEvent;
+  sequence: number;
+  reasonKey: string | null;
+  subject: string;
+  /** the JSON body to send, without its secrets */
+  body: string;
+  now: number;
+}
+
+/** Writes a chat, paging or webhook message into the outbox, like `queueEmail`: null when already queued. */
+export function queueMessage(db: Db, m: QueuedMessage): number | null {
+  const row = db.$client
+    .prepare(
+      `insert into outbox (receiver, incident_id, event, sequence, reason_key, created_at, recipients, subject, text,
+        html, state, attempts, next_attempt_at, message_id)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, '', 'unsent', 0, ?, ?)
+       on conflict (receiver, incident_id, event, sequence) do nothing returning id`,
+    )
+    .get(
+      m.receiver,
+      m.incidentId,
+      m.event,
+      m.sequence,
+      m.reasonKey,
+      m.now,
+      m.target,
+      m.subject,
+      m.body,
+      m.now,
+      randomUUID(),
+    ) as { id: number } | undefined;
+  return row?.id ?? null;
+}
+
 /** Exponential backoff: base, 2×base, 4×base ... capped. */
 export function backoffMs(attempts: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
@@ -57,6 +99,8 @@ export interface OutboxOptions {
   clock: () => number;
   /** null: no SMTP configured, emails stay `unsent` and visible */
   sender: Sender | null;
+  /** the other receivers, by name (server/notify/receivers/) */
+  receivers?: ReadonlyMap<string, Receiver>;
   from: string;
   /** used for rows queued while SCIMTAP_NOTIFY_TO was unset */
   recipients: string[];
@@ -79,6 +123,7 @@ export interface Outbox {
   deliverDue(): Promise<DeliveryReport>;
   /** deliver soon, in the background */
   kick(): void;
+  /** SMTP is configured */
   readonly configured: boolean;
   /** wait for the run in progress, then stop taking new ones */
   close(): Promise<void>;
@@ -86,6 +131,7 @@ export interface Outbox {
 
 interface DueRow {
   id: number;
+  receiver: string;
   incidentId: number | null;
   event: string;
   recipients: string;
@@ -98,13 +144,16 @@ interface DueRow {
 
 /**
  * Delivery from the outbox (ARCHITECTURE §6): written before sending, marked `sending` before the SMTP
- * conversation, then `sent`, retried with backoff while the error is retryable, `failed` when it is permanent.
- * Every attempt lands in `delivery_attempts`.
+ * conversation or HTTP request, then `sent`, retried with backoff while the error is retryable (never sooner than
+ * the server's Retry-After), `failed` when it is permanent. Every attempt lands in `delivery_attempts`. Each
+ * receiver has its own queue, run side by side (a slow webhook does not hold the email back), and sends one
+ * incident's messages in order (a PagerDuty resolve never overtakes its trigger).
  */
 export function createOutbox({
   db,
   clock,
   sender,
+  receivers = new Map(),
   from,
   recipients,
   logger,
@@ -114,14 +163,31 @@ export function createOutbox({
 }: OutboxOptions): Outbox {
   const sqlite = db.$client;
   const q = {
-    due: sqlite.prepare(`select id, incident_id as incidentId, event, recipients, subject, text, html, attempts,
-        message_id as messageId from outbox where state in ('unsent', 'sending') and next_attempt_at <= ?
+    due: sqlite.prepare(`select id, receiver, incident_id as incidentId, event, recipients, subject, text, html,
+        attempts, message_id as messageId from outbox o
+        where receiver = ? and state in ('unsent', 'sending') and next_attempt_at <= ?
+          and (incident_id is null or not exists (select 1 from outbox p where p.incident_id = o.incident_id
+            and p.receiver = o.receiver and p.id < o.id and p.state in ('unsent', 'sending')))
         order by id limit 20`),
     newer: sqlite
-      .prepare(`select 1 from outbox where incident_id = ? and id > ? and state <> 'superseded' limit 1`)
+      .prepare(
+        `select 1 from outbox where incident_id = ? and receiver = ? and id > ? and state <> 'superseded' limit 1`,
+      )
       .pluck(),
     thread: sqlite
-      .prepare('select message_id from outbox where incident_id = ? and id < ? order by id limit 1')
+      .prepare(
+        `select message_id from outbox where incident_id = ? and receiver = 'email' and id < ? order by id limit 1`,
+      )
+      .pluck(),
+    // The last message each firing incident got on this receiver, unless it said "resolved".
+    stillFiring: sqlite
+      .prepare(
+        `select o.text from outbox o join incidents i on i.id = o.incident_id
+         where o.receiver = ? and i.state = 'firing' and o.event <> 'resolved'
+           and o.id = (select max(p.id) from outbox p where p.receiver = o.receiver
+             and p.incident_id = o.incident_id and p.state = 'sent')
+         order by o.incident_id limit 500`,
+      )
       .pluck(),
     noRecipients: sqlite.prepare(
       `update outbox set last_error = 'no recipients: set SCIMTAP_NOTIFY_TO' where id = ? and last_error is null`,
@@ -131,6 +197,9 @@ export function createOutbox({
         next_attempt_at = ? where id = ? and state in ('unsent', 'sending')`),
     sent: sqlite.prepare(`update outbox set state = 'sent', sent_at = ?, response = ?, last_error = null,
         recipients = ? where id = ?`),
+    sentNotEmail: sqlite.prepare(
+      `update outbox set state = 'sent', sent_at = ?, response = ?, last_error = null where id = ?`,
+    ),
     retry: sqlite.prepare(
       `update outbox set state = 'unsent', next_attempt_at = ?, last_error = ? where id = ?`,
     ),
@@ -141,25 +210,64 @@ export function createOutbox({
   let running: Promise<DeliveryReport> | null = null;
   let again = false;
   let closed = false;
+  // When each Alertmanager last heard about the firing incidents (a restart pushes them again at once).
+  const lastPush = new Map<string, number>();
+  const queues = () => [...(sender ? ['email'] : []), ...receivers.keys()];
 
-  async function run(): Promise<DeliveryReport> {
-    const report: DeliveryReport = { sent: 0, retrying: 0, failed: 0, superseded: 0 };
-    if (!sender) return report;
+  async function sendRow(row: DueRow, to: string[]): Promise<DeliveryResult> {
+    if (row.receiver === 'email') {
+      return sender!.send({
+        from,
+        to,
+        subject: row.subject,
+        text: row.text,
+        html: row.html,
+        messageId: row.messageId,
+        inReplyTo:
+          row.incidentId === null
+            ? undefined
+            : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
+      });
+    }
+    const receiver = receivers.get(row.receiver)!;
+    try {
+      return await receiver.send({
+        body: row.text,
+        deliveryId: row.messageId,
+        event: row.event as NotifyEvent,
+      });
+    } catch (err) {
+      // A stored body this version cannot read: permanent, retrying cannot fix it.
+      return {
+        ok: false,
+        retryable: false,
+        error: `cannot send: ${(err as Error).message}`,
+        responseCode: null,
+      };
+    }
+  }
+
+  /** One receiver's due rows, oldest first, until none is left to do. */
+  async function runQueue(name: string, report: DeliveryReport): Promise<void> {
+    let handled: number;
     do {
-      again = false;
-      const rows = q.due.all(clock()) as DueRow[];
-      let handled = 0;
+      handled = 0;
+      const rows = q.due.all(name, clock()) as DueRow[];
       for (const row of rows) {
-        if (closed) return report;
-        // A reminder still waiting when a newer email about the same incident exists says nothing new.
-        if (row.event === 'reminder' && row.incidentId !== null && q.newer.get(row.incidentId, row.id)) {
+        if (closed) return;
+        // A reminder still waiting when a newer message about the same incident exists says nothing new.
+        if (
+          row.event === 'reminder' &&
+          row.incidentId !== null &&
+          q.newer.get(row.incidentId, name, row.id)
+        ) {
           q.supersede.run(row.id);
           report.superseded++;
           handled++;
           continue;
         }
-        const to = row.recipients ? row.recipients.split(',') : recipients;
-        if (to.length === 0) {
+        const to = name !== 'email' ? [] : row.recipients ? row.recipients.split(',') : recipients;
+        if (name === 'email' && to.length === 0) {
           // Nobody to send to: say so on the row, once, and leave it waiting (visible) for a configured restart.
           q.noRecipients.run(row.id);
           continue;
@@ -168,30 +276,19 @@ export function createOutbox({
         if (q.claim.run(startedAt, startedAt + sendingTimeoutMs, row.id).changes === 0) continue;
         handled++;
         const t0 = performance.now();
-        const result = await sender.send({
-          from,
-          to,
-          subject: row.subject,
-          text: row.text,
-          html: row.html,
-          messageId: row.messageId,
-          inReplyTo:
-            row.incidentId === null
-              ? undefined
-              : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
-        });
+        const result = await sendRow(row, to);
         const durationMs = Math.round(performance.now() - t0);
         const at = clock();
+        const log = { outboxId: row.id, receiver: name, event: row.event, incidentId: row.incidentId };
         if (result.ok) {
           sqlite.transaction(() => {
             q.attempt.run(row.id, startedAt, durationMs, 1, null, null, result.responseCode, result.response);
-            q.sent.run(at, result.response, to.join(','), row.id);
+            if (name === 'email') q.sent.run(at, result.response, to.join(','), row.id);
+            else q.sentNotEmail.run(at, result.response, row.id);
           })();
+          if (receivers.get(name)?.type === 'alertmanager') lastPush.set(name, at);
           report.sent++;
-          logger?.info(
-            { outboxId: row.id, event: row.event, incidentId: row.incidentId },
-            'notify: email sent',
-          );
+          logger?.info(log, name === 'email' ? 'notify: email sent' : 'notify: message delivered');
         } else {
           const attempts = row.attempts + 1;
           sqlite.transaction(() => {
@@ -205,19 +302,58 @@ export function createOutbox({
               result.responseCode,
               null,
             );
-            if (result.retryable)
-              q.retry.run(at + backoffMs(attempts, retryBaseMs, retryMaxMs), result.error, row.id);
-            else q.fail.run(result.error, null, row.id);
+            if (result.retryable) {
+              const wait = Math.max(backoffMs(attempts, retryBaseMs, retryMaxMs), retryAfter(result));
+              q.retry.run(at + wait, result.error, row.id);
+            } else q.fail.run(result.error, null, row.id);
           })();
           if (result.retryable) report.retrying++;
           else report.failed++;
           logger?.warn(
-            { outboxId: row.id, attempts, retryable: result.retryable, error: result.error },
-            result.retryable ? 'notify: email not sent, will retry' : 'notify: email rejected permanently',
+            { ...log, attempts, retryable: result.retryable, error: result.error },
+            result.retryable ? 'notify: not delivered, will retry' : 'notify: rejected permanently',
           );
         }
       }
-      if (rows.length === 20 && handled > 0) again = true;
+    } while (handled > 0 && !closed);
+  }
+
+  /** Alertmanager forgets an alert whose endsAt passes: push the firing ones again every `resendMs`. */
+  async function pushFiring(name: string, receiver: AlertmanagerReceiver): Promise<void> {
+    const now = clock();
+    if (now - (lastPush.get(name) ?? Number.NEGATIVE_INFINITY) < receiver.resendMs) return;
+    const bodies = q.stillFiring.all(name) as string[];
+    if (bodies.length === 0) return;
+    lastPush.set(name, now);
+    const result = await receiver.resend(bodies);
+    if (!result.ok) {
+      logger?.warn(
+        { receiver: name, alerts: bodies.length, error: result.error },
+        'notify: alertmanager resend failed',
+      );
+    }
+  }
+
+  // A receiver removed from the config leaves its rows waiting: say why on them, once, instead of failing them
+  // (putting it back delivers them).
+  const orphans = sqlite.prepare(
+    `update outbox set last_error = 'receiver "' || receiver || '" is not configured'
+     where state = 'unsent' and receiver <> 'email' and last_error is null
+       and receiver not in (select value from json_each(?))`,
+  );
+
+  async function run(): Promise<DeliveryReport> {
+    const report: DeliveryReport = { sent: 0, retrying: 0, failed: 0, superseded: 0 };
+    orphans.run(JSON.stringify([...receivers.keys()]));
+    do {
+      again = false;
+      await Promise.all(queues().map((name) => runQueue(name, report)));
+      if (closed) break;
+      await Promise.all(
+        [...receivers].map(([name, r]) =>
+          r.type === 'alertmanager' ? pushFiring(name, r as AlertmanagerReceiver) : undefined,
+        ),
+      );
     } while (again && !closed);
     return report;
   }
@@ -236,7 +372,7 @@ export function createOutbox({
   return {
     deliverDue,
     kick() {
-      if (closed || !sender) return;
+      if (closed || queues().length === 0) return;
       deliverDue().catch((err) => logger?.error({ err }, 'notify: delivery run failed'));
     },
     configured: sender !== null,
@@ -246,4 +382,8 @@ export function createOutbox({
       sender?.close();
     },
   };
+}
+
+function retryAfter(result: DeliveryResult): number {
+  return !result.ok && result.retryAfterMs !== undefined ? result.retryAfterMs : 0;
 }

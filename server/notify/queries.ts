@@ -15,6 +15,8 @@ export interface DeliveryAttemptView {
 
 export interface NotificationView {
   id: number;
+  /** 'email', or a configured receiver's name */
+  receiver: string;
   incidentId: number | null;
   event: string;
   sequence: number;
@@ -25,6 +27,7 @@ export interface NotificationView {
   lastAttemptAt: string | null;
   sentAt: string | null;
   lastError: string | null;
+  /** email: the addresses; other receivers: where it goes, masked (host and last 4 characters) */
   recipients: string[];
   subject: string;
   messageId: string;
@@ -33,6 +36,7 @@ export interface NotificationView {
 
 interface OutboxRow {
   id: number;
+  receiver: string;
   incident_id: number | null;
   event: string;
   sequence: number;
@@ -62,7 +66,7 @@ interface AttemptRow {
   response: string | null;
 }
 
-const columns = `id, incident_id, event, sequence, state, attempts, created_at, next_attempt_at, last_attempt_at,
+const columns = `id, receiver, incident_id, event, sequence, state, attempts, created_at, next_attempt_at, last_attempt_at,
   sent_at, last_error, recipients, subject, message_id`;
 
 function attemptsFor(db: Db, ids: number[]): Map<number, DeliveryAttemptView[]> {
@@ -94,6 +98,7 @@ function toView(r: OutboxRow, deliveries: DeliveryAttemptView[]): NotificationVi
   const waiting = r.state === 'unsent' || r.state === 'sending';
   return {
     id: r.id,
+    receiver: r.receiver,
     incidentId: r.incident_id,
     event: r.event,
     sequence: r.sequence,
@@ -104,7 +109,7 @@ function toView(r: OutboxRow, deliveries: DeliveryAttemptView[]): NotificationVi
     lastAttemptAt: iso(r.last_attempt_at),
     sentAt: iso(r.sent_at),
     lastError: r.last_error,
-    recipients: r.recipients ? r.recipients.split(',') : [],
+    recipients: !r.recipients ? [] : r.receiver === 'email' ? r.recipients.split(',') : [r.recipients],
     subject: r.subject,
     messageId: r.message_id,
     deliveries,
@@ -112,6 +117,7 @@ function toView(r: OutboxRow, deliveries: DeliveryAttemptView[]): NotificationVi
 }
 
 export interface NotificationFilter {
+  receiver?: string;
   state?: string;
   incident?: number;
   event?: string;
@@ -128,6 +134,7 @@ export function listNotifications(db: Db, f: NotificationFilter): NotificationVi
     where.push(clause);
     params.push(value);
   };
+  add('receiver = ?', f.receiver);
   add('state = ?', f.state);
   add('incident_id = ?', f.incident);
   add('event = ?', f.event);
@@ -144,7 +151,7 @@ export function listNotifications(db: Db, f: NotificationFilter): NotificationVi
   return rows.map((r) => toView(r, attempts.get(r.id) ?? []));
 }
 
-/** One email as queued, with its bodies and delivery log. */
+/** One notification as queued, with its bodies (another receiver's: the JSON body, secrets left out) and delivery log. */
 export function getNotification(
   db: Db,
   id: number,
@@ -156,7 +163,7 @@ export function getNotification(
   return { ...toView(row, attemptsFor(db, [id]).get(id) ?? []), text: row.text ?? '', html: row.html ?? '' };
 }
 
-/** The emails of the given incidents, oldest first per incident. */
+/** The notifications of the given incidents, on every receiver, oldest first per incident. */
 export function notificationsForIncidents(db: Db, incidentIds: number[]): Map<number, NotificationView[]> {
   const byIncident = new Map<number, NotificationView[]>();
   if (incidentIds.length === 0) return byIncident;
@@ -177,7 +184,7 @@ export function notificationsForIncidents(db: Db, incidentIds: number[]): Map<nu
   return byIncident;
 }
 
-/** Emails waiting in the outbox (unsent or mid-send), for /metrics. */
+/** Notifications waiting in the outbox (unsent or mid-send, every receiver), for /metrics. */
 export function pendingEmailCount(db: Db): number {
   return db.$client
     .prepare(`select count(*) from outbox where state in ('unsent', 'sending')`)

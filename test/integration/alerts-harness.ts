@@ -51,6 +51,10 @@ export interface SceneOptions {
   rules?: Partial<RulesConfig>;
   faults?: Partial<TargetFaults>;
   env?: Record<string, string>;
+  /** more keys for the JSON config file (e.g. `receivers`) */
+  config?: Record<string, unknown>;
+  /** the fake clock's start (default T0); a test against a real Alertmanager needs the real time */
+  t0?: number;
   /** extra startScimtap options (e.g. a tiny recorder queue) */
   start?: Partial<StartOptions>;
   /** SCIMTAP_UPSTREAM from the target's SCIM URL; default its origin (Entra's Tenant URL then ends in /scim/v2) */
@@ -58,14 +62,14 @@ export interface SceneOptions {
 }
 
 export async function startScene(options: SceneOptions = {}): Promise<Scene> {
-  const clock = { now: T0 };
+  const clock = { now: options.t0 ?? T0 };
   const dir = mkdtempSync(join(tmpdir(), 'scimtap-alerts-'));
   const smtp = await startSmtp();
   let target = await startTarget({ faults: options.faults });
   const token = target.token;
   const targetPort = target.port;
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ rules: options.rules ?? {} }));
+  writeFileSync(configPath, JSON.stringify({ rules: options.rules ?? {}, ...options.config }));
   const config = loadConfig({
     // The Tenant URL Entra calls is scimtap's listener + /scim/v2, as it would be the app's.
     SCIMTAP_UPSTREAM: options.upstream ? options.upstream(target.url) : new URL(target.url).origin,

@@ -1,24 +1,35 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { getNotification, listNotifications } from '../../notify/queries.js';
+import { UnknownReceiverError } from '../../notify/routing.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ApiError, parseInput } from '../errors.js';
 import { type AlertRouteDeps, jsonBody } from './incidents.js';
 
+const receiverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a receiver name');
 const listQuery = z
   .object({
+    receiver: receiverName.optional(),
     state: z.enum(['unsent', 'sending', 'sent', 'failed', 'superseded']).optional(),
-    event: z.enum(['first', 'reasonChanged', 'reminder', 'resolved', 'test']).optional(),
+    event: z.enum(['first', 'reasonChanged', 'reminder', 'resolved', 'acknowledged', 'test']).optional(),
     incident: z.coerce.number().int().positive().optional(),
   })
   .extend(pageSchema.shape)
   .strict();
 const testBody = z.object({ requestedBy: z.string().trim().max(200).optional() }).strict();
+const testQuery = z.object({ receiver: receiverName.optional() }).strict();
 
-/** GET /api/notifications (the outbox and its delivery log), GET /api/notifications/:id, POST /api/notifications/test. */
+/**
+ * GET /api/notifications (the outbox and its delivery log, every receiver), GET /api/notifications/:id,
+ * POST /api/notifications/test[?receiver=<name>] (default: email). Receivers show as name, type and a masked target.
+ */
 export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & { recipients: string[] }) {
-  const delivery = () => ({ smtpConfigured: alerts.outbox.configured, recipients });
+  const delivery = () => ({
+    smtpConfigured: alerts.outbox.configured,
+    recipients,
+    receivers: alerts.routing.receivers(),
+  });
   return new Hono()
     .get('/', (c) => {
       const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
@@ -39,8 +50,16 @@ export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & 
       return c.json(row);
     })
     .post('/test', async (c) => {
+      const { receiver } = parseInput(testQuery, c.req.query());
       const { requestedBy } = parseInput(testBody, await jsonBody(c));
-      const id = alerts.queueTestEmail(requestedBy ?? null);
+      let id: number;
+      try {
+        id = alerts.queueTest(receiver ?? 'email', requestedBy ?? null);
+      } catch (err) {
+        if (!(err instanceof UnknownReceiverError)) throw err;
+        const names = alerts.routing.receivers().map((r) => r.name);
+        throw new ApiError(404, 'notFound', `${err.message}; configured: ${names.join(', ')}`);
+      }
       return c.json({ ...delivery(), notification: getNotification(db, id) }, 202);
     });
 }

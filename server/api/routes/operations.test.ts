@@ -118,14 +118,24 @@ describe('GET /api/operations', () => {
   // Each case: the query, what it must select (written against the stored operations directly), how many.
   const cases: [string, (o: StoredOperation) => boolean, string, number][] = [
     ['cycle=2', (o) => o.cycleId === 2, 'one cycle', 6],
-    ['identity=ada@example.com', (o) => o.identity === 'ada@example.com', 'a userName (the delete by id named too)', 5],
+    [
+      'identity=ada@example.com',
+      (o) => o.identity === 'ada@example.com',
+      'a userName (the delete by id named too)',
+      5,
+    ],
     [
       'identity=u-1',
       (o) => o.targetId === 'u-1',
-      "a target id (the delete is named Ada from her earlier calls)",
+      'a target id (the delete is named Ada from her earlier calls)',
       4,
     ],
-    ['identity=Finance', (o) => o.identity === 'Finance', "a group's displayName (its member add by id too)", 2],
+    [
+      'identity=Finance',
+      (o) => o.identity === 'Finance',
+      "a group's displayName (its member add by id too)",
+      2,
+    ],
     ['resourceType=Group', (o) => o.resourceType === 'Group', 'groups', 2],
     ['resourceType=Schema', (o) => o.resourceType === 'Schema', 'schema discovery', 1],
     ['resourceType=Bulk', () => false, 'a resource type never seen', 0],

@@ -2,25 +2,33 @@ import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
- * Emails, written before they are sent (ARCHITECTURE §6), in the same transaction as the incident change that
- * caused them. Unique per (incident, event, sequence), so one decision can never become two emails.
+ * Notifications, written before they are sent (ARCHITECTURE §6), in the same transaction as the incident change
+ * that caused them: one row per receiver (email, Slack, PagerDuty ...). Unique per (receiver, incident, event,
+ * sequence), so one decision can never become two messages to the same receiver.
  */
 export const outbox = sqliteTable(
   'outbox',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
+    /** the receiver's name from the config: 'email' (the default), or e.g. 'slack', 'oncall' */
+    receiver: text('receiver').notNull().default('email'),
     /** null for a test email */
     incidentId: integer('incident_id'),
-    /** 'first' | 'reasonChanged' | 'reminder' | 'resolved' | 'test' */
+    /** 'first' | 'reasonChanged' | 'reminder' | 'resolved' | 'acknowledged' | 'test' */
     event: text('event').notNull(),
     /** 1, 2, ... per (incident, event); a test email uses its creation time */
     sequence: integer('sequence').notNull(),
     /** the incident's reason key when queued (what `reasonChanged` compares against) */
     reasonKey: text('reason_key'),
     createdAt: integer('created_at').notNull(),
-    /** comma-separated; empty when SCIMTAP_NOTIFY_TO is unset (the row then waits, visible) */
+    /**
+     * email: comma-separated addresses, empty when SCIMTAP_NOTIFY_TO is unset (the row then waits, visible).
+     * Other receivers: where it goes, masked (host and last 4 characters: the URL or key is a secret).
+     */
     recipients: text('recipients').notNull().default(''),
+    /** other receivers: a one-line summary */
     subject: text('subject').notNull(),
+    /** other receivers: the JSON body as sent, less its secrets (a PagerDuty routing key is added at send time) */
     text: text('text').notNull(),
     html: text('html').notNull(),
     /** 'unsent' | 'sending' | 'sent' | 'failed' | 'superseded' */
@@ -30,13 +38,16 @@ export const outbox = sqliteTable(
     lastAttemptAt: integer('last_attempt_at'),
     lastError: text('last_error'),
     sentAt: integer('sent_at'),
-    /** the Message-ID header: fixed per row, so a resend after a crash mid-send is recognisable as the same email */
+    /**
+     * the Message-ID header: fixed per row, so a resend after a crash mid-send is recognisable as the same email;
+     * other receivers send it as X-Scimtap-Delivery for the same reason
+     */
     messageId: text('message_id').notNull(),
-    /** the SMTP server's final answer */
+    /** the server's final answer (bounded, secrets removed) */
     response: text('response'),
   },
   (t) => [
-    uniqueIndex('outbox_incident_event_seq_idx').on(t.incidentId, t.event, t.sequence),
+    uniqueIndex('outbox_receiver_incident_event_seq_idx').on(t.receiver, t.incidentId, t.event, t.sequence),
     index('outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.state} in ('unsent', 'sending')`),
     index('outbox_incident_idx').on(t.incidentId, t.id),
   ],
@@ -53,7 +64,7 @@ export const deliveryAttempts = sqliteTable(
     ok: integer('ok', { mode: 'boolean' }).notNull(),
     retryable: integer('retryable', { mode: 'boolean' }),
     error: text('error'),
-    /** SMTP reply code, when the server answered */
+    /** SMTP reply code or HTTP status, when the server answered */
     responseCode: integer('response_code'),
     response: text('response'),
   },

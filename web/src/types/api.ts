@@ -5,6 +5,7 @@ import type { IncidentView, toSilenceView } from '../../../server/alerts/views.j
 import type { OverallState } from '../../../server/cycles/health.js';
 import type { CycleView, IdentityView, toCycleDetail } from '../../../server/cycles/view.js';
 import type { NotificationView } from '../../../server/notify/queries.js';
+import type { ReceiverView } from '../../../server/notify/routing.js';
 import type { MembershipItem } from '../../../server/store/queries/identities.js';
 import type { OperationView } from '../../../server/store/queries/operations.js';
 
@@ -50,4 +51,5 @@ export interface IdentityDetail {
 /** An incident as /api/incidents shows it (server/alerts/views.ts), with its emails. */
 export type Incident = IncidentView;
 export type Notification = NotificationView;
+export type { ReceiverView };
 export type Silence = ReturnType<typeof toSilenceView>;

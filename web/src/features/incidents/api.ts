@@ -1,6 +1,6 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiGet, apiSend } from '../../lib/api-client.js';
-import type { Incident, Notification, Silence } from '../../types/api.js';
+import type { Incident, Notification, ReceiverView, Silence } from '../../types/api.js';
 
 export interface Page<T> {
   items: T[];
@@ -42,6 +42,7 @@ export const useSilences = () => useQuery(silencesQueryOptions());
 export interface NotificationPage extends Page<Notification> {
   smtpConfigured: boolean;
   recipients: string[];
+  receivers: ReceiverView[];
 }
 
 export const getNotifications = (cursor: string | undefined, signal?: AbortSignal) =>
@@ -104,10 +105,10 @@ export const useDeleteSilence = () => {
   return useMutation({ mutationFn: deleteSilence, onSuccess: invalidate });
 };
 
-export const sendTestEmail = () =>
+export const sendTestEmail = (receiver = 'email') =>
   apiSend<{ smtpConfigured: boolean; recipients: string[]; notification: Notification }>(
     'POST',
-    '/notifications/test',
+    `/notifications/test?receiver=${encodeURIComponent(receiver)}`,
     {
       requestedBy: 'dashboard',
     },

@@ -7,7 +7,7 @@ import type { Incident } from '../../types/api.js';
 import { useIncident } from './api.js';
 import { AckForm, SilenceForm, scopeIdentity } from './incident-actions.js';
 import { IncidentStateBadge } from './incidents-page.js';
-import { NotificationsTable } from './notifications.js';
+import { DeliveryByReceiver, NotificationsTable } from './notifications.js';
 
 /** /incidents/:id, the page the emails link to. */
 export function IncidentPage({ params }: { params: Record<string, string> }) {
@@ -143,11 +143,14 @@ function IncidentBody({ incident: i }: { incident: Incident }) {
       <Evidence incident={i} />
       {i.notifications ? (
         <section className="card" aria-labelledby="emails-title">
-          <h2 id="emails-title">Emails for this incident</h2>
+          <h2 id="emails-title">Notifications for this incident</h2>
           {i.notifications.length === 0 ? (
-            <p className="muted">No email yet.</p>
+            <p className="muted">No notification yet.</p>
           ) : (
-            <NotificationsTable items={i.notifications} />
+            <>
+              <DeliveryByReceiver items={i.notifications} />
+              <NotificationsTable items={i.notifications} />
+            </>
           )}
         </section>
       ) : null}

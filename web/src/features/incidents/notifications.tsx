@@ -16,7 +16,7 @@ const stateIcon: Record<string, string> = {
 };
 
 export function NotificationState({ n }: { n: Notification }) {
-  const noRecipient = n.state === 'unsent' && n.recipients.length === 0;
+  const noRecipient = n.receiver === 'email' && n.state === 'unsent' && n.recipients.length === 0;
   return (
     <span
       className={`badge badge-${n.state === 'unsent' ? 'queued' : n.state}`}
@@ -28,7 +28,24 @@ export function NotificationState({ n }: { n: Notification }) {
   );
 }
 
-/** Emails with their delivery attempts (the delivery log), one row each; attempts open below. */
+/** One line per receiver: where its latest message about this incident stands (the incident page's delivery panel). */
+export function DeliveryByReceiver({ items }: { items: Notification[] }) {
+  const latest = new Map<string, Notification>();
+  for (const n of items) latest.set(n.receiver, n);
+  return (
+    <ul className="deliveries" aria-label="Delivery by receiver">
+      {[...latest.values()].map((n) => (
+        <li key={n.receiver}>
+          <strong>{n.receiver}</strong> <span className="muted small">{n.recipients.join(', ')}</span> ·{' '}
+          {n.event} <NotificationState n={n} />
+          {n.lastError ? <span className="form-error small"> {n.lastError}</span> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Notifications (every receiver) with their delivery attempts (the delivery log), one row each; attempts open below. */
 export function NotificationsTable({ items }: { items: Notification[] }) {
   const [open, setOpen] = useState<number | null>(null);
   return (
@@ -36,6 +53,7 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
       <thead>
         <tr>
           <th scope="col">Queued</th>
+          <th scope="col">Receiver</th>
           <th scope="col">Event</th>
           <th scope="col">Subject</th>
           <th scope="col">State</th>
@@ -51,6 +69,7 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
               <td className="nowrap">
                 <Time iso={n.createdAt} />
               </td>
+              <td>{n.receiver}</td>
               <td>
                 {n.event}
                 {n.incidentId ? (
@@ -61,7 +80,12 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
               </td>
               <td className="reason-cell">
                 {n.subject}
-                {n.recipients.length ? <div className="muted small">to {n.recipients.join(', ')}</div> : null}
+                {n.recipients.length ? (
+                  <div className="muted small">
+                    {n.receiver === 'email' ? 'to ' : 'via '}
+                    {n.recipients.join(', ')}
+                  </div>
+                ) : null}
                 {n.lastError ? <div className="form-error small">{n.lastError}</div> : null}
               </td>
               <td>
@@ -94,13 +118,15 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
             </tr>
             {open === n.id ? (
               <tr className="detail-row">
-                <td colSpan={5}>
+                <td colSpan={6}>
                   <ol className="deliveries">
                     {n.deliveries.map((d) => (
                       <li key={d.id}>
                         <Time iso={d.at} /> {d.ok ? '✓ delivered' : '✕ failed'} in{' '}
                         {formatDuration(d.durationMs)}
-                        {d.responseCode ? ` · SMTP ${d.responseCode}` : ''}
+                        {d.responseCode
+                          ? ` · ${n.receiver === 'email' ? 'SMTP' : 'HTTP'} ${d.responseCode}`
+                          : ''}
                         {d.error ? <span className="form-error"> · {d.error}</span> : null}
                         {!d.ok && d.retryable !== null ? (
                           <span className="muted"> ({d.retryable ? 'will retry' : 'permanent'})</span>
@@ -131,6 +157,12 @@ export function NotificationsLog() {
           : 'SMTP not configured (SCIMTAP_SMTP_URL): emails stay here, unsent'}
         {' · '}
         {data.recipients.length ? `to ${data.recipients.join(', ')}` : 'no recipient (SCIMTAP_NOTIFY_TO)'}
+        {data.receivers.length > 1
+          ? ` · also ${data.receivers
+              .filter((r) => r.type !== 'email')
+              .map((r) => `${r.name} (${r.type}, ${r.target})`)
+              .join(', ')}`
+          : ''}
       </p>
       {data.items.length === 0 ? (
         <Empty>No email queued yet.</Empty>
@@ -142,16 +174,35 @@ export function NotificationsLog() {
   );
 }
 
+/** A test to one receiver: email by default, or any configured one (`POST /api/notifications/test?receiver=`). */
 export function TestEmailButton() {
   const send = useSendTestEmail();
+  const receivers = useNotifications().data?.receivers ?? [];
+  const [receiver, setReceiver] = useState('email');
   return (
     <div className="actions">
-      <button type="button" onClick={() => send.mutate()} disabled={send.isPending}>
-        <span aria-hidden="true">✉</span> {send.isPending ? 'Queuing…' : 'Send a test email'}
+      {receivers.length > 1 ? (
+        <select aria-label="Receiver to test" value={receiver} onChange={(e) => setReceiver(e.target.value)}>
+          {receivers.map((r) => (
+            <option key={r.name} value={r.name}>
+              {r.name} ({r.type})
+            </option>
+          ))}
+        </select>
+      ) : null}
+      <button type="button" onClick={() => send.mutate(receiver)} disabled={send.isPending}>
+        <span aria-hidden="true">✉</span>{' '}
+        {send.isPending
+          ? 'Queuing…'
+          : receiver === 'email'
+            ? 'Send a test email'
+            : `Send a test to ${receiver}`}
       </button>
       {send.isSuccess ? (
         <span className="form-ok" role="status">
-          <span aria-hidden="true">✓</span> Test email #{send.data.notification.id} queued
+          <span aria-hidden="true">✓</span> Test{' '}
+          {send.data.notification.receiver === 'email' ? 'email' : 'message'} #{send.data.notification.id}{' '}
+          queued
         </span>
       ) : null}
       {send.error ? (

@@ -1,0 +1,159 @@
+import type { Incident, NotifyEvent } from '../alerts/types.js';
+import type { Config, ReceiverConfig } from '../config.js';
+import type { Db } from '../store/db.js';
+import { type EmailContext, renderIncidentEmail, renderTestEmail } from './email.js';
+import { queueEmail, queueMessage } from './outbox.js';
+import { type Receiver, routes } from './receivers/index.js';
+
+/** A receiver as the API shows it: never its URL or key, only where it goes, masked. */
+export interface ReceiverView {
+  name: string;
+  type: ReceiverConfig['type'];
+  target: string;
+  severities: string[] | null;
+  rules: string[] | null;
+}
+
+export class UnknownReceiverError extends Error {}
+
+export interface Routing {
+  /** queue one decision for every receiver it routes to (inside the engine's transaction); true if any row was new */
+  queueIncident(
+    incident: Incident,
+    event: Exclude<NotifyEvent, 'test'>,
+    sequence: number,
+    ctx: EmailContext,
+    now: number,
+  ): boolean;
+  /** someone acknowledged in scimtap: tell the receivers that track acknowledgements and were told it fired */
+  queueAcknowledged(incident: Incident, sequence: number, ctx: EmailContext, now: number): boolean;
+  /** a test to one receiver (`email` by default); returns the outbox row id */
+  queueTest(name: string | null, ctx: EmailContext, now: number, requestedBy: string | null): number;
+  receivers(): ReceiverView[];
+}
+
+/**
+ * Which receivers hear about what (the `receivers` list in the JSON config): each optionally limited to some
+ * severities and rules. Email, always present, keeps its behaviour unless a `type: "email"` entry routes it.
+ */
+export function createRouting(
+  db: Db,
+  config: Pick<Config, 'receivers' | 'notifyTo' | 'mailFrom'>,
+  receivers: ReadonlyMap<string, Receiver>,
+): Routing {
+  const routeOf = new Map(config.receivers.map((r) => [r.name, r]));
+  const wasTold = db.$client
+    .prepare(
+      `select 1 from outbox where receiver = ? and incident_id = ? and event in ('first', 'reasonChanged', 'reminder')
+       and state <> 'superseded' limit 1`,
+    )
+    .pluck();
+  const email = (
+    incident: Incident | null,
+    event: NotifyEvent,
+    sequence: number,
+    ctx: EmailContext,
+    now: number,
+    requestedBy: string | null = null,
+  ) =>
+    queueEmail(db, {
+      incidentId: incident?.id ?? null,
+      event,
+      sequence,
+      reasonKey: incident?.reasonKey ?? null,
+      recipients: config.notifyTo,
+      from: config.mailFrom,
+      now,
+      ...(incident ? renderIncidentEmail(incident, event, ctx, now) : renderTestEmail(ctx, now, requestedBy)),
+    });
+
+  return {
+    queueIncident(incident, event, sequence, ctx, now) {
+      let queued = false;
+      if (event !== 'acknowledged' && routes(routeOf.get('email'), incident)) {
+        queued = email(incident, event, sequence, ctx, now) !== null || queued;
+      }
+      for (const [name, receiver] of receivers) {
+        if (!receiver.accepts(event) || !routes(routeOf.get(name), incident)) continue;
+        const message = receiver.render(incident, event, ctx, now);
+        const id = queueMessage(db, {
+          receiver: name,
+          target: receiver.target,
+          incidentId: incident.id,
+          event,
+          sequence,
+          reasonKey: incident.reasonKey,
+          subject: message.subject,
+          body: message.body,
+          now,
+        });
+        queued = id !== null || queued;
+      }
+      return queued;
+    },
+    queueAcknowledged(incident, sequence, ctx, now) {
+      let queued = false;
+      for (const [name, receiver] of receivers) {
+        if (!receiver.accepts('acknowledged') || !wasTold.get(name, incident.id)) continue;
+        const message = receiver.render(incident, 'acknowledged', ctx, now);
+        const id = queueMessage(db, {
+          receiver: name,
+          target: receiver.target,
+          incidentId: incident.id,
+          event: 'acknowledged',
+          sequence,
+          reasonKey: incident.reasonKey,
+          subject: message.subject,
+          body: message.body,
+          now,
+        });
+        queued = id !== null || queued;
+      }
+      return queued;
+    },
+    queueTest(name, ctx, now, requestedBy) {
+      const target = name ?? 'email';
+      // Two tests in the same millisecond are two tests: the sequence (a time) moves on.
+      for (let sequence = now; ; sequence++) {
+        let id: number | null;
+        if (target === 'email') id = email(null, 'test', sequence, ctx, now, requestedBy);
+        else {
+          const receiver = receivers.get(target);
+          if (!receiver) throw new UnknownReceiverError(`no receiver "${target}"`);
+          const message = receiver.renderTest(ctx, now, requestedBy);
+          id = queueMessage(db, {
+            receiver: target,
+            target: receiver.target,
+            incidentId: null,
+            event: 'test',
+            sequence,
+            reasonKey: null,
+            subject: message.subject,
+            body: message.body,
+            now,
+          });
+        }
+        if (id !== null) return id;
+      }
+    },
+    receivers() {
+      const emailRoute = routeOf.get('email');
+      return [
+        {
+          name: 'email',
+          type: 'email' as const,
+          target: config.notifyTo.join(', '),
+          severities: emailRoute?.severities ?? null,
+          rules: emailRoute?.rules ?? null,
+        },
+        ...[...receivers].map(([name, r]) => ({
+          name,
+          type: r.type,
+          target: r.target,
+          severities: routeOf.get(name)?.severities ?? null,
+          rules: routeOf.get(name)?.rules ?? null,
+        })),
+      ];
+    },
+  };
+}
