@@ -10,6 +10,32 @@ export type Redactor = ((name: string) => boolean) & {
 
 // Past this depth we stop looking and hide the subtree: a hostile body must not overflow the stack.
 const MAX_DEPTH = 64;
+/**
+ * Names longer than this are not parsed: they count as redacted (we cannot tell, so the value is hidden) and
+ * are not memoized (4,096 remembered 64 KiB names would be 256 MiB). Equals classify's MAX_ATTRIBUTE_PATH_CHARS.
+ */
+export const MAX_NAME_CHARS = 1_024;
+/** More secret values than this in one request: the text they could be echoed in is dropped, not scanned. */
+export const MAX_SECRET_VALUES = 64;
+
+/**
+ * `name` without its bracketed value filters (`emails[type eq "x"].value` → `emails.value`): what
+ * `replace(/\[[^\]]*\]/g, '')` did, in one pass. That regex rescanned the rest of the name from every `[`
+ * with no `]` after it: 65,000 `[` took seconds.
+ */
+export function stripBrackets(name: string): string {
+  if (!name.includes('[')) return name;
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = name.indexOf('[', i);
+    const close = open === -1 ? -1 : name.indexOf(']', open + 1);
+    // an unclosed `[` stays, and so does everything after it: no `]` follows to close any later one either
+    if (close === -1) return out + name.slice(i);
+    out += name.slice(i, open);
+    i = close + 1;
+  }
+}
 
 /**
  * Matches case-insensitively, on the whole name or on any segment of it, so `password`,
@@ -28,10 +54,7 @@ export function createRedactor(names: readonly string[] | undefined): Redactor {
   // Entra repeats the same few dozen attribute names on every call: remember the answers (bounded).
   const memo = new Map<string, boolean>();
   const decide = (name: string) => {
-    const plain = name
-      .replace(/\[[^\]]*\]/g, '')
-      .trim()
-      .toLowerCase();
+    const plain = stripBrackets(name).trim().toLowerCase();
     if (set.has(plain)) return true;
     for (const seg of plain.split(/[.:/]/)) if (set.has(seg.trim())) return true;
     return false;
@@ -41,6 +64,7 @@ export function createRedactor(names: readonly string[] | undefined): Redactor {
       ? () => false
       : (name) => {
           if (typeof name !== 'string' || name === '') return false;
+          if (name.length > MAX_NAME_CHARS) return true;
           let answer = memo.get(name);
           if (answer === undefined) {
             answer = decide(name);
@@ -138,6 +162,8 @@ export function secretValues(value: unknown, isRedacted: Redactor): string[] {
 
 /** `text` with every occurrence of each value (as is, and as it reads inside a JSON string) replaced. */
 export function scrubValues(text: string, values: readonly string[]): string {
+  // Each value is a scan of the text: a request carrying thousands would make this quadratic. Entra sends one.
+  if (values.length > MAX_SECRET_VALUES && text !== '') return TOO_MANY_SECRETS;
   let out = text;
   for (const v of values) {
     const escaped = JSON.stringify(v).slice(1, -1);
@@ -179,9 +205,13 @@ export function redactBodyText(text: string, isRedacted: Redactor): string {
 }
 
 const DROPPED = '[body dropped: not JSON and names a redacted attribute]';
+const TOO_MANY_SECRETS = `[dropped: the request carried more than ${MAX_SECRET_VALUES} secret values]`;
 
 function mentionsSecret(text: string, isRedacted: Redactor): boolean {
-  for (const word of text.split(/[^A-Za-z0-9_]+/)) if (word !== '' && isRedacted(word)) return true;
+  // a word has no brackets nor separators: one longer than the cap names nothing (and would count as redacted)
+  for (const word of text.split(/[^A-Za-z0-9_]+/)) {
+    if (word !== '' && word.length <= MAX_NAME_CHARS && isRedacted(word)) return true;
+  }
   return false;
 }
 
