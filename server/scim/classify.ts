@@ -229,26 +229,30 @@ export function parseFilter(filter: string, maxChars = MAX_FILTER_CHARS): Compar
   while (i < n && isSpace(text[i])) i++;
   if (op === 'pr') return { attribute, op, value: null };
   if (text[i] === '"') {
+    // runs between escapes are sliced whole: a character at a time allocates per character
     const out: string[] = [];
     i++;
+    let run = i;
     while (i < n) {
       const c = text[i];
       if (c === '"') break;
-      if (c === '\\' && i + 1 < n) {
-        const e = text[i + 1];
-        const hex = text.slice(i + 2, i + 6);
-        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
-          out.push(String.fromCharCode(Number.parseInt(hex, 16)));
-          i += 6;
-          continue;
-        }
-        out.push(e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e);
-        i += 2;
+      if (c !== '\\' || i + 1 >= n) {
+        i++;
         continue;
       }
-      out.push(c);
-      i++;
+      if (i > run) out.push(text.slice(run, i));
+      const e = text[i + 1];
+      const hex = text.slice(i + 2, i + 6);
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
+        out.push(String.fromCharCode(Number.parseInt(hex, 16)));
+        i += 6;
+      } else {
+        out.push(e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e);
+        i += 2;
+      }
+      run = i;
     }
+    if (i > run) out.push(text.slice(run, Math.min(i, n)));
     return { attribute, op, value: out.join('') };
   }
   const valueStart = i;

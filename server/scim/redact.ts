@@ -231,47 +231,43 @@ function isSpace(c: string): boolean {
 
 const PUNCT = new Set(['{', '}', '[', ']', ':', ',']);
 
-function tokenize(text: string): Tok[] {
-  const toks: Tok[] = [];
+/**
+ * The next token of `text` from `from`, or null at the end. Tokens are read one at a time, not collected: a body
+ * of 64k `[` would otherwise hold 64k token objects at once, and the garbage collector's work grew faster than
+ * the text.
+ */
+function nextToken(text: string, from: number): Tok | null {
   const n = text.length;
-  let i = 0;
-  while (i < n) {
-    const c = text[i];
-    if (isSpace(c)) {
-      i++;
-    } else if (PUNCT.has(c)) {
-      toks.push({ kind: c as TokKind, start: i, end: i + 1, text: c, closed: true });
-      i++;
-    } else if (c === '"') {
-      let j = i + 1;
-      let closed = false;
-      while (j < n) {
-        if (text[j] === '\\') j += 2;
-        else if (text[j] === '"') {
-          closed = true;
-          j++;
-          break;
-        } else j++;
-      }
-      const end = Math.min(j, n);
-      let decoded = text.slice(i + 1, closed ? end - 1 : end);
-      if (closed) {
-        try {
-          decoded = JSON.parse(text.slice(i, end)) as string;
-        } catch {
-          // keep the raw inner text
-        }
-      }
-      toks.push({ kind: 's', start: i, end, text: decoded, closed });
-      i = end;
-    } else {
-      let j = i;
-      while (j < n && !isSpace(text[j]) && !PUNCT.has(text[j]) && text[j] !== '"') j++;
-      toks.push({ kind: 'b', start: i, end: j, text: text.slice(i, j), closed: true });
-      i = j;
+  let i = from;
+  while (i < n && isSpace(text[i])) i++;
+  if (i >= n) return null;
+  const c = text[i];
+  if (PUNCT.has(c)) return { kind: c as TokKind, start: i, end: i + 1, text: c, closed: true };
+  if (c === '"') {
+    let j = i + 1;
+    let closed = false;
+    while (j < n) {
+      if (text[j] === '\\') j += 2;
+      else if (text[j] === '"') {
+        closed = true;
+        j++;
+        break;
+      } else j++;
     }
+    const end = Math.min(j, n);
+    let decoded = text.slice(i + 1, closed ? end - 1 : end);
+    if (closed) {
+      try {
+        decoded = JSON.parse(text.slice(i, end)) as string;
+      } catch {
+        // keep the raw inner text
+      }
+    }
+    return { kind: 's', start: i, end, text: decoded, closed };
   }
-  return toks;
+  let j = i;
+  while (j < n && !isSpace(text[j]) && !PUNCT.has(text[j]) && text[j] !== '"') j++;
+  return { kind: 'b', start: i, end: j, text: text.slice(i, j), closed: true };
 }
 
 interface Frame {
@@ -309,7 +305,6 @@ function newFrame(kind: Frame['kind'], start: number): Frame {
  * `path` is redacted, or unknown because the body was cut before the path arrived.
  */
 export function scrubText(text: string, isRedacted: Redactor): string {
-  const toks = tokenize(text);
   const ranges: Array<[number, number]> = [];
   const root = newFrame('root', 0);
   const stack: Frame[] = [root];
@@ -330,11 +325,13 @@ export function scrubText(text: string, isRedacted: Redactor): string {
     top.expect = 'comma';
   };
 
-  for (let t = 0; t < toks.length; t++) {
-    const tok = toks[t];
+  let ahead = nextToken(text, 0);
+  scan: while (ahead !== null) {
+    const tok = ahead;
+    ahead = nextToken(text, tok.end);
     const top = stack[stack.length - 1];
     const inObj = top.kind !== 'arr';
-    const keyFollows = toks[t + 1]?.kind === ':';
+    const keyFollows = ahead?.kind === ':';
     switch (tok.kind) {
       case 's':
       case 'b':
@@ -361,6 +358,11 @@ export function scrubText(text: string, isRedacted: Redactor): string {
         break;
       case '{':
       case '[': {
+        // Deeper than any SCIM body: hide everything from here rather than track thousands of levels.
+        if (stack.length > MAX_DEPTH) {
+          ranges.push([tok.start, text.length]);
+          break scan;
+        }
         const f = newFrame(tok.kind === '{' ? 'obj' : 'arr', tok.start);
         if (inObj && (top.expect === 'value' || top.expect === 'colon')) {
           const key = top.key ?? '';
