@@ -81,10 +81,16 @@ export function createProxy({
    * Answers a request scimtap will not forward with its own SCIM 400, and records it (failure `Refused`): it is
    * hostile traffic worth seeing. Nothing of it reaches the upstream.
    */
-  function refuse(req: IncomingMessage, res: ServerResponse, path: string, query: string, detail: string): void {
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: string,
+    detail: string,
+  ): void {
     const startedAt = clock();
     const reqTap = new BodyTap(captureLimitBytes);
-    const body = scimError(400, `scimtap: ${detail}`);
+    const body = scimError(400, detail);
     const headers: http.OutgoingHttpHeaders = {
       'content-type': 'application/scim+json',
       'content-length': body.length,
@@ -131,7 +137,13 @@ export function createProxy({
     if (dot !== null) {
       const q = (req.url ?? '').indexOf('?');
       const query = q === -1 ? '' : (req.url ?? '').slice(q + 1);
-      refuse(req, res, rawPath, query, `refused: the path has a "${dot}" segment, which could leave the upstream's base path`);
+      refuse(
+        req,
+        res,
+        rawPath,
+        query,
+        `scimtap refused the request: its path has a "${dot}" segment, which could leave the upstream's base path`,
+      );
       return;
     }
     inFlight++;

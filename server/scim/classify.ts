@@ -201,7 +201,8 @@ export function unparsedNote(what: 'filter' | 'attribute' | 'request body' | 're
 // JavaScript's \s, one character at a time (the regex parser this replaces used \s).
 const SPACE = /\s/;
 const isSpace = (c: string | undefined) => c !== undefined && SPACE.test(c);
-const isLetter = (c: string | undefined) => c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+const isLetter = (c: string | undefined) =>
+  c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
 
 /**
  * The first comparison of a SCIM filter: `userName eq "ada@example.com"` is all Entra sends. A hand parser
@@ -277,7 +278,8 @@ function readBody(buf: Buffer | null, bytes: number, truncated: boolean): Body {
   const has = buf != null && buf.length > 0;
   const text = has ? bufferText(buf) : null;
   if (!has) return { text, state: bytes > 0 ? 'uncaptured' : 'empty', json: undefined, parsed: false };
-  if ((text ?? '').length > MAX_PARSED_BODY_CHARS) return { text, state: 'unparsed', json: undefined, parsed: false };
+  if ((text ?? '').length > MAX_PARSED_BODY_CHARS)
+    return { text, state: 'unparsed', json: undefined, parsed: false };
   if (truncated) return { text, state: 'truncated', json: undefined, parsed: false };
   try {
     return { text, state: 'captured', json: JSON.parse((text ?? '').replace(/^\uFEFF/, '')), parsed: true };
@@ -415,7 +417,12 @@ class PropertyList {
 
   /** Complex values are flattened one level (`name.givenName`; `urn:...:User:employeeNumber`). */
   addFlattened(name: string, value: unknown): void {
-    if (isObject(value) && name.length <= MAX_ATTRIBUTE_PATH_CHARS && Object.keys(value).length > 0 && !this.hidden(name)) {
+    if (
+      isObject(value) &&
+      name.length <= MAX_ATTRIBUTE_PATH_CHARS &&
+      Object.keys(value).length > 0 &&
+      !this.hidden(name)
+    ) {
       const sep = name.toLowerCase().startsWith('urn:') ? ':' : '.';
       for (const [k, v] of Object.entries(value)) this.add(`${name}${sep}${k}`, v);
     } else {
@@ -462,7 +469,9 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     .toUpperCase();
   // A request scimtap refused itself (a dot-segment path) never reached the app: it is about no resource.
   const refused = ex.failure === 'Refused';
-  const target: Target = refused ? { resourceType: 'Other', id: null, extra: false } : parseTarget(ex.path ?? '');
+  const target: Target = refused
+    ? { resourceType: 'Other', id: null, extra: false }
+    : parseTarget(ex.path ?? '');
   const params = parseQuery(ex.query ?? '');
   const httpStatus = Number.isInteger(ex.httpStatus) ? (ex.httpStatus as number) : null;
   const req = readBody(ex.requestBody, num(ex.requestBytes), ex.requestTruncated === true);
@@ -625,7 +634,8 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   if (props.overlong) unparsed.push(unparsedNote('attribute'));
   if (req.state === 'unparsed') unparsed.push(unparsedNote('request body'));
   if (res.state === 'unparsed') unparsed.push(unparsedNote('response body'));
-  if (unparsed.length > 0) reason = reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
+  if (unparsed.length > 0)
+    reason = reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
 
   return {
     time: num(ex.startedAt),

@@ -109,7 +109,8 @@ const parsers: Record<string, (s: string) => unknown> = {
   'redactor (name)': (s) => createRedactor([`p${s.length}${Math.random()}`])(s),
   'redactor (under the cap)': (s) => redactor(s.slice(0, MAX_ATTRIBUTE_PATH_CHARS)),
   redactBodyText: (s) => redactBodyText(s, redactor),
-  'redactBodyText (in a JSON key)': (s) => redactBodyText(JSON.stringify({ [s]: 'v', password: 'x' }), redactor),
+  'redactBodyText (in a JSON key)': (s) =>
+    redactBodyText(JSON.stringify({ [s]: 'v', password: 'x' }), redactor),
   scrubText: (s) => scrubText(s, redactor),
   'scrubText (after a password key)': (s) => scrubText(`{"password":${s}`, redactor),
   redactJson: (s) => {
@@ -150,7 +151,10 @@ const parsers: Record<string, (s: string) => unknown> = {
       options,
     ),
   'classify (raw body)': (s) =>
-    classify(exchangeOf({ method: 'POST', ...body(s), httpStatus: 400, responseBody: Buffer.from(s) }), options),
+    classify(
+      exchangeOf({ method: 'POST', ...body(s), httpStatus: 400, responseBody: Buffer.from(s) }),
+      options,
+    ),
 };
 
 /**
@@ -172,7 +176,11 @@ function fastest(f: () => unknown): number {
 }
 
 /** A problem with one parser on one shape, or null; measured again (up to 3 times) before it counts. */
-function measure(parse: (s: string) => unknown, small: string, large: string): { problem: string | null; ms: number } {
+function measure(
+  parse: (s: string) => unknown,
+  small: string,
+  large: string,
+): { problem: string | null; ms: number } {
   let last = { problem: null as string | null, ms: 0 };
   for (let attempt = 0; attempt < 3; attempt++) {
     parse(small); // warm up: the first call compiles
@@ -213,11 +221,17 @@ describe('parsers run in linear time on adversarial input', () => {
     expect(lookup.operation).toBe('lookup');
     expect(lookup.status).toBe('success');
     expect(lookup.identity).toBeNull();
-    expect(lookup.reason).toBe(`scimtap did not parse the filter: longer than ${MAX_FILTER_CHARS} characters`);
+    expect(lookup.reason).toBe(
+      `scimtap did not parse the filter: longer than ${MAX_FILTER_CHARS} characters`,
+    );
 
     const name = '['.repeat(MAX_ATTRIBUTE_PATH_CHARS + 1);
     const create = classify(
-      exchangeOf({ method: 'POST', ...body(JSON.stringify({ userName: 'ada', [name]: 's3cret!' })), httpStatus: 201 }),
+      exchangeOf({
+        method: 'POST',
+        ...body(JSON.stringify({ userName: 'ada', [name]: 's3cret!' })),
+        httpStatus: 201,
+      }),
       options,
     );
     expect(create.identity).toBe('ada');
@@ -239,7 +253,9 @@ describe('parsers run in linear time on adversarial input', () => {
       }),
       options,
     );
-    expect(failed.reason).toBe(`bad filter; scimtap did not parse the filter: longer than ${MAX_FILTER_CHARS} characters`);
+    expect(failed.reason).toBe(
+      `bad filter; scimtap did not parse the filter: longer than ${MAX_FILTER_CHARS} characters`,
+    );
   });
 
   it('drops text rather than scan it once per secret when a request carries too many', () => {
