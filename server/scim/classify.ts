@@ -1,6 +1,8 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws.
 import {
   createRedactor,
+  jsonDeeperThan,
+  MAX_JSON_DEPTH,
   MAX_NAME_CHARS,
   REDACTED,
   type Redactor,
@@ -187,7 +189,11 @@ export const MAX_ATTRIBUTE_PATH_CHARS = MAX_NAME_CHARS;
 export const MAX_PARSED_BODY_CHARS = 1_048_576;
 
 /** What the reason of an operation says when scimtap gave up on part of it; always starts "scimtap did not parse". */
-export function unparsedNote(what: 'filter' | 'attribute' | 'request body' | 'response body'): string {
+export function unparsedNote(
+  what: 'filter' | 'attribute' | 'request body' | 'response body',
+  why: 'long' | 'deep' = 'long',
+): string {
+  if (why === 'deep') return `scimtap did not parse the ${what}: nested deeper than ${MAX_JSON_DEPTH} levels`;
   const cap =
     what === 'filter'
       ? `${MAX_FILTER_CHARS} characters`
@@ -267,8 +273,12 @@ export function parseFilter(filter: string, maxChars = MAX_FILTER_CHARS): Compar
 interface Body {
   /** captured, decoded text; null when not captured or empty */
   text: string | null;
-  /** `unparsed`: captured, but longer than MAX_PARSED_BODY_CHARS, so never parsed nor kept */
+  /**
+   * `unparsed`: captured but not parsed, because longer than MAX_PARSED_BODY_CHARS (the text is not kept either)
+   * or nested deeper than MAX_JSON_DEPTH (kept, redacted by the tolerant scanner)
+   */
   state: 'empty' | 'uncaptured' | 'truncated' | 'captured' | 'unparsed';
+  unparsed?: 'long' | 'deep';
   /** parsed JSON when the whole body was captured and parses */
   json: unknown;
   parsed: boolean;
@@ -279,8 +289,11 @@ function readBody(buf: Buffer | null, bytes: number, truncated: boolean): Body {
   const text = has ? bufferText(buf) : null;
   if (!has) return { text, state: bytes > 0 ? 'uncaptured' : 'empty', json: undefined, parsed: false };
   if ((text ?? '').length > MAX_PARSED_BODY_CHARS)
-    return { text, state: 'unparsed', json: undefined, parsed: false };
+    return { text, state: 'unparsed', unparsed: 'long', json: undefined, parsed: false };
   if (truncated) return { text, state: 'truncated', json: undefined, parsed: false };
+  // V8's JSON.parse slows down faster than the text grows on deep nesting (64k `[`: 10 ms and climbing)
+  if (jsonDeeperThan(text ?? '', MAX_JSON_DEPTH))
+    return { text, state: 'unparsed', unparsed: 'deep', json: undefined, parsed: false };
   try {
     return { text, state: 'captured', json: JSON.parse((text ?? '').replace(/^\uFEFF/, '')), parsed: true };
   } catch {
@@ -628,12 +641,12 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   const bodyOut = (b: Body): string | null => {
     if (capture === 'none' || b.text === null || b.text === '') return null;
     if (showSecrets) return b.text;
-    if (b.state === 'unparsed') return UNPARSED_BODY;
+    if (b.unparsed === 'long') return UNPARSED_BODY;
     return scrubValues(redactBodyText(b.text, isRedacted), secrets);
   };
   if (props.overlong) unparsed.push(unparsedNote('attribute'));
-  if (req.state === 'unparsed') unparsed.push(unparsedNote('request body'));
-  if (res.state === 'unparsed') unparsed.push(unparsedNote('response body'));
+  if (req.unparsed) unparsed.push(unparsedNote('request body', req.unparsed));
+  if (res.unparsed) unparsed.push(unparsedNote('response body', res.unparsed));
   if (unparsed.length > 0)
     reason = reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
 

@@ -242,6 +242,12 @@ describe('parsers run in linear time on adversarial input', () => {
     // the redactor cannot tell what a name past its cap names, so it counts it as redacted
     expect(createRedactor(['password'])(name)).toBe(true);
 
+    const deep = `{"userName":"ada","x":${'['.repeat(65)}${']'.repeat(65)}}`;
+    const nested = classify(exchangeOf({ method: 'POST', ...body(deep), httpStatus: 201 }), options);
+    expect(nested.reason).toBe('scimtap did not parse the request body: nested deeper than 64 levels');
+    // kept, but everything past the 64th level hidden by the tolerant scanner
+    expect(nested.requestBody).toMatch(/^\{"userName":"ada","x":\[{63}"\[redacted\]"$/);
+
     // a failure keeps its own reason, the note follows it
     const failed = classify(
       exchangeOf({

@@ -10,6 +10,29 @@ export type Redactor = ((name: string) => boolean) & {
 
 // Past this depth we stop looking and hide the subtree: a hostile body must not overflow the stack.
 const MAX_DEPTH = 64;
+/** JSON nested deeper than this is not handed to JSON.parse (classify's bodies, redactBodyText). */
+export const MAX_JSON_DEPTH = MAX_DEPTH;
+
+/**
+ * Whether JSON text opens more than `max` arrays or objects at once (strings skipped). One pass that stops at the
+ * first level too deep; V8's JSON.parse slows down faster than the text grows on such input.
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 /**
  * Names longer than this are not parsed: they count as redacted (we cannot tell, so the value is hidden) and
  * are not memoized (4,096 remembered 64 KiB names would be 256 MiB). Equals classify's MAX_ATTRIBUTE_PATH_CHARS.
@@ -178,6 +201,8 @@ export function scrubValues(text: string, values: readonly string[]): string {
 export function redactBodyText(text: string, isRedacted: Redactor): string {
   const trimmed = text.replace(/^\uFEFF/, '').trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    // too deep to parse cheaply: the tolerant scanner hides everything past MAX_DEPTH
+    if (jsonDeeperThan(trimmed, MAX_JSON_DEPTH)) return scrubText(text, isRedacted);
     let parsed: unknown;
     let ok = false;
     try {

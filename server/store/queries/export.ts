@@ -70,11 +70,26 @@ export type ExportSource = [
 
 // A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, ARCHITECTURE §7).
 // The full-width forms are included because some spreadsheets (Apple Numbers) normalise them to ASCII.
-const formulaStart = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+const formulaChars = new Set(['=', '+', '-', '@', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+// A leading tab or carriage return is neutralised whatever follows (OWASP CSV injection).
+const controlStart = new Set(['\t', '\r', '\n']);
+// What a spreadsheet skips or trims before it looks for a formula, or a person would not see (issue 10 item 8):
+// spaces of every width, no-break and zero-width spaces, joiners and direction marks, the BOM, and quotes.
+const blank =
+  /[\s\u00A0\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u206A-\u206F\u3164\uFEFF\uFFA0"'\uFF02\uFF07]/;
 
-/** Prefix `'` to a text cell a spreadsheet would evaluate. */
+/**
+ * Prefix `'` to a text cell a spreadsheet would evaluate: its first character that is not blank (see `blank`)
+ * starts a formula, or it starts with a tab or line break. Looks only as far as that first character.
+ */
 export function neutralizeCell(value: string): string {
-  return formulaStart.test(value) ? `'${value}` : value;
+  if (value === '') return value;
+  if (controlStart.has(value[0])) return `'${value}`;
+  for (const c of value) {
+    if (blank.test(c)) continue;
+    return formulaChars.has(c) ? `'${value}` : value;
+  }
+  return value;
 }
 
 /** `name=value; name=value`, redacted values as `[redacted]`, from the stored JSON. */
