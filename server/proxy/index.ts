@@ -44,6 +44,8 @@ const hopByHop = new Set([
 ]);
 
 const IDLE_SOCKET_MS = 30_000;
+/** how the detail (and so the recorded reason) of a request scimtap refused itself begins */
+export const REFUSED_REASON = 'scimtap refused the request';
 // Methods whose request can be sent again when it carries no body (RFC 9110 §9.2.2).
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 // Errors that mean a pooled keep-alive socket was closed by the upstream as we reused it.
@@ -142,7 +144,7 @@ export function createProxy({
         res,
         rawPath,
         query,
-        `scimtap refused the request: its path has a "${dot}" segment, which could leave the upstream's base path`,
+        `${REFUSED_REASON}: its path has a "${dot}" segment, which could leave the upstream's base path`,
       );
       return;
     }
