@@ -20,7 +20,7 @@ import { createCycleStage } from './cycles/index.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { packageRoot } from './paths.js';
-import { createProxy } from './proxy/index.js';
+import { createProxy, REFUSED_REASON } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
@@ -80,7 +80,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
       const last = ops[ops.length - 1];
-      if (!last || last.errorCode === 'ClientAborted') return;
+      // a request scimtap refused itself (a dot-segment path) never reached the upstream: it says nothing of it
+      if (!last || last.errorCode === 'ClientAborted' || last.reason?.startsWith(REFUSED_REASON)) return;
       lastUpstream =
         last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout'
           ? 'unreachable'

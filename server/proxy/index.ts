@@ -3,6 +3,7 @@ import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
 import { BodyTap, createCredentialReader, scrubSecret } from './tap.js';
+import { dotSegment } from './target.js';
 
 export interface ExchangeSink {
   /** Must return at once and never throw: the proxy does not wait for recording. */
@@ -43,6 +44,8 @@ const hopByHop = new Set([
 ]);
 
 const IDLE_SOCKET_MS = 30_000;
+/** how the detail (and so the recorded reason) of a request scimtap refused itself begins */
+export const REFUSED_REASON = 'scimtap refused the request';
 // Methods whose request can be sent again when it carries no body (RFC 9110 §9.2.2).
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 // Errors that mean a pooled keep-alive socket was closed by the upstream as we reused it.
@@ -76,7 +79,75 @@ export function createProxy({
   const readCredential = createCredentialReader();
   let inFlight = 0;
 
+  /**
+   * Answers a request scimtap will not forward with its own SCIM 400, and records it (failure `Refused`): it is
+   * hostile traffic worth seeing. Nothing of it reaches the upstream.
+   */
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    query: string,
+    detail: string,
+  ): void {
+    const startedAt = clock();
+    const reqTap = new BodyTap(captureLimitBytes);
+    const body = scimError(400, detail);
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': 'application/scim+json',
+      'content-length': body.length,
+    };
+    // a body we will not read: answer now and close rather than wait for the rest of it
+    if (hasBody(req) && !req.complete) headers.connection = 'close';
+    req.on('data', (chunk: Buffer) => reqTap.push(chunk));
+    req.on('error', () => {});
+    req.resume();
+    let recorded = false;
+    res.on('close', () => {
+      if (recorded) return;
+      recorded = true;
+      const credential = readCredential(req.headers.authorization);
+      sink.record({
+        startedAt,
+        durationMs: clock() - startedAt,
+        method: req.method ?? 'GET',
+        path,
+        query,
+        tokenFingerprint: credential?.fingerprint ?? null,
+        clientIp: clientAddress(req),
+        userAgent: req.headers['user-agent'] ?? null,
+        requestContentType: req.headers['content-type'] ?? null,
+        requestBody: scrubSecret(reqTap.body(), credential?.secret ?? null),
+        requestBytes: reqTap.bytes,
+        requestTruncated: reqTap.truncated,
+        httpStatus: 400,
+        responseContentType: 'application/scim+json',
+        responseBody: body,
+        responseBytes: body.length,
+        responseTruncated: false,
+        failure: 'Refused',
+        failureDetail: detail,
+      });
+    });
+    res.writeHead(400, headers);
+    res.end(body);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const rawPath = (req.url ?? '/').split('?', 1)[0];
+    const dot = dotSegment(rawPath);
+    if (dot !== null) {
+      const q = (req.url ?? '').indexOf('?');
+      const query = q === -1 ? '' : (req.url ?? '').slice(q + 1);
+      refuse(
+        req,
+        res,
+        rawPath,
+        query,
+        `${REFUSED_REASON}: its path has a "${dot}" segment, which could leave the upstream's base path`,
+      );
+      return;
+    }
     inFlight++;
     const startedAt = clock();
     const rawUrl = req.url ?? '/';

@@ -60,8 +60,11 @@ const REDACTED = Buffer.from('[redacted]');
 /** The credential an Authorization header carries: the bearer token, else the whole value. */
 export function credentialOf(authorization: string | undefined): string | null {
   if (!authorization) return null;
-  const m = /^\s*Bearer\s+(.+?)\s*$/i.exec(authorization);
-  return m ? m[1] : authorization.trim();
+  // trim() and an anchored prefix, not /^\s*Bearer\s+(.+?)\s*$/: its lazy group rescanned the trailing
+  // spaces from every position, quadratic in a header of spaces
+  const value = authorization.trim();
+  const m = /^Bearer\s+/i.exec(value);
+  return m && m[0].length < value.length ? value.slice(m[0].length) : value;
 }
 
 /**

@@ -1,6 +1,9 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws.
 import {
   createRedactor,
+  jsonDeeperThan,
+  MAX_JSON_DEPTH,
+  MAX_NAME_CHARS,
   REDACTED,
   type Redactor,
   redactBodyText,
@@ -49,6 +52,7 @@ const ACTIONS = new Map<OperationKind, ProvisioningAction>([
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LIST_RESPONSE_URN = 'urn:ietf:params:scim:api:messages:2.0:listresponse';
 const MAX_REASON = 1000;
+const UNPARSED_BODY = '[body not kept: longer than scimtap parses]';
 
 export function classify(exchange: Exchange, options: ClassifyOptions): Operation {
   try {
@@ -175,41 +179,92 @@ export interface Comparison {
 }
 
 /**
- * The first comparison of a SCIM filter: `userName eq "ada@example.com"` is all Entra sends. A hand parser
- * rather than scimmy's Filter, which throws on input like an escaped quote and loads its whole library.
+ * Parse caps (issue 10): input longer than these is not parsed at all, and the operation's reason says so
+ * (`unparsedNote`). Every parser below is also linear, so the caps bound the work of one request rather than
+ * hide a quadratic one. Entra's filters and attribute paths are a few dozen characters.
  */
-export function parseFilter(filter: string): Comparison | null {
-  const m = /^\s*\(?\s*([^\s()"]+)\s+([A-Za-z]{2})(?=\s|"|$)\s*/.exec(String(filter));
-  if (!m) return null;
-  const attribute = m[1];
-  const op = m[2].toLowerCase();
-  const rest = String(filter).slice(m[0].length);
+export const MAX_FILTER_CHARS = 4_096;
+export const MAX_ATTRIBUTE_PATH_CHARS = MAX_NAME_CHARS;
+/** captured body text parsed as JSON at most; the default capture limit (64 KiB) is well under it */
+export const MAX_PARSED_BODY_CHARS = 1_048_576;
+
+/** What the reason of an operation says when scimtap gave up on part of it; always starts "scimtap did not parse". */
+export function unparsedNote(
+  what: 'filter' | 'attribute' | 'request body' | 'response body',
+  why: 'long' | 'deep' = 'long',
+): string {
+  if (why === 'deep') return `scimtap did not parse the ${what}: nested deeper than ${MAX_JSON_DEPTH} levels`;
+  const cap =
+    what === 'filter'
+      ? `${MAX_FILTER_CHARS} characters`
+      : what === 'attribute'
+        ? `${MAX_ATTRIBUTE_PATH_CHARS} characters`
+        : `${MAX_PARSED_BODY_CHARS} characters`;
+  const subject = what === 'attribute' ? 'an attribute name' : `the ${what}`;
+  return `scimtap did not parse ${subject}: longer than ${cap}`;
+}
+
+// JavaScript's \s, one character at a time (the regex parser this replaces used \s).
+const SPACE = /\s/;
+const isSpace = (c: string | undefined) => c !== undefined && SPACE.test(c);
+const isLetter = (c: string | undefined) =>
+  c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+
+/**
+ * The first comparison of a SCIM filter: `userName eq "ada@example.com"` is all Entra sends. A hand parser
+ * rather than scimmy's Filter, which throws on input like an escaped quote and loads its whole library. One
+ * pass, no backtracking: a regex here took seconds on 64k spaces. Null past `maxChars` (MAX_FILTER_CHARS).
+ */
+export function parseFilter(filter: string, maxChars = MAX_FILTER_CHARS): Comparison | null {
+  const text = String(filter);
+  if (text.length > maxChars) return null;
+  const n = text.length;
+  let i = 0;
+  while (i < n && isSpace(text[i])) i++;
+  if (text[i] === '(') i++;
+  while (i < n && isSpace(text[i])) i++;
+  const attrStart = i;
+  while (i < n && !isSpace(text[i]) && text[i] !== '(' && text[i] !== ')' && text[i] !== '"') i++;
+  if (i === attrStart) return null;
+  const attribute = text.slice(attrStart, i);
+  if (!isSpace(text[i])) return null;
+  while (i < n && isSpace(text[i])) i++;
+  if (!isLetter(text[i]) || !isLetter(text[i + 1])) return null;
+  const op = text.slice(i, i + 2).toLowerCase();
+  i += 2;
+  if (i < n && !isSpace(text[i]) && text[i] !== '"') return null;
+  while (i < n && isSpace(text[i])) i++;
   if (op === 'pr') return { attribute, op, value: null };
-  if (rest.startsWith('"')) {
-    let out = '';
-    let i = 1;
-    while (i < rest.length) {
-      const c = rest[i];
+  if (text[i] === '"') {
+    // runs between escapes are sliced whole: a character at a time allocates per character
+    const out: string[] = [];
+    i++;
+    let run = i;
+    while (i < n) {
+      const c = text[i];
       if (c === '"') break;
-      if (c === '\\' && i + 1 < rest.length) {
-        const e = rest[i + 1];
-        const hex = rest.slice(i + 2, i + 6);
-        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
-          out += String.fromCharCode(Number.parseInt(hex, 16));
-          i += 6;
-          continue;
-        }
-        out += e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e;
-        i += 2;
+      if (c !== '\\' || i + 1 >= n) {
+        i++;
         continue;
       }
-      out += c;
-      i++;
+      if (i > run) out.push(text.slice(run, i));
+      const e = text[i + 1];
+      const hex = text.slice(i + 2, i + 6);
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(hex)) {
+        out.push(String.fromCharCode(Number.parseInt(hex, 16)));
+        i += 6;
+      } else {
+        out.push(e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e);
+        i += 2;
+      }
+      run = i;
     }
-    return { attribute, op, value: out };
+    if (i > run) out.push(text.slice(run, Math.min(i, n)));
+    return { attribute, op, value: out.join('') };
   }
-  const bare = /^[^\s()]+/.exec(rest);
-  return { attribute, op, value: bare ? bare[0] : null };
+  const valueStart = i;
+  while (i < n && !isSpace(text[i]) && text[i] !== '(' && text[i] !== ')') i++;
+  return { attribute, op, value: i > valueStart ? text.slice(valueStart, i) : null };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -218,7 +273,12 @@ export function parseFilter(filter: string): Comparison | null {
 interface Body {
   /** captured, decoded text; null when not captured or empty */
   text: string | null;
-  state: 'empty' | 'uncaptured' | 'truncated' | 'captured';
+  /**
+   * `unparsed`: captured but not parsed, because longer than MAX_PARSED_BODY_CHARS (the text is not kept either)
+   * or nested deeper than MAX_JSON_DEPTH (kept, redacted by the tolerant scanner)
+   */
+  state: 'empty' | 'uncaptured' | 'truncated' | 'captured' | 'unparsed';
+  unparsed?: 'long' | 'deep';
   /** parsed JSON when the whole body was captured and parses */
   json: unknown;
   parsed: boolean;
@@ -228,7 +288,12 @@ function readBody(buf: Buffer | null, bytes: number, truncated: boolean): Body {
   const has = buf != null && buf.length > 0;
   const text = has ? bufferText(buf) : null;
   if (!has) return { text, state: bytes > 0 ? 'uncaptured' : 'empty', json: undefined, parsed: false };
+  if ((text ?? '').length > MAX_PARSED_BODY_CHARS)
+    return { text, state: 'unparsed', unparsed: 'long', json: undefined, parsed: false };
   if (truncated) return { text, state: 'truncated', json: undefined, parsed: false };
+  // V8's JSON.parse slows down faster than the text grows on deep nesting (64k `[`: 10 ms and climbing)
+  if (jsonDeeperThan(text ?? '', MAX_JSON_DEPTH))
+    return { text, state: 'unparsed', unparsed: 'deep', json: undefined, parsed: false };
   try {
     return { text, state: 'captured', json: JSON.parse((text ?? '').replace(/^\uFEFF/, '')), parsed: true };
   } catch {
@@ -317,12 +382,14 @@ function memberIds(v: unknown): string[] {
 function memberChangeOf(o: PatchOp): MemberChange | null {
   if (o.op !== 'add' && o.op !== 'remove' && o.op !== 'replace') return null;
   if (o.path !== null) {
-    const p = attrName(o.path.replace(/\[.*$/s, ''));
+    // indexOf rather than /\[(.*)\]/: that regex is quadratic on a path of many `[` and no `]`
+    const open = o.path.indexOf('[');
+    const close = o.path.lastIndexOf(']');
+    const p = attrName(open >= 0 ? o.path.slice(0, open) : o.path);
     if (p !== 'members') return null;
-    const bracket = /\[(.*)\]/s.exec(o.path);
-    if (bracket) {
+    if (open >= 0 && close > open) {
       // 2020 dialect: `members[value eq "u-1"]`, no value
-      const c = parseFilter(bracket[1]);
+      const c = parseFilter(o.path.slice(open + 1, close));
       const ids = c && attrName(c.attribute) === 'value' && c.value !== null ? [c.value] : [];
       return { op: o.op, ids: [...ids, ...memberIds(o.value)] };
     }
@@ -342,7 +409,8 @@ function mergeMembers(changes: MemberChange[]): MemberChange[] {
   const out: MemberChange[] = [];
   for (const c of changes) {
     const same = out.find((m) => m.op === c.op);
-    if (same) same.ids.push(...c.ids);
+    // a loop, not push(...ids): spreading a hostile 100k-id array overflows the call stack
+    if (same) for (const id of c.ids) same.ids.push(id);
     else out.push({ op: c.op, ids: [...c.ids] });
   }
   return out;
@@ -353,6 +421,8 @@ function mergeMembers(changes: MemberChange[]): MemberChange[] {
 
 class PropertyList {
   readonly items: ModifiedProperty[] = [];
+  /** a name over MAX_ATTRIBUTE_PATH_CHARS was seen: its value is hidden, not rendered */
+  overlong = false;
   constructor(
     private readonly isRedacted: Redactor,
     private readonly showSecrets: boolean,
@@ -360,7 +430,12 @@ class PropertyList {
 
   /** Complex values are flattened one level (`name.givenName`; `urn:...:User:employeeNumber`). */
   addFlattened(name: string, value: unknown): void {
-    if (isObject(value) && Object.keys(value).length > 0 && !this.hidden(name)) {
+    if (
+      isObject(value) &&
+      name.length <= MAX_ATTRIBUTE_PATH_CHARS &&
+      Object.keys(value).length > 0 &&
+      !this.hidden(name)
+    ) {
       const sep = name.toLowerCase().startsWith('urn:') ? ':' : '.';
       for (const [k, v] of Object.entries(value)) this.add(`${name}${sep}${k}`, v);
     } else {
@@ -369,7 +444,10 @@ class PropertyList {
   }
 
   add(name: string, value: unknown): void {
-    if (this.hidden(name)) this.items.push({ name, value: REDACTED, redacted: true });
+    if (name.length > MAX_ATTRIBUTE_PATH_CHARS) {
+      this.overlong = true;
+      this.items.push({ name, value: REDACTED, redacted: true });
+    } else if (this.hidden(name)) this.items.push({ name, value: REDACTED, redacted: true });
     else this.items.push({ name, value: this.render(value) });
   }
 
@@ -402,7 +480,11 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   const method = String(ex.method ?? '')
     .trim()
     .toUpperCase();
-  const target = parseTarget(ex.path ?? '');
+  // A request scimtap refused itself (a dot-segment path) never reached the app: it is about no resource.
+  const refused = ex.failure === 'Refused';
+  const target: Target = refused
+    ? { resourceType: 'Other', id: null, extra: false }
+    : parseTarget(ex.path ?? '');
   const params = parseQuery(ex.query ?? '');
   const httpStatus = Number.isInteger(ex.httpStatus) ? (ex.httpStatus as number) : null;
   const req = readBody(ex.requestBody, num(ex.requestBytes), ex.requestTruncated === true);
@@ -446,6 +528,9 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
       operation = 'delete';
     }
   }
+  // What scimtap gave up on (issue 10), said in the reason; the forwarded bytes are never affected.
+  const unparsed: string[] = [];
+  if (filterText !== null && filterText.length > MAX_FILTER_CHARS) unparsed.push(unparsedNote('filter'));
   const filter = filterText !== null ? parseFilter(filterText) : null;
   // Entra's probe filters on a random GUID; a GUID that matches a resource is a real lookup (e.g. objectId
   // used as the matching attribute), because a random probe value never matches.
@@ -555,8 +640,15 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   // --- captured bodies
   const bodyOut = (b: Body): string | null => {
     if (capture === 'none' || b.text === null || b.text === '') return null;
-    return showSecrets ? b.text : scrubValues(redactBodyText(b.text, isRedacted), secrets);
+    if (showSecrets) return b.text;
+    if (b.unparsed === 'long') return UNPARSED_BODY;
+    return scrubValues(redactBodyText(b.text, isRedacted), secrets);
   };
+  if (props.overlong) unparsed.push(unparsedNote('attribute'));
+  if (req.unparsed) unparsed.push(unparsedNote('request body', req.unparsed));
+  if (res.unparsed) unparsed.push(unparsedNote('response body', res.unparsed));
+  if (unparsed.length > 0)
+    reason = reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
 
   return {
     time: num(ex.startedAt),
@@ -668,6 +760,10 @@ function judge(j: JudgeInput): Verdict {
   });
   const { ex, httpStatus: s, res } = j;
 
+  // scimtap refused the request itself (HTTP 400, ARCHITECTURE §3): hostile traffic, its words
+  if (ex.failure === 'Refused') {
+    return fail('InvalidSyntax', asText(ex.failureDetail) ?? 'scimtap refused the request');
+  }
   // scimtap's own failures (the proxy answered 502/504 or the client left): the proxy's words
   if (ex.failure != null) {
     const code = FAILURE_REASONS.has(ex.failure) ? (ex.failure as ErrorCode) : null;
@@ -679,7 +775,7 @@ function judge(j: JudgeInput): Verdict {
   if (s === null) return fail('ClientAborted', 'no response was sent');
 
   if (s >= 200 && s < 300) {
-    const cannotJudge = res.state === 'uncaptured' || res.state === 'truncated';
+    const cannotJudge = res.state === 'uncaptured' || res.state === 'truncated' || res.state === 'unparsed';
     if (j.isFilterQuery) {
       // Entra requires 200 + ListResponse to a filter query; anything else is a SCIM compliance failure
       if (cannotJudge) return ok();

@@ -10,6 +10,55 @@ export type Redactor = ((name: string) => boolean) & {
 
 // Past this depth we stop looking and hide the subtree: a hostile body must not overflow the stack.
 const MAX_DEPTH = 64;
+/** JSON nested deeper than this is not handed to JSON.parse (classify's bodies, redactBodyText). */
+export const MAX_JSON_DEPTH = MAX_DEPTH;
+
+/**
+ * Whether JSON text opens more than `max` arrays or objects at once (strings skipped). One pass that stops at the
+ * first level too deep; V8's JSON.parse slows down faster than the text grows on such input.
+ */
+export function jsonDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+/**
+ * Names longer than this are not parsed: they count as redacted (we cannot tell, so the value is hidden) and
+ * are not memoized (4,096 remembered 64 KiB names would be 256 MiB). Equals classify's MAX_ATTRIBUTE_PATH_CHARS.
+ */
+export const MAX_NAME_CHARS = 1_024;
+/** More secret values than this in one request: the text they could be echoed in is dropped, not scanned. */
+export const MAX_SECRET_VALUES = 64;
+
+/**
+ * `name` without its bracketed value filters (`emails[type eq "x"].value` → `emails.value`): what
+ * `replace(/\[[^\]]*\]/g, '')` did, in one pass. That regex rescanned the rest of the name from every `[`
+ * with no `]` after it: 65,000 `[` took seconds.
+ */
+export function stripBrackets(name: string): string {
+  if (!name.includes('[')) return name;
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = name.indexOf('[', i);
+    const close = open === -1 ? -1 : name.indexOf(']', open + 1);
+    // an unclosed `[` stays, and so does everything after it: no `]` follows to close any later one either
+    if (close === -1) return out + name.slice(i);
+    out += name.slice(i, open);
+    i = close + 1;
+  }
+}
 
 /**
  * Matches case-insensitively, on the whole name or on any segment of it, so `password`,
@@ -28,10 +77,7 @@ export function createRedactor(names: readonly string[] | undefined): Redactor {
   // Entra repeats the same few dozen attribute names on every call: remember the answers (bounded).
   const memo = new Map<string, boolean>();
   const decide = (name: string) => {
-    const plain = name
-      .replace(/\[[^\]]*\]/g, '')
-      .trim()
-      .toLowerCase();
+    const plain = stripBrackets(name).trim().toLowerCase();
     if (set.has(plain)) return true;
     for (const seg of plain.split(/[.:/]/)) if (set.has(seg.trim())) return true;
     return false;
@@ -41,6 +87,7 @@ export function createRedactor(names: readonly string[] | undefined): Redactor {
       ? () => false
       : (name) => {
           if (typeof name !== 'string' || name === '') return false;
+          if (name.length > MAX_NAME_CHARS) return true;
           let answer = memo.get(name);
           if (answer === undefined) {
             answer = decide(name);
@@ -138,6 +185,8 @@ export function secretValues(value: unknown, isRedacted: Redactor): string[] {
 
 /** `text` with every occurrence of each value (as is, and as it reads inside a JSON string) replaced. */
 export function scrubValues(text: string, values: readonly string[]): string {
+  // Each value is a scan of the text: a request carrying thousands would make this quadratic. Entra sends one.
+  if (values.length > MAX_SECRET_VALUES && text !== '') return TOO_MANY_SECRETS;
   let out = text;
   for (const v of values) {
     const escaped = JSON.stringify(v).slice(1, -1);
@@ -152,6 +201,8 @@ export function scrubValues(text: string, values: readonly string[]): string {
 export function redactBodyText(text: string, isRedacted: Redactor): string {
   const trimmed = text.replace(/^\uFEFF/, '').trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    // too deep to parse cheaply: the tolerant scanner hides everything past MAX_DEPTH
+    if (jsonDeeperThan(trimmed, MAX_JSON_DEPTH)) return scrubText(text, isRedacted);
     let parsed: unknown;
     let ok = false;
     try {
@@ -179,9 +230,13 @@ export function redactBodyText(text: string, isRedacted: Redactor): string {
 }
 
 const DROPPED = '[body dropped: not JSON and names a redacted attribute]';
+const TOO_MANY_SECRETS = `[dropped: the request carried more than ${MAX_SECRET_VALUES} secret values]`;
 
 function mentionsSecret(text: string, isRedacted: Redactor): boolean {
-  for (const word of text.split(/[^A-Za-z0-9_]+/)) if (word !== '' && isRedacted(word)) return true;
+  // a word has no brackets nor separators: one longer than the cap names nothing (and would count as redacted)
+  for (const word of text.split(/[^A-Za-z0-9_]+/)) {
+    if (word !== '' && word.length <= MAX_NAME_CHARS && isRedacted(word)) return true;
+  }
   return false;
 }
 
@@ -201,47 +256,43 @@ function isSpace(c: string): boolean {
 
 const PUNCT = new Set(['{', '}', '[', ']', ':', ',']);
 
-function tokenize(text: string): Tok[] {
-  const toks: Tok[] = [];
+/**
+ * The next token of `text` from `from`, or null at the end. Tokens are read one at a time, not collected: a body
+ * of 64k `[` would otherwise hold 64k token objects at once, and the garbage collector's work grew faster than
+ * the text.
+ */
+function nextToken(text: string, from: number): Tok | null {
   const n = text.length;
-  let i = 0;
-  while (i < n) {
-    const c = text[i];
-    if (isSpace(c)) {
-      i++;
-    } else if (PUNCT.has(c)) {
-      toks.push({ kind: c as TokKind, start: i, end: i + 1, text: c, closed: true });
-      i++;
-    } else if (c === '"') {
-      let j = i + 1;
-      let closed = false;
-      while (j < n) {
-        if (text[j] === '\\') j += 2;
-        else if (text[j] === '"') {
-          closed = true;
-          j++;
-          break;
-        } else j++;
-      }
-      const end = Math.min(j, n);
-      let decoded = text.slice(i + 1, closed ? end - 1 : end);
-      if (closed) {
-        try {
-          decoded = JSON.parse(text.slice(i, end)) as string;
-        } catch {
-          // keep the raw inner text
-        }
-      }
-      toks.push({ kind: 's', start: i, end, text: decoded, closed });
-      i = end;
-    } else {
-      let j = i;
-      while (j < n && !isSpace(text[j]) && !PUNCT.has(text[j]) && text[j] !== '"') j++;
-      toks.push({ kind: 'b', start: i, end: j, text: text.slice(i, j), closed: true });
-      i = j;
+  let i = from;
+  while (i < n && isSpace(text[i])) i++;
+  if (i >= n) return null;
+  const c = text[i];
+  if (PUNCT.has(c)) return { kind: c as TokKind, start: i, end: i + 1, text: c, closed: true };
+  if (c === '"') {
+    let j = i + 1;
+    let closed = false;
+    while (j < n) {
+      if (text[j] === '\\') j += 2;
+      else if (text[j] === '"') {
+        closed = true;
+        j++;
+        break;
+      } else j++;
     }
+    const end = Math.min(j, n);
+    let decoded = text.slice(i + 1, closed ? end - 1 : end);
+    if (closed) {
+      try {
+        decoded = JSON.parse(text.slice(i, end)) as string;
+      } catch {
+        // keep the raw inner text
+      }
+    }
+    return { kind: 's', start: i, end, text: decoded, closed };
   }
-  return toks;
+  let j = i;
+  while (j < n && !isSpace(text[j]) && !PUNCT.has(text[j]) && text[j] !== '"') j++;
+  return { kind: 'b', start: i, end: j, text: text.slice(i, j), closed: true };
 }
 
 interface Frame {
@@ -279,7 +330,6 @@ function newFrame(kind: Frame['kind'], start: number): Frame {
  * `path` is redacted, or unknown because the body was cut before the path arrived.
  */
 export function scrubText(text: string, isRedacted: Redactor): string {
-  const toks = tokenize(text);
   const ranges: Array<[number, number]> = [];
   const root = newFrame('root', 0);
   const stack: Frame[] = [root];
@@ -300,11 +350,13 @@ export function scrubText(text: string, isRedacted: Redactor): string {
     top.expect = 'comma';
   };
 
-  for (let t = 0; t < toks.length; t++) {
-    const tok = toks[t];
+  let ahead = nextToken(text, 0);
+  scan: while (ahead !== null) {
+    const tok = ahead;
+    ahead = nextToken(text, tok.end);
     const top = stack[stack.length - 1];
     const inObj = top.kind !== 'arr';
-    const keyFollows = toks[t + 1]?.kind === ':';
+    const keyFollows = ahead?.kind === ':';
     switch (tok.kind) {
       case 's':
       case 'b':
@@ -331,6 +383,11 @@ export function scrubText(text: string, isRedacted: Redactor): string {
         break;
       case '{':
       case '[': {
+        // Deeper than any SCIM body: hide everything from here rather than track thousands of levels.
+        if (stack.length > MAX_DEPTH) {
+          ranges.push([tok.start, text.length]);
+          break scan;
+        }
         const f = newFrame(tok.kind === '{' ? 'obj' : 'arr', tok.start);
         if (inObj && (top.expect === 'value' || top.expect === 'colon')) {
           const key = top.key ?? '';

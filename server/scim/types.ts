@@ -33,7 +33,8 @@ export interface Exchange {
   failureDetail: string | null;
 }
 
-export type ExchangeFailure = 'UpstreamUnreachable' | 'Timeout' | 'ClientAborted';
+/** `Refused`: scimtap answered 400 itself and forwarded nothing (a path with a dot-segment) */
+export type ExchangeFailure = 'UpstreamUnreachable' | 'Timeout' | 'ClientAborted' | 'Refused';
 
 export const resourceTypes = [
   'User',

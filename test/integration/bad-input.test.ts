@@ -67,7 +67,8 @@ describe('bad input through scimtap', () => {
       method: 'GET',
       path: '/Users?filter=userName+eq+%22a%5C%22b%22',
     },
-    { name: 'traversal in the id', method: 'DELETE', path: '/Users/..%2F..%2Fetc%2Fpasswd' },
+    // a dot-segment is refused (issue 10, test/integration/dot-segments.test.ts); a look-alike is forwarded
+    { name: 'dots in the id', method: 'DELETE', path: '/Users/...%2F....%2Fetc%2Fpasswd' },
   ];
 
   it.each(cases)('forwards and records $name', async ({ method, path, body, contentType }) => {

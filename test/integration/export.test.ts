@@ -295,3 +295,45 @@ describe('GET /api/export.csv at scale', () => {
     expect(peak - rss0).toBeLessThan(100e6);
   });
 });
+
+// Issue 10 item 8: a formula hidden behind characters a spreadsheet skips or a person does not see.
+describe('GET /api/export.csv with identities that hide a formula behind blanks', () => {
+  const t0 = Date.UTC(2025, 0, 16, 9, 0, 0);
+  const crafted = [
+    ' =HYPERLINK("http://evil.example","x")',
+    '\t=1+1',
+    '"=1+1',
+    '\u00A0+SUM(A1:A9)',
+    '\u200B\u200C\u200D-2+3',
+    '\uFEFF@SUM(A1)',
+    " \u2060\u3000\r=cmd|'/C calc'!A0",
+    '\n=1',
+    '\uFF1D1+1',
+  ];
+
+  it('prefixes each so a spreadsheet shows it as text, in every column it reaches', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scimtap-export-'));
+    const db = openDatabase(join(dir, 'scimtap.db'));
+    try {
+      recorder(db)(
+        crafted.map((name, i) => entra.createUser(t0 + i * 1_000, name, `u-${i}`, { externalId: name })),
+      );
+      const res = await adminApp(db).request('/api/export.csv');
+      expect(res.status).toBe(200);
+      const rows = parseCsv(await res.text());
+      expect(rows.map((r) => r.identity)).toEqual(crafted.map((name) => `'${name}`));
+      expect(rows.map((r) => r.externalId)).toEqual(crafted.map((name) => `'${name}`));
+      const blank = /^[\s\u200B-\u200D\u2060\uFEFF"]*/u;
+      for (const row of rows) {
+        for (const cell of Object.values(row)) {
+          if (cell.startsWith("'")) continue;
+          expect(cell.replace(blank, '')).not.toMatch(/^[=+\-@\uFF1D]/);
+          expect(cell).not.toMatch(/^[\t\r\n]/);
+        }
+      }
+    } finally {
+      db.$client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

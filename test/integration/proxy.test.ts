@@ -137,7 +137,7 @@ describe('proxy forwarding', () => {
       ['OPTIONS', '/Users'],
       ['PUT', '/Users/1'],
       ['DELETE', '/Groups/1'],
-      ['GET', '/..%2f..%2fetc/passwd'],
+      ['GET', '/a..b%2f....%2fetc/passwd'],
       ['GET', '/api/health'],
     ]) {
       const res = await send(pair.url, { method, path });
@@ -145,6 +145,16 @@ describe('proxy forwarding', () => {
       if (method !== 'HEAD') expect(res.headers['x-upstream-method']).toBe(method);
       expect(pair.upstream.received.at(-1)!.url).toBe(`/scim/v2${path}`);
     }
+  });
+
+  it('refuses a dot-segment path with its own SCIM 400 (issue 10): the upstream never sees it', async () => {
+    const before = pair.upstream.received.length;
+    const res = await send(pair.url, { path: '/..%2f..%2fetc/passwd' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ status: '400' });
+    const ex = await until(() => pair.exchanges.find((e) => e.path === '/..%2f..%2fetc/passwd'));
+    expect(ex).toMatchObject({ httpStatus: 400, failure: 'Refused' });
+    expect(pair.upstream.received.length).toBe(before);
   });
 });
 

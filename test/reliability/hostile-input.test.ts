@@ -92,6 +92,7 @@ afterAll(async () => {
 const forwarded = corpus.filter((r) => r.expect === 'forward');
 const rejected = corpus.filter((r) => r.expect === 'reject');
 const rejectedBody = corpus.filter((r) => r.expect === 'rejectBody');
+const refused = corpus.filter((r) => r.expect === 'refuse');
 const label = (r: HostileRequest) => `#${r.id} ${r.category}: ${r.name}`;
 
 describe('hostile corpus', () => {
@@ -171,10 +172,32 @@ describe('hostile corpus', () => {
     expect(untagged).toEqual([]);
   });
 
+  it('refuses each dot-segment path with its own SCIM 400, and none of them reaches the upstream', () => {
+    expect(refused.length).toBeGreaterThanOrEqual(15);
+    const problems: string[] = [];
+    for (const r of refused) {
+      const res = parseResponse(answers.get(r.id)!.bytes);
+      if (res?.status !== 400) problems.push(`${label(r)}: status ${res?.status}`);
+      else if (!res.body.toString().includes('"urn:ietf:params:scim:api:messages:2.0:Error"'))
+        problems.push(`${label(r)}: not a SCIM error`);
+      if (started.has(r.id)) problems.push(`${label(r)}: reached the upstream`);
+    }
+    expect(problems).toEqual([]);
+    scimtap.recorder.flush();
+    const recorded = scimtap.db.$client
+      .prepare(
+        "select count(*) as n from operations where http_status = 400 and reason like 'scimtap refused%'",
+      )
+      .get() as { n: number };
+    expect(recorded.n).toBe(refused.length);
+  });
+
   it('records every forwarded request and drops none', () => {
     scimtap.recorder.flush();
     const rows = scimtap.db.$client
-      .prepare('select http_method as method, path, query from operations')
+      .prepare(
+        "select http_method as method, path, query from operations where reason is null or reason not like 'scimtap refused%'",
+      )
       .all() as { method: string; path: string; query: string }[];
     const key = (m: string, p: string, q: string) => `${m} ${p}?${q}`;
     const expected = forwarded

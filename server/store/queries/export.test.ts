@@ -24,7 +24,16 @@ describe('neutralizeCell', () => {
     ['ada@example.com', 'ada@example.com', 'an @ inside is harmless'],
     ['a=b', 'a=b', 'an = inside is harmless'],
     ['', '', 'empty stays empty'],
-    [' =1', ' =1', 'only the first character counts'],
+    [' =1', `' =1`, 'a leading space'],
+    ['\u00A0=1', `'\u00A0=1`, 'a leading no-break space'],
+    ['\u200B\u200C\u200D+1', `'\u200B\u200C\u200D+1`, 'leading zero-width characters'],
+    ['\uFEFF-1', `'\uFEFF-1`, 'a leading byte order mark'],
+    ['"@SUM(A1)', `'"@SUM(A1)`, 'a leading quote'],
+    [" \t \"\u2060\u3000=cmd|'/C calc'!A0", `' \t "\u2060\u3000=cmd|'/C calc'!A0`, 'a mix of blanks'],
+    ['\ncmd', `'\ncmd`, 'a leading line feed'],
+    ['   ', '   ', 'only blanks: nothing to run'],
+    [' ada', ' ada', 'blanks then text'],
+    ['\u00A0ada=1', '\u00A0ada=1', 'a formula sign after the first visible character'],
   ])('%j → %j (%s)', (input, expected) => {
     expect(neutralizeCell(input)).toBe(expected);
   });
@@ -171,6 +180,41 @@ describe('csvRecord', () => {
         },
       ),
       { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('neutralized cells through the writer', () => {
+  const blanks = [' ', '\t', '\u00A0', '\u200B', '\u200C', '\u200D', '\uFEFF', '\u2060', '\u3000', '"', "'"];
+  const triggers = ['=', '+', '-', '@', '\uFF1D'];
+  // The oracle stays csv-stringify: neutralised cells, written by our writer, must be exactly its output, and a
+  // spreadsheet reading them back finds no cell that starts a formula after its blanks.
+  it('no cell read back starts a formula after leading blanks, and the writer still matches csv-stringify', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.array(fc.constantFrom(...blanks), { maxLength: 4 }),
+            fc.constantFrom(...triggers, 'a', '1', ''),
+            fc.string({ maxLength: 8 }),
+          ),
+          { minLength: 1, maxLength: 8 },
+        ),
+        (parts) => {
+          const cells = parts.map(([b, t, rest]) => neutralizeCell(`${b.join('')}${t}${rest}`));
+          const ours = csvRecord(cells);
+          expect(ours).toBe(
+            stringify([cells], { record_delimiter: 'windows', quote_record_delimiter: true }),
+          );
+          for (const cell of parse(ours, { relax_column_count: true })[0] as string[]) {
+            const first = [...cell].find((c) => !blanks.includes(c) && c !== '\r' && c !== '\n');
+            if (cell.startsWith("'")) continue;
+            expect(triggers).not.toContain(first);
+            expect(cell[0] === '\t' || cell[0] === '\r').toBe(false);
+          }
+        },
+      ),
+      { numRuns: 1_000 },
     );
   });
 });

@@ -70,11 +70,40 @@ export type ExportSource = [
 
 // A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, ARCHITECTURE §7).
 // The full-width forms are included because some spreadsheets (Apple Numbers) normalise them to ASCII.
-const formulaStart = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+const formulaChars = new Set(['=', '+', '-', '@', '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20']);
+// A leading tab or carriage return is neutralised whatever follows (OWASP CSV injection).
+const controlStart = new Set(['\t', '\r', '\n']);
+// What a spreadsheet skips or trims before it looks for a formula, or a person would not see (issue 10 item 8):
+// spaces of every width, no-break and zero-width spaces, joiners and direction marks, the BOM, and quotes.
+const invisible = new Set([
+  0x22, 0x27, 0xad, 0x34f, 0x61c, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180e, 0x3164, 0xfeff, 0xffa0, 0xff02,
+  0xff07,
+]);
+const space = /\s/;
+function isBlank(c: string): boolean {
+  const cp = c.codePointAt(0) ?? 0;
+  return (
+    space.test(c) ||
+    invisible.has(cp) ||
+    (cp >= 0x200b && cp <= 0x200f) || // zero-width space, joiners, direction marks
+    (cp >= 0x202a && cp <= 0x202e) || // direction embeddings and overrides
+    (cp >= 0x2060 && cp <= 0x2064) || // word joiner, invisible operators
+    (cp >= 0x206a && cp <= 0x206f)
+  );
+}
 
-/** Prefix `'` to a text cell a spreadsheet would evaluate. */
+/**
+ * Prefix `'` to a text cell a spreadsheet would evaluate: its first character that is not blank (see `isBlank`)
+ * starts a formula, or it starts with a tab or line break. Looks only as far as that first visible character.
+ */
 export function neutralizeCell(value: string): string {
-  return formulaStart.test(value) ? `'${value}` : value;
+  if (value === '') return value;
+  if (controlStart.has(value[0])) return `'${value}`;
+  for (const c of value) {
+    if (isBlank(c)) continue;
+    return formulaChars.has(c) ? `'${value}` : value;
+  }
+  return value;
 }
 
 /** `name=value; name=value`, redacted values as `[redacted]`, from the stored JSON. */
