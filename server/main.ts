@@ -80,7 +80,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
       const last = ops[ops.length - 1];
-      if (!last || last.errorCode === 'ClientAborted') return;
+      if (!last || last.errorCode === 'ClientAborted' || last.errorCode === 'ClientThrottled') return;
       lastUpstream =
         last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout'
           ? 'unreachable'
@@ -137,6 +137,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     upstream,
     sink: recorder,
     timeoutMs: config.upstreamTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    clientConcurrency: config.clientConcurrency,
     captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
     upstreamCa: config.upstreamCa,
     clock,
@@ -146,6 +148,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     proxyListener = await listen(
       {
         ...config.listen,
+        bodyTimeoutMs: config.bodyTimeoutMs,
         tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
       },
       proxy.handle,

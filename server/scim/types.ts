@@ -33,7 +33,8 @@ export interface Exchange {
   failureDetail: string | null;
 }
 
-export type ExchangeFailure = 'UpstreamUnreachable' | 'Timeout' | 'ClientAborted';
+/** `ClientThrottled`: scimtap answered 429 itself, the client being over its share of the upstream pool */
+export type ExchangeFailure = 'UpstreamUnreachable' | 'Timeout' | 'ClientAborted' | 'ClientThrottled';
 
 export const resourceTypes = [
   'User',
@@ -84,6 +85,7 @@ export const errorCodes = [
   'MultipleEntriesInResponse',
   'ScimCompliance',
   'ClientAborted',
+  'ClientThrottled',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
