@@ -269,7 +269,10 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
     'base URL of links in emails; its host is accepted by the admin listener',
   ],
   upstreamTimeoutMs: ['60000', 'no complete answer by then: 504 to the client'],
-  bodyTimeoutMs: ['30000', 'request body not received by then (from its headers): 408, upstream request aborted'],
+  bodyTimeoutMs: [
+    '30000',
+    'request body not received by then (from its headers): 408, upstream request aborted',
+  ],
   clientConcurrency: [
     '64',
     'upstream requests one client address may have in flight (of 256); more wait up to 5 s, then 429',
