@@ -220,6 +220,39 @@ describe('the body deadline against a real scimtap', () => {
   });
 });
 
+describe('an upstream that answers before the body is in', () => {
+  it('gives up the upstream socket when the exchange ends while the client is still sending', async () => {
+    // A 401 before reading the body, as apps do to unauthenticated uploads.
+    const upstreamServer = http.createServer((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/scim+json' });
+      res.end('{"status":"401"}');
+    });
+    await new Promise<void>((resolve) => upstreamServer.listen(0, '127.0.0.1', resolve));
+    const upstreamConnections = () =>
+      new Promise<number>((resolve) => upstreamServer.getConnections((_e, n) => resolve(n)));
+    const proxy = createProxy({
+      upstream: `http://127.0.0.1:${(upstreamServer.address() as net.AddressInfo).port}`,
+      sink: { record: () => {} },
+    });
+    const listener = await listen({ host: '127.0.0.1', port: 0 }, proxy.handle);
+    const slow = openFrom(listener.url, ATTACKER);
+    const drip = setInterval(() => !slow.socket.destroyed && slow.socket.write(' '), 100);
+    try {
+      slow.socket.write(slowPost('/Users'));
+      await until(() => slow.answer()?.status === 401, 2_000, 'the early answer');
+      // Otherwise the trickle would keep the upstream request, and its socket, open until the body ends.
+      await until(() => upstreamConnections().then((n) => n === 0), 2_000, 'the upstream socket to close');
+    } finally {
+      clearInterval(drip);
+      slow.socket.destroy();
+      await listener.close();
+      proxy.close();
+      upstreamServer.closeAllConnections();
+      await new Promise<void>((resolve) => upstreamServer.close(() => resolve()));
+    }
+  });
+});
+
 describe('fair shares at the proxy (share 2, queue wait 2 s)', () => {
   const held: http.ServerResponse[] = [];
   const arrived: string[] = [];
