@@ -80,8 +80,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const upstreamStage: IngestStage = {
     afterCommit(ops) {
       const last = ops[ops.length - 1];
-      // a request scimtap refused itself (a dot-segment path) never reached the upstream: it says nothing of it
-      if (!last || last.errorCode === 'ClientAborted' || last.reason?.startsWith(REFUSED_REASON)) return;
+      // a request scimtap refused (a dot-segment path) or throttled itself never reached the upstream: it says
+      // nothing of it
+      if (
+        !last ||
+        last.errorCode === 'ClientAborted' ||
+        last.errorCode === 'ClientThrottled' ||
+        last.reason?.startsWith(REFUSED_REASON)
+      )
+        return;
       lastUpstream =
         last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout'
           ? 'unreachable'
@@ -138,6 +145,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     upstream,
     sink: recorder,
     timeoutMs: config.upstreamTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    clientConcurrency: config.clientConcurrency,
     captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
     upstreamCa: config.upstreamCa,
     clock,
@@ -147,6 +156,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     proxyListener = await listen(
       {
         ...config.listen,
+        bodyTimeoutMs: config.bodyTimeoutMs,
         tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
       },
       proxy.handle,

@@ -98,6 +98,7 @@ const stuckErrorsExcluded = new Set([
   'UpstreamUnreachable',
   'Timeout',
   'ClientAborted',
+  'ClientThrottled',
   'ScimCompliance',
   'TooManyRequests',
   'ServiceIncompatible',

@@ -408,6 +408,12 @@ const cases: Case[] = [
     expect: null,
   },
   {
+    name: "scimtap's own 429s to a client over its share are not the app throttling",
+    rule: 'throttling',
+    traffic: () => new Traffic().probe().ok(89).fail(100, 429, 'ClientThrottled'),
+    expect: null,
+  },
+  {
     name: 'one 429 in a three-call cycle is not a storm',
     rule: 'throttling',
     traffic: () => new Traffic().probe().ok(1).fail(1, 429, 'TooManyRequests'),

@@ -73,6 +73,7 @@ const appWideErrors = new Set([
   'UpstreamUnreachable',
   'Timeout',
   'ClientAborted',
+  'ClientThrottled',
   'ScimCompliance',
   'TooManyRequests',
   'ServiceIncompatible',
@@ -293,7 +294,8 @@ export function createTracker({
   }
 
   function observe(op: ObservedOperation): void {
-    if (op.errorCode === 'ClientAborted') return; // Entra gave up: says nothing about the app
+    // Entra gave up, or scimtap turned away a client over its share: neither says anything about the app
+    if (op.errorCode === 'ClientAborted' || op.errorCode === 'ClientThrottled') return;
     const key = identityKey(op);
     const sample = toSample(op);
     const down = isUnavailable(op);

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
+import { clientKey, createFairShare, type Slot } from './fairness.js';
 import { BodyTap, createCredentialReader, scrubSecret } from './tap.js';
 import { dotSegment } from './target.js';
 
@@ -15,6 +16,12 @@ export interface ProxyOptions {
   upstream: string;
   sink: ExchangeSink;
   timeoutMs?: number;
+  /** time from the request's headers to the end of its body; then 408 and the upstream request is aborted */
+  bodyTimeoutMs?: number;
+  /** upstream requests one client address may have in flight (its share of the pool) */
+  clientConcurrency?: number;
+  /** how long a request over its client's share may wait for one of the client's slots; then 429 */
+  clientQueueMs?: number;
   /** bytes of each body kept for classification; 0 keeps none (capture 'none') */
   captureLimitBytes?: number;
   /** extra CA bundle (PEM) trusted for the upstream, on top of the system's */
@@ -46,6 +53,7 @@ const hopByHop = new Set([
 const IDLE_SOCKET_MS = 30_000;
 /** how the detail (and so the recorded reason) of a request scimtap refused itself begins */
 export const REFUSED_REASON = 'scimtap refused the request';
+const POOL_SOCKETS = 256;
 // Methods whose request can be sent again when it carries no body (RFC 9110 §9.2.2).
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 // Errors that mean a pooled keep-alive socket was closed by the upstream as we reused it.
@@ -55,6 +63,9 @@ export function createProxy({
   upstream,
   sink,
   timeoutMs = 60_000,
+  bodyTimeoutMs = 30_000,
+  clientConcurrency = 64,
+  clientQueueMs = 5_000,
   captureLimitBytes = 65_536,
   upstreamCa,
   clock = Date.now,
@@ -67,7 +78,7 @@ export function createProxy({
   // pooled and a request sent as the upstream closes one fails. It does not cut requests in flight.
   const agentOptions = {
     keepAlive: true,
-    maxSockets: 256,
+    maxSockets: POOL_SOCKETS,
     maxFreeSockets: 64,
     scheduling: 'lifo' as const,
     timeout: IDLE_SOCKET_MS,
@@ -77,6 +88,10 @@ export function createProxy({
     : new http.Agent(agentOptions);
   const request = secure ? https.request : http.request;
   const readCredential = createCredentialReader();
+  // A request holds an upstream socket from its headers to the end of the answer, so a client that sends its
+  // body slowly holds one for as long as it likes: without shares, 300 such clients starved everyone else.
+  // As many waiters as running requests: a burst of twice the share is smoothed, more is refused at once.
+  const fair = createFairShare({ perClient: clientConcurrency, queuePerClient: clientConcurrency });
   let inFlight = 0;
 
   /**
@@ -161,12 +176,20 @@ export function createProxy({
     let failure: ExchangeFailure | null = null;
     let failureDetail: string | null = null;
     let done = false;
+    let upstreamReq: http.ClientRequest | undefined;
+    let waitTimer: NodeJS.Timeout | undefined;
 
     const finish = () => {
       if (done) return;
       done = true;
       inFlight--;
       clearTimeout(timer);
+      clearTimeout(bodyTimer);
+      clearTimeout(waitTimer);
+      slot.release();
+      // The upstream may answer before reading the whole body (a 401 to an upload): a client still sending would
+      // keep the upstream socket busy after its slot was given back.
+      if (!req.complete) upstreamReq?.destroy();
       if (!res.writableFinished && !failure) {
         failure = 'ClientAborted';
         failureDetail = 'the client closed the connection before the response was complete';
@@ -195,20 +218,26 @@ export function createProxy({
       });
     };
 
-    const fail = (code: 502 | 504, kind: ExchangeFailure, detail: string) => {
+    /** scimtap answers itself (SCIM error body) and gives up the upstream request and its slot. */
+    const fail = (
+      code: 408 | 429 | 502 | 504,
+      kind: ExchangeFailure,
+      what: string,
+      detail: string,
+      extraHeaders: http.OutgoingHttpHeaders = {},
+    ) => {
       if (failure) return;
       failure = kind;
       failureDetail = detail;
-      upstreamReq.destroy();
+      upstreamReq?.destroy();
+      slot.release();
       if (!res.headersSent) {
         httpStatus = code;
-        const body = scimError(
-          code,
-          `scimtap: ${kind === 'Timeout' ? 'upstream timeout' : 'upstream unreachable'}: ${detail}`,
-        );
+        const body = scimError(code, `scimtap: ${what}: ${detail}`);
         responseContentType = 'application/scim+json';
         resTap.push(body);
         const headers: http.OutgoingHttpHeaders = {
+          ...extraHeaders,
           'content-type': 'application/scim+json',
           'content-length': body.length,
         };
@@ -242,9 +271,23 @@ export function createProxy({
     // is cut, and the client sees an incomplete response. Entra abandons a call after about the same time, so
     // waiting longer would hold a socket for an answer nobody reads; raise SCIMTAP_UPSTREAM_TIMEOUT_MS instead.
     const timer = setTimeout(
-      () => fail(504, 'Timeout', `no complete answer within ${timeoutMs} ms`),
+      () => fail(504, 'Timeout', 'upstream timeout', `no complete answer within ${timeoutMs} ms`),
       timeoutMs,
     );
+    // The body has its own, shorter deadline from the headers on (issue 10 §2): a client that trickles its body
+    // holds an upstream socket all along. Entra's bodies are a few kB and arrive at once. Recorded as
+    // ClientAborted: like a client that hangs up, it says nothing about the app.
+    const bodyTimer = hasBody(req)
+      ? setTimeout(() => {
+          if (req.complete) return;
+          fail(
+            408,
+            'ClientAborted',
+            'request body timeout',
+            `the request body did not arrive within ${bodyTimeoutMs} ms`,
+          );
+        }, bodyTimeoutMs)
+      : undefined;
 
     const onResponse = (upRes: IncomingMessage) => {
       const status = upRes.statusCode ?? 502;
@@ -263,6 +306,7 @@ export function createProxy({
           fail(
             502,
             'UpstreamUnreachable',
+            'upstream unreachable',
             `the upstream's answer cannot be forwarded: ${(err as Error).message}`,
           );
           return;
@@ -295,19 +339,44 @@ export function createProxy({
         upstreamReq.end();
         return;
       }
-      fail(502, 'UpstreamUnreachable', err.code ? `${err.code} ${err.message}` : err.message);
+      fail(
+        502,
+        'UpstreamUnreachable',
+        'upstream unreachable',
+        err.code ? `${err.code} ${err.message}` : err.message,
+      );
     };
 
-    let upstreamReq = sendUpstream();
+    // Reading the body starts only here: a request waiting for its turn leaves it in the socket.
+    const start = () => {
+      if (done || failure) return;
+      clearTimeout(waitTimer);
+      upstreamReq = sendUpstream();
+      req.on('data', (chunk: Buffer) => reqTap.push(chunk));
+      req.pipe(upstreamReq);
+    };
 
-    req.on('data', (chunk: Buffer) => reqTap.push(chunk));
-    req.on('error', () => upstreamReq.destroy());
-    req.pipe(upstreamReq);
-
+    const slot: Slot = fair.admit(clientKey(req), start);
+    req.on('error', () => upstreamReq?.destroy());
     res.on('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
+      if (!res.writableFinished) upstreamReq?.destroy();
       finish();
     });
+
+    // Over its share, a client is told to come back (RFC 6585 §4) rather than take sockets from the others.
+    const throttled = (detail: string) =>
+      fail(429, 'ClientThrottled', 'too many concurrent requests from this client', detail, {
+        'retry-after': String(Math.max(1, Math.ceil(clientQueueMs / 1_000))),
+      });
+    const share = `its ${clientConcurrency} concurrent upstream requests`;
+    if (slot.admission === 'now') start();
+    else if (slot.admission === 'refused') throttled(`this client already has ${share} and as many waiting`);
+    else {
+      waitTimer = setTimeout(
+        () => throttled(`this client has ${share} in use, and none freed within ${clientQueueMs} ms`),
+        clientQueueMs,
+      );
+    }
   }
 
   return {

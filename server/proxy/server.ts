@@ -7,11 +7,13 @@ export interface ListenOptions extends HostPort {
   tls?: { cert: string; key: string };
   /** how long a client may take to send its request headers (slowloris); tests lower it */
   headersTimeoutMs?: number;
+  /** the proxy's body deadline (SCIMTAP_BODY_TIMEOUT_MS): Node's request timeout is set just past it */
+  bodyTimeoutMs?: number;
 }
 
 /** An HTTP(S) server for the proxy listener with limits that keep one bad client from hurting others. */
 export async function listen(
-  { host, port, tls, headersTimeoutMs = 20_000 }: ListenOptions,
+  { host, port, tls, headersTimeoutMs = 20_000, bodyTimeoutMs = 30_000 }: ListenOptions,
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   // Node checks the headers timeout only every connectionsCheckingInterval (default 30 s), so a slowloris
@@ -25,7 +27,10 @@ export async function listen(
   // Slowloris: headers must arrive within 20 s. Keep-alive longer than common load balancers' 60 s idle.
   server.headersTimeout = headersTimeoutMs;
   server.keepAliveTimeout = 65_000;
-  server.requestTimeout = 0; // large uploads are legitimate; the upstream timeout bounds the exchange
+  // The proxy's own body deadline answers first, with a SCIM 408, and aborts the upstream request. This is the
+  // backstop for a body still trickling after the exchange has ended (the upstream answered before reading it):
+  // Node closes that connection with a bare 408.
+  server.requestTimeout = headersTimeoutMs + bodyTimeoutMs + 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

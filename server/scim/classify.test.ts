@@ -441,6 +441,36 @@ describe('error codes and statuses', () => {
         httpStatus: null,
       },
     },
+    // scimtap's own 429 to a client over its share: its own code, not the app's TooManyRequests
+    {
+      name: 'ClientThrottled',
+      ex: exchange({
+        method: 'POST',
+        path: USERS,
+        status: 429,
+        resBody: proxyError(429, 'too many concurrent requests from this client: 64 in use'),
+        failure: 'ClientThrottled',
+        failureDetail: '64 in use',
+      }),
+      want: {
+        status: 'failure',
+        errorCode: 'ClientThrottled',
+        reason: 'scimtap: too many concurrent requests from this client: 64 in use',
+        httpStatus: 429,
+      },
+    },
+    // a slow body cut off by scimtap's body deadline (408) counts as the client's doing
+    {
+      name: 'body deadline',
+      ex: exchange({
+        method: 'POST',
+        path: USERS,
+        status: 408,
+        resBody: proxyError(408, 'request body timeout: not within 30000 ms'),
+        failure: 'ClientAborted',
+      }),
+      want: { status: 'failure', errorCode: 'ClientAborted', httpStatus: 408 },
+    },
     // no status and no failure recorded is still a client abort
     {
       name: 'null status',
@@ -697,6 +727,7 @@ describe('error codes and statuses', () => {
       }),
       exchange({ query: filterQuery('userName', 'a'), status: 404 }),
       exchange({ status: null, failure: 'ClientAborted' }),
+      exchange({ status: 429, failure: 'ClientThrottled' }),
     ];
     const codes = exs.map((e) => classify(e, REDACTED_MODE).errorCode);
     expect([...new Set(codes)].sort()).toEqual([...errorCodes].sort());

@@ -749,6 +749,7 @@ const FAILURE_REASONS = new Map<string, string>([
   ['UpstreamUnreachable', 'upstream unreachable'],
   ['Timeout', 'upstream did not answer in time'],
   ['ClientAborted', 'the client closed the connection before the answer'],
+  ['ClientThrottled', 'scimtap refused the request: the client was over its share of upstream connections'],
 ]);
 
 function judge(j: JudgeInput): Verdict {

@@ -33,8 +33,16 @@ export interface Exchange {
   failureDetail: string | null;
 }
 
-/** `Refused`: scimtap answered 400 itself and forwarded nothing (a path with a dot-segment) */
-export type ExchangeFailure = 'UpstreamUnreachable' | 'Timeout' | 'ClientAborted' | 'Refused';
+/**
+ * `Refused`: scimtap answered 400 itself and forwarded nothing (a path with a dot-segment).
+ * `ClientThrottled`: scimtap answered 429 itself, the client being over its share of the upstream pool.
+ */
+export type ExchangeFailure =
+  | 'UpstreamUnreachable'
+  | 'Timeout'
+  | 'ClientAborted'
+  | 'Refused'
+  | 'ClientThrottled';
 
 export const resourceTypes = [
   'User',
@@ -85,6 +93,7 @@ export const errorCodes = [
   'MultipleEntriesInResponse',
   'ScimCompliance',
   'ClientAborted',
+  'ClientThrottled',
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

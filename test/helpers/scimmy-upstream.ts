@@ -107,6 +107,11 @@ export async function startScimmyUpstream(token: string) {
     users,
     groups,
     received,
+    /** TCP connections open to it now (scimtap's pooled upstream sockets, busy or idle) */
+    connections: () =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -96,6 +96,8 @@ describe('slow clients against the proxy listener (headers timeout lowered to 1 
     const plain = await listen({ host: '127.0.0.1', port: 0 }, proxy.handle);
     try {
       expect(plain.server.headersTimeout).toBe(20_000);
+      // a backstop just past headers + the proxy's 30 s body deadline, which answers first
+      expect(plain.server.requestTimeout).toBe(20_000 + 30_000 + 1_000);
       expect(
         (plain.server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval,
       ).toBe(1_000);

@@ -76,8 +76,17 @@ const byCode: Record<ErrorCode, Explanation> = {
     entra: 'Entra treats this as a compliance failure and quarantines the job.',
   },
   ClientAborted: {
-    summary: 'The client (Entra) closed the connection before the app answered.',
-    action: 'Usually harmless; if frequent, the app is too slow for Entra’s timeout.',
+    summary:
+      'The client (Entra) closed the connection before the app answered, or sent its request body too slowly (HTTP 408 from scimtap).',
+    action:
+      'Usually harmless; if frequent, the app is too slow for Entra’s timeout. A 408 from an unknown address is a slow client cut off (SCIMTAP_BODY_TIMEOUT_MS).',
+  },
+  ClientThrottled: {
+    summary:
+      'scimtap refused the request (HTTP 429): this client address had its full share of connections to the app in use.',
+    action:
+      'From an unknown address: a client flooding the proxy, turned away so Entra is still served. From Entra, or every request when scimtap sits behind a load balancer: raise SCIMTAP_CLIENT_CONCURRENCY.',
+    entra: 'Entra retries throttled calls; long 429 storms can end in quarantine.',
   },
 };
 
