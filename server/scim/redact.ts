@@ -279,6 +279,45 @@ function newFrame(kind: Frame['kind'], start: number): Frame {
  * `path` is redacted, or unknown because the body was cut before the path arrived.
  */
 export function scrubText(text: string, isRedacted: Redactor): string {
+  const { ranges } = redactedRanges(text, isRedacted);
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let out = '';
+  let pos = 0;
+  for (const [start, end] of ranges) {
+    if (end <= pos) continue;
+    out += text.slice(pos, Math.max(pos, start));
+    if (start >= pos) out += `"${REDACTED}"`;
+    pos = end;
+  }
+  return out + text.slice(pos);
+}
+
+/**
+ * The secret values a request body gives its redacted attributes, as the app may echo them: string values
+ * decoded, numbers and other bare values as written (`12345678901234567890` stays whole). Works on truncated
+ * and broken JSON too (an unterminated value counts up to the end). Keys inside a redacted object are not values.
+ */
+export function secretTexts(text: string, isRedacted: Redactor): string[] {
+  const { toks, ranges } = redactedRanges(text, isRedacted);
+  if (ranges.length === 0) return [];
+  ranges.sort((a, b) => a[0] - b[0]);
+  const found = new Set<string>();
+  let r = 0;
+  for (let t = 0; t < toks.length && r < ranges.length; t++) {
+    const tok = toks[t];
+    while (r < ranges.length && ranges[r][1] <= tok.start) r++;
+    if (r === ranges.length) break;
+    if (tok.start < ranges[r][0]) continue;
+    if (tok.kind !== 's' && tok.kind !== 'b') continue;
+    if (toks[t + 1]?.kind === ':') continue;
+    if (tok.kind === 'b' && (tok.text === 'true' || tok.text === 'false' || tok.text === 'null')) continue;
+    found.add(tok.text);
+  }
+  return [...found];
+}
+
+function redactedRanges(text: string, isRedacted: Redactor): { toks: Tok[]; ranges: Array<[number, number]> } {
   const toks = tokenize(text);
   const ranges: Array<[number, number]> = [];
   const root = newFrame('root', 0);
@@ -360,16 +399,5 @@ export function scrubText(text: string, isRedacted: Redactor): string {
     if (f.kind === 'obj') finishObj(f, false);
   }
   finishObj(root, true);
-
-  if (ranges.length === 0) return text;
-  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  let out = '';
-  let pos = 0;
-  for (const [start, end] of ranges) {
-    if (end <= pos) continue;
-    out += text.slice(pos, Math.max(pos, start));
-    if (start >= pos) out += `"${REDACTED}"`;
-    pos = end;
-  }
-  return out + text.slice(pos);
+  return { toks, ranges };
 }
