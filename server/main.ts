@@ -106,7 +106,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
   );
-  const classifyOptions = { capture: config.capture, redact: config.redact };
+  const classifyOptions = {
+    capture: config.capture,
+    redact: config.redact,
+    captureLimitBytes: config.captureLimitBytes,
+  };
   const write = createIngest({
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
@@ -139,6 +143,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     timeoutMs: config.upstreamTimeoutMs,
     captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
     upstreamCa: config.upstreamCa,
+    redact: config.capture === 'redacted' ? config.redact : null,
     clock,
   });
   let proxyListener: Awaited<ReturnType<typeof listen>>;
