@@ -760,7 +760,8 @@ function judge(j: JudgeInput): Verdict {
   if (s === null) return fail('ClientAborted', 'no response was sent');
 
   if (s >= 200 && s < 300) {
-    const cannotJudge = res.state === 'uncaptured' || res.state === 'truncated' || res.state === 'undecodable';
+    const cannotJudge =
+      res.state === 'uncaptured' || res.state === 'truncated' || res.state === 'undecodable';
     if (j.isFilterQuery) {
       // Entra requires 200 + ListResponse to a filter query; anything else is a SCIM compliance failure
       if (cannotJudge) return ok();

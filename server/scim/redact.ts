@@ -317,7 +317,10 @@ export function secretTexts(text: string, isRedacted: Redactor): string[] {
   return [...found];
 }
 
-function redactedRanges(text: string, isRedacted: Redactor): { toks: Tok[]; ranges: Array<[number, number]> } {
+function redactedRanges(
+  text: string,
+  isRedacted: Redactor,
+): { toks: Tok[]; ranges: Array<[number, number]> } {
   const toks = tokenize(text);
   const ranges: Array<[number, number]> = [];
   const root = newFrame('root', 0);

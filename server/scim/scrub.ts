@@ -37,7 +37,9 @@ export function secretNeedles(secret: string): string[] {
     out.add(toUrlSafe(padded));
   }
   for (let k = 0; k < 3; k++) {
-    const enc = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64').replace(/=+$/, '');
+    const enc = Buffer.concat([Buffer.alloc(k), bytes])
+      .toString('base64')
+      .replace(/=+$/, '');
     // only the characters made of the secret's bits alone: the ones around them depend on unknown bytes
     const inner = enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + bytes.length)) / 6));
     if (inner.length >= MIN_BASE64) {
@@ -292,9 +294,13 @@ function entityAt(text: string, at: number): { value: string; end: number } | nu
   while (j < text.length && j - at <= 32 && isAlnum(text.charCodeAt(j))) j++;
   const name = text.slice(at + 1, j);
   const value = ENTITIES.get(name);
-  if (value === undefined) return null;
-  if (text[j] === ';') return { value, end: j + 1 };
-  return LEGACY.has(name) ? { value, end: j } : null;
+  if (value !== undefined && text[j] === ';') return { value, end: j + 1 };
+  // `&quotd` reads as `"d` in HTML: a legacy name needs no semicolon and may run into the next letters
+  for (const legacy of LEGACY) {
+    if (name.startsWith(legacy))
+      return { value: ENTITIES.get(legacy) as string, end: at + 1 + legacy.length };
+  }
+  return null;
 }
 
 /** `%XX`, or a run of them that spells one UTF-8 character. */

@@ -52,7 +52,8 @@ export function querySecrets(query: string, isRedacted: Redactor | null): string
   const out: string[] = [];
   for (const [name, values] of pairs(String(query ?? '').replace(/^\?/, ''))) {
     if (CREDENTIAL_PARAMS.has(name) || (isRedacted?.(name) ?? false)) out.push(...values);
-    else if (isRedacted && name === 'filter') for (const v of values) out.push(...filterSecrets(v, isRedacted));
+    else if (isRedacted && name === 'filter')
+      for (const v of values) out.push(...filterSecrets(v, isRedacted));
   }
   return usable(out);
 }
@@ -69,9 +70,7 @@ function pairs(q: string): Array<[string, string[]]> {
   for (const part of q.split('&')) {
     const eq = part.indexOf('=');
     if (eq <= 0) continue;
-    const name = decodePart(part.slice(0, eq).replace(/\+/g, ' '))
-      .trim()
-      .toLowerCase();
+    const name = decodePart(part.slice(0, eq).replace(/\+/g, ' ')).trim().toLowerCase();
     const raw = part.slice(eq + 1);
     out.push([name, [decodePart(raw.replace(/\+/g, ' ')), decodePart(raw), raw]]);
   }
@@ -102,7 +101,16 @@ export function filterSecrets(filter: string, isRedacted: Redactor): string[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '(' || c === ')' || c === '[' || c === ']') {
+    if (
+      c === ' ' ||
+      c === '\t' ||
+      c === '\n' ||
+      c === '\r' ||
+      c === '(' ||
+      c === ')' ||
+      c === '[' ||
+      c === ']'
+    ) {
       i++;
     } else if (c === '"') {
       let j = i + 1;
