@@ -362,17 +362,20 @@ function viewsOf(text: string): View[] {
 // ---------------------------------------------------------------------------------------------------------
 
 const cache = new Map<string, Scrubber>();
+const inactive: Scrubber = Object.assign((text: string) => text, { active: false });
 
 /**
  * A scrubber for a set of secrets, built once per set (the same token arrives on every call, so the last few
  * sets are remembered). Cost per text: a few decoded copies when it holds escapes, one scan of each.
  */
 export function createScrubber(secrets: Iterable<string>, marker = REDACTED): Scrubber {
-  const needles = new Set<string>();
-  for (const s of secrets) if (typeof s === 'string') for (const n of secretNeedles(s)) needles.add(n);
-  const key = `${marker}\u0000${[...needles].sort().join('\u0000')}`;
+  const list = [...secrets].filter((s) => typeof s === 'string' && s.length >= MIN_SECRET);
+  if (list.length === 0) return inactive;
+  const key = `${marker}\u0000${list.join('\u0000')}`;
   const cached = cache.get(key);
   if (cached) return cached;
+  const needles = new Set<string>();
+  for (const s of list) for (const n of secretNeedles(s)) needles.add(n);
   const scrubber = build([...needles], marker);
   if (cache.size >= 32) cache.clear();
   cache.set(key, scrubber);
