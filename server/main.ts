@@ -114,7 +114,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
   );
-  const classifyOptions = { capture: config.capture, redact: config.redact };
+  const classifyOptions = {
+    capture: config.capture,
+    redact: config.redact,
+    captureLimitBytes: config.captureLimitBytes,
+  };
   const write = createIngest({
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
@@ -149,6 +153,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     clientConcurrency: config.clientConcurrency,
     captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
     upstreamCa: config.upstreamCa,
+    redact: config.capture === 'redacted' ? config.redact : null,
     clock,
   });
   let proxyListener: Awaited<ReturnType<typeof listen>>;

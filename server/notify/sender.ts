@@ -1,4 +1,5 @@
 import nodemailer from 'nodemailer';
+import { createScrubber } from '../scim/scrub.js';
 
 export interface OutgoingEmail {
   from: string;
@@ -54,6 +55,9 @@ export function createSmtpSender(
   url: string,
   { connectionTimeoutMs = 10_000, socketTimeoutMs = 30_000 }: SmtpSenderOptions = {},
 ): Sender {
+  // A server may echo the login it refused ("535 bad credentials for user:pass", or the AUTH line in base64):
+  // its words go to the outbox, the API and the logs, so the URL's credentials are scrubbed from them first.
+  const scrub = createScrubber(smtpSecrets(url));
   const transport = nodemailer.createTransport({
     url,
     connectionTimeout: connectionTimeoutMs,
@@ -73,7 +77,7 @@ export function createSmtpSender(
           ...(mail.inReplyTo ? { inReplyTo: mail.inReplyTo, references: [mail.inReplyTo] } : {}),
           headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'scimtap' },
         });
-        const response = String((info as { response?: unknown }).response ?? '');
+        const response = scrub(String((info as { response?: unknown }).response ?? ''));
         const code = /^(\d{3})/.exec(response);
         return { ok: true, response, responseCode: code ? Number(code[1]) : null };
       } catch (err) {
@@ -81,9 +85,9 @@ export function createSmtpSender(
         return {
           ok: false,
           retryable: isRetryable(e),
-          error: [typeof e.code === 'string' ? e.code : null, e.message ?? String(err)]
-            .filter(Boolean)
-            .join(': '),
+          error: scrub(
+            [typeof e.code === 'string' ? e.code : null, e.message ?? String(err)].filter(Boolean).join(': '),
+          ),
           responseCode: typeof e.responseCode === 'number' ? e.responseCode : null,
         };
       }
@@ -92,4 +96,36 @@ export function createSmtpSender(
       transport.close();
     },
   };
+}
+
+/**
+ * The credentials of an SMTP URL as a server could echo them: the user, the password, `user:password`, the AUTH
+ * PLAIN string (base64 forms are the scrubber's), both as written in the URL and decoded.
+ */
+export function smtpSecrets(url: string): string[] {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return [];
+  }
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
+  const out = new Set<string>();
+  for (const [user, pass] of [
+    [u.username, u.password],
+    [decode(u.username), decode(u.password)],
+  ]) {
+    for (const s of [user, pass]) if (s) out.add(s);
+    if (user && pass) {
+      out.add(`${user}:${pass}`);
+      out.add(`\u0000${user}\u0000${pass}`);
+    }
+  }
+  return [...out];
 }

@@ -1,9 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { createRedactor } from '../scim/redact.js';
+import { createSecretSniffer, type SecretSniffer } from '../scim/sniff.js';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
 import { clientKey, createFairShare, type Slot } from './fairness.js';
-import { BodyTap, createCredentialReader, scrubSecret } from './tap.js';
+import { BodyTap, createCredentialReader } from './tap.js';
 import { dotSegment } from './target.js';
 
 export interface ExchangeSink {
@@ -26,6 +28,11 @@ export interface ProxyOptions {
   captureLimitBytes?: number;
   /** extra CA bundle (PEM) trusted for the upstream, on top of the system's */
   upstreamCa?: string;
+  /**
+   * Attributes whose values are secrets (capture `redacted`); null: none. A request body longer than the capture
+   * limit is scanned as it streams for their values, so that an app echoing one can be scrubbed.
+   */
+  redact?: string[] | null;
   clock?: () => number;
 }
 
@@ -68,8 +75,10 @@ export function createProxy({
   clientQueueMs = 5_000,
   captureLimitBytes = 65_536,
   upstreamCa,
+  redact = null,
   clock = Date.now,
 }: ProxyOptions): ScimProxy {
+  const isRedacted = redact ? createRedactor(redact) : null;
   const base = new URL(upstream);
   const secure = base.protocol === 'https:';
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -132,7 +141,9 @@ export function createProxy({
         clientIp: clientAddress(req),
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
-        requestBody: scrubSecret(reqTap.body(), credential?.secret ?? null),
+        requestBody: reqTap.body(),
+        // the recorder's stage scrubs these from every stored field
+        credentials: credential?.secrets ?? [],
         requestBytes: reqTap.bytes,
         requestTruncated: reqTap.truncated,
         httpStatus: 400,
@@ -173,6 +184,8 @@ export function createProxy({
     const resTap = new BodyTap(captureLimitBytes);
     let httpStatus: number | null = null;
     let responseContentType: string | null = null;
+    let responseContentEncoding: string | null = null;
+    let sniffer: SecretSniffer | null = null;
     let failure: ExchangeFailure | null = null;
     let failureDetail: string | null = null;
     let done = false;
@@ -195,6 +208,7 @@ export function createProxy({
         failureDetail = 'the client closed the connection before the response was complete';
       }
       const credential = readCredential(req.headers.authorization);
+      const credentials = credential?.secrets ?? [];
       sink.record({
         startedAt,
         durationMs: clock() - startedAt,
@@ -205,14 +219,17 @@ export function createProxy({
         clientIp: clientAddress(req),
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
-        requestBody: scrubSecret(reqTap.body(), credential?.secret ?? null),
+        requestBody: reqTap.body(),
         requestBytes: reqTap.bytes,
         requestTruncated: reqTap.truncated,
         httpStatus,
         responseContentType,
-        responseBody: scrubSecret(resTap.body(), credential?.secret ?? null),
+        responseBody: resTap.body(),
         responseBytes: resTap.bytes,
         responseTruncated: resTap.truncated,
+        requestContentEncoding: req.headers['content-encoding'] ?? null,
+        responseContentEncoding,
+        credentials: sniffer ? [...credentials, ...sniffer.values()] : credentials,
         failure,
         failureDetail,
       });
@@ -314,6 +331,7 @@ export function createProxy({
       }
       httpStatus = status;
       responseContentType = upRes.headers['content-type'] ?? null;
+      responseContentEncoding = upRes.headers['content-encoding'] ?? null;
       upRes.on('data', (chunk: Buffer) => resTap.push(chunk));
       upRes.on('error', () => res.destroy());
       upRes.on('aborted', () => {
@@ -347,12 +365,24 @@ export function createProxy({
       );
     };
 
+    // Under the capture limit this costs nothing: the recorder's stage reads secrets from the captured copy.
+    // Past it, the kept prefix and every later byte go through the sniffer (constant work per byte).
+    const sniff = isRedacted !== null && captureLimitBytes > 0 && !req.headers['content-encoding'];
     // Reading the body starts only here: a request waiting for its turn leaves it in the socket.
     const start = () => {
       if (done || failure) return;
       clearTimeout(waitTimer);
       upstreamReq = sendUpstream();
-      req.on('data', (chunk: Buffer) => reqTap.push(chunk));
+      req.on('data', (chunk: Buffer) => {
+        const kept = reqTap.push(chunk);
+        if (!sniff || kept === chunk.length) return;
+        if (!sniffer) {
+          sniffer = createSecretSniffer(isRedacted, isForm(req.headers['content-type']));
+          const prefix = reqTap.body();
+          if (prefix) sniffer.push(prefix);
+        }
+        sniffer.push(kept === 0 ? chunk : chunk.subarray(kept));
+      });
       req.pipe(upstreamReq);
     };
 
@@ -400,6 +430,10 @@ export function scimError(status: number, detail: string): Buffer {
 export function joinPath(basePath: string, rawUrl: string): string {
   const rest = rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`;
   return `${basePath}${rest}`;
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.trim().toLowerCase().startsWith('application/x-www-form-urlencoded') ?? false;
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { authorizationSecrets } from '../scim/secrets.js';
 
 /** Keeps the first `limit` bytes of a stream and counts all of them; never holds more than `limit`. */
 export class BodyTap {
@@ -8,13 +9,15 @@ export class BodyTap {
 
   constructor(private readonly limit: number) {}
 
-  push(chunk: Buffer): void {
+  /** Returns how many bytes of `chunk` were kept. */
+  push(chunk: Buffer): number {
     this.bytes += chunk.length;
-    if (this.kept >= this.limit) return;
+    if (this.kept >= this.limit) return 0;
     const take = Math.min(chunk.length, this.limit - this.kept);
     // subarray shares memory with the chunk; copy so we do not pin large socket buffers
     this.chunks.push(take === chunk.length ? chunk : Buffer.from(chunk.subarray(0, take)));
     this.kept += take;
+    return take;
   }
 
   get truncated(): boolean {
@@ -30,8 +33,8 @@ export class BodyTap {
 export interface Credential {
   /** first 12 hex digits of SHA-256 of the credential (ARCHITECTURE §3) */
   fingerprint: string;
-  /** the credential itself, to scrub from recorded copies (never stored) */
-  secret: Buffer;
+  /** the secrets the header carries, to scrub from recorded copies in the recorder's stage (never stored) */
+  secrets: string[];
 }
 
 /**
@@ -49,13 +52,11 @@ export function createCredentialReader(): (authorization: string | undefined) =>
     lastHeader = authorization;
     last = {
       fingerprint: createHash('sha256').update(secret).digest('hex').slice(0, 12),
-      secret: Buffer.from(secret),
+      secrets: authorizationSecrets(authorization),
     };
     return last;
   };
 }
-
-const REDACTED = Buffer.from('[redacted]');
 
 /** The credential an Authorization header carries: the bearer token, else the whole value. */
 export function credentialOf(authorization: string | undefined): string | null {
@@ -65,26 +66,4 @@ export function credentialOf(authorization: string | undefined): string | null {
   const value = authorization.trim();
   const m = /^Bearer\s+/i.exec(value);
   return m && m[0].length < value.length ? value.slice(m[0].length) : value;
-}
-
-/**
- * A copy of a captured body with every occurrence of `secret` replaced. Apps reflect the token they rejected
- * in their error detail ("The token … is not valid"), and the detail becomes the stored reason and the email's
- * sample. Only the recorded copy changes; the forwarded bytes never do. Short values are left alone: replacing
- * every "abc" in a body would hide more than it protects.
- */
-export function scrubSecret(body: Buffer | null, secret: Buffer | string | null): Buffer | null {
-  if (!body || !secret || secret.length < 8) return body;
-  const needle = typeof secret === 'string' ? Buffer.from(secret) : secret;
-  let at = body.indexOf(needle);
-  if (at === -1) return body;
-  const parts: Buffer[] = [];
-  let from = 0;
-  while (at !== -1) {
-    parts.push(body.subarray(from, at), REDACTED);
-    from = at + needle.length;
-    at = body.indexOf(needle, from);
-  }
-  parts.push(body.subarray(from));
-  return Buffer.concat(parts);
 }

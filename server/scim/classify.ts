@@ -1,4 +1,5 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws.
+import { decodeBody, isFormType } from './decode.js';
 import {
   createRedactor,
   jsonDeeperThan,
@@ -9,9 +10,10 @@ import {
   redactBodyText,
   redactJson,
   scrubText,
-  scrubValues,
-  secretValues,
+  secretTexts,
 } from './redact.js';
+import { createScrubber, type Scrubber } from './scrub.js';
+import { filterSecrets, formSecrets, querySecrets } from './secrets.js';
 import {
   type ClassifyOptions,
   type ErrorCode,
@@ -275,35 +277,72 @@ interface Body {
   text: string | null;
   /**
    * `unparsed`: captured but not parsed, because longer than MAX_PARSED_BODY_CHARS (the text is not kept either)
-   * or nested deeper than MAX_JSON_DEPTH (kept, redacted by the tolerant scanner)
+   * or nested deeper than MAX_JSON_DEPTH (kept, redacted by the tolerant scanner).
+   * `undecodable`: compressed past the inflate cap (a bomb) or in an unknown coding: it cannot be judged.
    */
-  state: 'empty' | 'uncaptured' | 'truncated' | 'captured' | 'unparsed';
+  state: 'empty' | 'uncaptured' | 'truncated' | 'captured' | 'unparsed' | 'undecodable';
   unparsed?: 'long' | 'deep';
   /** parsed JSON when the whole body was captured and parses */
   json: unknown;
   parsed: boolean;
+  /** the text is a prefix of the body */
+  truncated: boolean;
 }
 
-function readBody(buf: Buffer | null, bytes: number, truncated: boolean): Body {
+const DEFAULT_CAPTURE_LIMIT = 65_536;
+
+function readBody(
+  buf: Buffer | null,
+  bytes: number,
+  truncated: boolean,
+  encoding: string | null | undefined,
+  contentType: string | null | undefined,
+  captureLimit: number,
+): Body {
   const has = buf != null && buf.length > 0;
-  const text = has ? bufferText(buf) : null;
-  if (!has) return { text, state: bytes > 0 ? 'uncaptured' : 'empty', json: undefined, parsed: false };
-  if ((text ?? '').length > MAX_PARSED_BODY_CHARS)
-    return { text, state: 'unparsed', unparsed: 'long', json: undefined, parsed: false };
-  if (truncated) return { text, state: 'truncated', json: undefined, parsed: false };
+  if (!has)
+    return {
+      text: null,
+      state: bytes > 0 ? 'uncaptured' : 'empty',
+      json: undefined,
+      parsed: false,
+      truncated,
+    };
+  const bytesIn = Buffer.isBuffer(buf) ? buf : Buffer.from(buf);
+  const decoded = decodeBody(bytesIn, encoding, contentType, truncated, captureLimit * 4);
+  if (decoded.text === null)
+    return {
+      text: `[body not decoded: ${decoded.undecodable}]`,
+      state: 'undecodable',
+      json: undefined,
+      parsed: false,
+      truncated,
+    };
+  const text = decoded.text;
+  if (text.length > MAX_PARSED_BODY_CHARS)
+    return {
+      text,
+      state: 'unparsed',
+      unparsed: 'long',
+      json: undefined,
+      parsed: false,
+      truncated: decoded.truncated,
+    };
+  if (decoded.truncated) return { text, state: 'truncated', json: undefined, parsed: false, truncated: true };
   // V8's JSON.parse slows down faster than the text grows on deep nesting (64k `[`: 10 ms and climbing)
-  if (jsonDeeperThan(text ?? '', MAX_JSON_DEPTH))
-    return { text, state: 'unparsed', unparsed: 'deep', json: undefined, parsed: false };
+  if (jsonDeeperThan(text, MAX_JSON_DEPTH))
+    return { text, state: 'unparsed', unparsed: 'deep', json: undefined, parsed: false, truncated: false };
   try {
-    return { text, state: 'captured', json: JSON.parse((text ?? '').replace(/^\uFEFF/, '')), parsed: true };
+    return {
+      text,
+      state: 'captured',
+      json: JSON.parse(text.replace(/^\uFEFF/, '')),
+      parsed: true,
+      truncated: false,
+    };
   } catch {
-    return { text, state: 'captured', json: undefined, parsed: false };
+    return { text, state: 'captured', json: undefined, parsed: false, truncated: false };
   }
-}
-
-function bufferText(buf: Buffer): string {
-  // invalid UTF-8 becomes U+FFFD rather than an exception
-  return Buffer.isBuffer(buf) ? buf.toString('utf8') : new TextDecoder().decode(buf);
 }
 
 interface ListInfo {
@@ -487,8 +526,26 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     : parseTarget(ex.path ?? '');
   const params = parseQuery(ex.query ?? '');
   const httpStatus = Number.isInteger(ex.httpStatus) ? (ex.httpStatus as number) : null;
-  const req = readBody(ex.requestBody, num(ex.requestBytes), ex.requestTruncated === true);
-  const res = readBody(ex.responseBody, num(ex.responseBytes), ex.responseTruncated === true);
+  const captureLimit =
+    typeof options?.captureLimitBytes === 'number' && options.captureLimitBytes > 0
+      ? options.captureLimitBytes
+      : DEFAULT_CAPTURE_LIMIT;
+  const req = readBody(
+    ex.requestBody,
+    num(ex.requestBytes),
+    ex.requestTruncated === true,
+    ex.requestContentEncoding,
+    ex.requestContentType,
+    captureLimit,
+  );
+  const res = readBody(
+    ex.responseBody,
+    num(ex.responseBytes),
+    ex.responseTruncated === true,
+    ex.responseContentEncoding,
+    ex.responseContentType,
+    captureLimit,
+  );
   const { resourceType } = target;
   const isUserOrGroup = resourceType === 'User' || resourceType === 'Group';
   const isSearch = target.id !== null && target.id.toLowerCase() === '.search';
@@ -566,13 +623,10 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     scimType = info.scimType;
     reason = info.detail ?? reason;
   }
-  // Secrets this request carried, wherever the app echoes them back (an error detail, an HTML error page).
-  const mayHoldSecrets =
-    req.parsed &&
-    !showSecrets &&
-    (!isRedacted.mentionedIn || /\\u/.test(req.text ?? '') || isRedacted.mentionedIn(req.text ?? ''));
-  const secrets = mayHoldSecrets ? secretValues(req.json, isRedacted) : [];
-  if (reason !== null && !showSecrets) reason = scrubValues(scrubText(reason, isRedacted), secrets);
+  // Secrets this exchange carried, wherever the app echoes them back (an error detail, an HTML error page).
+  const scrub = exchangeScrubber(ex, req, filterText, isRedacted, showSecrets);
+  if (reason !== null && !showSecrets) reason = scrubText(reason, isRedacted);
+  if (reason !== null) reason = scrub(reason);
   if (reason !== null && reason.length > MAX_REASON) reason = `${reason.slice(0, MAX_REASON)}…`;
 
   // --- identity
@@ -640,10 +694,12 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   // --- captured bodies
   const bodyOut = (b: Body): string | null => {
     if (capture === 'none' || b.text === null || b.text === '') return null;
-    if (showSecrets) return b.text;
     if (b.unparsed === 'long') return UNPARSED_BODY;
-    return scrubValues(redactBodyText(b.text, isRedacted), secrets);
+    const kept = scrub(showSecrets ? b.text : redactBodyText(b.text, isRedacted), b.truncated);
+    // an inflated body is kept to the capture limit, like any other
+    return kept.length > captureLimit ? `${kept.slice(0, captureLimit)}…` : kept;
   };
+  const opt = (v: string | null) => (v === null ? null : scrub(v));
   if (props.overlong) unparsed.push(unparsedNote('attribute'));
   if (req.unparsed) unparsed.push(unparsedNote('request body', req.unparsed));
   if (res.unparsed) unparsed.push(unparsedNote('response body', res.unparsed));
@@ -654,30 +710,61 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     time: num(ex.startedAt),
     durationMs: num(ex.durationMs),
     httpMethod: String(ex.method ?? ''),
-    path: String(ex.path ?? ''),
-    query: String(ex.query ?? ''),
+    path: scrub(String(ex.path ?? '')),
+    query: scrub(String(ex.query ?? '')),
     httpStatus,
     resourceType,
     operation,
     provisioningAction: ACTIONS.get(operation) ?? 'other',
     status: verdict.status,
     identityType,
-    identity,
-    externalId,
-    targetId,
+    identity: opt(identity),
+    externalId: opt(externalId),
+    targetId: opt(targetId),
     errorCode: verdict.errorCode,
-    scimType,
+    scimType: opt(scimType),
     reason,
-    modifiedProperties: props.items,
-    members,
+    modifiedProperties: scrub.active
+      ? props.items.map((p) => ({ ...p, name: scrub(p.name), value: scrub(p.value) }))
+      : props.items,
+    members: scrub.active ? members.map((m) => ({ ...m, ids: m.ids.map((id) => scrub(id)) })) : members,
     requestBytes: num(ex.requestBytes),
     responseBytes: num(ex.responseBytes),
     tokenFingerprint: ex.tokenFingerprint ?? null,
     clientIp: ex.clientIp ?? null,
-    userAgent: ex.userAgent ?? null,
+    userAgent: typeof ex.userAgent === 'string' ? scrub(ex.userAgent) : null,
     requestBody: bodyOut(req),
     responseBody: bodyOut(res),
   };
+}
+
+/**
+ * One scrubber for everything this exchange recorded, over every secret it carried: the Authorization
+ * credential and a long body's values (from the proxy), credential parameters of the query, and unless capture
+ * is `full`, the values of redacted attributes in the query, a filter and the request body (JSON or form).
+ */
+function exchangeScrubber(
+  ex: Exchange,
+  req: Body,
+  filterText: string | null,
+  isRedacted: Redactor,
+  showSecrets: boolean,
+): Scrubber {
+  const secrets: string[] = [];
+  if (Array.isArray(ex.credentials)) for (const c of ex.credentials) secrets.push(c);
+  secrets.push(...querySecrets(String(ex.query ?? ''), showSecrets ? null : isRedacted));
+  const text = req.text;
+  if (text) {
+    if (isFormType(ex.requestContentType)) {
+      secrets.push(...formSecrets(text, showSecrets ? null : isRedacted));
+    } else if (!showSecrets) {
+      // JSON escapes (\u0070) could spell a name without its letters, so such bodies are always scanned
+      const mayHold = !isRedacted.mentionedIn || text.includes('\\u') || isRedacted.mentionedIn(text);
+      if (mayHold) secrets.push(...secretTexts(text, isRedacted));
+    }
+  }
+  if (filterText !== null && !showSecrets) secrets.push(...filterSecrets(filterText, isRedacted));
+  return createScrubber(secrets);
 }
 
 function num(v: unknown): number {
@@ -776,7 +863,11 @@ function judge(j: JudgeInput): Verdict {
   if (s === null) return fail('ClientAborted', 'no response was sent');
 
   if (s >= 200 && s < 300) {
-    const cannotJudge = res.state === 'uncaptured' || res.state === 'truncated' || res.state === 'unparsed';
+    const cannotJudge =
+      res.state === 'uncaptured' ||
+      res.state === 'truncated' ||
+      res.state === 'unparsed' ||
+      res.state === 'undecodable';
     if (j.isFilterQuery) {
       // Entra requires 200 + ListResponse to a filter query; anything else is a SCIM compliance failure
       if (cannotJudge) return ok();
@@ -865,8 +956,9 @@ function fallbackOperation(ex: Exchange, err: unknown): Operation {
     time: safe(() => num(ex.startedAt), 0),
     durationMs: safe(() => num(ex.durationMs), 0),
     httpMethod: safe(() => String(ex.method ?? ''), ''),
-    path: safe(() => String(ex.path ?? ''), ''),
-    query: safe(() => String(ex.query ?? ''), ''),
+    // the query may hold a secret we could not work out: keep only the path, scrubbed of the credential
+    path: safe(() => createScrubber(ex.credentials ?? [])(String(ex.path ?? '')), ''),
+    query: '',
     httpStatus,
     resourceType: 'Other',
     operation: 'other',

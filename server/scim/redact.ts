@@ -330,6 +330,49 @@ function newFrame(kind: Frame['kind'], start: number): Frame {
  * `path` is redacted, or unknown because the body was cut before the path arrived.
  */
 export function scrubText(text: string, isRedacted: Redactor): string {
+  const ranges = redactedRanges(text, isRedacted);
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let out = '';
+  let pos = 0;
+  for (const [start, end] of ranges) {
+    if (end <= pos) continue;
+    out += text.slice(pos, Math.max(pos, start));
+    if (start >= pos) out += `"${REDACTED}"`;
+    pos = end;
+  }
+  return out + text.slice(pos);
+}
+
+/**
+ * The secret values a request body gives its redacted attributes, as the app may echo them: string values
+ * decoded, numbers and other bare values as written (`12345678901234567890` stays whole). Works on truncated
+ * and broken JSON too (an unterminated value counts up to the end). Keys inside a redacted object are not values.
+ * A second pass of the same one-token-at-a-time reader over the ranges found: linear, no token array.
+ */
+export function secretTexts(text: string, isRedacted: Redactor): string[] {
+  const ranges = redactedRanges(text, isRedacted);
+  if (ranges.length === 0) return [];
+  ranges.sort((a, b) => a[0] - b[0]);
+  const found = new Set<string>();
+  let r = 0;
+  let ahead = nextToken(text, 0);
+  while (ahead !== null && r < ranges.length) {
+    const tok = ahead;
+    ahead = nextToken(text, tok.end);
+    while (r < ranges.length && ranges[r][1] <= tok.start) r++;
+    if (r === ranges.length) break;
+    if (tok.start < ranges[r][0]) continue;
+    if (tok.kind !== 's' && tok.kind !== 'b') continue;
+    if (ahead?.kind === ':') continue;
+    if (tok.kind === 'b' && (tok.text === 'true' || tok.text === 'false' || tok.text === 'null')) continue;
+    found.add(tok.text);
+  }
+  return [...found];
+}
+
+/** Where the redacted values are in `text`: [start, end) ranges, unsorted, possibly overlapping. */
+function redactedRanges(text: string, isRedacted: Redactor): Array<[number, number]> {
   const ranges: Array<[number, number]> = [];
   const root = newFrame('root', 0);
   const stack: Frame[] = [root];
@@ -418,15 +461,5 @@ export function scrubText(text: string, isRedacted: Redactor): string {
   }
   finishObj(root, true);
 
-  if (ranges.length === 0) return text;
-  ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  let out = '';
-  let pos = 0;
-  for (const [start, end] of ranges) {
-    if (end <= pos) continue;
-    out += text.slice(pos, Math.max(pos, start));
-    if (start >= pos) out += `"${REDACTED}"`;
-    pos = end;
-  }
-  return out + text.slice(pos);
+  return ranges;
 }

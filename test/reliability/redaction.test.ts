@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { credentialOf, scrubSecret } from '../../server/proxy/tap.js';
+import { credentialOf } from '../../server/proxy/tap.js';
 import { createRedactor, scrubValues, secretValues } from '../../server/scim/redact.js';
 
 // The pure helpers behind "secrets reflected by the app are never stored" (security.test.ts end to end).
@@ -51,7 +51,7 @@ describe('scrubValues', () => {
   });
 });
 
-describe('scrubSecret and credentialOf', () => {
+describe('credentialOf', () => {
   it.each([
     ['Bearer token-abc12345', 'token-abc12345'],
     ['bearer   token-abc12345  ', 'token-abc12345'],
@@ -59,18 +59,5 @@ describe('scrubSecret and credentialOf', () => {
     [undefined, null],
   ])('credentialOf(%j) = %j', (header, credential) => {
     expect(credentialOf(header)).toBe(credential);
-  });
-
-  it.each([
-    [
-      '{"detail":"The token token-abc12345 is not valid"}',
-      'token-abc12345',
-      '{"detail":"The token [redacted] is not valid"}',
-    ],
-    ['token-abc12345token-abc12345', 'token-abc12345', '[redacted][redacted]'],
-    ['short ab', 'ab', 'short ab'],
-    ['no match', 'token-abc12345', 'no match'],
-  ])('%s', (body, secret, out) => {
-    expect(scrubSecret(Buffer.from(body), secret)?.toString()).toBe(out);
   });
 });

@@ -1,3 +1,4 @@
+import { createScrubber } from '../../scim/scrub.js';
 import type { DeliveryResult } from './types.js';
 
 /** What a receiver's answer may occupy in memory and in the database: it is hostile input too. */
@@ -101,20 +102,16 @@ function oneLine(s: string): string {
   return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
 }
 
-/** Replaces every secret (and its URL-encoded form) by `[secret]`; secrets shorter than 8 characters are ignored. */
+/**
+ * Replaces every secret by `[secret]`, in the forms a receiver echoes it (as is, URL-, JSON- or HTML-escaped,
+ * base64); secrets shorter than 8 characters are ignored.
+ */
 export function scrubber(secrets: string[]): (s: string) => string {
-  const all = new Set<string>();
-  for (const s of secrets) {
-    if (s.length < 8) continue;
-    all.add(s);
-    all.add(encodeURIComponent(s));
-  }
-  const list = [...all].sort((a, b) => b.length - a.length);
-  return (s) => {
-    let out = s;
-    for (const secret of list) out = out.split(secret).join('[secret]');
-    return out;
-  };
+  const scrub = createScrubber(
+    secrets.filter((s) => s.length >= 8),
+    '[secret]',
+  );
+  return (s) => scrub(s);
 }
 
 /** The parts of a URL that are secrets: the whole URL, its path and query (a Slack or Teams URL *is* the key), its password. */
