@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
+import { type AddressSet, normaliseAddress } from './cidr.js';
 import { BodyTap, createCredentialReader, scrubSecret } from './tap.js';
 
 export interface ExchangeSink {
@@ -18,6 +19,10 @@ export interface ProxyOptions {
   captureLimitBytes?: number;
   /** extra CA bundle (PEM) trusted for the upstream, on top of the system's */
   upstreamCa?: string;
+  /** SCIMTAP_TRUSTED_CLIENTS: when set, any other client address gets scimtap's own 403 */
+  trustedClients?: AddressSet;
+  /** SCIMTAP_TRUSTED_PROXIES: X-Forwarded-For is believed only from these */
+  trustedProxies?: AddressSet;
   clock?: () => number;
 }
 
@@ -54,6 +59,8 @@ export function createProxy({
   timeoutMs = 60_000,
   captureLimitBytes = 65_536,
   upstreamCa,
+  trustedClients,
+  trustedProxies,
   clock = Date.now,
 }: ProxyOptions): ScimProxy {
   const base = new URL(upstream);
@@ -77,6 +84,8 @@ export function createProxy({
   let inFlight = 0;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const clientIp = clientAddress(req, trustedProxies);
+    if (trustedClients && !trustedClients.has(clientIp)) return refuse(req, res, clientIp);
     inFlight++;
     const startedAt = clock();
     const rawUrl = req.url ?? '/';
@@ -108,7 +117,7 @@ export function createProxy({
         path,
         query,
         tokenFingerprint: credential?.fingerprint ?? null,
-        clientIp: clientAddress(req),
+        clientIp,
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
         requestBody: scrubSecret(reqTap.body(), credential?.secret ?? null),
@@ -239,6 +248,47 @@ export function createProxy({
     });
   }
 
+  /**
+   * A client outside SCIMTAP_TRUSTED_CLIENTS: answered here with a SCIM 403, never forwarded, recorded as
+   * unrecognised. Its body is not read: the connection closes after the answer.
+   */
+  function refuse(req: IncomingMessage, res: ServerResponse, clientIp: string | null): void {
+    const startedAt = clock();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const body = scimError(403, `scimtap: client ${clientIp ?? 'unknown'} is not in SCIMTAP_TRUSTED_CLIENTS`);
+    const credential = readCredential(req.headers.authorization);
+    res.writeHead(403, {
+      'content-type': 'application/scim+json',
+      'content-length': body.length,
+      connection: 'close',
+    });
+    res.end(body);
+    req.resume();
+    sink.record({
+      startedAt,
+      durationMs: clock() - startedAt,
+      method: req.method ?? 'GET',
+      path: q === -1 ? rawUrl : rawUrl.slice(0, q),
+      query: q === -1 ? '' : rawUrl.slice(q + 1),
+      tokenFingerprint: credential?.fingerprint ?? null,
+      clientIp,
+      userAgent: req.headers['user-agent'] ?? null,
+      requestContentType: req.headers['content-type'] ?? null,
+      requestBody: null,
+      requestBytes: 0,
+      requestTruncated: false,
+      httpStatus: 403,
+      responseContentType: 'application/scim+json',
+      responseBody: captureLimitBytes > 0 ? body : null,
+      responseBytes: body.length,
+      responseTruncated: false,
+      failure: null,
+      failureDetail: null,
+      refused: 'untrustedClient',
+    });
+  }
+
   return {
     handle,
     inFlight: () => inFlight,
@@ -320,8 +370,26 @@ function connectionListed(value: string | undefined, into?: Set<string>): Set<st
   return set;
 }
 
-function clientAddress(req: IncomingMessage): string | null {
-  const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded === 'string' && forwarded) return forwarded.split(',')[0].trim();
-  return req.socket.remoteAddress ?? null;
+/**
+ * The client's address. X-Forwarded-For is anyone's to write, so it is believed only when the socket's peer is
+ * a trusted proxy, and then read from the right: each trusted hop appended the address it saw, and the first
+ * address not itself a trusted proxy is the client (a client's own forged entries sit to the left of it).
+ */
+export function clientAddress(
+  req: Pick<IncomingMessage, 'headers' | 'socket'>,
+  trustedProxies?: AddressSet,
+): string | null {
+  const peer = normaliseAddress(req.socket.remoteAddress) ?? req.socket.remoteAddress ?? null;
+  if (!trustedProxies || !trustedProxies.has(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normaliseAddress(hops[i]);
+    if (hop === null) return peer; // garbage in the chain: trust only what the socket says
+    if (!trustedProxies.has(hop)) return hop;
+  }
+  return normaliseAddress(hops[0]) ?? peer;
 }
