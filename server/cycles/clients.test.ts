@@ -28,23 +28,71 @@ describe('recognise: whose request is this', () => {
     ['first token accepted', fresh, {}, 'provisioning', ENTRA],
     // a wrong token between cycles, once Entra's works: a stranger
     ['wrong token lookup', known, { tokenFingerprint: STRANGER, httpStatus: 401 }, 'unrecognised', null],
-    ['wrong token list', known, { tokenFingerprint: STRANGER, httpStatus: 401, operation: 'list' }, 'unrecognised', null],
+    [
+      'wrong token list',
+      known,
+      { tokenFingerprint: STRANGER, httpStatus: 401, operation: 'list' },
+      'unrecognised',
+      null,
+    ],
     // ... but on Entra's GUID probe it is Entra with a changed Secret Token
-    ['wrong token probe', known, { tokenFingerprint: STRANGER, httpStatus: 401, ...probe }, 'provisioning', null],
+    [
+      'wrong token probe',
+      known,
+      { tokenFingerprint: STRANGER, httpStatus: 401, ...probe },
+      'provisioning',
+      null,
+    ],
     // first setup: no token ever worked, a token on a SCIM path is Entra's until shown otherwise
     ['never-worked token', fresh, { httpStatus: 401 }, 'provisioning', null],
     ['never-worked token, Groups', fresh, { httpStatus: 403, resourceType: 'Group' }, 'provisioning', null],
     // scanners with no token never count, first setup or not
-    ['scanner /.env', fresh, { tokenFingerprint: null, httpStatus: 401, resourceType: 'Other', operation: 'other' }, 'unrecognised', null],
-    ['scanner /', known, { tokenFingerprint: null, httpStatus: 401, resourceType: 'Other', operation: 'other' }, 'unrecognised', null],
-    ['anonymous lookup, first setup', fresh, { tokenFingerprint: null, httpStatus: 401 }, 'unrecognised', null],
+    [
+      'scanner /.env',
+      fresh,
+      { tokenFingerprint: null, httpStatus: 401, resourceType: 'Other', operation: 'other' },
+      'unrecognised',
+      null,
+    ],
+    [
+      'scanner /',
+      known,
+      { tokenFingerprint: null, httpStatus: 401, resourceType: 'Other', operation: 'other' },
+      'unrecognised',
+      null,
+    ],
+    [
+      'anonymous lookup, first setup',
+      fresh,
+      { tokenFingerprint: null, httpStatus: 401 },
+      'unrecognised',
+      null,
+    ],
     // a token on a non-SCIM path at first setup: not Entra-shaped
-    ['token on /wp-login.php', fresh, { httpStatus: 401, resourceType: 'Other', operation: 'other' }, 'unrecognised', null],
+    [
+      'token on /wp-login.php',
+      fresh,
+      { httpStatus: 401, resourceType: 'Other', operation: 'other' },
+      'unrecognised',
+      null,
+    ],
     // a 2xx on a non-SCIM path (an app that serves / openly) accepts nothing
-    ['2xx on /', fresh, { tokenFingerprint: STRANGER, resourceType: 'Other', operation: 'other' }, 'unrecognised', null],
+    [
+      '2xx on /',
+      fresh,
+      { tokenFingerprint: STRANGER, resourceType: 'Other', operation: 'other' },
+      'unrecognised',
+      null,
+    ],
     // an app that needs no token: "no token" becomes the client's credential once it works
     ['anonymous accepted', fresh, { tokenFingerprint: null }, 'provisioning', anonymous],
-    ['anonymous known', { accepted: new Set([anonymous]) }, { tokenFingerprint: null, httpStatus: 404, resourceType: 'Other' }, 'provisioning', null],
+    [
+      'anonymous known',
+      { accepted: new Set([anonymous]) },
+      { tokenFingerprint: null, httpStatus: 404, resourceType: 'Other' },
+      'provisioning',
+      null,
+    ],
     // refused by SCIMTAP_TRUSTED_CLIENTS: never the client, whatever the token
     ['refused', known, { refused: true, httpStatus: 403 }, 'unrecognised', null],
   ])('%s', (_name, state, partial, kind, accepts) => {

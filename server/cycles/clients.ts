@@ -37,10 +37,7 @@ export const anonymous = '-';
  * So a scanner without a token (`/`, `/.env`) is never the client, a wrong token between cycles is not once
  * Entra's own token has worked, and the token Entra used yesterday is the client even when it starts failing.
  */
-export function recognise(
-  state: ClientState,
-  op: ClientFacts,
-): { kind: ClientKind; accepts: string | null } {
+export function recognise(state: ClientState, op: ClientFacts): { kind: ClientKind; accepts: string | null } {
   if (op.refused) return { kind: 'unrecognised', accepts: null };
   const key = op.tokenFingerprint ?? anonymous;
   const scim = op.resourceType !== 'Other';

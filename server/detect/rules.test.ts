@@ -698,7 +698,12 @@ const cases: Case[] = [
         .add({ ...scanner, path: '/' })
         .add({ ...scanner, path: '/.env' }, 2)
         .add({ ...scanner, path: '/wp-login.php', clientIp: '198.51.100.7' }, 2),
-    expect: { severity: 'low', count: 5, summary: /5 requests from unrecognised clients.*2 addresses/, entraReason: null },
+    expect: {
+      severity: 'low',
+      count: 5,
+      summary: /5 requests from unrecognised clients.*2 addresses/,
+      entraReason: null,
+    },
   },
   {
     name: 'four are not enough',

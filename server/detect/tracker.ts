@@ -302,7 +302,10 @@ export function createTracker({
 
   function observe(op: ObservedOperation): void {
     // Not Entra's job: counted apart, and never a credentials failure, a cycle or a failing user.
-    if (op.clientKind === 'unrecognised') return strangers.add(op);
+    if (op.clientKind === 'unrecognised') {
+      strangers.add(op);
+      return;
+    }
     if (op.errorCode === 'ClientAborted') return; // Entra gave up: says nothing about the app
     const key = identityKey(op);
     const sample = toSample(op);

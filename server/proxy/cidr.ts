@@ -30,7 +30,9 @@ export function parseCidr(
     prefix = Number(p);
   }
   if (!networkOnly(addr, version, prefix)) {
-    return { problem: `"${text}": host bits are set past /${prefix} (did you mean ${maskedText(addr, version, prefix)}/${prefix}?)` };
+    return {
+      problem: `"${text}": host bits are set past /${prefix} (did you mean ${maskedText(addr, version, prefix)}/${prefix}?)`,
+    };
   }
   return { network: addr, prefix, type };
 }

@@ -85,7 +85,10 @@ export function createProxy({
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const clientIp = clientAddress(req, trustedProxies);
-    if (trustedClients && !trustedClients.has(clientIp)) return refuse(req, res, clientIp);
+    if (trustedClients && !trustedClients.has(clientIp)) {
+      refuse(req, res, clientIp);
+      return;
+    }
     inFlight++;
     const startedAt = clock();
     const rawUrl = req.url ?? '/';
@@ -380,7 +383,7 @@ export function clientAddress(
   trustedProxies?: AddressSet,
 ): string | null {
   const peer = normaliseAddress(req.socket.remoteAddress) ?? req.socket.remoteAddress ?? null;
-  if (!trustedProxies || !trustedProxies.has(peer)) return peer;
+  if (!trustedProxies?.has(peer)) return peer;
   const header = req.headers['x-forwarded-for'];
   const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')

@@ -37,7 +37,9 @@ describe('unrecognised clients', () => {
 
     // Between cycles: a scanner with no token, then someone trying a token of their own.
     scene.advance(10 * MIN);
-    expect(await scan(scene, ['/', '/.env', '/wp-login.php', '/.env', '/'])).toEqual([401, 401, 401, 401, 401]);
+    expect(await scan(scene, ['/', '/.env', '/wp-login.php', '/.env', '/'])).toEqual([
+      401, 401, 401, 401, 401,
+    ]);
     const other = stranger(scene);
     expect((await other.request('GET', '/Users')).status).toBe(401);
     expect((await other.lookup('admin@example.com')).status).toBe(401);
@@ -152,7 +154,13 @@ describe('SCIMTAP_TRUSTED_CLIENTS and SCIMTAP_TRUSTED_PROXIES', () => {
   async function start(env: Record<string, string>) {
     const upstream = await startUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/scim+json' });
-      res.end(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 0, Resources: [] }));
+      res.end(
+        JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+          totalResults: 0,
+          Resources: [],
+        }),
+      );
     });
     closers.push(upstream.close);
     const scimtap = await startTestScimtap(upstream.url, env, { periodicJobs: false });

@@ -6,7 +6,11 @@ import { parseInput } from '../errors.js';
 const querySchema = z
   .object({
     /** how far back, in hours */
-    hours: z.coerce.number().positive().max(24 * 90).default(24),
+    hours: z.coerce
+      .number()
+      .positive()
+      .max(24 * 90)
+      .default(24),
     /** recent requests listed */
     limit: z.coerce.number().int().min(0).max(1000).default(50),
   })
@@ -47,7 +51,10 @@ export interface UnrecognisedReport {
  * newest first, so the provisioning log around them is never scanned.
  */
 export function unrecognisedRoutes({ db, clock = Date.now }: { db: Db; clock?: () => number }) {
-  const stmt = db.$client.prepare<[number, number], UnrecognisedRequest & { time: number; reason: string | null }>(
+  const stmt = db.$client.prepare<
+    [number, number],
+    UnrecognisedRequest & { time: number; reason: string | null }
+  >(
     `select id, time, client_ip as clientIp, http_method as httpMethod, path, http_status as httpStatus,
         error_code as errorCode, token_fingerprint as tokenFingerprint, user_agent as userAgent, reason
        from operations indexed by operations_unrecognised_idx
@@ -77,7 +84,9 @@ export function unrecognisedRoutes({ db, clock = Date.now }: { db: Db; clock?: (
       addresses: top('clientIp'),
       paths: top('path'),
       refused: rows.filter((r) => r.reason?.includes('SCIMTAP_TRUSTED_CLIENTS')).length,
-      recent: rows.slice(0, q.limit).map(({ reason: _r, ...r }) => ({ ...r, time: new Date(r.time).toISOString() })),
+      recent: rows
+        .slice(0, q.limit)
+        .map(({ reason: _r, ...r }) => ({ ...r, time: new Date(r.time).toISOString() })),
     };
     return c.json(body);
   });
