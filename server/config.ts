@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ruleCodes } from './detect/types.js';
+import { cidrProblems, splitList } from './proxy/cidr.js';
 
 // The only reader of process.env (STYLE.md §1). Everything else receives the Config.
 
@@ -93,6 +94,14 @@ export const receiverSchema = z.discriminatedUnion('type', [
 export type ReceiverConfig = z.infer<typeof receiverSchema> & { name: string };
 export type ReceiverType = ReceiverConfig['type'];
 
+/** CIDR ranges, comma/space separated in a variable or an array in the JSON file (server/proxy/cidr.ts). */
+const cidrList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => splitList(v))
+  .superRefine((list, ctx) => {
+    for (const message of cidrProblems(list)) ctx.addIssue({ code: 'custom', message });
+  });
+
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
 
@@ -128,6 +137,10 @@ export const rulesSchema = z
     /** how long a condition must stay false before an incident resolves */
     recoverySeconds: z.number().min(0).default(60),
     reminderHours: z.number().positive().default(24),
+    /** `unrecognisedClients` fires at this many requests from outside the provisioning client ... */
+    unrecognisedClientsCount: z.number().int().positive().default(5),
+    /** ... within this many minutes, and holds while that many remain in the window */
+    unrecognisedClientsWindowMinutes: z.number().positive().default(60),
   })
   .strict();
 export type RulesConfig = z.infer<typeof rulesSchema>;
@@ -159,6 +172,8 @@ const configSchema = z
     bodyTimeoutMs: positiveInt.default(30_000),
     clientConcurrency: positiveInt.default(64),
     upstreamCa: z.string().optional(),
+    trustedClients: cidrList.optional(),
+    trustedProxies: cidrList.default([]),
     tlsCert: z.string().optional(),
     tlsKey: z.string().optional(),
     capture: z.enum(['full', 'redacted', 'none']).default('redacted'),
@@ -232,6 +247,8 @@ const sources = {
   bodyTimeoutMs: ['SCIMTAP_BODY_TIMEOUT_MS', 'body-timeout-ms'],
   clientConcurrency: ['SCIMTAP_CLIENT_CONCURRENCY', 'client-concurrency'],
   upstreamCa: ['SCIMTAP_UPSTREAM_CA', 'upstream-ca'],
+  trustedClients: ['SCIMTAP_TRUSTED_CLIENTS', 'trusted-clients'],
+  trustedProxies: ['SCIMTAP_TRUSTED_PROXIES', 'trusted-proxies'],
   tlsCert: ['SCIMTAP_TLS_CERT', 'tls-cert'],
   tlsKey: ['SCIMTAP_TLS_KEY', 'tls-key'],
   capture: ['SCIMTAP_CAPTURE', 'capture'],
@@ -278,6 +295,14 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
     'upstream requests one client address may have in flight (of 256); more wait up to 5 s, then 429',
   ],
   upstreamCa: ['unset', "PEM file of an extra CA trusted for the upstream's TLS"],
+  trustedClients: [
+    'unset: everyone',
+    "CIDR ranges (IPv4, IPv6) allowed to call the proxy; others get scimtap's own 403 (Entra: the AzureActiveDirectory service tag)",
+  ],
+  trustedProxies: [
+    'unset: none',
+    'CIDR ranges of load balancers whose X-Forwarded-For names the client; from elsewhere it is ignored',
+  ],
   tlsCert: ['unset', 'PEM certificate: serve the proxy listener over HTTPS (with --tls-key)'],
   tlsKey: ['unset', 'PEM private key for --tls-cert'],
   capture: ['redacted', 'bodies kept: full, redacted (secret attributes replaced) or none'],

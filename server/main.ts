@@ -15,11 +15,14 @@ import { notificationRoutes } from './api/routes/notifications.js';
 import { silenceRoutes } from './api/routes/silences.js';
 import { statusRoutes } from './api/routes/status.js';
 import { timeseriesRoutes } from './api/routes/timeseries.js';
+import { unrecognisedRoutes } from './api/routes/unrecognised.js';
 import { adminBaseUrl, type Config } from './config.js';
+import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { packageRoot } from './paths.js';
+import { addressSet } from './proxy/cidr.js';
 import { createProxy, REFUSED_REASON } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
@@ -75,6 +78,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const checkpointer = startCheckpointer(db, config.db, {
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
+  const clients = createClientStage({ db });
   const cycles = createCycleStage({ db, config, clock });
   let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
   const upstreamStage: IngestStage = {
@@ -123,6 +127,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     db,
     classify: (exchange) => classify(exchange, classifyOptions),
     stages: [
+      // First: every later stage reads whose request it was.
+      clients,
       cycles,
       upstreamStage,
       metrics.stage,
@@ -154,6 +160,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
     upstreamCa: config.upstreamCa,
     redact: config.capture === 'redacted' ? config.redact : null,
+    trustedClients: config.trustedClients ? addressSet(config.trustedClients) : undefined,
+    trustedProxies: addressSet(config.trustedProxies),
     clock,
   });
   let proxyListener: Awaited<ReturnType<typeof listen>>;
@@ -199,6 +207,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       '/cycles': cycleRoutes({ db }),
       '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
       '/identities': identityRoutes({ db }),
+      '/unrecognised': unrecognisedRoutes({ db, clock }),
       ...options.extraApi,
     },
     metrics: metrics.render,

@@ -170,7 +170,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       `select id, time, duration_ms as durationMs, cycle_id as cycleId, identity_id as identityId,
         http_method as httpMethod, path, query, http_status as httpStatus, operation, status,
         identity_type as identityType, identity, target_id as targetId, error_code as errorCode, reason,
-        token_fingerprint as tokenFingerprint
+        token_fingerprint as tokenFingerprint, client_kind as clientKind, client_ip as clientIp
        from operations where id >= ? and id < ? order by id`,
     );
     for (let from = fromId; from <= maxId; from += 10_000) {

@@ -209,6 +209,8 @@ const rank: Record<OverallState, number> = {
 export function healthFromIncidents(incidents: FiringIncident[], fallback: Health): Health {
   let best: Health | null = null;
   for (const i of incidents) {
+    // Low severity (unrecognised clients) says nothing about provisioning's health.
+    if (i.severity === 'low' || i.severity === 'info') continue;
     const critical = i.severity === 'critical';
     const state: OverallState =
       i.rule === 'stalled'

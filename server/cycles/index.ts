@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Operation } from '../scim/types.js';
+import type { ClientKind, Operation } from '../scim/types.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
 import { applyOutcome, type IdentityOutcome } from './identity.js';
@@ -31,7 +31,12 @@ export type CycleOperation = Pick<
   | 'reason'
   | 'modifiedProperties'
   | 'members'
-> & { cycleId: number | null; identityId: number | null };
+> & {
+  cycleId: number | null;
+  identityId: number | null;
+  /** absent: the provisioning client's (harnesses that skip the clients stage) */
+  clientKind?: ClientKind;
+};
 
 export type StoredCycleOperation = CycleOperation & { id: number };
 
@@ -478,6 +483,12 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
         needsLoad = false;
       }
       for (const op of ops) {
+        // Strangers' requests open no cycle and touch no identity: a scanner's lookups are nobody's outcome.
+        if (op.clientKind === 'unrecognised') {
+          op.cycleId = null;
+          op.identityId = null;
+          continue;
+        }
         const step = segment(seg, op, { gapMs });
         seg = step.state;
         const { close, open, join } = step.decision;
@@ -495,6 +506,7 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
     },
     afterInsert(ops) {
       for (const op of ops) {
+        if (op.clientKind === 'unrecognised') continue;
         const identity = op.identityId === null ? null : identityEntry(op.identityId);
         const c = op.cycleId === null ? undefined : dirty.get(op.cycleId);
         if (c) addToCycle(c, op, identity);

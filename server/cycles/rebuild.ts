@@ -33,7 +33,7 @@ export function rebuildRollups(db: Db, config: CycleConfig, options: RebuildOpti
   const select = sqlite.prepare(`select id, time, duration_ms as durationMs, http_status as httpStatus,
     resource_type as resourceType, operation, status, identity_type as identityType, identity,
     external_id as externalId, target_id as targetId, error_code as errorCode, reason,
-    modified_properties as modifiedProperties, members from operations where id > ? order by id limit ?`);
+    modified_properties as modifiedProperties, members, client_kind as clientKind from operations where id > ? order by id limit ?`);
   const assign = sqlite.prepare('update operations set cycle_id = ?, identity_id = ? where id = ?');
   const step = sqlite.transaction((ops: StoredCycleOperation[]) => {
     stage.beforeInsert(ops);

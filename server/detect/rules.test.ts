@@ -78,6 +78,26 @@ class Traffic {
   }
 }
 
+/** a wrong token, from an address that is not Entra's */
+const stranger: Partial<ObservedOperation> = {
+  clientKind: 'unrecognised',
+  clientIp: '203.0.113.9',
+  tokenFingerprint: 'bbbbbbbbbbbb',
+};
+/** no token, a path no SCIM client asks for */
+const scanner: Partial<ObservedOperation> = {
+  clientKind: 'unrecognised',
+  clientIp: '203.0.113.9',
+  tokenFingerprint: null,
+  path: '/.env',
+  operation: 'other',
+  identityType: null,
+  identity: null,
+  httpStatus: 401,
+  status: 'failure',
+  errorCode: 'Unauthorized',
+};
+
 function findings(
   t: Traffic,
   now: number,
@@ -643,6 +663,65 @@ const cases: Case[] = [
     traffic: () => new Traffic(),
     after: 11 * MIN,
     recorder: { ...quietRecorder, dropped: 12, lastDropAt: T0 },
+    expect: null,
+  },
+  // unrecognised clients (issue 10): counted apart, never a provisioning failure
+  {
+    name: "a stranger's 401s are not Entra's credentials failing",
+    rule: 'credentials',
+    traffic: () => new Traffic().probe().ok(5).fail(6, 401, 'Unauthorized', stranger),
+    expect: null,
+  },
+  {
+    name: "a stranger's 401s neither count toward nor break Entra's streak",
+    rule: 'credentials',
+    traffic: () =>
+      new Traffic()
+        .probe()
+        .ok(2)
+        .fail(2, 401, 'Unauthorized')
+        .add({ ...stranger, status: 'success' })
+        .fail(1, 401, 'Unauthorized'),
+    expect: { count: 3 },
+  },
+  {
+    name: "strangers' lookups make no stuck objects",
+    rule: 'stuckObject',
+    traffic: () =>
+      new Traffic()
+        .fail(1, 404, 'NotFound', { ...stranger, identity: 'x@example.com' })
+        .wait(40 * MIN)
+        .fail(1, 404, 'NotFound', { ...stranger, identity: 'x@example.com' })
+        .wait(40 * MIN)
+        .fail(1, 404, 'NotFound', { ...stranger, identity: 'x@example.com' }),
+    expect: null,
+  },
+  {
+    name: 'five unrecognised requests within the hour fire the low rule, with addresses',
+    rule: 'unrecognisedClients',
+    traffic: () =>
+      new Traffic()
+        .add({ ...scanner, path: '/' })
+        .add({ ...scanner, path: '/.env' }, 2)
+        .add({ ...scanner, path: '/wp-login.php', clientIp: '198.51.100.7' }, 2),
+    expect: {
+      severity: 'low',
+      count: 5,
+      summary: /5 requests from unrecognised clients.*2 addresses/,
+      entraReason: null,
+    },
+  },
+  {
+    name: 'four are not enough',
+    rule: 'unrecognisedClients',
+    traffic: () => new Traffic().add(scanner, 4),
+    expect: null,
+  },
+  {
+    name: 'they leave the window after an hour',
+    rule: 'unrecognisedClients',
+    traffic: () => new Traffic().add(scanner, 6),
+    after: 61 * MIN,
     expect: null,
   },
 ];

@@ -518,6 +518,40 @@ export const recorderFailing: Rule = (input, rules, now) => {
   ];
 };
 
+/**
+ * Requests from outside the provisioning client: scanners, wrong tokens between cycles, addresses refused by
+ * SCIMTAP_TRUSTED_CLIENTS. Low severity and its own rule: it says someone else is knocking, never that Entra
+ * will quarantine the job, so it neither inhibits nor is inhibited, and routes take it only when they name it.
+ */
+export const unrecognisedClients: Rule = (input, rules) => {
+  const u = input.unrecognised;
+  if (u.count < rules.unrecognisedClientsCount) return [];
+  const windowMs = rules.unrecognisedClientsWindowMinutes * 60_000;
+  const addresses = u.addresses.length;
+  return [
+    {
+      rule: 'unrecognisedClients',
+      severity: 'low',
+      scope: 'app',
+      entraReason: null,
+      summary: `${u.count} requests from unrecognised clients in the last ${formatDuration(windowMs)} (${addresses === 1 ? u.addresses[0].value : `${addresses}${addresses === 10 ? '+' : ''} addresses`}) — not Entra's provisioning job`,
+      reasonKey: 'unrecognised',
+      evidence: evidence({
+        count: u.count,
+        firstSeen: u.firstSeen,
+        lastSeen: u.lastSeen,
+        samples: u.samples,
+        details: {
+          threshold: rules.unrecognisedClientsCount,
+          windowMinutes: rules.unrecognisedClientsWindowMinutes,
+          addresses: u.addresses.map((a) => `${a.value} ×${a.count}`),
+          paths: u.paths.map((p) => `${p.value} ×${p.count}`),
+        },
+      }),
+    },
+  ];
+};
+
 export const rules: Record<RuleCode, Rule> = {
   credentials,
   scimCompliance,
@@ -531,6 +565,7 @@ export const rules: Record<RuleCode, Rule> = {
   stalled,
   backoffSuspected,
   recorderFailing,
+  unrecognisedClients,
 };
 
 /** Every rule over one snapshot. */

@@ -1,5 +1,5 @@
 import type { RulesConfig } from '../config.js';
-import type { OperationKind, OperationStatus } from '../scim/types.js';
+import type { ClientKind, OperationKind, OperationStatus } from '../scim/types.js';
 import type { RecorderStats } from '../store/recorder.js';
 import type {
   AffectedIdentity,
@@ -11,6 +11,7 @@ import type {
   OutcomeSample,
   Streak,
   StuckIdentity,
+  UnrecognisedClients,
 } from './types.js';
 
 /** The fields of a stored operation detection reads (a StoredOperation fits). */
@@ -32,6 +33,9 @@ export interface ObservedOperation {
   errorCode: string | null;
   reason: string | null;
   tokenFingerprint: string | null;
+  /** absent: the provisioning client's */
+  clientKind?: ClientKind | string;
+  clientIp?: string | null;
 }
 
 export interface EscrowBase {
@@ -59,6 +63,8 @@ export interface TrackerOptions {
   maxCycles?: number;
   /** failing identities tracked at most (memory bound during a storm) */
   maxFailingIdentities?: number;
+  /** unrecognised requests remembered at most (a scanner's flood costs no more than this) */
+  maxUnrecognised?: number;
 }
 
 const SAMPLES = 5;
@@ -217,7 +223,9 @@ export function createTracker({
   cycleIntervalMs,
   maxCycles = 16,
   maxFailingIdentities = 100_000,
+  maxUnrecognised = 5_000,
 }: TrackerOptions): Tracker {
+  const strangers = createStrangerWindow(maxUnrecognised, rules.unrecognisedClientsWindowMinutes * 60_000);
   const gapMs = rules.cycleGapMinutes * 60_000;
   let auth = new StreakAcc();
   let lastGoodTokenFingerprint: string | null = null;
@@ -294,6 +302,11 @@ export function createTracker({
   }
 
   function observe(op: ObservedOperation): void {
+    // Not Entra's job: counted apart, and never a credentials failure, a cycle or a failing user.
+    if (op.clientKind === 'unrecognised') {
+      strangers.add(op);
+      return;
+    }
     // Entra gave up, or scimtap turned away a client over its share: neither says anything about the app
     if (op.errorCode === 'ClientAborted' || op.errorCode === 'ClientThrottled') return;
     const key = identityKey(op);
@@ -478,6 +491,7 @@ export function createTracker({
       },
       stuck,
       recorder: { ...recorder },
+      unrecognised: strangers.view(now),
     };
   }
 
@@ -492,6 +506,37 @@ export function createTracker({
       return h >= 0
         ? { lastOperationId: cycles[h].lastOperationId, endedAt: cycles[h].lastOperationAt }
         : null;
+    },
+  };
+}
+
+/** Unrecognised requests by time, oldest first, so the window's counts follow the clock. */
+function createStrangerWindow(max: number, windowMs: number) {
+  const seen: { time: number; address: string; path: string }[] = [];
+  const samples: OperationSample[] = [];
+  return {
+    add(op: ObservedOperation): void {
+      push(seen, { time: op.time, address: op.clientIp ?? 'unknown', path: op.path }, max);
+      push(samples, toSample(op), SAMPLES);
+    },
+    view(now: number): UnrecognisedClients {
+      while (seen.length > 0 && seen[0].time < now - windowMs) seen.shift();
+      const top = (key: 'address' | 'path') => {
+        const counts = new Map<string, number>();
+        for (const s of seen) counts.set(s[key], (counts.get(s[key]) ?? 0) + 1);
+        return [...counts]
+          .map(([value, count]) => ({ value, count }))
+          .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
+          .slice(0, 10);
+      };
+      return {
+        count: seen.length,
+        firstSeen: seen[0]?.time ?? null,
+        lastSeen: seen.at(-1)?.time ?? null,
+        addresses: top('address'),
+        paths: top('path'),
+        samples: samples.filter((s) => s.time >= now - windowMs),
+      };
     },
   };
 }

@@ -14,10 +14,12 @@ export const ruleCodes = [
   'stalled',
   'backoffSuspected',
   'recorderFailing',
+  'unrecognisedClients',
 ] as const;
 export type RuleCode = (typeof ruleCodes)[number];
 
-export type Severity = 'warning' | 'critical';
+/** `low`: worth seeing on the dashboard, not worth waking anyone (routes take it only when they name it). */
+export type Severity = 'low' | 'warning' | 'critical';
 
 /** Graph `quarantineReason` values (and Entra error codes) a finding resembles, so an admin can connect the two. */
 export type EntraReason =
@@ -187,6 +189,19 @@ export interface StuckIdentity extends AffectedIdentity {
   lastSample: OperationSample | null;
 }
 
+/** Requests from outside the provisioning client (server/cycles/clients.ts) in the recent window. */
+export interface UnrecognisedClients {
+  /** in the last `rules.unrecognisedClientsWindowMinutes` */
+  count: number;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  /** client addresses and paths, most requests first (≤ 10 each) */
+  addresses: { value: string; count: number }[];
+  paths: { value: string; count: number }[];
+  /** the last ≤ 5 */
+  samples: OperationSample[];
+}
+
 export interface DetectionInput {
   cycleIntervalMs: number;
   stream: StreamStats;
@@ -197,4 +212,5 @@ export interface DetectionInput {
   /** identities whose failing streak reached `rules.stuckObjectCycles`, longest streak first */
   stuck: StuckIdentity[];
   recorder: RecorderStats;
+  unrecognised: UnrecognisedClients;
 }

@@ -131,6 +131,14 @@ describe('advice, per rule, against the failure that produces it', () => {
     ['stalled', { httpStatus: null, errorCode: null }, {}, [/40 minutes/, /Provisioning → Overview/], []],
     ['backoffSuspected', {}, { cycleId: 9 }, [/6 h, 12 h, 24 h/, /Restart provisioning/], []],
     ['recorderFailing', { httpStatus: null, errorCode: null }, {}, [/not affected/, /SCIMTAP_DB/], []],
+    // a scanner's 401s: who is knocking and how to keep them out, never a quarantine warning or a token fix
+    [
+      'unrecognisedClients',
+      { path: '/.env', httpStatus: 401, errorCode: 'Unauthorized' },
+      { addresses: ['203.0.113.9 ×5'], paths: ['/.env ×1', '/ ×1'] },
+      [/not affected/, /203\.0\.113\.9/, /\/\.env/, /SCIMTAP_TRUSTED_CLIENTS/, /AzureActiveDirectory/],
+      [/quarantine(d|s)? the job/, /Restart provisioning/, /Secret Token/, /token- prefix/],
+    ],
   ];
 
   it.each(cases)('%s: %j', (rule, sample, details, says, neverSays) => {

@@ -277,5 +277,25 @@ export function adviceFor(incident: Incident, ctx: AdviceContext = {}): Advice {
         ],
         links: [{ label: 'Health', path: '/api/health' }],
       };
+    case 'unrecognisedClients': {
+      const list = (v: unknown) => (Array.isArray(v) ? v.slice(0, 5).join(', ') : '');
+      return {
+        title: "requests from clients that are not Entra's provisioning job",
+        entra:
+          "Entra is not affected: these requests are not Entra's, and scimtap keeps them out of cycles, per-user outcomes and the credentials rule. Entra does not quarantine for them.",
+        cause: [
+          'The proxy listener is reachable from the internet: scanners probe any HTTPS endpoint (/, /.env, /wp-login.php), and someone may be trying tokens against the SCIM API.',
+          ...(list(d.addresses) ? [`Most requests came from ${list(d.addresses)}.`] : []),
+          ...(list(d.paths) ? [`Paths asked for: ${list(d.paths)}.`] : []),
+          "A request counts as unrecognised when its token never worked (once Entra's has), when it has no token and no token is known, or when SCIMTAP_TRUSTED_CLIENTS refused its address.",
+        ],
+        action: [
+          "Nothing is needed for provisioning. To keep strangers away from the app, set SCIMTAP_TRUSTED_CLIENTS to Entra's provisioning ranges (the AzureActiveDirectory service tag), or filter at the load balancer.",
+          'If these addresses are your own load balancer, set SCIMTAP_TRUSTED_PROXIES so that X-Forwarded-For names the real client.',
+          'If Entra itself appears here (its token, refused by SCIMTAP_TRUSTED_CLIENTS), the list is missing a range: update it from the current service tag.',
+        ],
+        links: [{ label: 'Unrecognised clients', path: '/incidents#unrecognised' }],
+      };
+    }
   }
 }

@@ -4,6 +4,7 @@ import { rootCertificates } from 'node:tls';
 import { createRedactor } from '../scim/redact.js';
 import { createSecretSniffer, type SecretSniffer } from '../scim/sniff.js';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
+import { type AddressSet, normaliseAddress } from './cidr.js';
 import { clientKey, createFairShare, type Slot } from './fairness.js';
 import { BodyTap, createCredentialReader } from './tap.js';
 import { dotSegment } from './target.js';
@@ -33,6 +34,10 @@ export interface ProxyOptions {
    * limit is scanned as it streams for their values, so that an app echoing one can be scrubbed.
    */
   redact?: string[] | null;
+  /** SCIMTAP_TRUSTED_CLIENTS: when set, any other client address gets scimtap's own 403 */
+  trustedClients?: AddressSet;
+  /** SCIMTAP_TRUSTED_PROXIES: X-Forwarded-For is believed only from these */
+  trustedProxies?: AddressSet;
   clock?: () => number;
 }
 
@@ -76,6 +81,8 @@ export function createProxy({
   captureLimitBytes = 65_536,
   upstreamCa,
   redact = null,
+  trustedClients,
+  trustedProxies,
   clock = Date.now,
 }: ProxyOptions): ScimProxy {
   const isRedacted = redact ? createRedactor(redact) : null;
@@ -110,6 +117,7 @@ export function createProxy({
   function refuse(
     req: IncomingMessage,
     res: ServerResponse,
+    clientIp: string | null,
     path: string,
     query: string,
     detail: string,
@@ -138,7 +146,7 @@ export function createProxy({
         path,
         query,
         tokenFingerprint: credential?.fingerprint ?? null,
-        clientIp: clientAddress(req),
+        clientIp,
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
         requestBody: reqTap.body(),
@@ -160,6 +168,11 @@ export function createProxy({
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const clientIp = clientAddress(req, trustedProxies);
+    if (trustedClients && !trustedClients.has(clientIp)) {
+      refuseClient(req, res, clientIp);
+      return;
+    }
     const rawPath = (req.url ?? '/').split('?', 1)[0];
     const dot = dotSegment(rawPath);
     if (dot !== null) {
@@ -168,6 +181,7 @@ export function createProxy({
       refuse(
         req,
         res,
+        clientIp,
         rawPath,
         query,
         `${REFUSED_REASON}: its path has a "${dot}" segment, which could leave the upstream's base path`,
@@ -216,7 +230,7 @@ export function createProxy({
         path,
         query,
         tokenFingerprint: credential?.fingerprint ?? null,
-        clientIp: clientAddress(req),
+        clientIp,
         userAgent: req.headers['user-agent'] ?? null,
         requestContentType: req.headers['content-type'] ?? null,
         requestBody: reqTap.body(),
@@ -409,6 +423,50 @@ export function createProxy({
     }
   }
 
+  /**
+   * A client outside SCIMTAP_TRUSTED_CLIENTS: answered here with a SCIM 403, never forwarded, recorded as
+   * unrecognised. Its body is not read: the connection closes after the answer.
+   */
+  function refuseClient(req: IncomingMessage, res: ServerResponse, clientIp: string | null): void {
+    const startedAt = clock();
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const body = scimError(
+      403,
+      `${REFUSED_REASON}: client ${clientIp ?? 'unknown'} is not in SCIMTAP_TRUSTED_CLIENTS`,
+    );
+    const credential = readCredential(req.headers.authorization);
+    res.writeHead(403, {
+      'content-type': 'application/scim+json',
+      'content-length': body.length,
+      connection: 'close',
+    });
+    res.end(body);
+    req.resume();
+    sink.record({
+      startedAt,
+      durationMs: clock() - startedAt,
+      method: req.method ?? 'GET',
+      path: q === -1 ? rawUrl : rawUrl.slice(0, q),
+      query: q === -1 ? '' : rawUrl.slice(q + 1),
+      tokenFingerprint: credential?.fingerprint ?? null,
+      clientIp,
+      userAgent: req.headers['user-agent'] ?? null,
+      requestContentType: req.headers['content-type'] ?? null,
+      requestBody: null,
+      requestBytes: 0,
+      requestTruncated: false,
+      httpStatus: 403,
+      responseContentType: 'application/scim+json',
+      responseBody: captureLimitBytes > 0 ? body : null,
+      responseBytes: body.length,
+      responseTruncated: false,
+      failure: null,
+      failureDetail: null,
+      refused: 'untrustedClient',
+    });
+  }
+
   return {
     handle,
     inFlight: () => inFlight,
@@ -494,8 +552,26 @@ function connectionListed(value: string | undefined, into?: Set<string>): Set<st
   return set;
 }
 
-function clientAddress(req: IncomingMessage): string | null {
-  const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded === 'string' && forwarded) return forwarded.split(',')[0].trim();
-  return req.socket.remoteAddress ?? null;
+/**
+ * The client's address. X-Forwarded-For is anyone's to write, so it is believed only when the socket's peer is
+ * a trusted proxy, and then read from the right: each trusted hop appended the address it saw, and the first
+ * address not itself a trusted proxy is the client (a client's own forged entries sit to the left of it).
+ */
+export function clientAddress(
+  req: Pick<IncomingMessage, 'headers' | 'socket'>,
+  trustedProxies?: AddressSet,
+): string | null {
+  const peer = normaliseAddress(req.socket.remoteAddress) ?? req.socket.remoteAddress ?? null;
+  if (!trustedProxies?.has(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normaliseAddress(hops[i]);
+    if (hop === null) return peer; // garbage in the chain: trust only what the socket says
+    if (!trustedProxies.has(hop)) return hop;
+  }
+  return normaliseAddress(hops[0]) ?? peer;
 }

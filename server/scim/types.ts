@@ -39,6 +39,8 @@ export interface Exchange {
   failure: ExchangeFailure | null;
   /** human-readable detail for `failure` */
   failureDetail: string | null;
+  /** scimtap answered 403 itself: the client's address is outside SCIMTAP_TRUSTED_CLIENTS */
+  refused?: 'untrustedClient';
 }
 
 /**
@@ -51,6 +53,13 @@ export type ExchangeFailure =
   | 'ClientAborted'
   | 'Refused'
   | 'ClientThrottled';
+
+/**
+ * Whose request an operation was: Entra's provisioning job (`provisioning`), or anyone else who reached the
+ * proxy listener (`unrecognised`: scanners, wrong tokens, refused addresses). See server/cycles/clients.ts.
+ */
+export const clientKinds = ['provisioning', 'unrecognised'] as const;
+export type ClientKind = (typeof clientKinds)[number];
 
 export const resourceTypes = [
   'User',

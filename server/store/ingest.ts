@@ -1,10 +1,12 @@
-import type { Exchange, Operation } from '../scim/types.js';
+import type { ClientKind, Exchange, Operation } from '../scim/types.js';
 import type { Db } from './db.js';
 
 /** An operation about to be stored: later stages may fill in its cycle and identity. */
 export interface OperationRecord extends Operation {
   cycleId: number | null;
   identityId: number | null;
+  /** `unrecognised` from the start when scimtap refused the request; the clients stage decides the rest */
+  clientKind: ClientKind;
   requestTruncated: boolean;
   responseTruncated: boolean;
 }
@@ -41,8 +43,8 @@ export function createIngest({
     insert into operations (time, duration_ms, cycle_id, identity_id, http_method, path, query, http_status,
       resource_type, operation, provisioning_action, status, identity_type, identity, external_id, target_id,
       error_code, scim_type, reason, modified_properties, members, request_bytes, response_bytes,
-      token_fingerprint, client_ip, user_agent)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      token_fingerprint, client_ip, user_agent, client_kind)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertBody = sqlite.prepare(`
     insert into bodies (operation_id, time, request_body, request_truncated, response_body, response_truncated)
     values (?, ?, ?, ?, ?, ?)`);
@@ -80,6 +82,7 @@ export function createIngest({
         r.tokenFingerprint,
         r.clientIp,
         r.userAgent,
+        r.clientKind,
       );
       const id = Number(lastInsertRowid);
       if (r.requestBody !== null || r.responseBody !== null) {
@@ -104,6 +107,7 @@ export function createIngest({
         ...classify(exchange),
         cycleId: null,
         identityId: null,
+        clientKind: exchange.refused ? 'unrecognised' : 'provisioning',
         requestTruncated: exchange.requestTruncated,
         responseTruncated: exchange.responseTruncated,
       }),

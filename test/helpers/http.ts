@@ -62,6 +62,8 @@ export function send(
     headers?: Record<string, string | number>;
     body?: Buffer | string;
     ca?: string;
+    /** the client socket's own address, e.g. 127.0.0.2 to come from another loopback address */
+    localAddress?: string;
   } = {},
 ): Promise<Answer> {
   const u = new URL(url);
@@ -75,6 +77,7 @@ export function send(
         path: options.path ?? `${u.pathname}${u.search}`,
         headers: options.headers,
         ca: options.ca,
+        localAddress: options.localAddress,
         agent: false,
       },
       (res) => {

@@ -30,11 +30,23 @@ export function createReceivers(configs: ReceiverConfig[], options: SendOptions 
   return receivers;
 }
 
-/** The routing: a receiver takes an incident unless its `severities` or `rules` leave it out. Pure. */
+/** What a receiver takes when its route names no severities: what may end in quarantine, not the `low` noise. */
+export const defaultSeverities: readonly string[] = ['critical', 'warning'];
+
+/**
+ * The routing: a receiver takes an incident unless its `severities` or `rules` leave it out. Pure. `low` and
+ * `info` incidents (unrecognised clients knocking) reach only routes that name that severity or that rule.
+ */
 export function routes(
   route: Pick<ReceiverConfig, 'severities' | 'rules'> | undefined,
   incident: Pick<Incident, 'severity' | 'rule'>,
 ): boolean {
+  if (
+    !defaultSeverities.includes(incident.severity) &&
+    !route?.severities?.includes(incident.severity as never) &&
+    !route?.rules?.includes(incident.rule)
+  )
+    return false;
   if (!route) return true;
   if (route.severities && !(route.severities as readonly string[]).includes(incident.severity)) return false;
   if (route.rules && !(route.rules as readonly string[]).includes(incident.rule)) return false;

@@ -137,7 +137,15 @@ describe('secrets', () => {
 describe('routes', () => {
   const warning = { severity: 'warning', rule: 'stalled' } as const;
   const critical = { severity: 'critical', rule: 'credentials' } as const;
+  const low = { severity: 'low', rule: 'unrecognisedClients' } as const;
   it.each([
+    // low: scanners knocking reach nobody by default, so no quarantine-grade receiver hears of them
+    [undefined, low, false],
+    [{}, low, false],
+    [{ severities: ['critical' as const, 'warning' as const] }, low, false],
+    // ... only a route that asks for the severity or the rule
+    [{ severities: ['low' as const] }, low, true],
+    [{ rules: ['unrecognisedClients' as const] }, low, true],
     // no route: everything
     [undefined, warning, true],
     // severities only

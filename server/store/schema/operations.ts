@@ -34,6 +34,8 @@ export const operations = sqliteTable(
     tokenFingerprint: text('token_fingerprint'),
     clientIp: text('client_ip'),
     userAgent: text('user_agent'),
+    /** 'provisioning' | 'unrecognised' (server/cycles/clients.ts): only the first feeds cycles and rules */
+    clientKind: text('client_kind').notNull().default('provisioning'),
   },
   (t) => [
     index('operations_time_idx').on(t.time),
@@ -51,6 +53,8 @@ export const operations = sqliteTable(
     index('operations_http_status_idx').on(t.httpStatus, t.id),
     // `q` matches reasons through operation_terms, then finds their operations here.
     index('operations_reason_idx').on(t.reason, t.id).where(sql`${t.reason} is not null`),
+    // The few unrecognised requests, newest first, without reading the provisioning log around them.
+    index('operations_unrecognised_idx').on(t.id).where(sql`${t.clientKind} = 'unrecognised'`),
   ],
 );
 

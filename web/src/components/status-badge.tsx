@@ -17,7 +17,7 @@ export function StatusBadge({ status }: { status: OperationStatus | string | nul
   );
 }
 
-const severityIcon: Record<string, string> = { critical: '‼', warning: '⚠', info: 'ℹ' };
+const severityIcon: Record<string, string> = { critical: '‼', warning: '⚠', low: '◦', info: 'ℹ' };
 
 export function SeverityBadge({ severity }: { severity: string }) {
   return (

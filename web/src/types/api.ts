@@ -9,6 +9,8 @@ import type { ReceiverView } from '../../../server/notify/routing.js';
 import type { MembershipItem } from '../../../server/store/queries/identities.js';
 import type { OperationView } from '../../../server/store/queries/operations.js';
 
+export type { UnrecognisedReport } from '../../../server/api/routes/unrecognised.js';
+
 export type StatusState = OverallState;
 
 /** A cycle as /api/cycles lists it and /api/status shows it (server/cycles/view.ts). */

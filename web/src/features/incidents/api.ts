@@ -1,6 +1,6 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiGet, apiSend } from '../../lib/api-client.js';
-import type { Incident, Notification, ReceiverView, Silence } from '../../types/api.js';
+import type { Incident, Notification, ReceiverView, Silence, UnrecognisedReport } from '../../types/api.js';
 
 export interface Page<T> {
   items: T[];
@@ -30,6 +30,14 @@ export const incidentQueryOptions = (id: number) =>
   });
 
 export const useIncident = (id: number) => useQuery(incidentQueryOptions(id));
+
+export const getUnrecognised = (signal?: AbortSignal) =>
+  apiGet<UnrecognisedReport>('/unrecognised', { params: { hours: 24, limit: 10 }, signal });
+
+export const unrecognisedQueryOptions = () =>
+  queryOptions({ queryKey: ['unrecognised'], queryFn: ({ signal }) => getUnrecognised(signal) });
+
+export const useUnrecognised = () => useQuery(unrecognisedQueryOptions());
 
 export const getSilences = (signal?: AbortSignal) =>
   apiGet<Page<Silence>>('/silences', { params: { active: 'true', limit: 200 }, signal });

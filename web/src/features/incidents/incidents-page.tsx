@@ -10,6 +10,7 @@ import { useIncidents } from './api.js';
 import { AckButton, SilenceForm, scopeIdentity } from './incident-actions.js';
 import { NotificationsLog, TestEmailButton } from './notifications.js';
 import { SilencesList } from './silences.js';
+import { UnrecognisedClients } from './unrecognised.js';
 
 const tabs = [
   { state: undefined, label: 'Open' },
@@ -40,6 +41,7 @@ export function IncidentsPage() {
         ))}
       </nav>
       <IncidentsList state={state} />
+      <UnrecognisedClients />
       <div className="grid">
         <SilencesList />
         <section className="card" aria-labelledby="mail-title">

@@ -1,0 +1,2 @@
+ALTER TABLE `operations` ADD `client_kind` text DEFAULT 'provisioning' NOT NULL;--> statement-breakpoint
+CREATE INDEX `operations_unrecognised_idx` ON `operations` (`id`) WHERE "operations"."client_kind" = 'unrecognised';
