@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -24,10 +24,12 @@ import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
+import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
 import { openConfiguredDatabase } from './store/open.js';
-import { createRecorder, type Recorder } from './store/recorder.js';
+import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
+import { createStorageGuard } from './store/storage.js';
 import { createTermsStage } from './store/terms.js';
 
 export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
@@ -72,6 +74,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
 
   const db = openConfiguredDatabase(config.db);
+  // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
+  const opened = config.db === ':memory:' ? undefined : statSync(config.db);
+  const droppedBefore = readCounter(db, droppedTotalKey);
+  if (droppedBefore > 0) {
+    logger.warn(
+      { droppedTotal: droppedBefore },
+      'recorder: exchanges dropped by earlier runs (not recorded)',
+    );
+  }
   const checkpointer = startCheckpointer(db, config.db, {
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
@@ -88,7 +99,45 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   };
   let recorder: Recorder | undefined;
-  const recorderStats = () => recorder!.stats();
+  const storage = createStorageGuard({
+    db,
+    path: config.db,
+    budgetBytes: config.maxDbMb * 1024 * 1024,
+    opened,
+    clock,
+    onEvent(event, detail) {
+      if (event === 'fileProblem') {
+        logger.error(
+          detail,
+          'SCIMTAP_DB: the database file was deleted or replaced while scimtap has it open; what is recorded now is lost at exit. Restart scimtap.',
+        );
+      } else if ((detail.bodies as number) + (detail.operations as number) > 0) {
+        logger.warn(
+          detail,
+          'storage: pruned the oldest bodies and operations to stay within SCIMTAP_MAX_DB_MB',
+        );
+      }
+    },
+    onTick: () => persistDropped(),
+  });
+  // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
+  const recorderStats = (): RecorderStats => ({
+    ...recorder!.stats(),
+    fileProblem: storage.fileProblem(),
+  });
+  let persistedDropped = droppedBefore;
+  /** Drops survive a restart in the meta table; the metric alone would die with the process. */
+  const persistDropped = () => {
+    const total = droppedBefore + (recorder?.stats().dropped ?? 0);
+    if (total === persistedDropped) return true;
+    try {
+      writeCounter(db, droppedTotalKey, total);
+      persistedDropped = total;
+      return true;
+    } catch {
+      return false;
+    }
+  };
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
@@ -105,6 +154,39 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
+  );
+  // Storage (issue 10 §6): the budget, what is used, what was pruned to stay within it, and the file itself.
+  metrics.gauge(
+    'scimtap_storage_budget_bytes',
+    'SCIMTAP_MAX_DB_MB in bytes',
+    () => config.maxDbMb * 1024 * 1024,
+  );
+  metrics.gauge('scimtap_storage_bytes', 'Database file plus WAL on disk', () => storage.stats().totalBytes);
+  metrics.gauge('scimtap_storage_wal_bytes', 'Size of the WAL file', () => storage.stats().walBytes);
+  metrics.gauge(
+    'scimtap_storage_free_bytes',
+    'Freelist pages in the file, reused before it grows',
+    () => storage.stats().freeBytes,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_bodies_total',
+    'Bodies deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().bodiesPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_operations_total',
+    'Operations deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().operationsPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_wal_truncations_total',
+    'Truncating WAL checkpoints run because the WAL passed its limit',
+    () => storage.stats().walTruncations,
+  );
+  metrics.gauge(
+    'scimtap_storage_file_lost',
+    '1 while the file at SCIMTAP_DB is not the one open (deleted or replaced)',
+    () => (storage.fileProblem() ? 1 : 0),
   );
   const classifyOptions = { capture: config.capture, redact: config.redact };
   const write = createIngest({
@@ -132,6 +214,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   });
   recorder.start();
+  storage.start();
 
   const proxy = createProxy({
     upstream,
@@ -153,6 +236,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   } catch (err) {
     proxy.close();
     recorder.stop();
+    storage.stop();
     await checkpointer.stop();
     db.$client.close();
     throw listenerError('proxy', 'listen', config.listen, err);
@@ -167,6 +251,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     listenHost: config.adminListen.host,
     publicUrl: config.publicUrl,
     recorderStats,
+    storageStats: () => storage.stats(),
+    droppedTotal: () => droppedBefore + (recorder?.stats().dropped ?? 0),
     upstreamState: () => lastUpstream,
     emailState: () => emailDeliveryState(db),
     extraApi: {
@@ -202,6 +288,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     await proxyListener.close();
     proxy.close();
     recorder.stop();
+    storage.stop();
     await checkpointer.stop();
     db.$client.close();
     throw listenerError('admin', 'adminListen', config.adminListen, err);
@@ -235,13 +322,23 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       ]);
       await jobs.stop();
       proxy.close();
-      recorder.stop();
+      // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
+      const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
       await alerts.stop();
-      const { queued, dropped } = recorder.stats();
-      if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
+      storage.stop();
+      const { dropped, written } = recorder.stats();
+      const droppedTotal = droppedBefore + dropped;
+      const persisted = persistDropped();
+      if (droppedAtStop > 0 || !persisted) {
+        // The log line is the record of last resort when the database cannot take the counter either.
+        logger.error(
+          { droppedAtStop, dropped, droppedTotal, persisted },
+          'recorder: exchanges could not be written before shutdown (counted as dropped)',
+        );
+      }
       await checkpointer.stop();
       db.$client.close();
-      logger.info({ dropped }, 'scimtap stopped');
+      logger.info({ written, dropped, droppedTotal }, 'scimtap stopped');
     })();
     return stopping;
   };

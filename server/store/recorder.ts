@@ -14,6 +14,11 @@ export interface RecorderStats {
   lastErrorAt: number | null;
   /** when `failing` last went false→true or there was a drop; used by the recorderFailing rule */
   lastDropAt: number | null;
+  /**
+   * Set beside the recorder's own counts by the storage guard: the file at SCIMTAP_DB is no longer the one
+   * open (deleted or replaced), so what is written goes nowhere anyone will find it.
+   */
+  fileProblem?: 'missing' | 'replaced' | null;
 }
 
 export interface RecorderOptions {

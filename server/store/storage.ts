@@ -1,0 +1,225 @@
+import { statSync } from 'node:fs';
+import type { Db } from './db.js';
+
+// The storage budget (SCIMTAP_MAX_DB_MB, issue 10 §6). A flood of requests must not fill the disk: once the
+// database nears its budget, bodies go first (oldest first), then the oldest operations. SQLite never shrinks
+// its file by itself, but the pages a DELETE frees go on the freelist and new rows reuse them before the file
+// grows: the file stops growing rather than shrinking. The WAL is kept small by truncating checkpoints.
+
+const MB = 1024 * 1024;
+
+/** The budget's shape: what is measured against what, and when pruning starts and stops. Pure. */
+export function budgetPlan(budgetBytes: number) {
+  // The WAL gets an eighth of the budget (at most 64 MB): a truncating checkpoint runs once it is larger.
+  const walLimitBytes = Math.min(64 * MB, Math.max(MB, Math.floor(budgetBytes / 8)));
+  const fileBudget = budgetBytes - walLimitBytes;
+  return {
+    walLimitBytes,
+    /** pruning starts when the pages in use pass this ... */
+    pruneAboveBytes: Math.floor(fileBudget * 0.9),
+    /** ... and stops once they are under this, so it does not run for every batch */
+    pruneBelowBytes: Math.floor(fileBudget * 0.8),
+  };
+}
+
+export interface StorageStats {
+  /** SCIMTAP_MAX_DB_MB in bytes */
+  budgetBytes: number;
+  /** page_count × page_size of the database file */
+  fileBytes: number;
+  /** of which on the freelist: reusable by new rows */
+  freeBytes: number;
+  /** size of the -wal file */
+  walBytes: number;
+  /** fileBytes + walBytes: what the disk holds for scimtap */
+  totalBytes: number;
+  /** bodies and operations deleted to stay within the budget since start */
+  bodiesPruned: number;
+  operationsPruned: number;
+  /** truncating WAL checkpoints run because the WAL passed its limit */
+  walTruncations: number;
+  lastPruneAt: number | null;
+  /** the file at SCIMTAP_DB is not the one scimtap has open: `missing` (deleted) or `replaced`; else null */
+  fileProblem: 'missing' | 'replaced' | null;
+}
+
+export interface StorageGuard {
+  /** measure, checkpoint, check the file, and start pruning when over budget; the timer calls it every second */
+  tick(): void;
+  /** runs pruning to completion (tests, and the timer's continuation) */
+  prune(): Promise<void>;
+  stats(): StorageStats;
+  /** cheap: what the last tick found of the file */
+  fileProblem(): StorageStats['fileProblem'];
+  start(): void;
+  stop(): void;
+}
+
+export interface StorageGuardOptions {
+  db: Db;
+  /** SCIMTAP_DB */
+  path: string;
+  budgetBytes: number;
+  /** the file's identity when it was opened (statSync right after opening) */
+  opened?: { dev: number; ino: number };
+  intervalMs?: number;
+  /** time one delete transaction may hold the event loop */
+  batchMs?: number;
+  clock?: () => number;
+  onEvent?(event: 'fileProblem' | 'pruned', detail: Record<string, unknown>): void;
+  /** called at the end of every tick (main persists the drop counter there) */
+  onTick?(): void;
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function createStorageGuard({
+  db,
+  path,
+  budgetBytes,
+  opened,
+  intervalMs = 1_000,
+  batchMs = 10,
+  clock = Date.now,
+  onEvent,
+  onTick,
+}: StorageGuardOptions): StorageGuard {
+  const sqlite = db.$client;
+  const memory = path === ':memory:';
+  const plan = budgetPlan(budgetBytes);
+  // When a WAL is reset after a checkpoint, SQLite truncates it to this instead of keeping its high-water size.
+  sqlite.pragma(`journal_size_limit = ${plan.walLimitBytes}`);
+  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+  const q = {
+    pageCount: sqlite.prepare('pragma page_count').pluck(),
+    freelist: sqlite.prepare('pragma freelist_count').pluck(),
+    // Both pick their victims oldest first from an index (bodies_time_idx, the rowid).
+    deleteBodies: sqlite.prepare(
+      'delete from bodies where operation_id in (select operation_id from bodies order by time limit ?)',
+    ),
+    deleteOperations: sqlite.prepare(
+      'delete from operations where id in (select id from operations order by id limit ?)',
+    ),
+  };
+  const counters = {
+    bodiesPruned: 0,
+    operationsPruned: 0,
+    walTruncations: 0,
+    lastPruneAt: null as number | null,
+  };
+  let fileProblem: StorageStats['fileProblem'] = null;
+  let timer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
+  let stopped = false;
+
+  const walBytes = () => {
+    if (memory) return 0;
+    try {
+      return statSync(`${path}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
+  const usedBytes = () => ((q.pageCount.get() as number) - (q.freelist.get() as number)) * pageSize;
+
+  function stats(): StorageStats {
+    const pages = q.pageCount.get() as number;
+    const free = q.freelist.get() as number;
+    const wal = walBytes();
+    return {
+      budgetBytes,
+      fileBytes: pages * pageSize,
+      freeBytes: free * pageSize,
+      walBytes: wal,
+      totalBytes: pages * pageSize + wal,
+      ...counters,
+      fileProblem,
+    };
+  }
+
+  function checkFile(): void {
+    if (memory || !opened) return;
+    let problem: StorageStats['fileProblem'] = null;
+    try {
+      const now = statSync(path);
+      if (now.ino !== opened.ino || now.dev !== opened.dev) problem = 'replaced';
+    } catch {
+      problem = 'missing';
+    }
+    if (problem !== fileProblem) {
+      fileProblem = problem;
+      if (problem) onEvent?.('fileProblem', { problem, path });
+    }
+  }
+
+  function checkpoint(): void {
+    if (memory || walBytes() <= plan.walLimitBytes) return;
+    try {
+      // On the writer's own connection, between batches: no writer to wait for, and the checkpointer worker's
+      // passive passes have already copied most frames. `busy` is 1 when a reader or that worker holds it up.
+      const [result] = sqlite.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (result?.busy === 0) counters.walTruncations++;
+    } catch {
+      // A locked database: the next tick tries again.
+    }
+  }
+
+  async function prune(): Promise<void> {
+    let batch = 50;
+    const step = async (statement: typeof q.deleteBodies, key: 'bodiesPruned' | 'operationsPruned') => {
+      while (!stopped && usedBytes() > plan.pruneBelowBytes) {
+        const started = performance.now();
+        const { changes } = statement.run(batch);
+        const ms = performance.now() - started;
+        counters[key] += changes;
+        counters.lastPruneAt = clock();
+        if (changes === 0) return;
+        batch = Math.max(10, Math.min(2_000, Math.round((batch * batchMs) / Math.max(ms, 0.1))));
+        await nextTick();
+      }
+    };
+    const before = { ...counters };
+    await step(q.deleteBodies, 'bodiesPruned');
+    await step(q.deleteOperations, 'operationsPruned');
+    onEvent?.('pruned', {
+      bodies: counters.bodiesPruned - before.bodiesPruned,
+      operations: counters.operationsPruned - before.operationsPruned,
+      usedBytes: usedBytes(),
+      budgetBytes,
+    });
+  }
+
+  function tick(): void {
+    if (stopped || !sqlite.open) return;
+    checkFile();
+    checkpoint();
+    if (!pruning && usedBytes() > plan.pruneAboveBytes) {
+      pruning = prune()
+        .catch(() => {})
+        .finally(() => {
+          pruning = undefined;
+        });
+    }
+    onTick?.();
+  }
+
+  return {
+    tick,
+    prune: async () => {
+      if (pruning) await pruning;
+      else if (usedBytes() > plan.pruneAboveBytes) await prune();
+    },
+    stats,
+    fileProblem: () => fileProblem,
+    start() {
+      if (timer) return;
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
