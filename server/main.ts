@@ -119,6 +119,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       }
     },
     onTick: () => persistDropped(),
+    // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
+    afterPrune: () => cycles.onRollback(),
   });
   // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
   const recorderStats = (): RecorderStats => ({
@@ -198,6 +200,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       metrics.stage,
       alerts.stage,
       createTermsStage(db),
+      storage.stage,
       ...(options.stages ?? []),
     ],
   });

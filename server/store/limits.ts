@@ -4,13 +4,13 @@ import type { MemberChange, ModifiedProperty, Operation } from '../scim/types.js
 // Stored field caps (issue 10 §6). A client may send any length (an 8 KB userName in every lookup grew the
 // database by ~78 KB per request: each value sits in the operation row, its indexes, the search terms and the
 // identity rollup). Entra's longest real values are far below these: userPrincipalName ≤ 113, group
-// displayName ≤ 256, filter queries ~100 characters. The forwarded bytes are never cut; only what is stored.
+// displayName ≤ 256, filter queries ~100 characters (Okta's, with paging, ~150). The forwarded bytes are never cut; only what is stored.
 export const fieldLimits = {
   /** userName / displayName, externalId, targetId, member ids: the identity keys of the rollups */
   identity: 256,
   httpMethod: 32,
   path: 1024,
-  query: 1024,
+  query: 512,
   reason: 1024,
   userAgent: 256,
   scimType: 64,

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Db } from './db.js';
+import type { IngestStage } from './ingest.js';
 
 // The storage budget (SCIMTAP_MAX_DB_MB, issue 10 §6). A flood of requests must not fill the disk: once the
 // database nears its budget, bodies go first (oldest first), then the oldest operations. SQLite never shrinks
@@ -33,9 +34,12 @@ export interface StorageStats {
   walBytes: number;
   /** fileBytes + walBytes: what the disk holds for scimtap */
   totalBytes: number;
-  /** bodies and operations deleted to stay within the budget since start */
+  /** bodies, operations, and identities left without operations, deleted to stay within the budget since start */
   bodiesPruned: number;
   operationsPruned: number;
+  identitiesPruned: number;
+  /** search terms no remaining operation uses, deleted with them */
+  termsPruned: number;
   /** truncating WAL checkpoints run because the WAL passed its limit */
   walTruncations: number;
   lastPruneAt: number | null;
@@ -49,6 +53,11 @@ export interface StorageGuard {
   /** runs pruning to completion (tests, and the timer's continuation) */
   prune(): Promise<void>;
   stats(): StorageStats;
+  /**
+   * An ingest stage: after each committed batch, a WAL past its limit is checkpointed and truncated at once.
+   * A tick a second is too slow under a flood (the WAL took 8 MB between two ticks).
+   */
+  stage: IngestStage;
   /** cheap: what the last tick found of the file */
   fileProblem(): StorageStats['fileProblem'];
   start(): void;
@@ -69,6 +78,8 @@ export interface StorageGuardOptions {
   onEvent?(event: 'fileProblem' | 'pruned', detail: Record<string, unknown>): void;
   /** called at the end of every tick (main persists the drop counter there) */
   onTick?(): void;
+  /** identity rows were deleted: whoever caches them (the cycles stage) reloads */
+  afterPrune?(): void;
 }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -83,6 +94,7 @@ export function createStorageGuard({
   clock = Date.now,
   onEvent,
   onTick,
+  afterPrune,
 }: StorageGuardOptions): StorageGuard {
   const sqlite = db.$client;
   const memory = path === ':memory:';
@@ -97,13 +109,59 @@ export function createStorageGuard({
     deleteBodies: sqlite.prepare(
       'delete from bodies where operation_id in (select operation_id from bodies order by time limit ?)',
     ),
-    deleteOperations: sqlite.prepare(
-      'delete from operations where id in (select id from operations order by id limit ?)',
+    oldestOperations: sqlite.prepare(
+      'select id, identity, target_id as targetId, reason from operations order by id limit ?',
     ),
+    deleteOperationsTo: sqlite.prepare('delete from operations where id <= ?'),
+    oldestOperationId: sqlite.prepare('select min(id) from operations').pluck(),
+    // A term goes with the last operation that used it (each check is an index probe).
+    dropTerm: {
+      identity: sqlite.prepare(`delete from operation_terms where field = 'identity' and value = ?
+        and not exists (select 1 from operations where identity = ?)`),
+      targetId: sqlite.prepare(`delete from operation_terms where field = 'targetId' and value = ?
+        and not exists (select 1 from operations where target_id = ?)`),
+      reason: sqlite.prepare(`delete from operation_terms where field = 'reason' and value = ?
+        and not exists (select 1 from operations where reason = ?)`),
+    },
+    // An identity whose last operation is gone: a flood of unique names would otherwise fill the budget with
+    // rollup rows alone. Oldest (lowest rowid) first, so the scan stops early.
+    deleteIdentities: sqlite.prepare(`delete from identities where id in (select id from identities
+      where coalesce(last_operation_id, 0) < ? order by id limit ?)`),
+    deleteOrphanMemberships: sqlite.prepare(
+      'delete from memberships where group_identity_id not in (select id from identities)',
+    ),
+  };
+  type OldOperation = { id: number; identity: string | null; targetId: string | null; reason: string | null };
+  const deleteOperations = sqlite.transaction((limit: number) => {
+    const rows = q.oldestOperations.all(limit) as OldOperation[];
+    if (rows.length === 0) return 0;
+    const { changes } = q.deleteOperationsTo.run(rows[rows.length - 1].id);
+    const seen = new Set<string>();
+    for (const r of rows) {
+      for (const field of ['identity', 'targetId', 'reason'] as const) {
+        const value = r[field];
+        if (value === null || seen.has(`${field}\u0000${value}`)) continue;
+        seen.add(`${field}\u0000${value}`);
+        counters.termsPruned += q.dropTerm[field].run(value, value).changes;
+      }
+    }
+    return changes;
+  });
+  const deleteIdentities = (limit: number) => {
+    const oldest = (q.oldestOperationId.get() as number | null) ?? Number.MAX_SAFE_INTEGER;
+    const { changes } = q.deleteIdentities.run(oldest, limit);
+    if (changes > 0) {
+      q.deleteOrphanMemberships.run();
+      // In the same turn, before the recorder writes again: no batch may use a cached id of a deleted row.
+      afterPrune?.();
+    }
+    return changes;
   };
   const counters = {
     bodiesPruned: 0,
     operationsPruned: 0,
+    identitiesPruned: 0,
+    termsPruned: 0,
     walTruncations: 0,
     lastPruneAt: null as number | null,
   };
@@ -153,7 +211,7 @@ export function createStorageGuard({
   }
 
   function checkpoint(): void {
-    if (memory || walBytes() <= plan.walLimitBytes) return;
+    if (memory || stopped || !sqlite.open || walBytes() <= plan.walLimitBytes) return;
     try {
       // On the writer's own connection, between batches: no writer to wait for, and the checkpointer worker's
       // passive passes have already copied most frames. `busy` is 1 when a reader or that worker holds it up.
@@ -166,10 +224,14 @@ export function createStorageGuard({
 
   async function prune(): Promise<void> {
     let batch = 50;
-    const step = async (statement: typeof q.deleteBodies, key: 'bodiesPruned' | 'operationsPruned') => {
-      while (!stopped && usedBytes() > plan.pruneBelowBytes) {
+    const step = async (
+      run: (limit: number) => number,
+      key: 'bodiesPruned' | 'operationsPruned' | 'identitiesPruned',
+      { untilUnder = true } = {},
+    ) => {
+      while (!stopped && (!untilUnder || usedBytes() > plan.pruneBelowBytes)) {
         const started = performance.now();
-        const { changes } = statement.run(batch);
+        const changes = run(batch);
         const ms = performance.now() - started;
         counters[key] += changes;
         counters.lastPruneAt = clock();
@@ -179,11 +241,20 @@ export function createStorageGuard({
       }
     };
     const before = { ...counters };
-    await step(q.deleteBodies, 'bodiesPruned');
-    await step(q.deleteOperations, 'operationsPruned');
+    await step((n) => q.deleteBodies.run(n).changes, 'bodiesPruned');
+    // Then operations, and every identity they leave without any: under a flood of unique names an identity
+    // row costs about as much as its operation.
+    while (!stopped && usedBytes() > plan.pruneBelowBytes) {
+      const ops = counters.operationsPruned;
+      const ids = counters.identitiesPruned;
+      await step(deleteOperations, 'operationsPruned');
+      await step(deleteIdentities, 'identitiesPruned', { untilUnder: false });
+      if (counters.operationsPruned === ops && counters.identitiesPruned === ids) break;
+    }
     onEvent?.('pruned', {
       bodies: counters.bodiesPruned - before.bodiesPruned,
       operations: counters.operationsPruned - before.operationsPruned,
+      identities: counters.identitiesPruned - before.identitiesPruned,
       usedBytes: usedBytes(),
       budgetBytes,
     });
@@ -210,6 +281,7 @@ export function createStorageGuard({
       else if (usedBytes() > plan.pruneAboveBytes) await prune();
     },
     stats,
+    stage: { afterCommit: checkpoint },
     fileProblem: () => fileProblem,
     start() {
       if (timer) return;
