@@ -324,7 +324,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
         closeGracefully(adminServer as import('node:http').Server, 2_000),
       ]);
       await jobs.stop();
+      // A request that raced the listener's close may still be waiting on the upstream: let it finish (bounded)
+      // so that its exchange is recorded before the recorder stops, not after the database is closed.
+      const inFlightDeadline = Date.now() + 2_000;
+      while (proxy.inFlight() > 0 && Date.now() < inFlightDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       proxy.close();
+      // Aborted upstream requests report their exchange on the next turns of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 20));
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
       await alerts.stop();
