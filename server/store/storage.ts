@@ -180,9 +180,16 @@ export function createStorageGuard({
   };
   const usedBytes = () => ((q.pageCount.get() as number) - (q.freelist.get() as number)) * pageSize;
 
+  // The last good reading: on a deleted file SQLite cannot even read its page count (SQLITE_IOERR_FSTAT).
+  let lastPages = 0;
+  let lastFree = 0;
   function stats(): StorageStats {
-    const pages = q.pageCount.get() as number;
-    const free = q.freelist.get() as number;
+    try {
+      lastPages = q.pageCount.get() as number;
+      lastFree = q.freelist.get() as number;
+    } catch {}
+    const pages = lastPages;
+    const free = lastFree;
     const wal = walBytes();
     return {
       budgetBytes,
@@ -263,13 +270,17 @@ export function createStorageGuard({
   function tick(): void {
     if (stopped || !sqlite.open) return;
     checkFile();
-    checkpoint();
-    if (!pruning && usedBytes() > plan.pruneAboveBytes) {
-      pruning = prune()
-        .catch(() => {})
-        .finally(() => {
-          pruning = undefined;
-        });
+    try {
+      checkpoint();
+      if (!pruning && usedBytes() > plan.pruneAboveBytes) {
+        pruning = prune()
+          .catch(() => {})
+          .finally(() => {
+            pruning = undefined;
+          });
+      }
+    } catch {
+      // A database that cannot be read (a deleted file, a failing disk) is the recorder's to report.
     }
     onTick?.();
   }

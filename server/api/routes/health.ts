@@ -37,12 +37,17 @@ export function healthRoutes({
     let storage: StorageStats | null = null;
     try {
       db.$client.prepare('select 1').get();
-      storage = storageStats?.() ?? null;
-      if (storage?.fileProblem) dbState = storage.fileProblem;
-      else if (recorderStats().failing) dbState = 'failing';
+      if (recorderStats().failing) dbState = 'failing';
     } catch {
       dbState = 'error';
     }
+    try {
+      storage = storageStats?.() ?? null;
+    } catch {
+      storage = null;
+    }
+    // A deleted or replaced file explains any error above, and is what the operator must act on.
+    if (storage?.fileProblem) dbState = storage.fileProblem;
     const upstream = upstreamState();
     let email: EmailDeliveryState | null = null;
     try {
