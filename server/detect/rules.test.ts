@@ -639,6 +639,13 @@ const cases: Case[] = [
     recorder: { ...quietRecorder, dropped: 12, lastDropAt: T0 },
     expect: null,
   },
+  {
+    name: 'a deleted database file fires, though every write still succeeds',
+    rule: 'recorderFailing',
+    traffic: () => new Traffic(),
+    recorder: { ...quietRecorder, fileProblem: 'missing' },
+    expect: { severity: 'critical', summary: /database file \(SCIMTAP_DB\) was deleted/ },
+  },
 ];
 
 describe('rules (ARCHITECTURE §6)', () => {
