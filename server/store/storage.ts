@@ -16,6 +16,7 @@ export function budgetPlan(budgetBytes: number) {
   const fileBudget = budgetBytes - walLimitBytes;
   return {
     walLimitBytes,
+    fileBudgetBytes: fileBudget,
     /** pruning starts when the pages in use pass this ... */
     pruneAboveBytes: Math.floor(fileBudget * 0.9),
     /** ... and stops once they are under this, so it does not run for every batch */
@@ -54,8 +55,9 @@ export interface StorageGuard {
   prune(): Promise<void>;
   stats(): StorageStats;
   /**
-   * An ingest stage: after each committed batch, a WAL past its limit is checkpointed and truncated at once.
-   * A tick a second is too slow under a flood (the WAL took 8 MB between two ticks).
+   * An ingest stage: after each committed batch, a WAL past its limit is checkpointed and truncated at once, and
+   * pruning starts once the pages in use pass the budget. A tick a second is too slow under a flood (the WAL took
+   * 8 MB between two ticks).
    */
   stage: IngestStage;
   /** cheap: what the last tick found of the file */
@@ -243,7 +245,9 @@ export function createStorageGuard({
         counters[key] += changes;
         counters.lastPruneAt = clock();
         if (changes === 0) return;
-        batch = Math.max(10, Math.min(2_000, Math.round((batch * batchMs) / Math.max(ms, 0.1))));
+        // Past the budget itself the flood is outrunning the pruning: take longer turns (the budget wins).
+        const turnMs = usedBytes() > plan.fileBudgetBytes ? batchMs * 5 : batchMs;
+        batch = Math.max(10, Math.min(5_000, Math.round((batch * turnMs) / Math.max(ms, 0.1))));
         await nextTick();
       }
     };
@@ -267,18 +271,23 @@ export function createStorageGuard({
     });
   }
 
+  /** After each committed batch (and each tick): a WAL past its limit, pages in use past the budget. */
+  function afterCommit(): void {
+    checkpoint();
+    if (!pruning && !stopped && usedBytes() > plan.pruneAboveBytes) {
+      pruning = prune()
+        .catch(() => {})
+        .finally(() => {
+          pruning = undefined;
+        });
+    }
+  }
+
   function tick(): void {
     if (stopped || !sqlite.open) return;
     checkFile();
     try {
-      checkpoint();
-      if (!pruning && usedBytes() > plan.pruneAboveBytes) {
-        pruning = prune()
-          .catch(() => {})
-          .finally(() => {
-            pruning = undefined;
-          });
-      }
+      afterCommit();
     } catch {
       // A database that cannot be read (a deleted file, a failing disk) is the recorder's to report.
     }
@@ -292,7 +301,7 @@ export function createStorageGuard({
       else if (usedBytes() > plan.pruneAboveBytes) await prune();
     },
     stats,
-    stage: { afterCommit: checkpoint },
+    stage: { afterCommit },
     fileProblem: () => fileProblem,
     start() {
       if (timer) return;
