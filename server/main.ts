@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -27,10 +27,12 @@ import { createProxy, REFUSED_REASON } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
+import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
 import { createIngest, type IngestStage } from './store/ingest.js';
 import { openConfiguredDatabase } from './store/open.js';
-import { createRecorder, type Recorder } from './store/recorder.js';
+import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
+import { createStorageGuard } from './store/storage.js';
 import { createTermsStage } from './store/terms.js';
 
 export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
@@ -75,6 +77,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
 
   const db = openConfiguredDatabase(config.db);
+  // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
+  const opened = config.db === ':memory:' ? undefined : statSync(config.db);
+  const droppedBefore = readCounter(db, droppedTotalKey);
+  if (droppedBefore > 0) {
+    logger.warn(
+      { droppedTotal: droppedBefore },
+      'recorder: exchanges dropped by earlier runs (not recorded)',
+    );
+  }
   const checkpointer = startCheckpointer(db, config.db, {
     onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
   });
@@ -100,7 +111,47 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   };
   let recorder: Recorder | undefined;
-  const recorderStats = () => recorder!.stats();
+  const storage = createStorageGuard({
+    db,
+    path: config.db,
+    budgetBytes: config.maxDbMb * 1024 * 1024,
+    opened,
+    clock,
+    onEvent(event, detail) {
+      if (event === 'fileProblem') {
+        logger.error(
+          detail,
+          'SCIMTAP_DB: the database file was deleted or replaced while scimtap has it open; what is recorded now is lost at exit. Restart scimtap.',
+        );
+      } else if ((detail.bodies as number) + (detail.operations as number) > 0) {
+        logger.warn(
+          detail,
+          'storage: pruned the oldest bodies and operations to stay within SCIMTAP_MAX_DB_MB',
+        );
+      }
+    },
+    onTick: () => persistDropped(),
+    // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
+    afterPrune: () => cycles.onRollback(),
+  });
+  // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
+  const recorderStats = (): RecorderStats => ({
+    ...recorder!.stats(),
+    fileProblem: storage.fileProblem(),
+  });
+  let persistedDropped = droppedBefore;
+  /** Drops survive a restart in the meta table; the metric alone would die with the process. */
+  const persistDropped = () => {
+    const total = droppedBefore + (recorder?.stats().dropped ?? 0);
+    if (total === persistedDropped) return true;
+    try {
+      writeCounter(db, droppedTotalKey, total);
+      persistedDropped = total;
+      return true;
+    } catch {
+      return false;
+    }
+  };
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
@@ -118,6 +169,39 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
   );
+  // Storage (issue 10 §6): the budget, what is used, what was pruned to stay within it, and the file itself.
+  metrics.gauge(
+    'scimtap_storage_budget_bytes',
+    'SCIMTAP_MAX_DB_MB in bytes',
+    () => config.maxDbMb * 1024 * 1024,
+  );
+  metrics.gauge('scimtap_storage_bytes', 'Database file plus WAL on disk', () => storage.stats().totalBytes);
+  metrics.gauge('scimtap_storage_wal_bytes', 'Size of the WAL file', () => storage.stats().walBytes);
+  metrics.gauge(
+    'scimtap_storage_free_bytes',
+    'Freelist pages in the file, reused before it grows',
+    () => storage.stats().freeBytes,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_bodies_total',
+    'Bodies deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().bodiesPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_operations_total',
+    'Operations deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().operationsPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_wal_truncations_total',
+    'Truncating WAL checkpoints run because the WAL passed its limit',
+    () => storage.stats().walTruncations,
+  );
+  metrics.gauge(
+    'scimtap_storage_file_lost',
+    '1 while the file at SCIMTAP_DB is not the one open (deleted or replaced)',
+    () => (storage.fileProblem() ? 1 : 0),
+  );
   const classifyOptions = {
     capture: config.capture,
     redact: config.redact,
@@ -134,6 +218,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       metrics.stage,
       alerts.stage,
       createTermsStage(db),
+      storage.stage,
       ...(options.stages ?? []),
     ],
   });
@@ -150,6 +235,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   });
   recorder.start();
+  storage.start();
 
   const proxy = createProxy({
     upstream,
@@ -177,6 +263,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   } catch (err) {
     proxy.close();
     recorder.stop();
+    storage.stop();
     await checkpointer.stop();
     db.$client.close();
     throw listenerError('proxy', 'listen', config.listen, err);
@@ -191,6 +278,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     listenHost: config.adminListen.host,
     publicUrl: config.publicUrl,
     recorderStats,
+    storageStats: () => storage.stats(),
+    droppedTotal: () => droppedBefore + (recorder?.stats().dropped ?? 0),
     upstreamState: () => lastUpstream,
     emailState: () => emailDeliveryState(db),
     extraApi: {
@@ -227,6 +316,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     await proxyListener.close();
     proxy.close();
     recorder.stop();
+    storage.stop();
     await checkpointer.stop();
     db.$client.close();
     throw listenerError('admin', 'adminListen', config.adminListen, err);
@@ -259,14 +349,32 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
         closeGracefully(adminServer as import('node:http').Server, 2_000),
       ]);
       await jobs.stop();
+      // A request that raced the listener's close may still be waiting on the upstream: let it finish (bounded)
+      // so that its exchange is recorded before the recorder stops, not after the database is closed.
+      const inFlightDeadline = Date.now() + 2_000;
+      while (proxy.inFlight() > 0 && Date.now() < inFlightDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       proxy.close();
-      recorder.stop();
+      // Aborted upstream requests report their exchange on the next turns of the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
+      const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
       await alerts.stop();
-      const { queued, dropped } = recorder.stats();
-      if (queued > 0) logger.error({ queued }, 'recorder: exchanges could not be written before shutdown');
+      storage.stop();
+      const { dropped, written } = recorder.stats();
+      const droppedTotal = droppedBefore + dropped;
+      const persisted = persistDropped();
+      if (droppedAtStop > 0 || !persisted) {
+        // The log line is the record of last resort when the database cannot take the counter either.
+        logger.error(
+          { droppedAtStop, dropped, droppedTotal, persisted },
+          'recorder: exchanges could not be written before shutdown (counted as dropped)',
+        );
+      }
       await checkpointer.stop();
       db.$client.close();
-      logger.info({ dropped }, 'scimtap stopped');
+      logger.info({ written, dropped, droppedTotal }, 'scimtap stopped');
     })();
     return stopping;
   };

@@ -724,6 +724,13 @@ const cases: Case[] = [
     after: 61 * MIN,
     expect: null,
   },
+  {
+    name: 'a deleted database file fires, though every write still succeeds',
+    rule: 'recorderFailing',
+    traffic: () => new Traffic(),
+    recorder: { ...quietRecorder, fileProblem: 'missing' },
+    expect: { severity: 'critical', summary: /database file \(SCIMTAP_DB\) was deleted/ },
+  },
 ];
 
 describe('rules (ARCHITECTURE §6)', () => {

@@ -491,17 +491,20 @@ export const backoffSuspected: Rule = (input, rules, now) => {
 export const recorderFailing: Rule = (input, rules, now) => {
   const r = input.recorder;
   const recentDrop = r.lastDropAt !== null && now - r.lastDropAt < rules.recorderDropWindowMinutes * 60_000;
-  if (!r.failing && !recentDrop) return [];
+  const fileProblem = r.fileProblem ?? null;
+  if (!r.failing && !recentDrop && !fileProblem) return [];
   return [
     {
       rule: 'recorderFailing',
       severity: 'critical',
       scope: 'app',
       entraReason: null,
-      summary: r.failing
-        ? `scimtap cannot write operations to its database${r.dropped > 0 ? ` (${r.dropped} dropped)` : ''}`
-        : `scimtap dropped ${r.dropped} operations it could not record`,
-      reasonKey: r.failing ? 'failing' : 'dropped',
+      summary: fileProblem
+        ? `the database file (SCIMTAP_DB) was ${fileProblem === 'missing' ? 'deleted' : 'replaced'} while scimtap has it open: operations recorded now are lost at exit`
+        : r.failing
+          ? `scimtap cannot write operations to its database${r.dropped > 0 ? ` (${r.dropped} dropped)` : ''}`
+          : `scimtap dropped ${r.dropped} operations it could not record`,
+      reasonKey: fileProblem ? `file-${fileProblem}` : r.failing ? 'failing' : 'dropped',
       evidence: evidence({
         count: r.dropped,
         firstSeen: r.lastErrorAt ?? r.lastDropAt,
@@ -512,6 +515,7 @@ export const recorderFailing: Rule = (input, rules, now) => {
           queued: r.queued,
           writeErrors: r.writeErrors,
           lastError: r.lastError,
+          fileProblem,
         },
       }),
     },

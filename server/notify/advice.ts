@@ -271,9 +271,13 @@ export function adviceFor(incident: Incident, ctx: AdviceContext = {}): Advice {
         title: 'scimtap cannot record the traffic',
         entra:
           'Entra is not affected: requests are still forwarded. But what is not recorded is not watched.',
-        cause: ['The database cannot be written: disk full, permissions, a read-only or locked file.'],
+        cause: [
+          'The database cannot be written: disk full, permissions, a read-only or locked file.',
+          'Or the file at SCIMTAP_DB was deleted or replaced while scimtap had it open.',
+        ],
         action: [
           'Check free space and permissions for SCIMTAP_DB, and the scimtap log for the database error.',
+          'If the file was deleted or replaced, restart scimtap: it keeps writing to the file it opened, which is gone at exit.',
         ],
         links: [{ label: 'Health', path: '/api/health' }],
       };

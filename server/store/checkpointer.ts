@@ -8,7 +8,9 @@ import type { Db } from './db.js';
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.path);
+// fileMustExist: the worker starts a moment after the main connection; if the file was deleted meanwhile, it
+// must not create an empty one in its place (scimtap would then take it for a replaced database).
+const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('busy_timeout = 1000');
 const timer = setInterval(() => {
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }

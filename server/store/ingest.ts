@@ -1,5 +1,6 @@
 import type { ClientKind, Exchange, Operation } from '../scim/types.js';
 import type { Db } from './db.js';
+import { capOperation } from './limits.js';
 
 /** An operation about to be stored: later stages may fill in its cycle and identity. */
 export interface OperationRecord extends Operation {
@@ -104,7 +105,8 @@ export function createIngest({
   return (batch) => {
     const records = batch.map(
       (exchange): OperationRecord => ({
-        ...classify(exchange),
+        // Capped before any stage sees it: rollups, search terms and rows all key on the same stored value.
+        ...capOperation(classify(exchange)),
         cycleId: null,
         identityId: null,
         clientKind: exchange.refused ? 'unrecognised' : 'provisioning',

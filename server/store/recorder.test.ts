@@ -1,6 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exchange } from '../../test/fixtures/entra.js';
+import { classify } from '../scim/classify.js';
 import type { Exchange } from '../scim/types.js';
+import { openDatabase } from './db.js';
+import { createIngest } from './ingest.js';
 import { createRecorder, isRetryableWriteError } from './recorder.js';
 
 const sqliteError = (code: string) => Object.assign(new Error(code), { code });
@@ -69,6 +75,97 @@ describe('createRecorder', () => {
       for (let i = 0; i < 3; i++) r.record(exchange());
       r.flush();
     }).not.toThrow();
+  });
+});
+
+describe('a full disk', () => {
+  it('writes the part of a batch that fits, in order, and counts the rest dropped (real SQLite, max_page_count)', () => {
+    const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'scimtap-full-')), 'scimtap.db'));
+    const sqlite = db.$client;
+    const write = createIngest({
+      db,
+      classify: (ex) => classify(ex, { capture: 'full', redact: [] }),
+    });
+    // Room for a few more pages only: each exchange carries a 3 KB body, so a 200-row batch cannot fit whole.
+    sqlite.pragma(`max_page_count = ${(sqlite.pragma('page_count', { simple: true }) as number) + 12}`);
+    const r = createRecorder({ write });
+    for (let i = 0; i < 200; i++) {
+      r.record(
+        exchange({
+          method: 'POST',
+          path: `/scim/v2/Users`,
+          reqBody: { userName: `u${i}`, pad: 'p'.repeat(3_000) },
+        }),
+      );
+    }
+    r.flush();
+    const stats = r.stats();
+    const stored = sqlite
+      .prepare('select request_body from bodies order by operation_id')
+      .pluck()
+      .all() as string[];
+    console.log(`full disk: ${stats.written} of 200 landed, ${stats.dropped} dropped`);
+    expect(stats.written).toBeGreaterThan(0);
+    expect(stats.written).toBeLessThan(200);
+    expect(stats.written + stats.dropped).toBe(200);
+    expect(stats).toMatchObject({ queued: 0, failing: true });
+    expect(stats.lastError).toMatch(/full/i);
+    // What landed is the batch's first rows, whole.
+    expect(stored.map((b) => JSON.parse(b).userName)).toEqual(
+      Array.from({ length: stats.written }, (_, i) => `u${i}`),
+    );
+    expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
+    sqlite.close();
+  });
+
+  it('keeps the whole batch queued when nothing at all fits (space may come back)', () => {
+    const now = 0;
+    const r = createRecorder({
+      clock: () => now,
+      write: () => {
+        throw sqliteError('SQLITE_FULL');
+      },
+    });
+    for (let i = 0; i < 10; i++) r.record(exchange());
+    r.flush();
+    expect(r.stats()).toMatchObject({ queued: 10, dropped: 0, failing: true });
+  });
+});
+
+describe('stop', () => {
+  it('writes what is queued, and counts what it cannot write in time and what comes after', () => {
+    const written: Exchange[] = [];
+    const r = createRecorder({ write: (b) => written.push(...b), maxBatch: 10 });
+    for (let i = 0; i < 25; i++) r.record(exchange());
+    expect(r.stop()).toBe(0);
+    expect(written).toHaveLength(25);
+    r.record(exchange());
+    expect(r.stats()).toMatchObject({ written: 25, dropped: 1, queued: 0 });
+  });
+
+  it('gives up at its deadline on a database that stays locked, and counts the rest dropped', () => {
+    const r = createRecorder({
+      write: () => {
+        throw sqliteError('SQLITE_BUSY');
+      },
+    });
+    for (let i = 0; i < 7; i++) r.record(exchange());
+    const started = performance.now();
+    expect(r.stop({ deadlineMs: 50 })).toBe(7);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(r.stats()).toMatchObject({ dropped: 7, queued: 0 });
+  });
+
+  it('does not wait on a full disk: what cannot be written is counted at once', () => {
+    const r = createRecorder({
+      write: () => {
+        throw sqliteError('SQLITE_FULL');
+      },
+    });
+    for (let i = 0; i < 3; i++) r.record(exchange());
+    const started = performance.now();
+    expect(r.stop({ deadlineMs: 10_000 })).toBe(3);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });
 

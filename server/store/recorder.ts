@@ -14,6 +14,11 @@ export interface RecorderStats {
   lastErrorAt: number | null;
   /** when `failing` last went false→true or there was a drop; used by the recorderFailing rule */
   lastDropAt: number | null;
+  /**
+   * Set beside the recorder's own counts by the storage guard: the file at SCIMTAP_DB is no longer the one
+   * open (deleted or replaced), so what is written goes nowhere anyone will find it.
+   */
+  fileProblem?: 'missing' | 'replaced' | null;
 }
 
 export interface RecorderOptions {
@@ -34,8 +39,11 @@ export interface Recorder {
   flush(): void;
   stats(): RecorderStats;
   start(): void;
-  /** stop the timer and make a last flush attempt */
-  stop(): void;
+  /**
+   * Stop the timer and write what is queued, for at most `deadlineMs`. Whatever could not be written by then is
+   * counted in `dropped`, and so is anything recorded afterwards. Returns the number dropped by stopping.
+   */
+  stop(options?: { deadlineMs?: number }): number;
 }
 
 // SQLite result codes that mean "try again later": locked, busy, full, read-only, I/O.
@@ -45,6 +53,10 @@ export function isRetryableWriteError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && retryableCodes.test(code);
 }
+
+const codeOf = (err: unknown) => String((err as { code?: unknown })?.code ?? '');
+const isFull = (err: unknown) => codeOf(err).startsWith('SQLITE_FULL');
+const isBusy = (err: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(codeOf(err));
 
 /**
  * A bounded in-memory queue written in batches (ARCHITECTURE §3). Recording never blocks or breaks forwarding:
@@ -67,6 +79,8 @@ export function createRecorder({
   // After a failure, back off so a broken disk does not cost a failed transaction every tick.
   let retryAt = 0;
   let backoffMs = 0;
+  let stopped = false;
+  let lastFailure: unknown = null;
   const stats: RecorderStats = {
     queued: 0,
     written: 0,
@@ -79,7 +93,8 @@ export function createRecorder({
   };
 
   function record(exchange: Exchange): void {
-    if (queued() >= maxQueue) {
+    // After stop nothing would ever write it: an exchange that finishes during shutdown is counted, not lost.
+    if (stopped || queued() >= maxQueue) {
       stats.dropped++;
       stats.lastDropAt = clock();
       return;
@@ -98,6 +113,38 @@ export function createRecorder({
     }
   }
 
+  /**
+   * On a full disk a batch is written in smaller pieces so that what fits lands: the largest prefix that fits,
+   * found by halving the piece after each SQLITE_FULL (at most log2(batch) failed transactions), in order.
+   * Returns how many were written; throws what is not a full disk.
+   */
+  function writeWhatFits(batch: Exchange[]): number {
+    let landed = 0;
+    let size = Math.ceil(batch.length / 2);
+    while (landed < batch.length) {
+      const piece = batch.slice(landed, landed + size);
+      try {
+        write(piece);
+        landed += piece.length;
+      } catch (err) {
+        if (!isFull(err)) throw err;
+        if (size === 1) break;
+        size = Math.ceil(size / 2);
+      }
+    }
+    return landed;
+  }
+
+  function noteFailure(err: unknown): void {
+    lastFailure = err;
+    stats.writeErrors++;
+    stats.failing = true;
+    stats.lastError = (err as Error)?.message ?? String(err);
+    stats.lastErrorAt = clock();
+    backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
+    retryAt = clock() + backoffMs;
+  }
+
   /** Writes one batch; returns false when it should not go on (nothing left, or backing off). */
   function writeOne(force: boolean): boolean {
     if (queued() === 0) return false;
@@ -106,14 +153,27 @@ export function createRecorder({
     try {
       write(batch);
     } catch (err) {
-      const retryable = isRetryableWriteError(err);
-      stats.writeErrors++;
-      stats.failing = true;
-      stats.lastError = (err as Error)?.message ?? String(err);
-      stats.lastErrorAt = clock();
-      backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
-      retryAt = clock() + backoffMs;
-      onError?.(err, retryable);
+      let landed = 0;
+      let failure = err;
+      if (isFull(err) && batch.length > 1) {
+        try {
+          landed = writeWhatFits(batch);
+        } catch (other) {
+          failure = other;
+        }
+      }
+      const retryable = isRetryableWriteError(failure);
+      noteFailure(failure);
+      onError?.(failure, retryable);
+      if (landed > 0) {
+        // Part of the batch landed: the rest did not fit. Counted as dropped rather than retried, so a disk that
+        // stays nearly full costs one short bisection per batch, never a queue that stops moving.
+        stats.written += landed;
+        stats.dropped += batch.length - landed;
+        stats.lastDropAt = clock();
+        take(batch.length);
+        return false;
+      }
       if (!retryable) {
         // A batch that fails for a non-transient reason would block the queue forever: count it lost.
         stats.dropped += batch.length;
@@ -155,12 +215,26 @@ export function createRecorder({
       timer = setInterval(() => flush(), flushIntervalMs);
       timer.unref();
     },
-    stop() {
+    stop({ deadlineMs = 5_000 } = {}) {
       clearInterval(timer);
       timer = undefined;
       if (continuation) clearImmediate(continuation);
       continuation = undefined;
-      flush(true);
+      stopped = true;
+      // Wall time, not `clock`: a test's frozen clock must not make shutdown wait forever.
+      const deadline = performance.now() + deadlineMs;
+      while (queued() > 0 && performance.now() < deadline) {
+        if (writeOne(true)) continue;
+        // A lock held elsewhere may clear (each attempt waits busy_timeout); a full or broken disk will not.
+        if (!isBusy(lastFailure)) break;
+      }
+      const left = queued();
+      if (left > 0) {
+        stats.dropped += left;
+        stats.lastDropAt = clock();
+        take(left);
+      }
+      return left;
     },
   };
 }

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { EmailDeliveryState } from '../../notify/queries.js';
 import type { Db } from '../../store/db.js';
 import type { RecorderStats } from '../../store/recorder.js';
+import type { StorageStats } from '../../store/storage.js';
 
 export interface HealthDeps {
   db: Db;
@@ -10,6 +11,10 @@ export interface HealthDeps {
   /** SCIMTAP_APP_NAME, shown in the dashboard's header */
   appName?: string;
   recorderStats(): RecorderStats;
+  /** the storage budget and the database file (absent in tests that build the API alone) */
+  storageStats?(): StorageStats;
+  /** exchanges dropped over all runs (persisted), this one included */
+  droppedTotal?(): number;
   /** what the last forwarded exchanges said about the upstream */
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
   /** email delivery: a failing SMTP server makes scimtap degraded (its warnings go nowhere) */
@@ -22,17 +27,27 @@ export function healthRoutes({
   mode,
   appName = 'SCIM app',
   recorderStats,
+  storageStats,
+  droppedTotal,
   upstreamState,
   emailState,
 }: HealthDeps) {
   return new Hono().get('/', (c) => {
-    let dbState: 'ok' | 'failing' | 'error' = 'ok';
+    let dbState: 'ok' | 'failing' | 'error' | 'missing' | 'replaced' = 'ok';
+    let storage: StorageStats | null = null;
     try {
       db.$client.prepare('select 1').get();
       if (recorderStats().failing) dbState = 'failing';
     } catch {
       dbState = 'error';
     }
+    try {
+      storage = storageStats?.() ?? null;
+    } catch {
+      storage = null;
+    }
+    // A deleted or replaced file explains any error above, and is what the operator must act on.
+    if (storage?.fileProblem) dbState = storage.fileProblem;
     const upstream = upstreamState();
     let email: EmailDeliveryState | null = null;
     try {
@@ -49,7 +64,8 @@ export function healthRoutes({
       upstream,
       email,
       mode,
-      recorder: recorderStats(),
+      recorder: { ...recorderStats(), droppedTotal: droppedTotal?.() ?? recorderStats().dropped },
+      storage,
     });
   });
 }

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { useHealth } from '../features/health/api.js';
+import { recorderTooltip, storagePruned } from '../features/health/tooltip.js';
 import { useStatus } from '../features/overview/api.js';
 import { Link, useLocation } from '../lib/router.js';
 
@@ -81,9 +82,11 @@ function HealthPills({ health }: { health: NonNullable<ReturnType<typeof useHeal
   const up = health.upstream;
   return (
     <ul className="health" aria-label="scimtap health">
-      <li className={dbOk ? 'ok' : 'bad'} title={health.recorder.lastError ?? undefined}>
-        <span aria-hidden="true">{dbOk ? '●' : '▲'}</span> recorder {dbOk ? 'ok' : health.db}
+      <li className={dbOk ? 'ok' : 'bad'} title={recorderTooltip(health)}>
+        <span aria-hidden="true">{dbOk ? '●' : '▲'}</span> recorder{' '}
+        {dbOk ? 'ok' : health.db === 'missing' ? 'file deleted' : health.db}
         {health.recorder.dropped > 0 ? `, ${health.recorder.dropped} dropped` : ''}
+        {storagePruned(health) > 0 ? ', pruning to budget' : ''}
       </li>
       <li className={up === 'reachable' ? 'ok' : up === 'unknown' ? 'unknown' : 'bad'}>
         <span aria-hidden="true">{up === 'reachable' ? '●' : up === 'unknown' ? '○' : '▲'}</span> app {up}

@@ -1,0 +1,317 @@
+import { statSync } from 'node:fs';
+import type { Db } from './db.js';
+import type { IngestStage } from './ingest.js';
+
+// The storage budget (SCIMTAP_MAX_DB_MB, issue 10 §6). A flood of requests must not fill the disk: once the
+// database nears its budget, bodies go first (oldest first), then the oldest operations. SQLite never shrinks
+// its file by itself, but the pages a DELETE frees go on the freelist and new rows reuse them before the file
+// grows: the file stops growing rather than shrinking. The WAL is kept small by truncating checkpoints.
+
+const MB = 1024 * 1024;
+
+/** The budget's shape: what is measured against what, and when pruning starts and stops. Pure. */
+export function budgetPlan(budgetBytes: number) {
+  // The WAL gets an eighth of the budget (at most 64 MB): a truncating checkpoint runs once it is larger.
+  const walLimitBytes = Math.min(64 * MB, Math.max(MB, Math.floor(budgetBytes / 8)));
+  const fileBudget = budgetBytes - walLimitBytes;
+  return {
+    walLimitBytes,
+    fileBudgetBytes: fileBudget,
+    /** pruning starts when the pages in use pass this ... */
+    pruneAboveBytes: Math.floor(fileBudget * 0.9),
+    /** ... and stops once they are under this, so it does not run for every batch */
+    pruneBelowBytes: Math.floor(fileBudget * 0.8),
+  };
+}
+
+export interface StorageStats {
+  /** SCIMTAP_MAX_DB_MB in bytes */
+  budgetBytes: number;
+  /** page_count × page_size of the database file */
+  fileBytes: number;
+  /** of which on the freelist: reusable by new rows */
+  freeBytes: number;
+  /** size of the -wal file */
+  walBytes: number;
+  /** fileBytes + walBytes: what the disk holds for scimtap */
+  totalBytes: number;
+  /** bodies, operations, and identities left without operations, deleted to stay within the budget since start */
+  bodiesPruned: number;
+  operationsPruned: number;
+  identitiesPruned: number;
+  /** search terms no remaining operation uses, deleted with them */
+  termsPruned: number;
+  /** truncating WAL checkpoints run because the WAL passed its limit */
+  walTruncations: number;
+  lastPruneAt: number | null;
+  /** the file at SCIMTAP_DB is not the one scimtap has open: `missing` (deleted) or `replaced`; else null */
+  fileProblem: 'missing' | 'replaced' | null;
+}
+
+export interface StorageGuard {
+  /** measure, checkpoint, check the file, and start pruning when over budget; the timer calls it every second */
+  tick(): void;
+  /** runs pruning to completion (tests, and the timer's continuation) */
+  prune(): Promise<void>;
+  stats(): StorageStats;
+  /**
+   * An ingest stage: after each committed batch, a WAL past its limit is checkpointed and truncated at once, and
+   * pruning starts once the pages in use pass the budget. A tick a second is too slow under a flood (the WAL took
+   * 8 MB between two ticks).
+   */
+  stage: IngestStage;
+  /** cheap: what the last tick found of the file */
+  fileProblem(): StorageStats['fileProblem'];
+  start(): void;
+  stop(): void;
+}
+
+export interface StorageGuardOptions {
+  db: Db;
+  /** SCIMTAP_DB */
+  path: string;
+  budgetBytes: number;
+  /** the file's identity when it was opened (statSync right after opening) */
+  opened?: { dev: number; ino: number };
+  intervalMs?: number;
+  /** time one delete transaction may hold the event loop */
+  batchMs?: number;
+  clock?: () => number;
+  onEvent?(event: 'fileProblem' | 'pruned', detail: Record<string, unknown>): void;
+  /** called at the end of every tick (main persists the drop counter there) */
+  onTick?(): void;
+  /** identity rows were deleted: whoever caches them (the cycles stage) reloads */
+  afterPrune?(): void;
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function createStorageGuard({
+  db,
+  path,
+  budgetBytes,
+  opened,
+  intervalMs = 1_000,
+  batchMs = 10,
+  clock = Date.now,
+  onEvent,
+  onTick,
+  afterPrune,
+}: StorageGuardOptions): StorageGuard {
+  const sqlite = db.$client;
+  const memory = path === ':memory:';
+  const plan = budgetPlan(budgetBytes);
+  // When a WAL is reset after a checkpoint, SQLite truncates it to this instead of keeping its high-water size.
+  sqlite.pragma(`journal_size_limit = ${plan.walLimitBytes}`);
+  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+  const q = {
+    pageCount: sqlite.prepare('pragma page_count').pluck(),
+    freelist: sqlite.prepare('pragma freelist_count').pluck(),
+    // Both pick their victims oldest first from an index (bodies_time_idx, the rowid).
+    deleteBodies: sqlite.prepare(
+      'delete from bodies where operation_id in (select operation_id from bodies order by time limit ?)',
+    ),
+    oldestOperations: sqlite.prepare(
+      'select id, identity, target_id as targetId, reason from operations order by id limit ?',
+    ),
+    deleteOperationsTo: sqlite.prepare('delete from operations where id <= ?'),
+    oldestOperationId: sqlite.prepare('select min(id) from operations').pluck(),
+    // A term goes with the last operation that used it (each check is an index probe).
+    dropTerm: {
+      identity: sqlite.prepare(`delete from operation_terms where field = 'identity' and value = ?
+        and not exists (select 1 from operations where identity = ?)`),
+      targetId: sqlite.prepare(`delete from operation_terms where field = 'targetId' and value = ?
+        and not exists (select 1 from operations where target_id = ?)`),
+      reason: sqlite.prepare(`delete from operation_terms where field = 'reason' and value = ?
+        and not exists (select 1 from operations where reason = ?)`),
+    },
+    // An identity whose last operation is gone: a flood of unique names would otherwise fill the budget with
+    // rollup rows alone. Oldest (lowest rowid) first, so the scan stops early.
+    deleteIdentities: sqlite.prepare(`delete from identities where id in (select id from identities
+      where coalesce(last_operation_id, 0) < ? order by id limit ?)`),
+    deleteOrphanMemberships: sqlite.prepare(
+      'delete from memberships where group_identity_id not in (select id from identities)',
+    ),
+  };
+  type OldOperation = { id: number; identity: string | null; targetId: string | null; reason: string | null };
+  const deleteOperations = sqlite.transaction((limit: number) => {
+    const rows = q.oldestOperations.all(limit) as OldOperation[];
+    if (rows.length === 0) return 0;
+    const { changes } = q.deleteOperationsTo.run(rows[rows.length - 1].id);
+    const seen = new Set<string>();
+    for (const r of rows) {
+      for (const field of ['identity', 'targetId', 'reason'] as const) {
+        const value = r[field];
+        if (value === null || seen.has(`${field}\u0000${value}`)) continue;
+        seen.add(`${field}\u0000${value}`);
+        counters.termsPruned += q.dropTerm[field].run(value, value).changes;
+      }
+    }
+    return changes;
+  });
+  const deleteIdentities = (limit: number) => {
+    const oldest = (q.oldestOperationId.get() as number | null) ?? Number.MAX_SAFE_INTEGER;
+    const { changes } = q.deleteIdentities.run(oldest, limit);
+    if (changes > 0) {
+      q.deleteOrphanMemberships.run();
+      // In the same turn, before the recorder writes again: no batch may use a cached id of a deleted row.
+      afterPrune?.();
+    }
+    return changes;
+  };
+  const counters = {
+    bodiesPruned: 0,
+    operationsPruned: 0,
+    identitiesPruned: 0,
+    termsPruned: 0,
+    walTruncations: 0,
+    lastPruneAt: null as number | null,
+  };
+  let fileProblem: StorageStats['fileProblem'] = null;
+  let timer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
+  let stopped = false;
+
+  const walBytes = () => {
+    if (memory) return 0;
+    try {
+      return statSync(`${path}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
+  const usedBytes = () => ((q.pageCount.get() as number) - (q.freelist.get() as number)) * pageSize;
+
+  // The last good reading: on a deleted file SQLite cannot even read its page count (SQLITE_IOERR_FSTAT).
+  let lastPages = 0;
+  let lastFree = 0;
+  function stats(): StorageStats {
+    try {
+      lastPages = q.pageCount.get() as number;
+      lastFree = q.freelist.get() as number;
+    } catch {}
+    const pages = lastPages;
+    const free = lastFree;
+    const wal = walBytes();
+    return {
+      budgetBytes,
+      fileBytes: pages * pageSize,
+      freeBytes: free * pageSize,
+      walBytes: wal,
+      totalBytes: pages * pageSize + wal,
+      ...counters,
+      fileProblem,
+    };
+  }
+
+  function checkFile(): void {
+    if (memory || !opened) return;
+    let problem: StorageStats['fileProblem'] = null;
+    try {
+      const now = statSync(path);
+      if (now.ino !== opened.ino || now.dev !== opened.dev) problem = 'replaced';
+    } catch {
+      problem = 'missing';
+    }
+    if (problem !== fileProblem) {
+      fileProblem = problem;
+      if (problem) onEvent?.('fileProblem', { problem, path });
+    }
+  }
+
+  function checkpoint(): void {
+    if (memory || stopped || !sqlite.open || walBytes() <= plan.walLimitBytes) return;
+    try {
+      // On the writer's own connection, between batches: no writer to wait for, and the checkpointer worker's
+      // passive passes have already copied most frames. `busy` is 1 when a reader or that worker holds it up.
+      const [result] = sqlite.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (result?.busy === 0) counters.walTruncations++;
+    } catch {
+      // A locked database: the next tick tries again.
+    }
+  }
+
+  async function prune(): Promise<void> {
+    let batch = 50;
+    const step = async (
+      run: (limit: number) => number,
+      key: 'bodiesPruned' | 'operationsPruned' | 'identitiesPruned',
+      { untilUnder = true } = {},
+    ) => {
+      while (!stopped && (!untilUnder || usedBytes() > plan.pruneBelowBytes)) {
+        const started = performance.now();
+        const changes = run(batch);
+        const ms = performance.now() - started;
+        counters[key] += changes;
+        counters.lastPruneAt = clock();
+        if (changes === 0) return;
+        // Past the budget itself the flood is outrunning the pruning: take longer turns (the budget wins).
+        const turnMs = usedBytes() > plan.fileBudgetBytes ? batchMs * 5 : batchMs;
+        batch = Math.max(10, Math.min(5_000, Math.round((batch * turnMs) / Math.max(ms, 0.1))));
+        await nextTick();
+      }
+    };
+    const before = { ...counters };
+    await step((n) => q.deleteBodies.run(n).changes, 'bodiesPruned');
+    // Then operations, and every identity they leave without any: under a flood of unique names an identity
+    // row costs about as much as its operation.
+    while (!stopped && usedBytes() > plan.pruneBelowBytes) {
+      const ops = counters.operationsPruned;
+      const ids = counters.identitiesPruned;
+      await step(deleteOperations, 'operationsPruned');
+      await step(deleteIdentities, 'identitiesPruned', { untilUnder: false });
+      if (counters.operationsPruned === ops && counters.identitiesPruned === ids) break;
+    }
+    onEvent?.('pruned', {
+      bodies: counters.bodiesPruned - before.bodiesPruned,
+      operations: counters.operationsPruned - before.operationsPruned,
+      identities: counters.identitiesPruned - before.identitiesPruned,
+      usedBytes: usedBytes(),
+      budgetBytes,
+    });
+  }
+
+  /** After each committed batch (and each tick): a WAL past its limit, pages in use past the budget. */
+  function afterCommit(): void {
+    checkpoint();
+    if (!pruning && !stopped && usedBytes() > plan.pruneAboveBytes) {
+      pruning = prune()
+        .catch(() => {})
+        .finally(() => {
+          pruning = undefined;
+        });
+    }
+  }
+
+  function tick(): void {
+    if (stopped || !sqlite.open) return;
+    checkFile();
+    try {
+      afterCommit();
+    } catch {
+      // A database that cannot be read (a deleted file, a failing disk) is the recorder's to report.
+    }
+    onTick?.();
+  }
+
+  return {
+    tick,
+    prune: async () => {
+      if (pruning) await pruning;
+      else if (usedBytes() > plan.pruneAboveBytes) await prune();
+    },
+    stats,
+    stage: { afterCommit },
+    fileProblem: () => fileProblem,
+    start() {
+      if (timer) return;
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
