@@ -197,7 +197,12 @@ function Evidence({ incident: i }: { incident: Incident }) {
           </thead>
           <tbody>
             {e.samples.map((s) => (
-              <tr key={s.id}>
+              <tr
+                key={s.id}
+                data-operation-id={s.id}
+                data-http-status={s.httpStatus ?? undefined}
+                data-error-code={s.errorCode ?? undefined}
+              >
                 <td className="nowrap">
                   <Link to={`/operations/${s.id}`}>
                     <Time iso={s.time} />

@@ -16,11 +16,14 @@ export function OperationDetail({ id }: { id: number }) {
 }
 
 export function ErrorExplanation({
+  operationId,
   errorCode,
   httpStatus,
   scimType,
   reason,
 }: {
+  /** the operation the code, status and reason all come from */
+  operationId: number | null;
   errorCode: string | null;
   httpStatus: number | null;
   scimType: string | null;
@@ -29,7 +32,13 @@ export function ErrorExplanation({
   const e = explainError(errorCode, httpStatus, scimType);
   if (!e) return null;
   return (
-    <div className="explain" role="note">
+    <div
+      className="explain"
+      role="note"
+      data-operation-id={operationId ?? undefined}
+      data-http-status={httpStatus ?? undefined}
+      data-error-code={errorCode ?? undefined}
+    >
       <p className="explain-summary">
         <span aria-hidden="true">✕ </span>
         <strong>{errorCode ?? `HTTP ${httpStatus}`}</strong>: {e.summary}
@@ -53,8 +62,9 @@ export function ErrorExplanation({
 
 export function OperationDetailView({ op }: { op: Detail }) {
   return (
-    <div className="op-detail">
+    <div className="op-detail" data-operation-id={op.id}>
       <ErrorExplanation
+        operationId={op.id}
         errorCode={op.errorCode}
         httpStatus={op.httpStatus}
         scimType={op.scimType}

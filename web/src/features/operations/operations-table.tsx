@@ -118,7 +118,12 @@ function OperationRow({
   showIdentity: boolean;
 }) {
   return (
-    <tr className={`row-${op.status}${open ? ' is-open' : ''}`}>
+    <tr
+      className={`row-${op.status}${open ? ' is-open' : ''}`}
+      data-operation-id={op.id}
+      data-http-status={op.httpStatus ?? undefined}
+      data-error-code={op.errorCode ?? undefined}
+    >
       <td className="nowrap">
         <button
           type="button"
