@@ -34,6 +34,11 @@ export function HttpStatus({ status }: { status: number | null }) {
   return <span className={`http ${cls}`}>{status}</span>;
 }
 
+/** An Entra-style error code; inside an element with data-operation-id, that operation's code. */
+export function ErrorCode({ code }: { code: string | null | undefined }) {
+  return code ? <span className="error-code">{code}</span> : null;
+}
+
 /**
  * Why one call failed: its HTTP status, error code and reason, every one from the operation `operationId`
  * (data-operation-id lets a test check that against /api/operations). `cycleId` adds "in cycle #n"; `past` dims
@@ -55,6 +60,11 @@ export function ErrorReason({
   past?: boolean;
 }) {
   if (!errorCode && httpStatus === null) return <span className="muted">—</span>;
+  const answer = (
+    <>
+      <HttpStatus status={httpStatus} /> <ErrorCode code={errorCode} />
+    </>
+  );
   return (
     <span
       className={`error-reason${past ? ' is-past' : ''}`}
@@ -63,15 +73,7 @@ export function ErrorReason({
       data-error-code={errorCode ?? undefined}
       title={past ? 'a later call on this object went through' : undefined}
     >
-      {operationId !== null ? (
-        <Link to={`/operations/${operationId}`}>
-          <HttpStatus status={httpStatus} /> {errorCode}
-        </Link>
-      ) : (
-        <>
-          <HttpStatus status={httpStatus} /> {errorCode}
-        </>
-      )}
+      {operationId !== null ? <Link to={`/operations/${operationId}`}>{answer}</Link> : answer}
       {cycleId ? (
         <span className="muted">
           {' '}

@@ -1,5 +1,6 @@
 import { RiskBadge } from '../../components/risk-badge.js';
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -130,8 +131,8 @@ function CycleSummary({ cycle: c }: { cycle: Cycle }) {
               data-http-status={c.probe.httpStatus ?? undefined}
               data-error-code={c.probe.errorCode ?? undefined}
             >
-              {c.probe.status} {c.probe.httpStatus ? `(HTTP ${c.probe.httpStatus})` : '(no answer)'}
-              {c.probe.errorCode ? ` ${c.probe.errorCode}` : ''}
+              <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
+              <ErrorCode code={c.probe.errorCode} />
             </dd>
           </div>
         ) : null}

@@ -3,7 +3,7 @@ import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { RiskBadge, RiskLegend } from '../../components/risk-badge.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { riskRowClass } from '../../lib/risk.js';
@@ -122,7 +122,7 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
                   data-error-code={c.probe.errorCode ?? undefined}
                 >
                   <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
-                  {c.probe.errorCode ?? ''}
+                  <ErrorCode code={c.probe.errorCode} />
                 </span>
               ) : (
                 <span className="muted">none</span>

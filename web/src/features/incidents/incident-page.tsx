@@ -1,5 +1,5 @@
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { HttpStatus, SeverityBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, SeverityBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { humanizeKey } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -215,7 +215,7 @@ function Evidence({ incident: i }: { incident: Incident }) {
                   <HttpStatus status={s.httpStatus} />
                 </td>
                 <td className="reason-cell">
-                  {s.errorCode ?? '—'}
+                  {s.errorCode ? <ErrorCode code={s.errorCode} /> : '—'}
                   {s.reason ? <span className="muted"> · {s.reason}</span> : null}
                 </td>
               </tr>

@@ -1,6 +1,6 @@
 import { BodyView } from '../../components/body-view.js';
 import { ErrorView, Loading } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { explainError } from '../../lib/explain-error.js';
 import { formatDuration } from '../../lib/format.js';
@@ -41,7 +41,7 @@ export function ErrorExplanation({
     >
       <p className="explain-summary">
         <span aria-hidden="true">✕ </span>
-        <strong>{errorCode ?? `HTTP ${httpStatus}`}</strong>: {e.summary}
+        <strong>{errorCode ? <ErrorCode code={errorCode} /> : `HTTP ${httpStatus}`}</strong>: {e.summary}
       </p>
       {reason ? (
         <p>
