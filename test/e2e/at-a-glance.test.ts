@@ -293,11 +293,14 @@ describe('overview', () => {
     expect(await card.getAttribute('data-cycle-id')).toBe(String(cycle.id));
     expect(await card.getAttribute('data-risk')).toBe(riskOf(cycle));
     const points = toFailureRate(cycles);
-    await page.locator('.recharts-bar-rectangle').first().waitFor();
+    const chart = page.locator('.card', {
+      has: page.getByRole('heading', { name: 'Failure rate per cycle' }),
+    });
+    await chart.locator('.recharts-bar-rectangle').first().waitFor();
     // one rectangle per point, oldest first; a 0% bar may draw no path
-    const fills = await page.$$eval('.recharts-bar-rectangle', (gs) =>
-      gs.map((g) => g.querySelector('path')?.getAttribute('fill') ?? null),
-    );
+    const fills = await chart
+      .locator('.recharts-bar-rectangle')
+      .evaluateAll((gs) => gs.map((g) => g.querySelector('path')?.getAttribute('fill') ?? null));
     expect(fills).toHaveLength(points.length);
     const colour = {
       quarantine: chartColors.failure,
