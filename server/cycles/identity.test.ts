@@ -191,7 +191,11 @@ describe('applyOutcome', () => {
   it('replaces every field of the last failure with a newer failure, none left from the old one', () => {
     // a 500 without a reason after a 409 with one: the 409's reason must not stay beside the 500
     const conflict = op(1, 'create', 'failure');
-    const crash = op(2, 'update', 'failure', { httpStatus: 500, errorCode: 'InternalServerError', reason: null });
+    const crash = op(2, 'update', 'failure', {
+      httpStatus: 500,
+      errorCode: 'InternalServerError',
+      reason: null,
+    });
     expect(replay([conflict, crash])).toMatchObject({
       lastErrorOperationId: crash.id,
       lastErrorHttpStatus: 500,
