@@ -103,7 +103,7 @@ const cfg = config(bigPath);
 const app = new Hono()
   .onError(onApiError)
   .route('/api/status', statusRoutes({ db: big, config: cfg }))
-  .route('/api/cycles', cycleRoutes({ db: big }))
+  .route('/api/cycles', cycleRoutes({ db: big, rules: cfg.rules }))
   .route('/api/identities', identityRoutes({ db: big }));
 const sqlite = big.$client;
 const deepCursor = ((await (await app.request('/api/cycles?limit=1000')).json()) as { nextCursor: string })

@@ -135,6 +135,19 @@ describe('demo mode is unmistakable', () => {
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 8080 });
   });
 
+  it('names the demo app after the Tanium-like target it plays, unless told otherwise', () => {
+    // the banner, the emails and the dashboard read like the real thing, marked as the demo
+    expect(loadConfig({}, [], noFile, serve).appName).toBe('Tanium SSO (demo)');
+    expect(loadConfig({}, ['--app-name', 'Okta test'], noFile, { command: 'demo' }).appName).toBe(
+      'Okta test',
+    );
+    expect(loadConfig({ SCIMTAP_APP_NAME: 'Contoso HR' }, [], noFile, { command: 'demo' }).appName).toBe(
+      'Contoso HR',
+    );
+    // a real proxy keeps the documented default
+    expect(loadConfig({ SCIMTAP_UPSTREAM: 'https://t.example.com/scim/v2' }).appName).toBe('SCIM app');
+  });
+
   it.each([
     // a leftover database path
     [{ SCIMTAP_DB: '/srv/scimtap/real.db' }, [], /SCIMTAP_DB is given/],

@@ -198,6 +198,9 @@ const configSchema = z
   .strict();
 
 /** Demo traffic never lands in the real database: without SCIMTAP_DB each mode has its own file. */
+/** The demo's app name, unless SCIMTAP_APP_NAME / --app-name says otherwise. */
+export const DEMO_APP_NAME = 'Tanium SSO (demo)';
+
 export const defaultDbPath = { proxy: './data/scimtap.db', demo: './data/scimtap-demo.db' } as const;
 
 /** The single-receiver environment variables, folded into `receivers` by `loadConfig`. */
@@ -279,7 +282,10 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
   adminListen: ['127.0.0.1:8081', 'dashboard, /api and /metrics'],
   adminToken: ['unset', 'bearer token for the admin listener (16+ characters); required off loopback'],
   db: ['./data/scimtap.db', 'SQLite file, created with its folder (demo: ./data/scimtap-demo.db)'],
-  appName: ['SCIM app', 'the app name in emails and the dashboard, e.g. "Tanium SSO"'],
+  appName: [
+    'SCIM app',
+    'the app name in emails and the dashboard, e.g. "Tanium SSO" (demo: "Tanium SSO (demo)")',
+  ],
   notifyTo: ['unset', 'notification email addresses, comma separated'],
   smtpUrl: ['unset', 'smtp://user:pass@host:587 or smtps://…; unset: emails wait in the outbox'],
   mailFrom: ['scimtap@localhost', 'sender address of the emails'],
@@ -477,6 +483,9 @@ function demoOverrides(raw: Record<string, unknown>, warnings: string[]): Partia
     );
   }
   return {
+    // The embedded target plays Tanium SSO's SCIM API, so the banner, emails and dashboard name it, as they
+    // would name the real app; the "(demo)" keeps a screenshot from passing for production.
+    ...(raw.appName === undefined || raw.appName === '' ? { appName: DEMO_APP_NAME } : {}),
     upstream: undefined,
     smtpUrl: undefined,
     notifyTo: [],

@@ -293,7 +293,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       '/incidents': incidentRoutes({ db, alerts, clock }),
       '/silences': silenceRoutes({ db, alerts, clock }),
       '/notifications': notificationRoutes({ db, alerts, clock, recipients: config.notifyTo }),
-      '/cycles': cycleRoutes({ db }),
+      '/cycles': cycleRoutes({ db, rules: config.rules }),
       '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
       '/identities': identityRoutes({ db }),
       '/unrecognised': unrecognisedRoutes({ db, clock }),

@@ -7,6 +7,8 @@ const fresh: IdentityOutcome = {
   lastOperationId: null,
   lastStatus: null,
   lastHttpStatus: null,
+  lastErrorOperationId: null,
+  lastErrorHttpStatus: null,
   lastErrorCode: null,
   lastReason: null,
   lastErrorAt: null,
@@ -160,6 +162,46 @@ describe('applyOutcome', () => {
     expect(replay([op(4, 'create', 'success'), again], s)).toMatchObject({
       failingStreak: 1,
       failingSince: again.time,
+    });
+  });
+
+  it('keeps the last failure as one operation, apart from the last outcome', () => {
+    // the demo's bug: a 201 create after an expired token showed as "201 Unauthorized"; every lastError*
+    // field and lastFailedCycleId must come from the 401, every last* outcome field from the 201
+    const refused = op(4, 'update', 'failure', {
+      httpStatus: 401,
+      errorCode: 'Unauthorized',
+      reason: 'Invalid bearer token: the token has expired',
+    });
+    const created = op(6, 'create', 'success', { httpStatus: 201 });
+    expect(replay([op(3, 'lookup', 'success'), refused, created])).toMatchObject({
+      lastOperationId: created.id,
+      lastStatus: 'success',
+      lastHttpStatus: 201,
+      lastCycleId: 6,
+      lastErrorOperationId: refused.id,
+      lastErrorHttpStatus: 401,
+      lastErrorCode: 'Unauthorized',
+      lastReason: 'Invalid bearer token: the token has expired',
+      lastErrorAt: refused.time,
+      lastFailedCycleId: 4,
+    });
+  });
+
+  it('replaces every field of the last failure with a newer failure, none left from the old one', () => {
+    // a 500 without a reason after a 409 with one: the 409's reason must not stay beside the 500
+    const conflict = op(1, 'create', 'failure');
+    const crash = op(2, 'update', 'failure', {
+      httpStatus: 500,
+      errorCode: 'InternalServerError',
+      reason: null,
+    });
+    expect(replay([conflict, crash])).toMatchObject({
+      lastErrorOperationId: crash.id,
+      lastErrorHttpStatus: 500,
+      lastErrorCode: 'InternalServerError',
+      lastReason: null,
+      lastFailedCycleId: 2,
     });
   });
 

@@ -6,6 +6,8 @@ export interface IdentityOutcome {
   lastOperationId: number | null;
   lastStatus: string | null;
   lastHttpStatus: number | null;
+  lastErrorOperationId: number | null;
+  lastErrorHttpStatus: number | null;
   lastErrorCode: string | null;
   lastReason: string | null;
   lastErrorAt: number | null;
@@ -36,7 +38,8 @@ export interface OutcomeInput {
 //
 //   operation / status                      → change
 //   any, in a cycle it had not appeared in  streakBase := failingStreak (its streak as of that previous cycle)
-//   failure                                 failingStreak := streakBase + 1; lastError* := this one
+//   failure                                 failingStreak := streakBase + 1; lastError* and
+//                                           lastFailedCycleId := this one's, every field from this operation
 //   success or warning                      failingStreak := 0
 //   create ok                               active := the `active` sent (if any); deleted := false
 //   enable ok / disable ok                  active := true / false
@@ -57,9 +60,13 @@ export function applyOutcome(s: IdentityOutcome, op: OutcomeInput): IdentityOutc
   };
   const failed = op.status === 'failure';
   if (failed) {
+    // All from this one operation: a failure's fields must never pair with another call's.
+    next.lastErrorOperationId = op.id;
+    next.lastErrorHttpStatus = op.httpStatus;
     next.lastErrorCode = op.errorCode;
     next.lastReason = op.reason;
     next.lastErrorAt = op.time;
+    next.lastFailedCycleId = op.cycleId;
   }
 
   if (op.cycleId !== null) {
@@ -72,7 +79,6 @@ export function applyOutcome(s: IdentityOutcome, op: OutcomeInput): IdentityOutc
       const continuing = base > 0 || (!firstInCycle && s.failingStreak > 0);
       next.failingSince = continuing && s.failingSince !== null ? s.failingSince : op.time;
       next.failingStreak = base + 1;
-      next.lastFailedCycleId = op.cycleId;
     } else {
       next.failingStreak = 0;
     }

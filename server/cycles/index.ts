@@ -121,6 +121,7 @@ const cacheLimit = 50_000;
 
 const identityColumns = `id, type, target_id as targetId, last_operation as lastOperation,
   last_operation_id as lastOperationId, last_status as lastStatus, last_http_status as lastHttpStatus,
+  last_error_operation_id as lastErrorOperationId, last_error_http_status as lastErrorHttpStatus,
   last_error_code as lastErrorCode, last_reason as lastReason, last_error_at as lastErrorAt,
   failing_streak as failingStreak, failing_since as failingSince, streak_base as streakBase,
   last_cycle_id as lastCycleId, last_failed_cycle_id as lastFailedCycleId, last_seen as lastSeen,
@@ -176,6 +177,7 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
     loadIdentity: sqlite.prepare(`select ${identityColumns} from identities where id = ?`),
     updateIdentity: sqlite.prepare(`update identities set last_operation = @lastOperation,
       last_operation_id = @lastOperationId, last_status = @lastStatus, last_http_status = @lastHttpStatus,
+      last_error_operation_id = @lastErrorOperationId, last_error_http_status = @lastErrorHttpStatus,
       last_error_code = @lastErrorCode, last_reason = @lastReason, last_error_at = @lastErrorAt,
       failing_streak = @failingStreak, failing_since = @failingSince, streak_base = @streakBase,
       last_cycle_id = @lastCycleId, last_failed_cycle_id = @lastFailedCycleId, last_seen = @lastSeen,

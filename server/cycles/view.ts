@@ -1,3 +1,4 @@
+import { cycleRisk, type RiskRules, riskCountsFromErrorCodes } from '../detect/risk.js';
 import type { CycleRow } from '../store/queries/cycles.js';
 import type { IdentityRow } from '../store/queries/identities.js';
 import { latencyBounds, parseHistogram, quantile } from './latency.js';
@@ -16,9 +17,16 @@ function json<T>(text: string, fallback: T): T {
   }
 }
 
-export function toCycleView(c: CycleRow) {
+/** `rules`: the escrow thresholds the cycle's risk (its colour on the dashboard) is judged by. */
+export function toCycleView(c: CycleRow, rules: RiskRules) {
   const histogram = parseHistogram(c.latencyHistogram);
   const progress = cycleProgress(c);
+  const counts = {
+    total: c.total,
+    failures: c.failures,
+    probeFailed: c.probeOutcome === 'failure',
+    ...riskCountsFromErrorCodes(json<Record<string, number>>(c.countsByErrorCode, {})),
+  };
   return {
     id: c.id,
     kind: c.kind,
@@ -43,6 +51,11 @@ export function toCycleView(c: CycleRow) {
     failureRate: c.total > 0 ? Math.round((c.failures / c.total) * 10_000) / 10_000 : 0,
     /** a failure anywhere, the probe included */
     failing: c.failures > 0 || c.probeOutcome === 'failure',
+    /** calls answered 401/403, and filter queries answered non-compliantly: what `risk` reads beside the above */
+    authFailures: counts.authFailures,
+    complianceFailures: counts.complianceFailures,
+    /** what Entra would make of the cycle (detect/risk.ts): the dashboard's red, amber or no marker */
+    risk: cycleRisk(counts, rules),
     deletes: c.deletes,
     throttled: c.throttled,
     usersTouched: c.usersTouched,
@@ -63,8 +76,8 @@ export function toCycleView(c: CycleRow) {
 export type CycleView = ReturnType<typeof toCycleView>;
 
 /** One cycle with everything the rollups hold. */
-export function toCycleDetail(c: CycleRow) {
-  const view = toCycleView(c);
+export function toCycleDetail(c: CycleRow, rules: RiskRules) {
+  const view = toCycleView(c, rules);
   return {
     ...view,
     provisioningOps: c.provisioningOps,
@@ -84,6 +97,27 @@ export function toCycleDetail(c: CycleRow) {
   };
 }
 
+/**
+ * The last failure as one object, every field from the same operation, apart from the last outcome (the flat
+ * last* fields). `past`: a later call on the identity did not fail. Rows recorded before these columns existed
+ * have no operation id or HTTP status until `scimtap rebuild`.
+ */
+export function lastFailureOf(i: IdentityRow) {
+  if (i.lastErrorAt === null) return null;
+  return {
+    operationId: i.lastErrorOperationId,
+    cycleId: i.lastFailedCycleId,
+    status: 'failure' as const,
+    httpStatus: i.lastErrorHttpStatus,
+    errorCode: i.lastErrorCode,
+    reason: i.lastReason,
+    time: iso(i.lastErrorAt) as string,
+    // the last failure is the last operation while the last status is failure (both set by one operation)
+    past: i.lastStatus !== 'failure',
+  };
+}
+export type LastFailure = NonNullable<ReturnType<typeof lastFailureOf>>;
+
 export function toIdentityView(i: IdentityRow) {
   return {
     id: i.id,
@@ -96,13 +130,10 @@ export function toIdentityView(i: IdentityRow) {
     lastOperationId: i.lastOperationId,
     lastStatus: i.lastStatus,
     lastHttpStatus: i.lastHttpStatus,
-    lastErrorCode: i.lastErrorCode,
-    lastReason: i.lastReason,
-    lastErrorAt: iso(i.lastErrorAt),
+    lastFailure: lastFailureOf(i),
     failingStreak: i.failingStreak,
     failingSince: i.failingStreak > 0 ? iso(i.failingSince) : null,
     lastCycleId: i.lastCycleId,
-    lastFailedCycleId: i.lastFailedCycleId,
     firstSeen: iso(i.firstSeen),
     lastSeen: iso(i.lastSeen),
     active: i.active,

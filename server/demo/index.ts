@@ -202,7 +202,7 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     return undefined;
   });
 
-  print?.(banner({ scimtap, target, intervalMs, users, groups, db, story }));
+  print?.(banner({ scimtap, target, intervalMs, users, groups, db, story, appName: demoConfig.appName }));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -233,14 +233,15 @@ function banner(d: {
   groups: number;
   db: string;
   story: boolean;
+  appName: string;
 }): string {
   const seconds = Math.round(d.intervalMs / 1000);
   const lines = [
     '',
-    '  scimtap DEMO — SCIMTAP_UPSTREAM is not set, so scimtap watches a simulated Entra ID and app.',
+    `  scimtap DEMO — SCIMTAP_UPSTREAM is not set, so scimtap watches a simulated Entra ID provisioning ${d.appName}.`,
     '',
     `  Dashboard    ${d.scimtap.adminUrl}`,
-    `  Proxy        ${d.scimtap.proxyUrl}  →  embedded Tanium-like SCIM target ${d.target.url}`,
+    `  Proxy        ${d.scimtap.proxyUrl}  →  ${d.appName}: an embedded Tanium-like SCIM target ${d.target.url}`,
     `  Token        ${d.target.token}  (the target's bearer token, for your own curl calls)`,
     `  Database     ${d.db}${d.db === DEMO_DB ? ' (reset at each demo start)' : ''}`,
     '',

@@ -1,4 +1,5 @@
 import type { RulesConfig } from '../config.js';
+import { cycleRisk, overEscrowShare } from './risk.js';
 import type {
   AffectedIdentity,
   CycleRollup,
@@ -63,14 +64,13 @@ export function isAttempt(c: CycleRollup): boolean {
   return !c.probeOnly || c.probe?.failed === true;
 }
 
-/** A cycle after which Entra would quarantine: its probe failed, credentials or compliance failed, or most calls failed. */
+/**
+ * A cycle after which Entra would quarantine: its probe failed, credentials or compliance failed, or the failure
+ * share is over the escrow threshold. The dashboard's red marker is the same function (detect/risk.ts).
+ */
 export function isFailingCycle(c: CycleRollup, rules: RulesConfig): boolean {
-  return (
-    c.probe?.failed === true ||
-    c.authFailures > 0 ||
-    c.complianceFailures > 0 ||
-    (c.total > 0 && c.failures / c.total > rules.escrowProportionShare)
-  );
+  const probeFailed = c.probe?.failed === true;
+  return cycleRisk({ ...c, probeFailed }, rules) === 'quarantine';
 }
 
 /**
@@ -218,11 +218,7 @@ export const upstreamUnavailable: Rule = (input, rules) => {
 };
 
 export const escrowProportion: Rule = (input, rules) => {
-  const exceeds = (c: CycleRollup) =>
-    c.failures >= rules.escrowProportionMinFailures &&
-    c.total > 0 &&
-    c.failures / c.total > rules.escrowProportionShare;
-  const c = decisiveCycle(input.cycles, exceeds);
+  const c = decisiveCycle(input.cycles, (x) => overEscrowShare(x, rules));
   if (!c) return [];
   const share = c.failures / c.total;
   return [

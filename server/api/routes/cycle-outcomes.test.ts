@@ -61,6 +61,31 @@ describe('GET /api/cycles/:id/outcomes', () => {
     });
   });
 
+  it('gives the last failure in the cycle as its own operation, past once a later call went through', async () => {
+    const { body } = await get('/cycles/1/outcomes');
+    const [group, grace, ada] = body.items;
+    expect(group.lastFailure).toBeNull();
+    // grace's failure is her last operation: the same operation, not past
+    expect(grace.lastFailure).toEqual({
+      operationId: grace.lastOperationId,
+      httpStatus: 409,
+      errorCode: 'EntryConflict',
+      reason: 'userName taken',
+      time: '2024-05-01T10:00:00.002Z',
+      past: false,
+    });
+    // ada's 500 came before her 201: the outcome is the 201's, the failure the 500's, never mixed
+    expect(ada).toMatchObject({ outcome: 'success', httpStatus: 201, errorCode: null, reason: null });
+    expect(ada.lastFailure).toMatchObject({
+      httpStatus: 500,
+      errorCode: 'InternalServerError',
+      reason: 'boom',
+      time: '2024-05-01T10:00:00.001Z',
+      past: true,
+    });
+    expect(ada.lastFailure?.operationId).toBeLessThan(ada.lastOperationId);
+  });
+
   it('filters by outcome', async () => {
     const { body } = await get('/cycles/1/outcomes?outcome=failure');
     expect(body.items.map((o) => o.name)).toEqual(['grace@contoso.example']);

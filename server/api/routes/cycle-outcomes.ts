@@ -24,10 +24,23 @@ export interface CycleOutcome {
   lastOperationId: number;
   lastOperation: string;
   outcome: string;
+  /** the last operation's own answer (all from lastOperationId) */
   httpStatus: number | null;
   errorCode: string | null;
   reason: string | null;
   time: string;
+  /**
+   * its last failure in the cycle, all from that one operation; `past` when a later call in the cycle did not
+   * fail (a retry that went through). Null when nothing failed.
+   */
+  lastFailure: {
+    operationId: number;
+    httpStatus: number | null;
+    errorCode: string | null;
+    reason: string | null;
+    time: string;
+    past: boolean;
+  } | null;
 }
 
 interface Row {
@@ -44,6 +57,11 @@ interface Row {
   type: string | null;
   name: string | null;
   targetId: string | null;
+  failureId: number | null;
+  failureHttpStatus: number | null;
+  failureErrorCode: string | null;
+  failureReason: string | null;
+  failureTime: number | null;
 }
 
 /**
@@ -57,7 +75,8 @@ export function cycleOutcomeRoutes({ db }: { db: Db }) {
     Row
   >(`
     with per as (
-      select identity_id, count(*) as n, sum(status = 'failure') as failures, max(id) as last_id
+      select identity_id, count(*) as n, sum(status = 'failure') as failures, max(id) as last_id,
+             max(case when status = 'failure' then id end) as failure_id
         from operations
        where cycle_id = ? and identity_id is not null
        group by identity_id
@@ -65,9 +84,12 @@ export function cycleOutcomeRoutes({ db }: { db: Db }) {
     select per.identity_id as identityId, per.n as operations, per.failures as failures,
            o.id as lastOperationId, o.operation as lastOperation, o.status as outcome, o.http_status as httpStatus,
            o.error_code as errorCode, o.reason as reason, o.time as time,
-           i.type as type, i.name as name, i.target_id as targetId
+           i.type as type, i.name as name, i.target_id as targetId,
+           f.id as failureId, f.http_status as failureHttpStatus, f.error_code as failureErrorCode,
+           f.reason as failureReason, f.time as failureTime
       from per
       join operations o on o.id = per.last_id
+      left join operations f on f.id = per.failure_id
       left join identities i on i.id = per.identity_id
      where (? is null or o.status = ?)
        and (? is null or per.identity_id < ?)
@@ -79,10 +101,32 @@ export function cycleOutcomeRoutes({ db }: { db: Db }) {
     const before = cursor ? decodeCursor(cursor) : null;
     const rows = stmt.all(id, outcome ?? null, outcome ?? null, before, before, limit + 1);
     const more = rows.length > limit;
-    const items: CycleOutcome[] = (more ? rows.slice(0, limit) : rows).map((r) => ({
-      ...r,
-      time: new Date(r.time).toISOString(),
-    }));
+    const items: CycleOutcome[] = (more ? rows.slice(0, limit) : rows).map(toOutcome);
     return c.json({ items, nextCursor: more ? encodeCursor(items[items.length - 1].identityId) : null });
   });
+}
+
+function toOutcome({
+  failureId,
+  failureHttpStatus,
+  failureErrorCode,
+  failureReason,
+  failureTime,
+  ...r
+}: Row): CycleOutcome {
+  return {
+    ...r,
+    time: new Date(r.time).toISOString(),
+    lastFailure:
+      failureId === null
+        ? null
+        : {
+            operationId: failureId,
+            httpStatus: failureHttpStatus,
+            errorCode: failureErrorCode,
+            reason: failureReason,
+            time: new Date(failureTime ?? r.time).toISOString(),
+            past: failureId !== r.lastOperationId,
+          },
+  };
 }

@@ -64,7 +64,7 @@ beforeAll(() => {
       }),
     ),
   ]);
-  app = new Hono().onError(onApiError).route('/api/cycles', cycleRoutes({ db: h.db }));
+  app = new Hono().onError(onApiError).route('/api/cycles', cycleRoutes({ db: h.db, rules: h.config.rules }));
 });
 afterAll(() => h.close());
 
@@ -88,6 +88,25 @@ describe('GET /api/cycles', () => {
       probe: { httpStatus: 200, status: 'success' },
     });
     expect(body.nextCursor).toBeNull();
+  });
+
+  it("gives each cycle's risk by the configured escrow thresholds", async () => {
+    // 3 of 4 calls failed: over the 40% share but under the 10 failures the escrow rule needs, so amber
+    const risks = (await get('/api/cycles')).body.items.map((c: Body) => [c.id, c.risk]);
+    expect(risks).toEqual([
+      [4, 'failures'],
+      [3, 'clean'],
+      [2, 'clean'],
+      [1, 'clean'],
+    ]);
+    expect((await get('/api/cycles/4')).body).toMatchObject({ risk: 'failures', authFailures: 0 });
+    // the same cycle judged with a lower minimum of failures counts toward quarantine
+    const strict = new Hono().route(
+      '/api/cycles',
+      cycleRoutes({ db: h.db, rules: { ...h.config.rules, escrowProportionMinFailures: 3 } }),
+    );
+    const res = await strict.request('/api/cycles/4');
+    expect(((await res.json()) as Body).risk).toBe('quarantine');
   });
 
   it('pages with limit and an opaque cursor, without overlap', async () => {

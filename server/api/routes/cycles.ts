@@ -1,13 +1,14 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { toCycleDetail, toCycleView } from '../../cycles/view.js';
+import type { RiskRules } from '../../detect/risk.js';
 import type { Db } from '../../store/db.js';
 import { cycleFilterSchema, getCycleRow, listCycles } from '../../store/queries/cycles.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ApiError, parseInput } from '../errors.js';
 
 /** GET /api/cycles (newest first, cursor paging) and GET /api/cycles/:id (ARCHITECTURE §8). */
-export function cycleRoutes({ db }: { db: Db }) {
+export function cycleRoutes({ db, rules }: { db: Db; rules: RiskRules }) {
   return new Hono()
     .get('/', (c) => {
       const { limit, cursor, ...filter } = parseInput(
@@ -15,12 +16,12 @@ export function cycleRoutes({ db }: { db: Db }) {
         c.req.query(),
       );
       const { items, nextCursor } = listCycles(db, filter, { limit, cursor });
-      return c.json({ items: items.map(toCycleView), nextCursor });
+      return c.json({ items: items.map((row) => toCycleView(row, rules)), nextCursor });
     })
     .get('/:id', (c) => {
       const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
       const row = getCycleRow(db, id);
       if (!row) throw new ApiError(404, 'notFound', `no cycle ${id}`);
-      return c.json(toCycleDetail(row));
+      return c.json(toCycleDetail(row, rules));
     });
 }

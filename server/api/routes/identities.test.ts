@@ -106,9 +106,20 @@ describe('GET /api/identities', () => {
       name: 'cyd@contoso.example',
       failingStreak: 2,
       failingSince: new Date(at(0.3)).toISOString(),
-      lastErrorCode: 'EntryConflict',
-      lastReason: 'userName already exists',
+      lastStatus: 'failure',
+      lastHttpStatus: 409,
+      lastFailure: {
+        httpStatus: 409,
+        errorCode: 'EntryConflict',
+        reason: 'userName already exists',
+        time: new Date(at(40.1)).toISOString(),
+        // still failing: the last failure is the last operation
+        past: false,
+      },
     });
+    const cyd = failing.body.items[0];
+    expect(cyd.lastFailure.operationId).toBe(cyd.lastOperationId);
+    expect(cyd.lastFailure.cycleId).toBe(cyd.lastCycleId);
     expect((await get('/api/identities?failing=false&limit=1000')).body.items).toHaveLength(33);
   });
 
@@ -197,5 +208,47 @@ describe('GET /api/identities/:id', () => {
     expect((await get('/api/identities/999')).status).toBe(404);
     expect((await get('/api/identities/x')).status).toBe(400);
     expect((await get('/api/identities/1?limit=0')).status).toBe(400);
+  });
+});
+
+describe('the last failure beside the last outcome', () => {
+  it('keeps a past 401 apart from the later 204: never "204 Unauthorized"', async () => {
+    const own = createHarness();
+    try {
+      const eve = (m: number, extra: Partial<Operation>) =>
+        make({ time: at(m), operation: 'update', targetId: 'u-eve', httpMethod: 'PATCH', ...extra });
+      own.ingest([probe(0), createUser(0.1, 'eve@contoso.example', 'u-eve')]);
+      own.ingest([
+        probe(40),
+        eve(40.1, {
+          httpStatus: 401,
+          status: 'failure',
+          errorCode: 'Unauthorized',
+          reason: 'Invalid bearer token: the token has expired',
+        }),
+      ]);
+      own.ingest([probe(80), eve(80.1, { httpStatus: 204 })]);
+      const api = new Hono().onError(onApiError).route('/api/identities', identityRoutes({ db: own.db }));
+      const { identity, timeline } = (await (await api.request('/api/identities/1')).json()) as Body;
+      const byId = new Map(timeline.items.map((o: Body) => [o.id, o]));
+      // the last outcome: the 204, in the last cycle
+      expect(identity).toMatchObject({ lastOperation: 'update', lastStatus: 'success', lastHttpStatus: 204 });
+      expect(byId.get(identity.lastOperationId)).toMatchObject({ httpStatus: 204, errorCode: null });
+      // the last failure: every field from the 401's operation, marked past
+      expect(identity.lastFailure).toMatchObject({
+        status: 'failure',
+        httpStatus: 401,
+        errorCode: 'Unauthorized',
+        reason: 'Invalid bearer token: the token has expired',
+        time: new Date(at(40.1)).toISOString(),
+        past: true,
+      });
+      const failed = byId.get(identity.lastFailure.operationId) as Body;
+      expect(failed).toMatchObject({ httpStatus: 401, errorCode: 'Unauthorized', status: 'failure' });
+      expect(identity.lastFailure.cycleId).toBe(failed.cycleId);
+      expect(identity.lastFailure.cycleId).not.toBe(identity.lastCycleId);
+    } finally {
+      own.close();
+    }
   });
 });

@@ -48,9 +48,9 @@ export function statusRoutes({ db, config, clock = Date.now, firingIncidents }: 
       now: iso(now),
       running: latest?.state === 'running',
       /** the running cycle, else the newest one */
-      cycle: latest ? toCycleView(latest) : null,
+      cycle: latest ? toCycleView(latest, config.rules) : null,
       lastScheduledCycle:
-        lastScheduled && lastScheduled.id !== latest?.id ? toCycleView(lastScheduled) : null,
+        lastScheduled && lastScheduled.id !== latest?.id ? toCycleView(lastScheduled, config.rules) : null,
       nextExpectedCycleAt: iso(health.nextExpectedAt),
       failingIdentities: counts.failing,
       stuckIdentities: counts.stuck,

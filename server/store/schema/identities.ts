@@ -21,7 +21,12 @@ export const identities = sqliteTable(
     lastOperationId: integer('last_operation_id'),
     lastStatus: text('last_status'),
     lastHttpStatus: integer('last_http_status'),
-    /** the last error seen; kept after a later success so "why did it fail" stays answerable */
+    /**
+     * The last failure, all of one operation: kept after a later success so "why did it fail" stays
+     * answerable, and never mixed with the last operation's fields (a 201 beside an earlier 401's code).
+     */
+    lastErrorOperationId: integer('last_error_operation_id'),
+    lastErrorHttpStatus: integer('last_error_http_status'),
     lastErrorCode: text('last_error_code'),
     lastReason: text('last_reason'),
     lastErrorAt: integer('last_error_at'),
@@ -32,6 +37,7 @@ export const identities = sqliteTable(
     /** the streak as of the previous cycle it appeared in, so a retry within a cycle can settle the outcome */
     streakBase: integer('streak_base').notNull().default(0),
     lastCycleId: integer('last_cycle_id'),
+    /** the last failure's cycle (null when it fell outside any cycle) */
     lastFailedCycleId: integer('last_failed_cycle_id'),
     firstSeen: integer('first_seen').notNull(),
     lastSeen: integer('last_seen').notNull(),

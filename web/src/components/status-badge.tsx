@@ -1,4 +1,5 @@
 import type { OperationStatus } from '../../../server/scim/types.js';
+import { Link } from '../lib/router.js';
 
 // Colour is never the only signal: each badge has an icon and a word.
 const look: Record<string, { icon: string; label: string }> = {
@@ -33,21 +34,54 @@ export function HttpStatus({ status }: { status: number | null }) {
   return <span className={`http ${cls}`}>{status}</span>;
 }
 
-/** Why a call failed: its HTTP status, error code and reason; a dash when it did not fail. */
+/** An Entra-style error code; inside an element with data-operation-id, that operation's code. */
+export function ErrorCode({ code }: { code: string | null | undefined }) {
+  return code ? <span className="error-code">{code}</span> : null;
+}
+
+/**
+ * Why one call failed: its HTTP status, error code and reason, every one from the operation `operationId`
+ * (data-operation-id lets a test check that against /api/operations). `cycleId` adds "in cycle #n"; `past` dims
+ * a failure that a later call on the same object overcame. A dash when it did not fail.
+ */
 export function ErrorReason({
+  operationId,
   httpStatus,
   errorCode,
   reason,
+  cycleId,
+  past = false,
 }: {
+  operationId: number | null;
   httpStatus: number | null;
   errorCode: string | null | undefined;
   reason: string | null | undefined;
+  cycleId?: number | null;
+  past?: boolean;
 }) {
-  if (!errorCode) return <span className="muted">—</span>;
-  return (
+  if (!errorCode && httpStatus === null) return <span className="muted">—</span>;
+  const answer = (
     <>
-      <HttpStatus status={httpStatus} /> {errorCode}
-      {reason ? <span className="muted"> · {reason}</span> : null}
+      <HttpStatus status={httpStatus} /> <ErrorCode code={errorCode} />
     </>
+  );
+  return (
+    <span
+      className={`error-reason${past ? ' is-past' : ''}`}
+      data-operation-id={operationId ?? undefined}
+      data-http-status={httpStatus ?? undefined}
+      data-error-code={errorCode ?? undefined}
+      title={past ? 'a later call on this object went through' : undefined}
+    >
+      {operationId !== null ? <Link to={`/operations/${operationId}`}>{answer}</Link> : answer}
+      {cycleId ? (
+        <span className="muted">
+          {' '}
+          in <Link to={`/cycles/${cycleId}`}>cycle #{cycleId}</Link>
+        </span>
+      ) : null}
+      {past ? <span className="muted"> (past)</span> : null}
+      {reason ? <span className="muted"> · {reason}</span> : null}
+    </span>
   );
 }

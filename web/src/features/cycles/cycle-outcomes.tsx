@@ -3,7 +3,7 @@ import { DataTable } from '../../components/data-table.js';
 import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading } from '../../components/states.js';
-import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
+import { ErrorReason, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Link } from '../../lib/router.js';
 import { useCycleOutcomes } from './api.js';
 
@@ -48,7 +48,7 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
               <th scope="col" className="num">
                 Calls (failed)
               </th>
-              <th scope="col">Error</th>
+              <th scope="col">Error (last failure in the cycle)</th>
             </tr>
           </thead>
           <tbody>
@@ -61,14 +61,30 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
                 <td>
                   <StatusBadge status={o.outcome} />
                 </td>
-                <td>
-                  <Link to={`/operations/${o.lastOperationId}`}>{o.lastOperation}</Link>
+                <td
+                  className="nowrap"
+                  data-operation-id={o.lastOperationId}
+                  data-http-status={o.httpStatus ?? undefined}
+                >
+                  <Link to={`/operations/${o.lastOperationId}`}>
+                    {o.lastOperation} <HttpStatus status={o.httpStatus} />
+                  </Link>
                 </td>
                 <td className="num">
                   {o.operations} {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
                 </td>
                 <td className="reason-cell">
-                  <ErrorReason httpStatus={o.httpStatus} errorCode={o.errorCode} reason={o.reason} />
+                  {o.lastFailure ? (
+                    <ErrorReason
+                      operationId={o.lastFailure.operationId}
+                      httpStatus={o.lastFailure.httpStatus}
+                      errorCode={o.lastFailure.errorCode}
+                      reason={o.lastFailure.reason}
+                      past={o.lastFailure.past}
+                    />
+                  ) : (
+                    <span className="muted">—</span>
+                  )}
                 </td>
               </tr>
             ))}

@@ -1,4 +1,6 @@
+import { RiskBadge } from '../../components/risk-badge.js';
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -54,8 +56,19 @@ function CycleDetail({ id }: { id: number }) {
 
 function CycleSummary({ cycle: c }: { cycle: Cycle }) {
   return (
-    <section className="card" aria-label="Summary">
+    <section
+      className={`card cycle-summary risk-${c.risk}`}
+      aria-label="Summary"
+      data-cycle-id={c.id}
+      data-risk={c.risk}
+    >
       <dl className="facts">
+        <div>
+          <dt>Risk</dt>
+          <dd>
+            <RiskBadge risk={c.risk} />
+          </dd>
+        </div>
         <div>
           <dt>Kind</dt>
           <dd>{c.kind}</dd>
@@ -113,9 +126,13 @@ function CycleSummary({ cycle: c }: { cycle: Cycle }) {
         {c.probe ? (
           <div>
             <dt>Probe</dt>
-            <dd>
-              {c.probe.status} {c.probe.httpStatus ? `(HTTP ${c.probe.httpStatus})` : '(no answer)'}
-              {c.probe.errorCode ? ` ${c.probe.errorCode}` : ''}
+            <dd
+              data-operation-id={c.probe.operationId ?? undefined}
+              data-http-status={c.probe.httpStatus ?? undefined}
+              data-error-code={c.probe.errorCode ?? undefined}
+            >
+              <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
+              <ErrorCode code={c.probe.errorCode} />
             </dd>
           </div>
         ) : null}

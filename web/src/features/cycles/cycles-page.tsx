@@ -1,10 +1,12 @@
 import { DataTable } from '../../components/data-table.js';
 import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
+import { RiskBadge, RiskLegend } from '../../components/risk-badge.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { StatusBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
+import { riskRowClass } from '../../lib/risk.js';
 import { Link, useSearchParams } from '../../lib/router.js';
 import type { Cycle } from '../../types/api.js';
 import { useCycles } from './api.js';
@@ -38,7 +40,10 @@ export function CyclesPage() {
           {data.items.length === 0 ? (
             <Empty>{kind ? `No ${kind} cycle yet.` : 'No cycle seen yet.'}</Empty>
           ) : (
-            <CyclesTable cycles={data.items} placeholder={isPlaceholderData} />
+            <>
+              <CyclesTable cycles={data.items} placeholder={isPlaceholderData} />
+              <RiskLegend />
+            </>
           )}
           <Pager label="Cycles" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
         </>
@@ -75,11 +80,12 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
             p50 / p95
           </th>
           <th scope="col">Probe</th>
+          <th scope="col">Risk</th>
         </tr>
       </thead>
       <tbody>
         {cycles.map((c) => (
-          <tr key={c.id} className={c.failures > 0 ? 'row-failure' : undefined}>
+          <tr key={c.id} className={riskRowClass(c.risk)} data-cycle-id={c.id} data-risk={c.risk}>
             <th scope="row">
               <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
             </th>
@@ -110,12 +116,20 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
             </td>
             <td className="nowrap">
               {c.probe ? (
-                <>
-                  <StatusBadge status={c.probe.status} /> {c.probe.httpStatus ?? ''} {c.probe.errorCode ?? ''}
-                </>
+                <span
+                  data-operation-id={c.probe.operationId ?? undefined}
+                  data-http-status={c.probe.httpStatus ?? undefined}
+                  data-error-code={c.probe.errorCode ?? undefined}
+                >
+                  <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
+                  <ErrorCode code={c.probe.errorCode} />
+                </span>
               ) : (
                 <span className="muted">none</span>
               )}
+            </td>
+            <td>
+              <RiskBadge risk={c.risk} />
             </td>
           </tr>
         ))}

@@ -3,7 +3,7 @@ import { FilterSelect } from '../../components/filter-select.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { SearchField } from '../../components/search-field.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { ErrorReason, StatusBadge } from '../../components/status-badge.js';
+import { ErrorReason, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link, useSearchParams } from '../../lib/router.js';
 import type { Identity } from '../../types/api.js';
@@ -40,8 +40,9 @@ export function IdentitiesPage() {
       <header className="page-header">
         <h1>Users &amp; groups</h1>
         <p className="muted">
-          Every object Entra asked the app about, with its last outcome. A failing streak counts consecutive
-          cycles that ended in failure for it.
+          Every object Entra asked the app about: its last outcome (the last call's status), and apart from it
+          its last failure, dimmed once a later call went through. A failing streak counts consecutive cycles
+          that ended in failure for it.
         </p>
       </header>
       <form
@@ -108,12 +109,11 @@ function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholde
         <tr>
           <th scope="col">Name</th>
           <th scope="col">Type</th>
-          <th scope="col">Last status</th>
+          <th scope="col">Last outcome</th>
           <th scope="col" className="num">
             Failing streak
           </th>
-          <th scope="col">Last operation</th>
-          <th scope="col">Last error</th>
+          <th scope="col">Last failure</th>
           <th scope="col">Last seen</th>
           <th scope="col">Active</th>
         </tr>
@@ -126,8 +126,13 @@ function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholde
               {i.deleted ? <span className="muted"> (deleted)</span> : null}
             </th>
             <td>{i.type}</td>
-            <td>
-              <StatusBadge status={i.lastStatus} />
+            <td className="nowrap last-outcome" data-operation-id={i.lastOperationId ?? undefined}>
+              <StatusBadge status={i.lastStatus} />{' '}
+              {i.lastOperationId !== null ? (
+                <Link to={`/operations/${i.lastOperationId}`}>
+                  {i.lastOperation} <HttpStatus status={i.lastHttpStatus} />
+                </Link>
+              ) : null}
             </td>
             <td className="num">
               {i.failingStreak > 0 ? (
@@ -138,9 +143,19 @@ function IdentitiesTable({ items, placeholder }: { items: Identity[]; placeholde
                 <span className="muted">0</span>
               )}
             </td>
-            <td>{i.lastOperation ?? <span className="muted">—</span>}</td>
             <td className="reason-cell">
-              <ErrorReason httpStatus={i.lastHttpStatus} errorCode={i.lastErrorCode} reason={i.lastReason} />
+              {i.lastFailure ? (
+                <ErrorReason
+                  operationId={i.lastFailure.operationId}
+                  httpStatus={i.lastFailure.httpStatus}
+                  errorCode={i.lastFailure.errorCode}
+                  reason={i.lastFailure.reason}
+                  cycleId={i.lastFailure.cycleId}
+                  past={i.lastFailure.past}
+                />
+              ) : (
+                <span className="muted">none</span>
+              )}
             </td>
             <td className="nowrap">
               <Time iso={i.lastSeen} />

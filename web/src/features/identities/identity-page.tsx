@@ -1,5 +1,5 @@
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { StatusBadge } from '../../components/status-badge.js';
+import { ErrorReason, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { Link } from '../../lib/router.js';
 import type { Identity, IdentityDetail } from '../../types/api.js';
@@ -62,12 +62,13 @@ function IdentityDetailView({ id }: { id: number }) {
 function IdentitySummary({ identity: i }: { identity: Identity }) {
   return (
     <>
-      {i.lastErrorCode && i.lastStatus !== 'success' ? (
+      {i.lastFailure && !i.lastFailure.past ? (
         <ErrorExplanation
-          errorCode={i.lastErrorCode}
-          httpStatus={i.lastHttpStatus}
+          operationId={i.lastFailure.operationId}
+          errorCode={i.lastFailure.errorCode}
+          httpStatus={i.lastFailure.httpStatus}
           scimType={null}
-          reason={i.lastReason}
+          reason={i.lastFailure.reason}
         />
       ) : null}
       <section className="card" aria-label="Summary">
@@ -92,9 +93,16 @@ function IdentitySummary({ identity: i }: { identity: Identity }) {
             </dd>
           </div>
           <div>
-            <dt>Last operation</dt>
-            <dd>
-              {i.lastOperation ?? '—'}{' '}
+            <dt>Last outcome</dt>
+            <dd className="last-outcome" data-operation-id={i.lastOperationId ?? undefined}>
+              <StatusBadge status={i.lastStatus} />{' '}
+              {i.lastOperationId !== null ? (
+                <Link to={`/operations/${i.lastOperationId}`}>
+                  {i.lastOperation} <HttpStatus status={i.lastHttpStatus} />
+                </Link>
+              ) : (
+                '—'
+              )}{' '}
               {i.lastCycleId ? (
                 <span className="muted">
                   in <Link to={`/cycles/${i.lastCycleId}`}>cycle #{i.lastCycleId}</Link>
@@ -103,9 +111,23 @@ function IdentitySummary({ identity: i }: { identity: Identity }) {
             </dd>
           </div>
           <div>
-            <dt>Last error</dt>
+            <dt>Last failure</dt>
             <dd>
-              {i.lastErrorCode ?? '—'} {i.lastErrorAt ? <Time iso={i.lastErrorAt} /> : null}
+              {i.lastFailure ? (
+                <>
+                  <ErrorReason
+                    operationId={i.lastFailure.operationId}
+                    httpStatus={i.lastFailure.httpStatus}
+                    errorCode={i.lastFailure.errorCode}
+                    reason={null}
+                    cycleId={i.lastFailure.cycleId}
+                    past={i.lastFailure.past}
+                  />{' '}
+                  <Time iso={i.lastFailure.time} />
+                </>
+              ) : (
+                'none seen'
+              )}
             </dd>
           </div>
           <div>

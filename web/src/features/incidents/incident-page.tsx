@@ -1,5 +1,5 @@
 import { ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { HttpStatus, SeverityBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, SeverityBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { humanizeKey } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -197,7 +197,12 @@ function Evidence({ incident: i }: { incident: Incident }) {
           </thead>
           <tbody>
             {e.samples.map((s) => (
-              <tr key={s.id}>
+              <tr
+                key={s.id}
+                data-operation-id={s.id}
+                data-http-status={s.httpStatus ?? undefined}
+                data-error-code={s.errorCode ?? undefined}
+              >
                 <td className="nowrap">
                   <Link to={`/operations/${s.id}`}>
                     <Time iso={s.time} />
@@ -210,7 +215,7 @@ function Evidence({ incident: i }: { incident: Incident }) {
                   <HttpStatus status={s.httpStatus} />
                 </td>
                 <td className="reason-cell">
-                  {s.errorCode ?? '—'}
+                  {s.errorCode ? <ErrorCode code={s.errorCode} /> : '—'}
                   {s.reason ? <span className="muted"> · {s.reason}</span> : null}
                 </td>
               </tr>

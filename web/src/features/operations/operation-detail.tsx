@@ -1,6 +1,6 @@
 import { BodyView } from '../../components/body-view.js';
 import { ErrorView, Loading } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { explainError } from '../../lib/explain-error.js';
 import { formatDuration } from '../../lib/format.js';
@@ -16,11 +16,14 @@ export function OperationDetail({ id }: { id: number }) {
 }
 
 export function ErrorExplanation({
+  operationId,
   errorCode,
   httpStatus,
   scimType,
   reason,
 }: {
+  /** the operation the code, status and reason all come from */
+  operationId: number | null;
   errorCode: string | null;
   httpStatus: number | null;
   scimType: string | null;
@@ -29,10 +32,16 @@ export function ErrorExplanation({
   const e = explainError(errorCode, httpStatus, scimType);
   if (!e) return null;
   return (
-    <div className="explain" role="note">
+    <div
+      className="explain"
+      role="note"
+      data-operation-id={operationId ?? undefined}
+      data-http-status={httpStatus ?? undefined}
+      data-error-code={errorCode ?? undefined}
+    >
       <p className="explain-summary">
         <span aria-hidden="true">✕ </span>
-        <strong>{errorCode ?? `HTTP ${httpStatus}`}</strong>: {e.summary}
+        <strong>{errorCode ? <ErrorCode code={errorCode} /> : `HTTP ${httpStatus}`}</strong>: {e.summary}
       </p>
       {reason ? (
         <p>
@@ -53,8 +62,9 @@ export function ErrorExplanation({
 
 export function OperationDetailView({ op }: { op: Detail }) {
   return (
-    <div className="op-detail">
+    <div className="op-detail" data-operation-id={op.id}>
       <ErrorExplanation
+        operationId={op.id}
         errorCode={op.errorCode}
         httpStatus={op.httpStatus}
         scimType={op.scimType}

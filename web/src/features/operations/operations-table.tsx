@@ -2,7 +2,7 @@ import { Fragment, useState } from 'react';
 import { DataTable } from '../../components/data-table.js';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading, StaleNote } from '../../components/states.js';
-import { HttpStatus, StatusBadge } from '../../components/status-badge.js';
+import { ErrorCode, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Time } from '../../components/time.js';
 import { formatDuration } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -118,7 +118,12 @@ function OperationRow({
   showIdentity: boolean;
 }) {
   return (
-    <tr className={`row-${op.status}${open ? ' is-open' : ''}`}>
+    <tr
+      className={`row-${op.status}${open ? ' is-open' : ''}`}
+      data-operation-id={op.id}
+      data-http-status={op.httpStatus ?? undefined}
+      data-error-code={op.errorCode ?? undefined}
+    >
       <td className="nowrap">
         <button
           type="button"
@@ -147,7 +152,7 @@ function OperationRow({
         <HttpStatus status={op.httpStatus} />
       </td>
       <td className="num nowrap">{formatDuration(op.durationMs)}</td>
-      <td>{op.errorCode ?? <span className="muted">—</span>}</td>
+      <td>{op.errorCode ? <ErrorCode code={op.errorCode} /> : <span className="muted">—</span>}</td>
       <td className="mono path-cell" title={op.reason ?? undefined}>
         {op.httpMethod} {op.path}
       </td>

@@ -1,3 +1,4 @@
+import { RiskBadge } from '../../components/risk-badge.js';
 import { Time } from '../../components/time.js';
 import { formatCount, formatDuration, formatPercent } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
@@ -24,7 +25,12 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
     detail.data && detail.data.id === cycle.id ? outcomeCounts(detail.data) : null;
   const running = cycle.state === 'running';
   return (
-    <section className="card cycle-card" aria-labelledby="cycle-title" data-cycle-id={cycle.id}>
+    <section
+      className={`card cycle-card risk-${cycle.risk}`}
+      aria-labelledby="cycle-title"
+      data-cycle-id={cycle.id}
+      data-risk={cycle.risk}
+    >
       <div className="card-header">
         <h2 id="cycle-title">
           {running ? 'Current' : 'Last'} cycle:{' '}
@@ -33,7 +39,8 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
           </Link>{' '}
           <span className={`badge badge-${cycle.state}`}>
             <span aria-hidden="true">{running ? '▶' : '■'}</span> {cycle.state}
-          </span>
+          </span>{' '}
+          <RiskBadge risk={cycle.risk} />
         </h2>
         <span className="muted">
           started <Time iso={cycle.startedAt} />

@@ -11,6 +11,7 @@ const cycle = (id: number, over: Partial<Cycle> = {}) =>
     total: 100,
     failures: 10,
     failureRate: 0.1,
+    risk: 'failures',
     latency: { p50Ms: 20, p95Ms: 80, meanMs: 30, maxMs: 200 },
     ...over,
   }) as Cycle & CycleDetail;
@@ -21,12 +22,12 @@ describe('toFailureRate', () => {
       toFailureRate([
         cycle(3, { failureRate: 0.5, failures: 50 }),
         cycle(2),
-        cycle(1, { failureRate: 0, failures: 0 }),
+        cycle(1, { failureRate: 0, failures: 0, risk: 'clean' }),
       ]),
     ).toEqual([
-      { label: '#1', cycleId: 1, failurePercent: 0, failures: 0, total: 100 },
-      { label: '#2', cycleId: 2, failurePercent: 10, failures: 10, total: 100 },
-      { label: '#3', cycleId: 3, failurePercent: 50, failures: 50, total: 100 },
+      { label: '#1', cycleId: 1, failurePercent: 0, failures: 0, total: 100, risk: 'clean' },
+      { label: '#2', cycleId: 2, failurePercent: 10, failures: 10, total: 100, risk: 'failures' },
+      { label: '#3', cycleId: 3, failurePercent: 50, failures: 50, total: 100, risk: 'failures' },
     ]);
   });
 
@@ -37,6 +38,18 @@ describe('toFailureRate', () => {
       cycle(1),
     ]);
     expect(points.map((p) => p.cycleId)).toEqual([1]);
+  });
+
+  it('keeps a Test Connection whose probe failed: a skipped cycle that counts toward quarantine', () => {
+    const points = toFailureRate([
+      cycle(3, { kind: 'testConnection', total: 1, failures: 1, risk: 'quarantine' }),
+      cycle(2, { kind: 'testConnection', total: 1, failures: 0, risk: 'clean' }),
+      cycle(1),
+    ]);
+    expect(points.map((p) => [p.cycleId, p.risk])).toEqual([
+      [1, 'failures'],
+      [3, 'quarantine'],
+    ]);
   });
 
   it('rounds to a tenth of a percent', () => {

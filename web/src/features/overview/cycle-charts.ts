@@ -1,6 +1,6 @@
 import type { Cycle } from '../../types/api.js';
 
-type CycleInput = Pick<Cycle, 'id' | 'kind' | 'total' | 'failures' | 'failureRate'> & {
+type CycleInput = Pick<Cycle, 'id' | 'kind' | 'total' | 'failures' | 'failureRate' | 'risk'> & {
   latency: Pick<Cycle['latency'], 'p50Ms' | 'p95Ms'>;
 };
 
@@ -12,6 +12,8 @@ export interface FailureRatePoint {
   failurePercent: number;
   failures: number;
   total: number;
+  /** the bar's colour: the same scale as the cycle list's row edges */
+  risk: Cycle['risk'];
 }
 
 export interface LatencyPoint {
@@ -23,9 +25,11 @@ export interface LatencyPoint {
 
 /**
  * Test Connection events are one probe each: on a per-cycle chart they would show as 0% or 100% spikes that
- * say nothing about provisioning, so they are left out.
+ * say nothing about provisioning, so they are left out, unless the probe failed: that is a cycle Entra skipped
+ * and counts toward quarantine, which the chart must show.
  */
-const provisioning = (c: CycleInput) => c.kind !== 'testConnection' && c.total > 0;
+const provisioning = (c: CycleInput) =>
+  c.total > 0 && (c.kind !== 'testConnection' || c.risk === 'quarantine');
 
 /** The API lists cycles newest first; charts read left to right, oldest first, the last `limit` cycles. */
 function chronological(cycles: CycleInput[], limit: number): CycleInput[] {
@@ -45,6 +49,7 @@ export function toFailureRate(cycles: CycleInput[], limit = 20): FailureRatePoin
     failurePercent: Math.round((c.failures / c.total) * 1000) / 10,
     failures: c.failures,
     total: c.total,
+    risk: c.risk,
   }));
 }
 
