@@ -27,7 +27,8 @@ export interface CycleOutcome {
   httpStatus: number | null;
   errorCode: string | null;
   reason: string | null;
-  time: string;
+  /** when its last operation ran (the CSV's and /api/operations' name, store/vocabulary.ts) */
+  activityDateTime: string;
 }
 
 interface Row {
@@ -79,9 +80,9 @@ export function cycleOutcomeRoutes({ db }: { db: Db }) {
     const before = cursor ? decodeCursor(cursor) : null;
     const rows = stmt.all(id, outcome ?? null, outcome ?? null, before, before, limit + 1);
     const more = rows.length > limit;
-    const items: CycleOutcome[] = (more ? rows.slice(0, limit) : rows).map((r) => ({
+    const items: CycleOutcome[] = (more ? rows.slice(0, limit) : rows).map(({ time, ...r }) => ({
       ...r,
-      time: new Date(r.time).toISOString(),
+      activityDateTime: new Date(time).toISOString(),
     }));
     return c.json({ items, nextCursor: more ? encodeCursor(items[items.length - 1].identityId) : null });
   });

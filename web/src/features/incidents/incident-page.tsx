@@ -200,7 +200,7 @@ function Evidence({ incident: i }: { incident: Incident }) {
               <tr key={s.id}>
                 <td className="nowrap">
                   <Link to={`/operations/${s.id}`}>
-                    <Time iso={s.time} />
+                    <Time iso={s.activityDateTime} />
                   </Link>
                 </td>
                 <td className="mono path-cell">
