@@ -70,7 +70,8 @@ export function toIncidentView(
       firstSeen: iso(e.firstSeen),
       lastSeen: iso(e.lastSeen),
       sampleOperationIds: e.sampleOperationIds,
-      samples: e.samples.map((s) => ({ ...s, time: iso(s.time) })),
+      // the operation's fields under the names /api/operations and the CSV use (store/vocabulary.ts)
+      samples: e.samples.map(({ time, ...s }) => ({ ...s, activityDateTime: iso(time) })),
       identities: e.identities,
       identityCount: e.identityCount,
       details: isoDetails(e.details),

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
+import { emailStyles } from '../notify/email.js';
 
 // The admin plane's defences against the browser of the admin who uses it (ARCHITECTURE §7). The listener is on
 // loopback without a token by default, so any page that browser visits can aim requests at it: cross-site
@@ -9,18 +11,27 @@ import { secureHeaders } from 'hono/secure-headers';
 /** Request bodies on the admin listener: the largest the API takes (a silence, an ack) is well under 4 KiB. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
+/** A CSP source for one exact inline style (`style="…"`), by its SHA-256. */
+export const styleHash = (css: string) => `'sha256-${createHash('sha256').update(css).digest('base64')}'`;
+
 /**
  * The dashboard is built by Vite into external scripts and one stylesheet: no inline script or `<style>`.
  * React and recharts set styles through the CSSOM (`element.style`), which `style-src` does not govern, so
  * 'unsafe-inline' is not needed. `data:` images: the favicon in index.html.
+ *
+ * The email viewer shows an email's HTML in `<iframe sandbox srcdoc>`: a srcdoc document inherits this policy
+ * (it can fetch nothing but 'self', run no script), and `frame-src` does not govern it (local scheme), so no URL
+ * is ever framed: `frame-src 'none'`. Its inline styles are allowed one by one, the emails' own and no other.
  */
 export const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
   styleSrc: ["'self'"],
+  styleSrcAttr: ["'unsafe-hashes'", ...Object.values(emailStyles).map(styleHash)],
   imgSrc: ["'self'", 'data:'],
   fontSrc: ["'self'"],
   connectSrc: ["'self'"],
+  frameSrc: ["'none'"],
   objectSrc: ["'none'"],
   baseUri: ["'none'"],
   formAction: ["'self'"],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Incident } from '../alerts/types.js';
+import { CONTENT_SECURITY_POLICY, styleHash } from '../api/guard.js';
 import { ruleCodes } from '../detect/types.js';
-import { escapeHtml, oneLine, renderIncidentEmail, renderTestEmail } from './email.js';
+import { emailStyles, escapeHtml, oneLine, renderIncidentEmail, renderTestEmail } from './email.js';
 
 const T = Date.UTC(2025, 0, 6, 9, 0, 0);
 const ctx = { appName: 'Tanium SSO', baseUrl: 'https://scimtap.example.com', adminTokenSet: true };
@@ -173,3 +174,24 @@ describe('helpers', () => {
     expect(e.text).toContain('https://scimtap.example.com/');
   });
 });
+
+describe('the dashboard’s email viewer', () => {
+  it('may show every inline style an email carries: each is allowed by hash in the CSP, and nothing else is', () => {
+    const events = ['first', 'reasonChanged', 'reminder', 'resolved'] as const;
+    const html = [
+      ...events.map((event) => renderIncidentEmail(credentialsIncident(), event, ctx, T).html),
+      renderTestEmail(ctx, T, 'ops@example.com').html,
+    ].join('\n');
+    const used = [...html.matchAll(/\sstyle="([^"]*)"/g)].map((m) => m[1]);
+    expect(new Set(used)).toEqual(new Set(Object.values(emailStyles)));
+    // `<style>` elements would need 'unsafe-inline': an email has none.
+    expect(html).not.toMatch(/<style/i);
+    const policy = CONTENT_SECURITY_POLICY;
+    expect(policy.styleSrcAttr).toEqual(["'unsafe-hashes'", ...used.map(styleHash).filter(unique)]);
+    expect(policy.styleSrc).toEqual(["'self'"]);
+  });
+});
+
+function unique<T>(value: T, index: number, all: T[]): boolean {
+  return all.indexOf(value) === index;
+}

@@ -18,6 +18,20 @@ export interface RenderedEmail {
   html: string;
 }
 
+/**
+ * Every inline style the emails carry (mail clients drop `<style>` blocks, so styles go inline). The dashboard's
+ * CSP allows exactly these, by hash (server/api/guard.ts), so the email viewer shows the email as sent.
+ */
+export const emailStyles = {
+  body: 'font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:14px;color:#1b1f24',
+  title: 'margin:0 0 8px',
+  samples: 'border-collapse:collapse;font-family:ui-monospace,monospace;font-size:12px',
+  note: 'color:#57606a;font-size:12px',
+  pre: 'white-space:pre-wrap',
+  signature: 'color:#57606a',
+  testBody: 'font-family:system-ui,sans-serif',
+} as const;
+
 export function escapeHtml(value: unknown): string {
   return String(value ?? '').replace(
     /[&<>"'`]/g,
@@ -172,13 +186,13 @@ export function renderIncidentEmail(
 
   const li = (items: string[]) => `<ul>${items.map((x) => `<li>${x}</li>`).join('')}</ul>`;
   const html = [
-    '<!doctype html><html><body style="font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:14px;color:#1b1f24">',
-    `<h2 style="margin:0 0 8px">${escapeHtml(subject)}</h2>`,
+    `<!doctype html><html><body style="${emailStyles.body}">`,
+    `<h2 style="${emailStyles.title}">${escapeHtml(subject)}</h2>`,
     `<p>${escapeHtml(lead(incident, event, now))}<br>Incident #${incident.id} · rule <code>${escapeHtml(incident.rule)}</code> · ${escapeHtml(incident.severity)}${incident.acknowledgedBy ? ` · acknowledged by ${escapeHtml(incident.acknowledgedBy)}` : ''}</p>`,
     '<h3>What is failing</h3>',
     `<p>${escapeHtml(what)}<br>${escapeHtml(entraLine)}</p>`,
     e.samples.length
-      ? `<h3>${escapeHtml(samplesTitle)}</h3><table cellpadding="4" style="border-collapse:collapse;font-family:ui-monospace,monospace;font-size:12px">` +
+      ? `<h3>${escapeHtml(samplesTitle)}</h3><table cellpadding="4" style="${emailStyles.samples}">` +
         '<tr><th align="left">time</th><th align="left">request</th><th align="left">status</th><th align="left">error</th></tr>' +
         e.samples
           .map(
@@ -186,7 +200,7 @@ export function renderIncidentEmail(
               `<tr><td>${escapeHtml(isoSecond(s.time))}</td><td>${escapeHtml(oneLine(`${s.httpMethod} ${s.query ? `${s.path}?${s.query}` : s.path}`, 400))}</td><td>${escapeHtml(s.httpStatus ?? 'no answer')}</td><td>${escapeHtml(oneLine([s.errorCode, s.reason].filter(Boolean).join(': '), 300))}</td></tr>`,
           )
           .join('') +
-        '</table><p style="color:#57606a;font-size:12px">Never bodies or credentials.</p>'
+        `</table><p style="${emailStyles.note}">Never bodies or credentials.</p>`
       : '',
     identitiesShown.length
       ? `<h3>Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})</h3>${li(identitiesShown.map((i) => escapeHtml(identityLine(i))))}`
@@ -197,8 +211,8 @@ export function renderIncidentEmail(
     `<h3>Links</h3>${li(links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`))}`,
     event === 'resolved'
       ? ''
-      : `<h3>Silence</h3><p>Acknowledge (stops reminders) or silence it from the <a href="${escapeHtml(incidentUrl)}">incident page</a>, or silence the rule for 4 hours:</p><pre style="white-space:pre-wrap">${escapeHtml(silenceCurl(ctx, incident))}</pre>`,
-    '<p style="color:#57606a">— scimtap, watching SCIM provisioning</p>',
+      : `<h3>Silence</h3><p>Acknowledge (stops reminders) or silence it from the <a href="${escapeHtml(incidentUrl)}">incident page</a>, or silence the rule for 4 hours:</p><pre style="${emailStyles.pre}">${escapeHtml(silenceCurl(ctx, incident))}</pre>`,
+    `<p style="${emailStyles.signature}">— scimtap, watching SCIM provisioning</p>`,
     '</body></html>',
   ].join('\n');
   return { subject, text, html };
@@ -208,6 +222,6 @@ export function renderTestEmail(ctx: EmailContext, now: number, requestedBy: str
   const subject = oneLine(`[TEST] ${ctx.appName}: scimtap notification test`, 300);
   const who = requestedBy ? ` by ${oneLine(requestedBy, 80)}` : '';
   const text = `${subject}\n\nThis test email was queued at ${isoMinute(now)}${who}. If you read it, scimtap's notifications reach you.\n\nDashboard: ${ctx.baseUrl}/\n`;
-  const html = `<!doctype html><html><body style="font-family:system-ui,sans-serif"><h2>${escapeHtml(subject)}</h2><p>This test email was queued at ${escapeHtml(isoMinute(now))}${escapeHtml(who)}. If you read it, scimtap's notifications reach you.</p><p><a href="${escapeHtml(`${ctx.baseUrl}/`)}">Dashboard</a></p></body></html>`;
+  const html = `<!doctype html><html><body style="${emailStyles.testBody}"><h2>${escapeHtml(subject)}</h2><p>This test email was queued at ${escapeHtml(isoMinute(now))}${escapeHtml(who)}. If you read it, scimtap's notifications reach you.</p><p><a href="${escapeHtml(`${ctx.baseUrl}/`)}">Dashboard</a></p></body></html>`;
   return { subject, text, html };
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import type { JsonMessagePreview } from './routing.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -161,6 +162,44 @@ export function getNotification(
     | undefined;
   if (!row) return null;
   return { ...toView(row, attemptsFor(db, [id]).get(id) ?? []), text: row.text ?? '', html: row.html ?? '' };
+}
+
+type MessageFacts = Pick<
+  NotificationView,
+  'id' | 'receiver' | 'incidentId' | 'event' | 'state' | 'recipients' | 'subject' | 'createdAt' | 'sentAt'
+>;
+
+/**
+ * One message as its receiver gets it, for the dashboard's viewer: an email's subject, text and HTML as rendered
+ * (whether it was sent, waits for SMTP or for a recipient); another receiver's JSON body as posted, secrets masked.
+ */
+export type MessageView = MessageFacts &
+  (
+    | { format: 'email'; type: 'email'; text: string; html: string }
+    | ({ format: 'json' } & JsonMessagePreview)
+  );
+
+export function getMessage(
+  db: Db,
+  id: number,
+  preview: (receiver: string, body: string) => JsonMessagePreview,
+): MessageView | null {
+  const row = getNotification(db, id);
+  if (!row) return null;
+  const facts: MessageFacts = {
+    id: row.id,
+    receiver: row.receiver,
+    incidentId: row.incidentId,
+    event: row.event,
+    state: row.state,
+    recipients: row.recipients,
+    subject: row.subject,
+    createdAt: row.createdAt,
+    sentAt: row.sentAt,
+  };
+  return row.receiver === 'email'
+    ? { ...facts, format: 'email', type: 'email', text: row.text, html: row.html }
+    : { ...facts, format: 'json', ...preview(row.receiver, row.text) };
 }
 
 /** The notifications of the given incidents, on every receiver, oldest first per incident. */

@@ -30,6 +30,15 @@ export interface Routing {
   /** a test to one receiver (`email` by default); returns the outbox row id */
   queueTest(name: string | null, ctx: EmailContext, now: number, requestedBy: string | null): number;
   receivers(): ReceiverView[];
+  /** a stored chat, paging or webhook body as it is (or was) sent, pretty JSON, secrets masked */
+  preview(name: string, body: string): JsonMessagePreview;
+}
+
+export interface JsonMessagePreview {
+  /** null: no receiver of that name is configured now */
+  type: Exclude<ReceiverConfig['type'], 'email'> | null;
+  payload: string;
+  note: string | null;
 }
 
 /**
@@ -134,6 +143,17 @@ export function createRouting(
           });
         }
         if (id !== null) return id;
+      }
+    },
+    preview(name, body) {
+      const receiver = receivers.get(name);
+      const type = receiver?.type ?? null;
+      try {
+        const shown = receiver?.preview ? receiver.preview(body) : { payload: JSON.parse(body) as unknown };
+        return { type, payload: JSON.stringify(shown.payload, null, 2), note: shown.note ?? null };
+      } catch {
+        // Written by another version, or not JSON: shown as stored (stored bodies never hold a secret).
+        return { type, payload: body, note: 'shown as stored: not JSON this version reads' };
       }
     },
     receivers() {

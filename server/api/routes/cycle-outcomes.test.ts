@@ -57,7 +57,7 @@ describe('GET /api/cycles/:id/outcomes', () => {
       type: 'User',
       httpStatus: 409,
       reason: 'userName taken',
-      time: '2024-05-01T10:00:00.002Z',
+      activityDateTime: '2024-05-01T10:00:00.002Z',
     });
   });
 

@@ -28,7 +28,8 @@ export interface CycleOutcome {
   httpStatus: number | null;
   errorCode: string | null;
   reason: string | null;
-  time: string;
+  /** when its last operation ran (the CSV's and /api/operations' name, store/vocabulary.ts) */
+  activityDateTime: string;
   /**
    * its last failure in the cycle, all from that one operation; `past` when a later call in the cycle did not
    * fail (a retry that went through). Null when nothing failed.
@@ -112,11 +113,12 @@ function toOutcome({
   failureErrorCode,
   failureReason,
   failureTime,
+  time,
   ...r
 }: Row): CycleOutcome {
   return {
     ...r,
-    time: new Date(r.time).toISOString(),
+    activityDateTime: new Date(time).toISOString(),
     lastFailure:
       failureId === null
         ? null
@@ -125,7 +127,7 @@ function toOutcome({
             httpStatus: failureHttpStatus,
             errorCode: failureErrorCode,
             reason: failureReason,
-            time: new Date(failureTime ?? r.time).toISOString(),
+            time: new Date(failureTime ?? time).toISOString(),
             past: failureId !== r.lastOperationId,
           },
   };

@@ -181,7 +181,7 @@ describe('GET /api/identities/:id', () => {
       ['update', 'warning'],
       ['create', 'success'],
     ]);
-    expect(body.timeline.items[0].time).toBe(new Date(at(40.2)).toISOString());
+    expect(body.timeline.items[0].activityDateTime).toBe(new Date(at(40.2)).toISOString());
   });
 
   it('returns a group with its members, known or not', async () => {
@@ -198,9 +198,9 @@ describe('GET /api/identities/:id', () => {
   it('pages the timeline', async () => {
     const first = await get('/api/identities/3?limit=1');
     expect(first.body.timeline.items).toHaveLength(1);
-    expect(first.body.timeline.items[0].time).toBe(new Date(at(40.1)).toISOString());
+    expect(first.body.timeline.items[0].activityDateTime).toBe(new Date(at(40.1)).toISOString());
     const second = await get(`/api/identities/3?limit=1&cursor=${first.body.timeline.nextCursor}`);
-    expect(second.body.timeline.items[0].time).toBe(new Date(at(0.3)).toISOString());
+    expect(second.body.timeline.items[0].activityDateTime).toBe(new Date(at(0.3)).toISOString());
     expect(second.body.timeline.nextCursor).toBeNull();
   });
 

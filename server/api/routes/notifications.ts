@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { getNotification, listNotifications } from '../../notify/queries.js';
+import { getMessage, getNotification, listNotifications } from '../../notify/queries.js';
 import { UnknownReceiverError } from '../../notify/routing.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
@@ -22,6 +22,8 @@ const testQuery = z.object({ receiver: receiverName.optional() }).strict();
 
 /**
  * GET /api/notifications (the outbox and its delivery log, every receiver), GET /api/notifications/:id,
+ * GET /api/notifications/:id/message (what the receiver gets: an email's subject, text and HTML; another
+ * receiver's JSON body, secrets masked),
  * POST /api/notifications/test[?receiver=<name>] (default: email). Receivers show as name, type and a masked target.
  */
 export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & { recipients: string[] }) {
@@ -48,6 +50,12 @@ export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & 
       const row = getNotification(db, id);
       if (!row) throw new ApiError(404, 'notFound', `no notification ${id}`);
       return c.json(row);
+    })
+    .get('/:id/message', (c) => {
+      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const message = getMessage(db, id, (name, body) => alerts.routing.preview(name, body));
+      if (!message) throw new ApiError(404, 'notFound', `no notification ${id}`);
+      return c.json(message);
     })
     .post('/test', async (c) => {
       const { receiver } = parseInput(testQuery, c.req.query());

@@ -104,7 +104,7 @@ describe('GET /api/operations', () => {
     expect(page.items.map((o) => o.id)).toEqual(newestFirst(all));
     expect(page.nextCursor).toBeNull();
     expect(page.items.at(-1)).toMatchObject({
-      time: new Date(t0).toISOString(),
+      activityDateTime: new Date(t0).toISOString(),
       operation: 'testConnection',
     });
     const create = page.items.find((o) => o.operation === 'create' && o.identity === 'ada@example.com');

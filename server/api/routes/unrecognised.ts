@@ -21,7 +21,8 @@ const scanCap = 20_000;
 
 export interface UnrecognisedRequest {
   id: number;
-  time: string;
+  /** the operation's time (the CSV's and /api/operations' name, store/vocabulary.ts) */
+  activityDateTime: string;
   clientIp: string | null;
   httpMethod: string;
   path: string;
@@ -53,7 +54,7 @@ export interface UnrecognisedReport {
 export function unrecognisedRoutes({ db, clock = Date.now }: { db: Db; clock?: () => number }) {
   const stmt = db.$client.prepare<
     [number, number],
-    UnrecognisedRequest & { time: number; reason: string | null }
+    Omit<UnrecognisedRequest, 'activityDateTime'> & { time: number; reason: string | null }
   >(
     `select id, time, client_ip as clientIp, http_method as httpMethod, path, http_status as httpStatus,
         error_code as errorCode, token_fingerprint as tokenFingerprint, user_agent as userAgent, reason
@@ -86,7 +87,7 @@ export function unrecognisedRoutes({ db, clock = Date.now }: { db: Db; clock?: (
       refused: rows.filter((r) => r.reason?.includes('SCIMTAP_TRUSTED_CLIENTS')).length,
       recent: rows
         .slice(0, q.limit)
-        .map(({ reason: _r, ...r }) => ({ ...r, time: new Date(r.time).toISOString() })),
+        .map(({ reason: _r, time, ...r }) => ({ ...r, activityDateTime: new Date(time).toISOString() })),
     };
     return c.json(body);
   });

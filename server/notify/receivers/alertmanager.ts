@@ -61,6 +61,10 @@ export function createAlertmanagerReceiver(
       const alert = testAlert(ctx, now, requestedBy, new Date(now + 5 * 60_000).toISOString());
       return { subject: testTitle(ctx), body: JSON.stringify([alert]) };
     },
+    preview: (body) => ({
+      payload: JSON.parse(body),
+      note: `An endsAt of null is set when sent: ${4 * config.resendSeconds} s ahead, moved on at each resend (every ${config.resendSeconds} s while it fires).`,
+    }),
     send: (m) => push(JSON.parse(m.body) as AmAlert[], m.deliveryId),
     resend: (bodies) => push(bodies.flatMap((b) => JSON.parse(b) as AmAlert[])),
   };

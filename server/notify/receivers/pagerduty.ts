@@ -94,6 +94,10 @@ export function createPagerDutyReceiver(config: PagerDutyConfig, { timeoutMs }: 
       };
       return { subject: `trigger: ${title}`, body: JSON.stringify(body) };
     },
+    preview: (body) => ({
+      payload: { routing_key: maskKey(config.routingKey), ...(JSON.parse(body) as object) },
+      note: 'routing_key is the integration key, a secret: shown masked here, sent whole.',
+    }),
     send(m) {
       const body = JSON.stringify({ routing_key: config.routingKey, ...(JSON.parse(m.body) as object) });
       return postJson(config.url, body, {

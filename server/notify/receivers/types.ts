@@ -15,6 +15,11 @@ export interface RenderedMessage {
   body: string;
 }
 
+export interface MessagePreview {
+  payload: unknown;
+  note?: string;
+}
+
 /** A stored row, handed back to its receiver to send. */
 export interface OutgoingMessage {
   body: string;
@@ -36,6 +41,11 @@ export interface Receiver {
   accepts(event: NotifyEvent): boolean;
   render(incident: Incident, event: NotifyEvent, ctx: EmailContext, now: number): RenderedMessage;
   renderTest(ctx: EmailContext, now: number, requestedBy: string | null): RenderedMessage;
+  /**
+   * A stored body as `send` posts it, for the dashboard's message viewer: a secret it adds shown masked, and a
+   * note on what is added only when sent. Without it, the stored body is shown as it is (it holds no secret).
+   */
+  preview?(body: string): MessagePreview;
   send(message: OutgoingMessage): Promise<DeliveryResult>;
 }
 

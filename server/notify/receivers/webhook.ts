@@ -155,6 +155,14 @@ export function createWebhookReceiver(
         body: JSON.stringify(webhookPayload(config.name, alert, `${ctx.baseUrl}/`)),
       };
     },
+    preview: (body) => ({
+      payload: JSON.parse(body),
+      ...(config.secret
+        ? {
+            note: 'Signed when sent: X-Scimtap-Timestamp, and X-Scimtap-Signature (HMAC-SHA256 of "<timestamp>.<body>").',
+          }
+        : {}),
+    }),
     send(m) {
       const headers: Record<string, string> = { 'x-scimtap-delivery': m.deliveryId };
       if (config.secret) {

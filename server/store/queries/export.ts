@@ -1,50 +1,19 @@
 import { and, asc, gt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../db.js';
 import { operations } from '../schema/index.js';
+import { operationFieldNames } from '../vocabulary.js';
 import { matchSearch, type OperationFilter, operationWhere, timeWindowIds } from './operations.js';
 
-/** ARCHITECTURE §9: named after Microsoft Graph's provisioning log fields, so Entra log readers read these too. */
-export const exportColumns = [
-  'id',
-  'activityDateTime',
-  'cycleId',
-  'provisioningAction',
-  'operation',
-  'status',
-  'identityType',
-  'identity',
-  'externalId',
-  'targetId',
-  'httpMethod',
-  'path',
-  'httpStatus',
-  'durationInMilliseconds',
-  'errorCode',
-  'scimType',
-  'reason',
-  'modifiedProperties',
-] as const;
+/**
+ * ARCHITECTURE §9: named after Microsoft Graph's provisioning log fields, so Entra log readers read these too.
+ * The same names as /api/operations' (store/vocabulary.ts), in this order.
+ */
+export const exportColumns = Object.values(operationFieldNames);
 
-const exportFields = {
-  id: operations.id,
-  time: operations.time,
-  cycleId: operations.cycleId,
-  provisioningAction: operations.provisioningAction,
-  operation: operations.operation,
-  status: operations.status,
-  identityType: operations.identityType,
-  identity: operations.identity,
-  externalId: operations.externalId,
-  targetId: operations.targetId,
-  httpMethod: operations.httpMethod,
-  path: operations.path,
-  httpStatus: operations.httpStatus,
-  durationMs: operations.durationMs,
-  errorCode: operations.errorCode,
-  scimType: operations.scimType,
-  reason: operations.reason,
-  modifiedProperties: operations.modifiedProperties,
-};
+type ExportedKey = keyof typeof operationFieldNames;
+const exportFields = Object.fromEntries(
+  (Object.keys(operationFieldNames) as ExportedKey[]).map((k) => [k, operations[k]]),
+) as { [K in ExportedKey]: (typeof operations)[K] };
 
 /** One row as the export query returns it: `exportFields`' values in order (arrays read faster than objects). */
 export type ExportSource = [

@@ -9,6 +9,7 @@ import {
 } from '../../scim/types.js';
 import type { Db } from '../db.js';
 import { bodies, operations, operationTerms } from '../schema/index.js';
+import type { RenamedKey } from '../vocabulary.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 const isoOrMs = z
@@ -155,18 +156,25 @@ function timeWindowWhere(db: Db, f: OperationFilter): SQL[] {
 
 export type OperationRow = typeof operations.$inferSelect;
 
-export interface OperationView extends Omit<OperationRow, 'modifiedProperties' | 'members' | 'time'> {
-  time: string;
+/** An operation as the API shows it: the CSV's names for the fields both carry (store/vocabulary.ts). */
+export interface OperationView extends Omit<OperationRow, 'modifiedProperties' | 'members' | RenamedKey> {
+  /** ISO 8601 UTC; stored as `time` (ms) */
+  activityDateTime: string;
+  /** stored as `durationMs` */
+  durationInMilliseconds: number;
   modifiedProperties: { name: string; value: string; redacted?: boolean }[];
   members: { op: string; ids: string[] }[];
 }
 
 export function toOperationView(row: OperationRow): OperationView {
+  const { id, time, durationMs, modifiedProperties, members, ...rest } = row;
   return {
-    ...row,
-    time: new Date(row.time).toISOString(),
-    modifiedProperties: safeJson(row.modifiedProperties),
-    members: safeJson(row.members),
+    id,
+    activityDateTime: new Date(time).toISOString(),
+    ...rest,
+    durationInMilliseconds: durationMs,
+    modifiedProperties: safeJson(modifiedProperties),
+    members: safeJson(members),
   };
 }
 

@@ -4,7 +4,7 @@
 import type { IncidentView, toSilenceView } from '../../../server/alerts/views.js';
 import type { OverallState } from '../../../server/cycles/health.js';
 import type { CycleView, IdentityView, toCycleDetail } from '../../../server/cycles/view.js';
-import type { NotificationView } from '../../../server/notify/queries.js';
+import type { MessageView, NotificationView } from '../../../server/notify/queries.js';
 import type { ReceiverView } from '../../../server/notify/routing.js';
 import type { MembershipItem } from '../../../server/store/queries/identities.js';
 import type { OperationView } from '../../../server/store/queries/operations.js';
@@ -53,5 +53,7 @@ export interface IdentityDetail {
 /** An incident as /api/incidents shows it (server/alerts/views.ts), with its emails. */
 export type Incident = IncidentView;
 export type Notification = NotificationView;
+/** GET /api/notifications/:id/message: what the receiver gets (server/notify/queries.ts). */
+export type Message = MessageView;
 export type { ReceiverView };
 export type Silence = ReturnType<typeof toSilenceView>;

@@ -1,6 +1,13 @@
 import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { apiGet, apiSend } from '../../lib/api-client.js';
-import type { Incident, Notification, ReceiverView, Silence, UnrecognisedReport } from '../../types/api.js';
+import type {
+  Incident,
+  Message,
+  Notification,
+  ReceiverView,
+  Silence,
+  UnrecognisedReport,
+} from '../../types/api.js';
 
 export interface Page<T> {
   items: T[];
@@ -63,6 +70,13 @@ export const notificationsQueryOptions = (cursor?: string) =>
   });
 
 export const useNotifications = (cursor?: string) => useQuery(notificationsQueryOptions(cursor));
+
+export const getMessage = (id: number, signal?: AbortSignal) =>
+  apiGet<Message>(`/notifications/${id}/message`, { signal });
+
+/** A queued message changes only in its state: its subject and bodies are written once. */
+export const useMessage = (id: number) =>
+  useQuery({ queryKey: ['message', id], queryFn: ({ signal }) => getMessage(id, signal) });
 
 /** After any change, everything that shows incidents (overview included) refetches at once. */
 function useInvalidateIncidents() {

@@ -205,7 +205,7 @@ function Evidence({ incident: i }: { incident: Incident }) {
               >
                 <td className="nowrap">
                   <Link to={`/operations/${s.id}`}>
-                    <Time iso={s.time} />
+                    <Time iso={s.activityDateTime} />
                   </Link>
                 </td>
                 <td className="mono path-cell">

@@ -6,6 +6,7 @@ import { formatDuration } from '../../lib/format.js';
 import { Link } from '../../lib/router.js';
 import type { Notification } from '../../types/api.js';
 import { useNotifications, useSendTestEmail } from './api.js';
+import { ViewMessageButton } from './message-viewer.js';
 
 const stateIcon: Record<string, string> = {
   sent: '✓',
@@ -37,7 +38,7 @@ export function DeliveryByReceiver({ items }: { items: Notification[] }) {
       {[...latest.values()].map((n) => (
         <li key={n.receiver}>
           <strong>{n.receiver}</strong> <span className="muted small">{n.recipients.join(', ')}</span> ·{' '}
-          {n.event} <NotificationState n={n} />
+          {n.event} <NotificationState n={n} /> <ViewMessageButton n={n} />
           {n.lastError ? <span className="form-error small"> {n.lastError}</span> : null}
         </li>
       ))}
@@ -59,6 +60,9 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
           <th scope="col">State</th>
           <th scope="col" className="num">
             Attempts
+          </th>
+          <th scope="col">
+            <span className="sr-only">Message</span>
           </th>
         </tr>
       </thead>
@@ -115,10 +119,13 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
                   n.attempts
                 )}
               </td>
+              <td>
+                <ViewMessageButton n={n} />
+              </td>
             </tr>
             {open === n.id ? (
               <tr className="detail-row">
-                <td colSpan={6}>
+                <td colSpan={7}>
                   <ol className="deliveries">
                     {n.deliveries.map((d) => (
                       <li key={d.id}>

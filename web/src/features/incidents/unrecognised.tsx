@@ -55,7 +55,7 @@ export function UnrecognisedClients() {
               {data.recent.map((r) => (
                 <tr key={r.id}>
                   <td className="nowrap">
-                    <Time iso={r.time} />
+                    <Time iso={r.activityDateTime} />
                   </td>
                   <td>{r.clientIp ?? <span className="muted">unknown</span>}</td>
                   <td className="reason-cell">

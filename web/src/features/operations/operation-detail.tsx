@@ -72,9 +72,9 @@ export function OperationDetailView({ op }: { op: Detail }) {
       />
       <dl className="facts">
         <div>
-          <dt>Time</dt>
+          <dt title="activityDateTime in the API and the CSV">Time</dt>
           <dd>
-            <Time iso={op.time} />
+            <Time iso={op.activityDateTime} />
           </dd>
         </div>
         <div>
@@ -88,7 +88,7 @@ export function OperationDetailView({ op }: { op: Detail }) {
           <dt>Answer</dt>
           <dd>
             <HttpStatus status={op.httpStatus} /> <StatusBadge status={op.status} /> in{' '}
-            {formatDuration(op.durationMs)}
+            {formatDuration(op.durationInMilliseconds)}
           </dd>
         </div>
         <div>

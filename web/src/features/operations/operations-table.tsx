@@ -66,14 +66,16 @@ export function OperationsTable({
         <DataTable caption={caption} placeholder={isPlaceholderData}>
           <thead>
             <tr>
-              <th scope="col">Time</th>
+              <th scope="col" title="activityDateTime in the API and the CSV">
+                Time
+              </th>
               <th scope="col">Status</th>
               <th scope="col">Operation</th>
               {showIdentity ? <th scope="col">Identity</th> : null}
               <th scope="col" className="num">
                 HTTP
               </th>
-              <th scope="col" className="num">
+              <th scope="col" className="num" title="durationInMilliseconds in the API and the CSV">
                 Duration
               </th>
               <th scope="col">Error</th>
@@ -133,7 +135,7 @@ function OperationRow({
           onClick={onToggle}
           title="Show request, response and explanation"
         >
-          <span aria-hidden="true">{open ? '▾' : '▸'}</span> <Time iso={op.time} />
+          <span aria-hidden="true">{open ? '▾' : '▸'}</span> <Time iso={op.activityDateTime} />
         </button>
       </td>
       <td>
@@ -151,7 +153,7 @@ function OperationRow({
       <td className="num">
         <HttpStatus status={op.httpStatus} />
       </td>
-      <td className="num nowrap">{formatDuration(op.durationMs)}</td>
+      <td className="num nowrap">{formatDuration(op.durationInMilliseconds)}</td>
       <td>{op.errorCode ? <ErrorCode code={op.errorCode} /> : <span className="muted">—</span>}</td>
       <td className="mono path-cell" title={op.reason ?? undefined}>
         {op.httpMethod} {op.path}
