@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { isIPv6 } from 'node:net';
 
 // Fair shares of the upstream pool (issue 10 §2): one client address may have at most `perClient` upstream
@@ -106,15 +105,11 @@ export function createFairShare({ perClient, queuePerClient }: FairShareOptions)
 }
 
 /**
- * Whose share a request counts against: the socket's address, with an IPv6 address taken as its /64 (one host
- * usually holds a whole /64, so counting single v6 addresses would let it open 2^64 shares). Not
- * X-Forwarded-For: any client can write that header. Behind a load balancer every request has the balancer's
- * address and shares one quota; once trusted proxies are configurable, this is the one place to read them.
+ * Whose share a request counts against, from the client's address (the socket's peer, or X-Forwarded-For's
+ * client when the peer is a trusted proxy: see `clientAddress`). An IPv6 address is taken as its /64: one
+ * host usually holds a whole /64, so counting single v6 addresses would let it open 2^64 shares. Behind a load
+ * balancer that is not listed in SCIMTAP_TRUSTED_PROXIES, every request shares the balancer's quota.
  */
-export function clientKey(req: Pick<IncomingMessage, 'socket'>): string {
-  return addressKey(req.socket.remoteAddress ?? '');
-}
-
 export function addressKey(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1];

@@ -5,7 +5,7 @@ import { createRedactor } from '../scim/redact.js';
 import { createSecretSniffer, type SecretSniffer } from '../scim/sniff.js';
 import type { Exchange, ExchangeFailure } from '../scim/types.js';
 import { type AddressSet, normaliseAddress } from './cidr.js';
-import { clientKey, createFairShare, type Slot } from './fairness.js';
+import { addressKey, createFairShare, type Slot } from './fairness.js';
 import { BodyTap, createCredentialReader } from './tap.js';
 import { dotSegment } from './target.js';
 
@@ -400,7 +400,7 @@ export function createProxy({
       req.pipe(upstreamReq);
     };
 
-    const slot: Slot = fair.admit(clientKey(req), start);
+    const slot: Slot = fair.admit(addressKey(clientIp ?? ''), start);
     req.on('error', () => upstreamReq?.destroy());
     res.on('close', () => {
       if (!res.writableFinished) upstreamReq?.destroy();

@@ -433,7 +433,7 @@ describe('incidents', () => {
     await page.getByRole('button', { name: /Send a test email/ }).click();
     await page.getByText(/Test email #\d+ queued/).waitFor();
     await page
-      .locator('section', { hasText: 'Email delivery log' })
+      .locator('section', { hasText: 'Delivery log' })
       .getByText('test', { exact: true })
       .first()
       .waitFor();

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressSet } from '../../server/proxy/cidr.js';
 import { createProxy } from '../../server/proxy/index.js';
 import { listen } from '../../server/proxy/server.js';
 import type { Exchange } from '../../server/scim/types.js';
@@ -336,5 +337,59 @@ describe('fair shares at the proxy (share 2, queue wait 2 s)', () => {
       ['/Users/a5', 429],
     ]);
     for (const s of sockets) s.socket.destroy();
+  });
+});
+
+describe('fair shares behind a trusted proxy (share 1, queue wait 300 ms)', () => {
+  const held: http.ServerResponse[] = [];
+  const arrived: string[] = [];
+  let upstreamServer: http.Server;
+  let proxy: ReturnType<typeof createProxy>;
+  let listener: Awaited<ReturnType<typeof listen>>;
+
+  beforeAll(async () => {
+    upstreamServer = http.createServer((req, res) => {
+      arrived.push(req.url ?? '');
+      req.resume();
+      held.push(res);
+    });
+    await new Promise<void>((resolve) => upstreamServer.listen(0, '127.0.0.1', resolve));
+    const port = (upstreamServer.address() as net.AddressInfo).port;
+    proxy = createProxy({
+      upstream: `http://127.0.0.1:${port}`,
+      sink: { record: () => {} },
+      clientConcurrency: 1,
+      clientQueueMs: 300,
+      // The load balancer in front of scimtap: every request arrives from 127.0.0.1.
+      trustedProxies: addressSet(['127.0.0.1/32']),
+    });
+    listener = await listen({ host: '127.0.0.1', port: 0 }, proxy.handle);
+  });
+  afterAll(async () => {
+    for (const r of held) r.destroy();
+    await listener?.close();
+    proxy?.close();
+    upstreamServer?.closeAllConnections();
+    await new Promise<void>((resolve) => upstreamServer.close(() => resolve()));
+  });
+
+  it("counts each client behind the balancer against its own share, not the balancer's", async () => {
+    const via = (client: string, path: string) =>
+      request(listener.url, { path, headers: { 'x-forwarded-for': client } });
+    const first = via('203.0.113.7', '/Users/attacker-1');
+    await until(() => arrived.includes('/Users/attacker-1'), 2_000, "the first client's request upstream");
+    // The same client again: over its share of 1, it waits, then is refused.
+    const again = await via('203.0.113.7', '/Users/attacker-2');
+    expect(again.status).toBe(429);
+    // Another client behind the same balancer goes straight through (one shared share would refuse it too).
+    const entra = via('198.51.100.20', '/Users/entra');
+    await until(() => arrived.includes('/Users/entra'), 2_000, "the other client's request upstream");
+    for (const r of held) {
+      r.writeHead(200, { 'content-type': 'application/scim+json' });
+      r.end('{}');
+    }
+    expect((await entra).status).toBe(200);
+    expect((await first).status).toBe(200);
+    expect(arrived).not.toContain('/Users/attacker-2');
   });
 });

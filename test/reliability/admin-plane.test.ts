@@ -22,6 +22,7 @@ import {
 // listener, and each is checked to have changed nothing: no silence, no acknowledgement, no email queued.
 
 const TOKEN = 'token-admin-plane-test';
+let tokenRevoked = false;
 const EVIL = 'http://evil.example';
 const YEAR_OF_SILENCE = { rule: 'credentials', durationMinutes: 365 * 24 * 60, comment: 'evil' };
 
@@ -70,7 +71,7 @@ beforeAll(async () => {
   );
   writeFileSync(join(webRoot, 'assets', 'app.js'), 'console.log("dashboard")');
   upstream = await startUpstream((r, res) => {
-    const ok = r.headers.authorization === `Bearer ${TOKEN}`;
+    const ok = !tokenRevoked && r.headers.authorization === `Bearer ${TOKEN}`;
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/scim+json' });
     res.end(
       ok
@@ -91,11 +92,15 @@ beforeAll(async () => {
   await request(`${scimtap.proxyUrl}/Users?filter=${filter}`, {
     headers: { authorization: `Bearer ${TOKEN}` },
   });
+  // Entra's token, accepted once, then rejected by the app: the credentials rule's case. (A stranger's wrong
+  // token would only count as an unrecognised client.)
+  tokenRevoked = true;
   for (let i = 0; i < 3; i++) {
     await request(`${scimtap.proxyUrl}/Users?filter=${filter}`, {
-      headers: { authorization: 'Bearer expired' },
+      headers: { authorization: `Bearer ${TOKEN}` },
     });
   }
+  tokenRevoked = false;
   scimtap.recorder.flush();
   await until(
     async () => {

@@ -21,9 +21,17 @@ const WRONG_TOKEN = `token-WRONG${randomBytes(24).toString('hex')}`;
 const UPSTREAM_PASSWORD = `upw${randomBytes(8).toString('hex')}`;
 // One password per way it can travel; each must appear nowhere scimtap writes.
 const P = Object.fromEntries(
-  ['echoed', 'reflected', 'patchPath', 'patchObject', 'extension', 'truncated', 'html', 'wrongToken'].map(
-    (k) => [k, `Pw-${k}-${randomBytes(12).toString('hex')}`],
-  ),
+  [
+    'echoed',
+    'reflected',
+    'patchPath',
+    'patchObject',
+    'extension',
+    'truncated',
+    'html',
+    'wrongToken',
+    'revoked',
+  ].map((k) => [k, `Pw-${k}-${randomBytes(12).toString('hex')}`]),
 ) as Record<string, string>;
 const SECRETS = { TOKEN, WRONG_TOKEN, UPSTREAM_PASSWORD, ADMIN_TOKEN, ...P };
 
@@ -37,11 +45,14 @@ const scimError = (status: number, detail: string) => ({
   detail,
 });
 
+/** While set, the app rejects Entra's own token too: the token was revoked at the app. */
+let tokenRevoked = false;
+
 /** A careless SCIM app: echoes secrets in bodies and error details. */
 function carelessApp(r: Received, res: http.ServerResponse) {
   const presented = (r.headers.authorization ?? '').replace(/^Bearer /, '');
   if (!r.url.startsWith('/scim/v2/')) return json(res, 200, { path: r.url, answeredBy: 'upstream' });
-  if (presented !== TOKEN)
+  if (presented !== TOKEN || tokenRevoked)
     return json(res, 401, scimError(401, `The token ${presented} is not valid for this tenant`));
   let body: Record<string, unknown> = {};
   try {
@@ -342,10 +353,17 @@ describe('secrets are never written', () => {
       `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"big","displayName":"${padding}","password":"${P.truncated}"}`,
     );
     await proxy('POST', '/Users', user('html@example.com', { password: P.html }));
-    // A wrong token three times: the credentials rule fires and an email goes out, with sample failures.
+    // A stranger's wrong token three times: recorded (as an unrecognised client), and its secrets with it.
     for (let i = 0; i < 3; i++) {
       await proxy('POST', '/Users', user(`wrong${i}@example.com`, { password: P.wrongToken }), WRONG_TOKEN);
     }
+    // Then the app starts rejecting Entra's own token, and reflects it in the error detail: the credentials
+    // rule fires and an email goes out, with sample failures that carry the token and the passwords.
+    tokenRevoked = true;
+    for (let i = 0; i < 3; i++) {
+      await proxy('POST', '/Users', user(`revoked${i}@example.com`, { password: P.revoked }));
+    }
+    tokenRevoked = false;
     scimtap.recorder.flush();
     await scimtap.tick();
     await smtp.waitFor(1, 15_000);

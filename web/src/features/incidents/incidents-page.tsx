@@ -46,7 +46,7 @@ export function IncidentsPage() {
         <SilencesList />
         <section className="card" aria-labelledby="mail-title">
           <div className="card-header">
-            <h2 id="mail-title">Email delivery log</h2>
+            <h2 id="mail-title">Delivery log</h2>
             <TestEmailButton />
           </div>
           <NotificationsLog />
