@@ -7,8 +7,10 @@
 //     through scimtap, sent back to back (order alternating), compared pair by pair
 //
 // Environment: SOAK_MINUTES (10), SOAK_RATE (200 requests/s), SOAK_SEED (1), SOAK_DEBUG (print the 25 worst
-// pairs), SOAK_SCIMTAP_NODE_OPTIONS (NODE_OPTIONS for the scimtap process only).
+// pairs), SOAK_SCIMTAP_NODE_OPTIONS (NODE_OPTIONS for the scimtap process only), SOAK_CPU_HOG (1: a process
+// that keeps one core busy for the whole run, as a noisy neighbour would; issue 12's target holds under it).
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -42,7 +44,22 @@ const HEALTHY: Partial<TargetFaults> = { errorRate: 0, latencyMs: 0, tokenExpire
 const log = (text: string) =>
   process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 
+/** A busy loop in its own process: one core taken from scimtap, the target and the load generator. */
+function startCpuHog() {
+  const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  return { stop: () => hog.kill('SIGKILL') };
+}
+
 async function main(): Promise<number> {
+  const hog = process.env.SOAK_CPU_HOG === '1' ? startCpuHog() : null;
+  try {
+    return await soak(hog !== null);
+  } finally {
+    hog?.stop();
+  }
+}
+
+async function soak(withHog: boolean): Promise<number> {
   const target = await startTarget({ faults: { random: mulberry32(seed + 1) } });
   const dir = mkdtempSync(join(tmpdir(), 'scimtap-soak-'));
   const dbPath = join(dir, 'scimtap.db');
@@ -243,7 +260,12 @@ async function main(): Promise<number> {
   );
 
   const rows: [string, string, string, boolean | null][] = [
-    ['duration', `${minutes} min (warm-up ${Math.round(warmupMs / 1000)} s)`, '', null],
+    [
+      'duration',
+      `${minutes} min (warm-up ${Math.round(warmupMs / 1000)} s)${withHog ? ', a CPU hog busy on one core' : ''}`,
+      '',
+      null,
+    ],
     [
       'simulator requests',
       `${summary.requests} (${Math.round((summary.requests * 1000) / durationMs)}/s), ${summary.cycles} cycles`,
