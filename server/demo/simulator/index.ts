@@ -1,34 +1,27 @@
 import type { OperationKind } from '../../scim/types.js';
 import {
   type ChangeCounts,
-  changedFields,
   createDirectory,
   type Directory,
   defaultChurn,
   disableUsers,
   enableUsers,
   groupPending,
-  memberDelta,
   mutate,
-  type SimGroup,
-  type SimUser,
   userPending,
 } from './directory.js';
+import {
+  type Call,
+  type ExportContext,
+  errorDetail,
+  exportGroup,
+  exportUser,
+  isOk,
+  lookupOk,
+} from './export.js';
 import { createScimClient, type HttpResult } from './http.js';
 import { createRandom } from './random.js';
-import {
-  activeBody,
-  type Dialect,
-  groupCreateBody,
-  groupLookupPath,
-  groupRenameBody,
-  listResources,
-  membersBody,
-  userCreateBody,
-  userFromResource,
-  userLookupPath,
-  userUpdateBody,
-} from './requests.js';
+import { type Dialect, listResources, userLookupPath } from './requests.js';
 
 export type { Dialect } from './requests.js';
 
@@ -159,27 +152,6 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-interface Call {
-  kind: OperationKind;
-  identity: string | null;
-  method: string;
-  path: string;
-  body?: unknown;
-  /** whether the answer counts as a success; default: any 2xx */
-  succeeded?: (r: HttpResult) => boolean;
-  /** the object's target id: known up front for calls by id, else read from a successful answer */
-  targetId?: string | ((r: HttpResult) => string | null) | null;
-}
-
-const isOk = (status: number | null) => status !== null && status >= 200 && status < 300;
-
-function errorDetail(result: HttpResult): string | null {
-  if (result.error) return result.error;
-  if (isOk(result.status)) return null;
-  const body = result.body as { detail?: unknown } | undefined;
-  return typeof body?.detail === 'string' ? body.detail : `HTTP ${result.status}`;
-}
-
 /** An Entra-like SCIM client: probe, lookups, creates, updates, disables, deletes and memberships, cycle after cycle. */
 export function createSimulator(options: SimulatorOptions): Simulator {
   const {
@@ -284,213 +256,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     return { result, ok };
   }
 
-  // A filter query must answer 200 with a ListResponse holding at most one match (Entra: MultipleEntries...).
-  const lookupOk = (r: HttpResult) => {
-    if (r.status !== 200) return false;
-    const resources = listResources(r.body);
-    return resources !== null && resources.length <= 1;
-  };
-  const foundId = (r: HttpResult) => {
-    const id = listResources(r.body)?.[0]?.id;
-    return typeof id === 'string' ? id : null;
-  };
-  const bodyId = (r: HttpResult) => {
-    const id = (r.body as { id?: unknown } | undefined)?.id;
-    return typeof id === 'string' ? id : null;
-  };
-
-  function forgetUser(user: SimUser): void {
-    dir.users.delete(user.serial);
-    // The target drops a deleted user's memberships itself.
-    for (const group of dir.groups.values()) group.synced?.members.delete(user.serial);
-  }
-
-  /** One user object, as one Entra export: stops at its first failure, which the next cycle retries. */
-  async function processUser(user: SimUser): Promise<void> {
-    const desired = user.desired;
-    if (!desired) {
-      if (!user.targetId) return void dir.users.delete(user.serial);
-      const id = user.targetId;
-      const sent = await send({
-        kind: 'delete',
-        identity: user.synced?.userName ?? null,
-        method: 'DELETE',
-        path: `/Users/${encodeURIComponent(id)}`,
-        targetId: id,
-      });
-      // 404: already gone from the target, which is what a delete wants.
-      if (sent && (sent.ok || sent.result.status === 404)) forgetUser(user);
-      return;
-    }
-    const identity = desired.userName;
-    if (!user.targetId) {
-      const lookup = await send({
-        kind: 'lookup',
-        identity,
-        method: 'GET',
-        path: userLookupPath(identity),
-        succeeded: lookupOk,
-        targetId: foundId,
-      });
-      if (!lookup?.ok) return;
-      const found = listResources(lookup.result.body)?.[0];
-      if (found && typeof found.id === 'string') {
-        user.targetId = found.id;
-        user.synced = userFromResource(found);
-      } else {
-        const created = await send({
-          kind: 'create',
-          identity,
-          method: 'POST',
-          path: '/Users',
-          body: userCreateBody(desired),
-          targetId: bodyId,
-        });
-        const id = created?.ok ? bodyId(created.result) : null;
-        if (id) {
-          user.targetId = id;
-          user.synced = { ...desired };
-        }
-        return;
-      }
-    }
-    const id = user.targetId;
-    const path = `/Users/${encodeURIComponent(id)}`;
-    const synced = user.synced!;
-    const fields = changedFields(desired, synced);
-    if (fields.length > 0) {
-      const sent = await send({
-        kind: 'update',
-        identity,
-        method: 'PATCH',
-        path,
-        body: userUpdateBody(dialect, desired, fields),
-        targetId: id,
-      });
-      if (!sent || !settle(user, sent.result)) return;
-      user.synced = { ...desired, active: synced.active };
-    }
-    if (desired.active !== user.synced!.active) {
-      const kind = desired.active ? 'enable' : 'disable';
-      const sent = await send({
-        kind,
-        identity,
-        method: 'PATCH',
-        path,
-        body: activeBody(dialect, desired.active),
-        targetId: id,
-      });
-      if (!sent || !settle(user, sent.result)) return;
-      user.synced = { ...user.synced!, active: desired.active };
-    }
-  }
-
-  /** true when the call succeeded; a 404 means the target lost the object: look it up again next cycle. */
-  function settle(object: SimUser | SimGroup, result: HttpResult): boolean {
-    if (isOk(result.status)) return true;
-    if (result.status === 404) {
-      object.targetId = null;
-      object.synced = null;
-    }
-    return false;
-  }
-
-  async function processGroup(group: SimGroup): Promise<void> {
-    const desired = group.desired;
-    if (!desired) {
-      if (group.targetId) {
-        const id = group.targetId;
-        const sent = await send({
-          kind: 'delete',
-          identity: group.synced?.displayName ?? null,
-          method: 'DELETE',
-          path: `/Groups/${encodeURIComponent(id)}`,
-          targetId: id,
-        });
-        if (!sent || !(sent.ok || sent.result.status === 404)) return;
-      }
-      dir.groups.delete(group.serial);
-      return;
-    }
-    const identity = desired.displayName;
-    if (!group.targetId) {
-      const lookup = await send({
-        kind: 'lookup',
-        identity,
-        method: 'GET',
-        path: groupLookupPath(identity),
-        succeeded: lookupOk,
-        targetId: foundId,
-      });
-      if (!lookup?.ok) return;
-      const found = listResources(lookup.result.body)?.[0];
-      if (found && typeof found.id === 'string') {
-        // Members were excluded from the answer: add every desired member (adding is idempotent).
-        group.targetId = found.id;
-        group.synced = {
-          displayName: typeof found.displayName === 'string' ? found.displayName : identity,
-          members: new Set(),
-        };
-      } else {
-        const created = await send({
-          kind: 'create',
-          identity,
-          method: 'POST',
-          path: '/Groups',
-          body: groupCreateBody(desired),
-          targetId: bodyId,
-        });
-        const id = created?.ok ? bodyId(created.result) : null;
-        if (!id) return;
-        group.targetId = id;
-        group.synced = { displayName: desired.displayName, members: new Set() };
-      }
-    }
-    const id = group.targetId;
-    const path = `/Groups/${encodeURIComponent(id)}`;
-    if (group.synced!.displayName !== desired.displayName) {
-      const sent = await send({
-        kind: 'update',
-        identity,
-        method: 'PATCH',
-        path,
-        body: groupRenameBody(dialect, desired.displayName),
-        targetId: id,
-      });
-      if (!sent || !settle(group, sent.result)) return;
-      group.synced!.displayName = desired.displayName;
-    }
-    const { add, remove } = memberDelta(dir, group);
-    for (const [op, serials] of [
-      ['add', add],
-      ['remove', remove],
-    ] as const) {
-      for (let i = 0; i < serials.length; i += membersPerPatch) {
-        const chunk = serials.slice(i, i + membersPerPatch);
-        const ids = chunk
-          .map((serial) => dir.users.get(serial)?.targetId)
-          .filter((v): v is string => Boolean(v));
-        if (ids.length === 0) {
-          for (const serial of chunk) group.synced!.members.delete(serial);
-          continue;
-        }
-        const kind = op === 'add' ? 'addMembers' : 'removeMembers';
-        const sent = await send({
-          kind,
-          identity,
-          method: 'PATCH',
-          path,
-          body: membersBody(dialect, op, ids),
-          targetId: id,
-        });
-        if (!sent || !settle(group, sent.result)) return;
-        for (const serial of chunk) {
-          if (op === 'add') group.synced!.members.add(serial);
-          else group.synced!.members.delete(serial);
-        }
-      }
-    }
-  }
+  const exportContext: ExportContext = { send, dir, dialect, membersPerPatch };
 
   async function runPhase<T>(items: T[], process: (item: T) => Promise<void>): Promise<void> {
     let next = 0;
@@ -557,12 +323,12 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
     if (!probe.ok) return end('probeFailed', probeInfo);
 
-    await runPhase(userPlan, processUser);
+    await runPhase(userPlan, (user) => exportUser(exportContext, user));
     if (halted()) return end(haltReason(), probeInfo);
     // Planned after the users: memberships of users created this cycle go out in the same cycle.
     const groupPlan = [...dir.groups.values()].filter((g) => groupPending(dir, g));
     objectsTotal = objectsDone + groupPlan.length;
-    await runPhase(groupPlan, processGroup);
+    await runPhase(groupPlan, (group) => exportGroup(exportContext, group));
     return end(halted() ? haltReason() : null, probeInfo);
   }
 
