@@ -9,7 +9,7 @@ import type { ReceiverView } from '../../../server/notify/routing.js';
 import type { MembershipItem } from '../../../server/store/queries/identities.js';
 import type { OperationView } from '../../../server/store/queries/operations.js';
 
-export type { UnrecognisedReport } from '../../../server/api/routes/unrecognised.js';
+export type { UnrecognisedReport } from '../../../server/store/queries/unrecognised.js';
 
 export type StatusState = OverallState;
 

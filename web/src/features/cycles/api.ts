@@ -1,5 +1,5 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import type { CycleOutcome } from '../../../../server/api/routes/cycle-outcomes.js';
+import type { CycleOutcome } from '../../../../server/store/queries/outcomes.js';
 import { apiGet } from '../../lib/api-client.js';
 import type { Cycle, CycleDetail } from '../../types/api.js';
 

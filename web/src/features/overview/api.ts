@@ -1,5 +1,8 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import type { OperationsTimeseries } from '../../../../server/api/routes/timeseries.js';
+import type { TimeseriesBucket } from '../../../../server/store/queries/timeseries.js';
+
+type OperationsTimeseries = { from: string; to: string; bucketSeconds: number; buckets: TimeseriesBucket[] };
+
 import { apiGet } from '../../lib/api-client.js';
 import type { Cycle, CycleDetail, Status } from '../../types/api.js';
 

@@ -1,4 +1,6 @@
-import type { OperationsTimeseries } from '../../../../server/api/routes/timeseries.js';
+import type { TimeseriesBucket } from '../../../../server/store/queries/timeseries.js';
+
+type OperationsTimeseries = { from: string; to: string; bucketSeconds: number; buckets: TimeseriesBucket[] };
 
 export interface OpsPoint {
   /** bucket start, ms since epoch */
