@@ -11,9 +11,15 @@ import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ApiError, parseInput } from '../errors.js';
 
+/** What the API asks of the incident engine: firing incidents, acks, silences' re-evaluation, test sends. */
+export type AdminAlerts = Pick<
+  AlertEngine,
+  'firingIncidents' | 'acknowledge' | 'schedule' | 'queueTest' | 'outbox' | 'routing'
+>;
+
 export interface AlertRouteDeps {
   db: Db;
-  alerts: AlertEngine;
+  alerts: AdminAlerts;
   clock?: () => number;
 }
 
