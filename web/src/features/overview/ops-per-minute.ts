@@ -1,6 +1,4 @@
-import type { TimeseriesBucket } from '../../../../server/store/queries/timeseries.js';
-
-type OperationsTimeseries = { from: string; to: string; bucketSeconds: number; buckets: TimeseriesBucket[] };
+import type { OperationsTimeseries } from '../../types/api.js';
 
 export interface OpsPoint {
   /** bucket start, ms since epoch */
