@@ -5,7 +5,7 @@ import { loadConfig } from '../../server/config.js';
 import { createCycleStage } from '../../server/cycles/index.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
 import { formatModifiedProperties } from '../../server/store/queries/export.js';
-import { operationFieldNames } from '../../server/store/vocabulary.js';
+import { operationFieldNames } from '../../server/vocabulary.js';
 import { PROBE_GUID } from '../fixtures/entra.js';
 import { testAdminApp } from '../helpers/admin.js';
 import { entra, recorder } from '../helpers/traffic.js';

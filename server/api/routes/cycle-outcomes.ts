@@ -1,10 +1,10 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { operationStatuses } from '../../scim/types.js';
 import type { Db } from '../../store/db.js';
 import { decodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { createCycleOutcomeQuery } from '../../store/queries/outcomes.js';
+import { operationStatuses } from '../../vocabulary.js';
 import { parseInput } from '../errors.js';
 
 const querySchema = pageSchema

@@ -58,7 +58,7 @@ export function latestCycleRow(db: Db): CycleRow | undefined {
 
 /** The newest initial or incremental cycle: the one Entra's schedule is measured from. */
 export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
-  const ids = ['initial', 'incremental'].map(
+  const ids = (['initial', 'incremental'] as const).map(
     (kind) =>
       db
         .select({ id: cycles.id })

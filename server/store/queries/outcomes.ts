@@ -1,4 +1,4 @@
-import type { OperationStatus } from '../../scim/types.js';
+import type { OperationStatus } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { encodeCursor } from './cursor.js';
 
