@@ -1,21 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import type { Hono } from 'hono';
 import pino, { type Logger } from 'pino';
 import { type AlertEngine, createAlertEngine, type EvaluationReport } from './alerts/engine.js';
-import { firingIncidentViews } from './alerts/views.js';
 import { createAdminApp } from './api/index.js';
 import { createMetrics } from './api/metrics.js';
-import { cycleOutcomeRoutes } from './api/routes/cycle-outcomes.js';
-import { cycleRoutes } from './api/routes/cycles.js';
-import { identityRoutes } from './api/routes/identities.js';
-import { incidentRoutes } from './api/routes/incidents.js';
-import { notificationRoutes } from './api/routes/notifications.js';
-import { silenceRoutes } from './api/routes/silences.js';
-import { statusRoutes } from './api/routes/status.js';
-import { timeseriesRoutes } from './api/routes/timeseries.js';
-import { unrecognisedRoutes } from './api/routes/unrecognised.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
@@ -42,15 +31,12 @@ export interface StartOptions {
   logger?: Logger;
   /** overrides config.upstream (demo mode passes its embedded target here) */
   upstream?: string;
-  /** extra ingest stages and API route groups, wired by later pipeline stages */
+  /** extra ingest stages, wired by later pipeline stages */
   stages?: IngestStage[];
-  extraApi?: Record<string, Hono>;
   /** folder of the built dashboard; default dist/web (tests build into a temp folder) */
   webRoot?: string;
   /** recorder queue bound (tests lower it to see drops quickly) */
   recorderMaxQueue?: number;
-  /** firing incidents for /api/status; default: the alert engine's */
-  firingIncidents?: () => unknown[];
   /** false: no periodic jobs (detection tick, outbox retry, retention); tests with a fake clock call `tick()` */
   periodicJobs?: boolean;
 }
@@ -282,23 +268,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     droppedTotal: () => droppedBefore + (recorder?.stats().dropped ?? 0),
     upstreamState: () => lastUpstream,
     emailState: () => emailDeliveryState(db),
-    extraApi: {
-      '/timeseries': timeseriesRoutes({ db, clock }),
-      '/status': statusRoutes({
-        db,
-        config,
-        clock,
-        firingIncidents: options.firingIncidents ?? (() => firingIncidentViews(alerts, db, clock())),
-      }),
-      '/incidents': incidentRoutes({ db, alerts, clock }),
-      '/silences': silenceRoutes({ db, alerts, clock }),
-      '/notifications': notificationRoutes({ db, alerts, clock, recipients: config.notifyTo }),
-      '/cycles': cycleRoutes({ db, rules: config.rules }),
-      '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
-      '/identities': identityRoutes({ db }),
-      '/unrecognised': unrecognisedRoutes({ db, clock }),
-      ...options.extraApi,
-    },
+    config,
+    clock,
+    alerts,
     metrics: metrics.render,
     webRoot: options.webRoot,
   });

@@ -70,7 +70,7 @@ export function toIncidentView(
       firstSeen: iso(e.firstSeen),
       lastSeen: iso(e.lastSeen),
       sampleOperationIds: e.sampleOperationIds,
-      // the operation's fields under the names /api/operations and the CSV use (store/vocabulary.ts)
+      // the operation's fields under the names /api/operations and the CSV use (server/vocabulary.ts)
       samples: e.samples.map(({ time, ...s }) => ({ ...s, activityDateTime: iso(time) })),
       identities: e.identities,
       identityCount: e.identityCount,

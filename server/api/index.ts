@@ -2,28 +2,74 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { firingIncidentViews } from '../alerts/views.js';
+import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
 import { adminBodyLimit, adminSecurityHeaders, refuseForeignRequests, requireJson } from './guard.js';
+import { cycleOutcomeRoutes } from './routes/cycle-outcomes.js';
+import { cycleRoutes } from './routes/cycles.js';
 import { exportRoutes } from './routes/export.js';
 import { type HealthDeps, healthRoutes } from './routes/health.js';
+import { identityRoutes } from './routes/identities.js';
+import { type AdminAlerts, incidentRoutes } from './routes/incidents.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { operationRoutes } from './routes/operations.js';
+import { silenceRoutes } from './routes/silences.js';
+import { statusRoutes } from './routes/status.js';
+import { timeseriesRoutes } from './routes/timeseries.js';
+import { unrecognisedRoutes } from './routes/unrecognised.js';
 
-export interface AdminDeps extends HealthDeps {
+export type { AdminAlerts };
+
+/** What every /api route reads: the store, the parts of the config they show, the clock and the incident engine. */
+export interface ApiDeps extends HealthDeps {
+  config: Pick<Config, 'cycleIntervalMin' | 'rules' | 'notifyTo'>;
+  clock?: () => number;
+  alerts: AdminAlerts;
+}
+
+export interface AdminDeps extends ApiDeps {
   adminToken?: string;
   /** SCIMTAP_ADMIN_LISTEN's host and SCIMTAP_PUBLIC_URL: the Host names the listener answers for */
   listenHost?: string;
   publicUrl?: string;
   /** folder of the built dashboard (vite build output) */
   webRoot?: string;
-  /** extra route groups mounted under /api (cycles, identities, incidents, ...) */
-  extraApi?: Record<string, Hono>;
   /** GET /metrics handler, mounted behind the same token */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export const defaultWebRoot = join(packageRoot, 'dist', 'web');
+
+/**
+ * Every /api route (ARCHITECTURE §8), in one chain so that its type carries them all: the dashboard's typed
+ * client (`hc<AdminApi>`, web/src/lib/api-client.ts) reads each route's answer from this type.
+ */
+export function createApi(deps: ApiDeps) {
+  const { db, config, alerts } = deps;
+  const clock = deps.clock ?? Date.now;
+  return new Hono()
+    .route('/health', healthRoutes(deps))
+    .route('/operations', operationRoutes({ db }))
+    .route('/export.csv', exportRoutes({ db, appName: deps.appName, clock }))
+    .route('/timeseries', timeseriesRoutes({ db, clock }))
+    .route(
+      '/status',
+      statusRoutes({ db, config, clock, firingIncidents: () => firingIncidentViews(alerts, db, clock()) }),
+    )
+    .route('/incidents', incidentRoutes({ db, alerts, clock }))
+    .route('/silences', silenceRoutes({ db, alerts, clock }))
+    .route('/notifications', notificationRoutes({ db, alerts, clock, recipients: config.notifyTo }))
+    .route('/cycles', cycleRoutes({ db, rules: config.rules }))
+    .route('/cycles/:id/outcomes', cycleOutcomeRoutes({ db }))
+    .route('/identities', identityRoutes({ db }))
+    .route('/unrecognised', unrecognisedRoutes({ db, clock }));
+}
+
+/** The admin API's routes and answers, for the dashboard's typed client (paths relative to /api). */
+export type AdminApi = ReturnType<typeof createApi>;
 
 /** The admin listener's app: JSON API, metrics and the dashboard. Never mounted on the proxy listener. */
 export function createAdminApp(deps: AdminDeps) {
@@ -39,15 +85,11 @@ export function createAdminApp(deps: AdminDeps) {
   }
   app.use('*', requireJson());
   app.use('*', adminBodyLimit());
-  const api = new Hono()
-    .route('/health', healthRoutes(deps))
-    .route('/operations', operationRoutes(deps))
-    .route('/export.csv', exportRoutes(deps));
-  for (const [path, routes] of Object.entries(deps.extraApi ?? {})) api.route(path, routes);
-  api.all('*', (c) =>
+  app.route('/api', createApi(deps));
+  // An unknown /api path is a JSON 404, never the dashboard's shell.
+  app.all('/api/*', (c) =>
     c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404),
   );
-  app.route('/api', api);
 
   if (deps.metrics) {
     const metrics = deps.metrics;

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../store/db.js';
 import type { IngestStage, StoredOperation } from '../store/ingest.js';
+import { countCycles, countFailingIdentities } from '../store/queries/cycles.js';
 import type { RecorderStats } from '../store/recorder.js';
 
 export interface Metrics {
@@ -86,17 +87,16 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   );
 
   if (db) {
-    // Each is one small indexed count over the rollups; 0 until the cycles stage has created its tables.
-    const count = tableCount(db);
+    // Each is one small indexed count over the rollups, read at scrape time.
     // A gauge, not a counter: retention prunes old cycles, so the count can go down.
     gauge('scimtap_cycles', 'Provisioning cycles stored (incl. Test Connection events)', () =>
-      count('select count(*) from cycles'),
+      readRollup(() => countCycles(db)),
     );
     gauge('scimtap_cycle_running', '1 while a provisioning cycle is running', () =>
-      Math.min(1, count("select count(*) from cycles where state = 'running'")),
+      readRollup(() => Math.min(1, countCycles(db, { running: true }))),
     );
     gauge('scimtap_identities_failing', 'Users and groups whose last cycle ended in failure', () =>
-      count('select count(*) from identities where failing_streak > 0'),
+      readRollup(() => countFailingIdentities(db)),
     );
   }
 
@@ -117,21 +117,13 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   };
 }
 
-/** A counting query prepared on first use; 0 while its table does not exist yet (older database, tests). */
-function tableCount(db: Db) {
-  const statements = new Map<string, import('better-sqlite3').Statement>();
-  return (query: string): number => {
-    try {
-      let statement = statements.get(query);
-      if (!statement) {
-        statement = db.$client.prepare(query).pluck();
-        statements.set(query, statement);
-      }
-      return Number(statement.get() ?? 0);
-    } catch (err) {
-      if (/no such (table|column)/.test((err as Error).message)) return 0;
-      // One unreadable gauge must not take the whole scrape down.
-      return Number.NaN;
-    }
-  };
+/** A rollup count for a gauge: 0 while its table does not exist yet (older database, tests). */
+function readRollup(read: () => number): number {
+  try {
+    return read();
+  } catch (err) {
+    if (/no such (table|column)/.test((err as Error).message)) return 0;
+    // One unreadable gauge must not take the whole scrape down.
+    return Number.NaN;
+  }
 }

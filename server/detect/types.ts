@@ -1,25 +1,8 @@
 // The vocabulary of ARCHITECTURE §6: rule codes, findings and the snapshot the rules read.
 import type { RecorderStats } from '../store/recorder.js';
+import type { RuleCode, Severity } from '../vocabulary.js';
 
-export const ruleCodes = [
-  'credentials',
-  'scimCompliance',
-  'upstreamUnavailable',
-  'escrowProportion',
-  'escrowTotal',
-  'tooManyDeletes',
-  'throttling',
-  'slowUpstream',
-  'stuckObject',
-  'stalled',
-  'backoffSuspected',
-  'recorderFailing',
-  'unrecognisedClients',
-] as const;
-export type RuleCode = (typeof ruleCodes)[number];
-
-/** `low`: worth seeing on the dashboard, not worth waking anyone (routes take it only when they name it). */
-export type Severity = 'low' | 'warning' | 'critical';
+export { type RuleCode, ruleCodes, type Severity } from '../vocabulary.js';
 
 /** Graph `quarantineReason` values (and Entra error codes) a finding resembles, so an admin can connect the two. */
 export type EntraReason =

@@ -24,10 +24,10 @@ import {
   scimError,
   userResource,
 } from '../../test/fixtures/entra.js';
+import { errorCodes, operationKinds } from '../vocabulary.js';
 import { classify, parseFilter, parseQuery, parseTarget } from './classify.js';
 import { createRedactor, redactBodyText, scrubText } from './redact.js';
 import type { ClassifyOptions, Exchange, Operation } from './types.js';
-import { errorCodes, operationKinds } from './types.js';
 
 const REDACTED_MODE: ClassifyOptions = { capture: 'redacted', redact: ['password'] };
 

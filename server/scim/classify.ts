@@ -1,4 +1,6 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws.
+
+import { errorCodeOfHttpStatus, provisioningActionOf } from '../vocabulary.js';
 import { decodeBody, isFormType } from './decode.js';
 import {
   createRedactor,
@@ -25,7 +27,6 @@ import {
   type Operation,
   type OperationKind,
   type OperationStatus,
-  type ProvisioningAction,
   type ResourceType,
 } from './types.js';
 
@@ -38,17 +39,6 @@ const RESOURCE_SEGMENTS = new Map<string, ResourceType>([
   ['serviceproviderconfigs', 'ServiceProviderConfig'],
   ['resourcetypes', 'ResourceType'],
   ['bulk', 'Bulk'],
-]);
-
-const ACTIONS = new Map<OperationKind, ProvisioningAction>([
-  ['create', 'create'],
-  ['update', 'update'],
-  ['enable', 'update'],
-  ['addMembers', 'update'],
-  ['removeMembers', 'update'],
-  ['replaceMembers', 'update'],
-  ['disable', 'disable'],
-  ['delete', 'delete'],
 ]);
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -715,7 +705,7 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     httpStatus,
     resourceType,
     operation,
-    provisioningAction: ACTIONS.get(operation) ?? 'other',
+    provisioningAction: provisioningActionOf[operation],
     status: verdict.status,
     identityType,
     identity: opt(identity),
@@ -909,17 +899,9 @@ function judge(j: JudgeInput): Verdict {
     }
     return ok();
   }
-  if (s === 401) return fail('Unauthorized', 'HTTP 401', true);
-  if (s === 403) return fail('InsufficientRights', 'HTTP 403', true);
   // a filter query must answer an empty ListResponse, never 404: Entra quarantines on it
   if (s === 404 && j.isFilterQuery) return fail('ScimCompliance', 'HTTP 404 to a filter query', true);
-  if (s === 404) return fail('NotFound', 'HTTP 404', true);
-  if (s === 409) return fail('EntryConflict', 'HTTP 409', true);
-  if (s === 429) return fail('TooManyRequests', 'HTTP 429', true);
-  if (s >= 500 && s < 600) return fail('InternalServerError', `HTTP ${s}`, true);
-  if (s >= 400 && s < 500) return fail('InvalidSyntax', `HTTP ${s}`, true);
-  // 1xx/3xx/out-of-range: a redirect to a login page or a non-HTTP answer is not a SCIM service
-  return fail('ServiceIncompatible', `HTTP ${s}`, true);
+  return fail(errorCodeOfHttpStatus(s), `HTTP ${s}`, true);
 }
 
 function ok(): Verdict {

@@ -1,4 +1,12 @@
-// The vocabulary of ARCHITECTURE.md §4: one name per thing, from the proxy to the UI.
+// What the proxy hands over and what classification makes of it (ARCHITECTURE §4).
+import type {
+  ErrorCode,
+  IdentityType,
+  OperationKind,
+  OperationStatus,
+  ProvisioningAction,
+  ResourceType,
+} from '../vocabulary.js';
 
 /** What the proxy saw of one request/response pair, before any interpretation. */
 export interface Exchange {
@@ -54,67 +62,22 @@ export type ExchangeFailure =
   | 'Refused'
   | 'ClientThrottled';
 
-/**
- * Whose request an operation was: Entra's provisioning job (`provisioning`), or anyone else who reached the
- * proxy listener (`unrecognised`: scanners, wrong tokens, refused addresses). See server/cycles/clients.ts.
- */
-export const clientKinds = ['provisioning', 'unrecognised'] as const;
-export type ClientKind = (typeof clientKinds)[number];
-
-export const resourceTypes = [
-  'User',
-  'Group',
-  'Schema',
-  'ServiceProviderConfig',
-  'ResourceType',
-  'Bulk',
-  'Other',
-] as const;
-export type ResourceType = (typeof resourceTypes)[number];
-
-export const operationKinds = [
-  'testConnection',
-  'lookup',
-  'list',
-  'read',
-  'create',
-  'update',
-  'enable',
-  'disable',
-  'delete',
-  'addMembers',
-  'removeMembers',
-  'replaceMembers',
-  'schemaDiscovery',
-  'other',
-] as const;
-export type OperationKind = (typeof operationKinds)[number];
-
-export const provisioningActions = ['create', 'update', 'disable', 'delete', 'other'] as const;
-export type ProvisioningAction = (typeof provisioningActions)[number];
-
-export const operationStatuses = ['success', 'failure', 'warning'] as const;
-export type OperationStatus = (typeof operationStatuses)[number];
-
-export const errorCodes = [
-  'Unauthorized',
-  'InsufficientRights',
-  'NotFound',
-  'EntryConflict',
-  'TooManyRequests',
-  'InternalServerError',
-  'InvalidSyntax',
-  'Timeout',
-  'UpstreamUnreachable',
-  'ServiceIncompatible',
-  'MultipleEntriesInResponse',
-  'ScimCompliance',
-  'ClientAborted',
-  'ClientThrottled',
-] as const;
-export type ErrorCode = (typeof errorCodes)[number];
-
-export type IdentityType = 'User' | 'Group';
+// The names an Operation's fields take live in ../vocabulary.ts (shared with the schema, the API and web/).
+export {
+  type ClientKind,
+  clientKinds,
+  type ErrorCode,
+  errorCodes,
+  type IdentityType,
+  type OperationKind,
+  type OperationStatus,
+  operationKinds,
+  operationStatuses,
+  type ProvisioningAction,
+  provisioningActions,
+  type ResourceType,
+  resourceTypes,
+} from '../vocabulary.js';
 
 export interface ModifiedProperty {
   /** attribute path as sent, e.g. `active`, `name.familyName`, `emails[type eq "work"].value` */

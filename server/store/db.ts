@@ -37,6 +37,11 @@ export function openDatabase(path: string, { busyTimeoutMs = 10 }: OpenOptions =
   return db;
 }
 
+/** Throws when the database cannot answer a query at all (closed, corrupt, file gone): /api/health asks. */
+export function pingDatabase(db: Db): void {
+  db.$client.prepare('select 1').get();
+}
+
 function isEmpty(sqlite: Database.Database): boolean {
   return !sqlite.prepare("select 1 from sqlite_master where type = 'table' limit 1").get();
 }

@@ -4,33 +4,17 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillOperations } from '../../bench/lib/fill.js';
-import { createAdminApp } from '../../server/api/index.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
 import { exportColumns } from '../../server/store/queries/export.js';
 import { exchange, scimError } from '../fixtures/entra.js';
+import { testAdminApp } from '../helpers/admin.js';
 import { entra, recorder } from '../helpers/traffic.js';
 
 const header =
   'id,activityDateTime,cycleId,provisioningAction,operation,status,identityType,identity,externalId,targetId,httpMethod,path,httpStatus,durationInMilliseconds,errorCode,scimType,reason,modifiedProperties';
 
 function adminApp(db: Db) {
-  return createAdminApp({
-    db,
-    version: 'test',
-    mode: 'proxy',
-    appName: 'Tanium SSO',
-    recorderStats: () => ({
-      queued: 0,
-      written: 0,
-      dropped: 0,
-      writeErrors: 0,
-      failing: false,
-      lastError: null,
-      lastErrorAt: null,
-      lastDropAt: null,
-    }),
-    upstreamState: () => 'reachable',
-  });
+  return testAdminApp(db, { appName: 'Tanium SSO' });
 }
 
 function parseCsv(text: string): Record<string, string>[] {

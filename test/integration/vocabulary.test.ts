@@ -1,14 +1,13 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminApp } from '../../server/api/index.js';
-import { cycleOutcomeRoutes } from '../../server/api/routes/cycle-outcomes.js';
-import { identityRoutes } from '../../server/api/routes/identities.js';
+import type { createAdminApp } from '../../server/api/index.js';
 import { loadConfig } from '../../server/config.js';
 import { createCycleStage } from '../../server/cycles/index.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
 import { formatModifiedProperties } from '../../server/store/queries/export.js';
-import { operationFieldNames } from '../../server/store/vocabulary.js';
+import { operationFieldNames } from '../../server/vocabulary.js';
 import { PROBE_GUID } from '../fixtures/entra.js';
+import { testAdminApp } from '../helpers/admin.js';
 import { entra, recorder } from '../helpers/traffic.js';
 
 // One vocabulary (STYLE §4): a field the CSV export and the API both carry has one name, the CSV's (Graph's).
@@ -34,26 +33,7 @@ beforeAll(() => {
     entra.updateUser(t0 + 4_000, 'u-1', 'ada@example.com', 'Ada King'),
     entra.upstreamDown(t0 + 5_000),
   ]);
-  app = createAdminApp({
-    db,
-    version: 'test',
-    mode: 'proxy',
-    recorderStats: () => ({
-      queued: 0,
-      written: 0,
-      dropped: 0,
-      writeErrors: 0,
-      failing: false,
-      lastError: null,
-      lastErrorAt: null,
-      lastDropAt: null,
-    }),
-    upstreamState: () => 'reachable',
-    extraApi: {
-      '/cycles/:id/outcomes': cycleOutcomeRoutes({ db }),
-      '/identities': identityRoutes({ db }),
-    },
-  });
+  app = testAdminApp(db);
 });
 afterAll(() => db.$client.close());
 

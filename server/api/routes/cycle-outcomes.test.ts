@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../store/db.js';
+import type { CycleOutcome } from '../../store/queries/outcomes.js';
 import { onApiError } from '../errors.js';
-import { type CycleOutcome, cycleOutcomeRoutes } from './cycle-outcomes.js';
+import { cycleOutcomeRoutes } from './cycle-outcomes.js';
 
 const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'scimtap-outcomes-')), 't.db'));
 afterAll(() => db.$client.close());

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { EmailDeliveryState } from '../../notify/queries.js';
-import type { Db } from '../../store/db.js';
+import { type Db, pingDatabase } from '../../store/db.js';
 import type { RecorderStats } from '../../store/recorder.js';
 import type { StorageStats } from '../../store/storage.js';
 
@@ -36,7 +36,7 @@ export function healthRoutes({
     let dbState: 'ok' | 'failing' | 'error' | 'missing' | 'replaced' = 'ok';
     let storage: StorageStats | null = null;
     try {
-      db.$client.prepare('select 1').get();
+      pingDatabase(db);
       if (recorderStats().failing) dbState = 'failing';
     } catch {
       dbState = 'error';

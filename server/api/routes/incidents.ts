@@ -4,16 +4,22 @@ import { z } from 'zod';
 import type { AlertEngine } from '../../alerts/engine.js';
 import { activeSilences, getIncident, listIncidents } from '../../alerts/store.js';
 import { toIncidentView } from '../../alerts/views.js';
-import { ruleCodes } from '../../detect/types.js';
 import { notificationsForIncidents } from '../../notify/queries.js';
 import type { Db } from '../../store/db.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
+import { incidentStates, ruleCodes } from '../../vocabulary.js';
 import { ApiError, parseInput } from '../errors.js';
+
+/** What the API asks of the incident engine: firing incidents, acks, silences' re-evaluation, test sends. */
+export type AdminAlerts = Pick<
+  AlertEngine,
+  'firingIncidents' | 'acknowledge' | 'schedule' | 'queueTest' | 'outbox' | 'routing'
+>;
 
 export interface AlertRouteDeps {
   db: Db;
-  alerts: AlertEngine;
+  alerts: AdminAlerts;
   clock?: () => number;
 }
 
@@ -31,7 +37,8 @@ export async function jsonBody(c: Context): Promise<unknown> {
 const idParam = z.object({ id: z.coerce.number().int().positive() });
 const incidentFilter = z
   .object({
-    state: z.enum(['pending', 'firing', 'resolved', 'open']).optional(),
+    /** `open`: pending or firing */
+    state: z.enum([...incidentStates, 'open']).optional(),
     rule: z.enum(ruleCodes).optional(),
   })
   .extend(pageSchema.shape)

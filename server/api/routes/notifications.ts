@@ -4,6 +4,7 @@ import { getMessage, getNotification, listNotifications } from '../../notify/que
 import { UnknownReceiverError } from '../../notify/routing.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
+import { notifyEvents, outboxStates } from '../../vocabulary.js';
 import { ApiError, parseInput } from '../errors.js';
 import { type AlertRouteDeps, jsonBody } from './incidents.js';
 
@@ -11,8 +12,8 @@ const receiverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a rec
 const listQuery = z
   .object({
     receiver: receiverName.optional(),
-    state: z.enum(['unsent', 'sending', 'sent', 'failed', 'superseded']).optional(),
-    event: z.enum(['first', 'reasonChanged', 'reminder', 'resolved', 'acknowledged', 'test']).optional(),
+    state: z.enum(outboxStates).optional(),
+    event: z.enum(notifyEvents).optional(),
     incident: z.coerce.number().int().positive().optional(),
   })
   .extend(pageSchema.shape)

@@ -9,6 +9,7 @@ import {
   groupResource,
   PROBE_GUID,
 } from '../../../test/fixtures/entra.js';
+import { testAdminApp } from '../../../test/helpers/admin.js';
 import { startTestScimtap } from '../../../test/helpers/scimtap.js';
 import { entra, recorder } from '../../../test/helpers/traffic.js';
 import { loadConfig } from '../../config.js';
@@ -17,7 +18,7 @@ import type { Exchange } from '../../scim/types.js';
 import { type Db, openDatabase } from '../../store/db.js';
 import type { StoredOperation } from '../../store/ingest.js';
 import type { OperationView } from '../../store/queries/operations.js';
-import { createAdminApp } from '../index.js';
+import type { createAdminApp } from '../index.js';
 
 const t0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 const hour = 3_600_000;
@@ -73,22 +74,7 @@ describe('GET /api/operations', () => {
       entra.deleteUser(t0 + hour + 5_000, 'u-1'),
     ]);
     all = [...cycle1, ...cycle2];
-    app = createAdminApp({
-      db,
-      version: 'test',
-      mode: 'proxy',
-      recorderStats: () => ({
-        queued: 0,
-        written: 0,
-        dropped: 0,
-        writeErrors: 0,
-        failing: false,
-        lastError: null,
-        lastErrorAt: null,
-        lastDropAt: null,
-      }),
-      upstreamState: () => 'reachable',
-    });
+    app = testAdminApp(db);
   });
   afterAll(() => db.$client.close());
 
@@ -204,13 +190,7 @@ describe('GET /api/operations', () => {
     const w = recorder(d);
     const stored = w(Array.from({ length: 250 }, (_, i) => entra.lookupUser(t0 + i, `bulk${i}@example.com`)));
     w([entra.lookupUser(t0 + 1_000, 'other@example.com')]);
-    const a = createAdminApp({
-      db: d,
-      version: 't',
-      mode: 'proxy',
-      recorderStats: () => ({}) as never,
-      upstreamState: () => 'unknown',
-    });
+    const a = testAdminApp(d);
     const ids: number[] = [];
     for (let cursor = ''; ; ) {
       const page = (await (await a.request(`/api/operations?q=BULK&limit=100${cursor}`)).json()) as Page;
@@ -237,13 +217,7 @@ describe('GET /api/operations', () => {
   it('defaults to 100 per page', async () => {
     const d = openDatabase(':memory:');
     recorder(d)(Array.from({ length: 150 }, (_, i) => entra.lookupUser(t0 + i, `u${i}@example.com`)));
-    const a = createAdminApp({
-      db: d,
-      version: 't',
-      mode: 'proxy',
-      recorderStats: () => ({}) as never,
-      upstreamState: () => 'unknown',
-    });
+    const a = testAdminApp(d);
     const page = (await (await a.request('/api/operations')).json()) as Page;
     expect(page.items).toHaveLength(100);
     expect(page.nextCursor).not.toBeNull();
@@ -277,13 +251,7 @@ describe('GET /api/operations', () => {
     const before = w(
       Array.from({ length: 20 }, (_, i) => entra.lookupUser(t0 + i * 1_000, `p${i}@example.com`)),
     );
-    const a = createAdminApp({
-      db: d,
-      version: 't',
-      mode: 'proxy',
-      recorderStats: () => ({}) as never,
-      upstreamState: () => 'unknown',
-    });
+    const a = testAdminApp(d);
     const seen: number[] = [];
     let cursor: string | null = '';
     let arrivals = 0;
@@ -323,13 +291,7 @@ describe('GET /api/operations/:id', () => {
       entra.createConflict(t0 + 1_000, 'bob@example.com'),
       entra.deleteUser(t0 + 2_000, 'u-1'),
     ]);
-    app = createAdminApp({
-      db,
-      version: 't',
-      mode: 'proxy',
-      recorderStats: () => ({}) as never,
-      upstreamState: () => 'unknown',
-    });
+    app = testAdminApp(db);
   });
   afterAll(() => db.$client.close());
 

@@ -2,9 +2,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { createSilence, endSilence, listSilences } from '../../alerts/store.js';
 import { toSilenceView } from '../../alerts/views.js';
-import { ruleCodes } from '../../detect/types.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
+import { ruleCodes } from '../../vocabulary.js';
 import { ApiError, parseInput } from '../errors.js';
 import { type AlertRouteDeps, jsonBody } from './incidents.js';
 

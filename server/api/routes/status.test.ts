@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FiringIncident } from '../../cycles/health.js';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
 import type { Operation } from '../../scim/types.js';
@@ -16,7 +17,7 @@ const iso = (m: number) => new Date(at(m)).toISOString();
 let h: Harness;
 afterEach(() => h?.close());
 
-async function statusAt(minutes: number, firingIncidents?: () => unknown[]) {
+async function statusAt(minutes: number, firingIncidents?: () => FiringIncident[]) {
   const app = new Hono()
     .onError(onApiError)
     .route(

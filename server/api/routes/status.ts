@@ -5,25 +5,26 @@ import { toCycleView } from '../../cycles/view.js';
 import type { Db } from '../../store/db.js';
 import { failingIdentityCounts, lastScheduledCycleRow, latestCycleRow } from '../../store/queries/cycles.js';
 
-export interface StatusDeps {
+export interface StatusDeps<I extends FiringIncident> {
   db: Db;
   config: Pick<Config, 'cycleIntervalMin' | 'rules'>;
   clock?: () => number;
-  /** firing incidents from the incident engine; without it the state is derived from the cycle rollups */
-  firingIncidents?: () => unknown[];
+  /**
+   * Firing incidents from the incident engine (the admin app passes their API views, so the answer lists them
+   * as /api/incidents does); without it the state is derived from the cycle rollups alone.
+   */
+  firingIncidents?: () => I[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** Read the fields the state needs from whatever shape the incident engine returns. */
-function asFiring(i: unknown): FiringIncident {
-  const o = (typeof i === 'object' && i !== null ? i : {}) as Record<string, unknown>;
-  const text = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
-  return { rule: text('rule'), severity: text('severity'), summary: text('summary'), reason: text('reason') };
-}
-
 /** GET /api/status: the on-call engineer's first question, answered from the rollups (no scan of operations). */
-export function statusRoutes({ db, config, clock = Date.now, firingIncidents }: StatusDeps) {
+export function statusRoutes<I extends FiringIncident>({
+  db,
+  config,
+  clock = Date.now,
+  firingIncidents,
+}: StatusDeps<I>) {
   return new Hono().get('/', (c) => {
     const now = clock();
     const latest = latestCycleRow(db) ?? null;
@@ -39,12 +40,12 @@ export function statusRoutes({ db, config, clock = Date.now, firingIncidents }: 
       rules: config.rules,
     });
     const incidents = firingIncidents ? firingIncidents() : [];
-    const health = firingIncidents ? healthFromIncidents(incidents.map(asFiring), fromCycles) : fromCycles;
+    const health = firingIncidents ? healthFromIncidents(incidents, fromCycles) : fromCycles;
     return c.json({
       state: health.state,
       reason: health.reason,
       /** what decided the state */
-      basis: firingIncidents ? 'incidents' : 'cycles',
+      basis: firingIncidents ? ('incidents' as const) : ('cycles' as const),
       now: iso(now),
       running: latest?.state === 'running',
       /** the running cycle, else the newest one */

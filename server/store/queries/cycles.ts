@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
+import { and, count, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../db.js';
 import { cycleKinds, cycleStates, cycles, identities } from '../schema/index.js';
@@ -58,7 +58,7 @@ export function latestCycleRow(db: Db): CycleRow | undefined {
 
 /** The newest initial or incremental cycle: the one Entra's schedule is measured from. */
 export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
-  const ids = ['initial', 'incremental'].map(
+  const ids = (['initial', 'incremental'] as const).map(
     (kind) =>
       db
         .select({ id: cycles.id })
@@ -84,4 +84,15 @@ export function failingIdentityCounts(db: Db, stuckCycles: number): { failing: n
     .where(sql`${identities.failingStreak} > 0`)
     .get();
   return { failing: row?.failing ?? 0, stuck: row?.stuck ?? 0 };
+}
+
+/** Cycles stored (Test Connection events included), or only the running ones (through their partial index). */
+export function countCycles(db: Db, { running = false }: { running?: boolean } = {}): number {
+  const query = db.select({ n: count() }).from(cycles);
+  return (running ? query.where(stateIs('running')) : query).get()?.n ?? 0;
+}
+
+/** Identities whose last cycle ended in failure (the partial index on failing streaks). */
+export function countFailingIdentities(db: Db): number {
+  return db.select({ n: count() }).from(identities).where(sql`${identities.failingStreak} > 0`).get()?.n ?? 0;
 }

@@ -1,12 +1,12 @@
 import { and, asc, gt, lte, sql } from 'drizzle-orm';
+import { operationFieldNames } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { operations } from '../schema/index.js';
-import { operationFieldNames } from '../vocabulary.js';
 import { matchSearch, type OperationFilter, operationWhere, timeWindowIds } from './operations.js';
 
 /**
  * ARCHITECTURE §9: named after Microsoft Graph's provisioning log fields, so Entra log readers read these too.
- * The same names as /api/operations' (store/vocabulary.ts), in this order.
+ * The same names as /api/operations' (server/vocabulary.ts), in this order.
  */
 export const exportColumns = Object.values(operationFieldNames);
 

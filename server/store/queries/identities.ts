@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { z } from 'zod';
-import { operationStatuses } from '../../scim/types.js';
+import { identityTypes, operationStatuses } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { identities, memberships, operations } from '../schema/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -14,7 +14,7 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 /** Filters of /api/identities (ARCHITECTURE §8). */
 export const identityFilterSchema = z
   .object({
-    type: z.enum(['User', 'Group']).optional(),
+    type: z.enum(identityTypes).optional(),
     /** the identity's last status */
     status: z.enum(operationStatuses).optional(),
     /** text in the name (userName / displayName), externalId or target id */

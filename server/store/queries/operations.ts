@@ -7,9 +7,9 @@ import {
   provisioningActions,
   resourceTypes,
 } from '../../scim/types.js';
+import type { RenamedKey } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { bodies, operations, operationTerms } from '../schema/index.js';
-import type { RenamedKey } from '../vocabulary.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 const isoOrMs = z
@@ -156,7 +156,7 @@ function timeWindowWhere(db: Db, f: OperationFilter): SQL[] {
 
 export type OperationRow = typeof operations.$inferSelect;
 
-/** An operation as the API shows it: the CSV's names for the fields both carry (store/vocabulary.ts). */
+/** An operation as the API shows it: the CSV's names for the fields both carry (server/vocabulary.ts). */
 export interface OperationView extends Omit<OperationRow, 'modifiedProperties' | 'members' | RenamedKey> {
   /** ISO 8601 UTC; stored as `time` (ms) */
   activityDateTime: string;

@@ -1,10 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const cycleKinds = ['initial', 'incremental', 'testConnection', 'onDemand'] as const;
-export type CycleKind = (typeof cycleKinds)[number];
-export const cycleStates = ['running', 'completed'] as const;
-export type CycleState = (typeof cycleStates)[number];
+import { cycleKinds, cycleStates, errorCodes, operationStatuses } from '../../vocabulary.js';
+
+export { type CycleKind, type CycleState, cycleKinds, cycleStates } from '../../vocabulary.js';
 
 /**
  * One row per provisioning cycle (ARCHITECTURE §5), kept up to date as operations are recorded so that the
@@ -17,16 +16,14 @@ export const cycles = sqliteTable(
     startedAt: integer('started_at').notNull(),
     /** time of its last operation */
     endedAt: integer('ended_at').notNull(),
-    /** 'running' | 'completed' */
-    state: text('state').notNull(),
-    /** 'initial' | 'incremental' | 'testConnection' | 'onDemand' */
-    kind: text('kind').notNull(),
+    state: text('state', { enum: cycleStates }).notNull(),
+    kind: text('kind', { enum: cycleKinds }).notNull(),
     probeOperationId: integer('probe_operation_id'),
     /** HTTP status the probe got; null without a probe or when the probe got no answer */
     probeStatus: integer('probe_status'),
-    /** the probe's operation status ('success' | 'failure' | 'warning'); null without a probe */
-    probeOutcome: text('probe_outcome'),
-    probeErrorCode: text('probe_error_code'),
+    /** the probe's operation status; null without a probe */
+    probeOutcome: text('probe_outcome', { enum: operationStatuses }),
+    probeErrorCode: text('probe_error_code', { enum: errorCodes }),
     total: integer('total').notNull().default(0),
     successes: integer('successes').notNull().default(0),
     failures: integer('failures').notNull().default(0),

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { errorCodes, identityTypes, operationKinds, operationStatuses } from '../../vocabulary.js';
 
 /**
  * Per-user and per-group outcomes (ARCHITECTURE §5), inferred from the traffic: one row per object the app
@@ -9,17 +10,16 @@ export const identities = sqliteTable(
   'identities',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    /** 'User' | 'Group' */
-    type: text('type').notNull(),
+    type: text('type', { enum: identityTypes }).notNull(),
     /** target id, else userName / displayName; unique per type */
     key: text('key').notNull(),
     /** userName (users) or displayName (groups); null when only the target id was ever seen */
     name: text('name'),
     externalId: text('external_id'),
     targetId: text('target_id'),
-    lastOperation: text('last_operation'),
+    lastOperation: text('last_operation', { enum: operationKinds }),
     lastOperationId: integer('last_operation_id'),
-    lastStatus: text('last_status'),
+    lastStatus: text('last_status', { enum: operationStatuses }),
     lastHttpStatus: integer('last_http_status'),
     /**
      * The last failure, all of one operation: kept after a later success so "why did it fail" stays
@@ -27,7 +27,7 @@ export const identities = sqliteTable(
      */
     lastErrorOperationId: integer('last_error_operation_id'),
     lastErrorHttpStatus: integer('last_error_http_status'),
-    lastErrorCode: text('last_error_code'),
+    lastErrorCode: text('last_error_code', { enum: errorCodes }),
     lastReason: text('last_reason'),
     lastErrorAt: integer('last_error_at'),
     /** consecutive cycles the identity appeared in and ended in failure */

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { incidentStates, ruleCodes, severities } from '../../vocabulary.js';
 
 /**
  * One row per incident (ARCHITECTURE §6): a rule's finding for one scope, from pending through firing to
@@ -12,13 +13,11 @@ export const incidents = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     /** rule + ':' + scope */
     key: text('key').notNull(),
-    rule: text('rule').notNull(),
+    rule: text('rule', { enum: ruleCodes }).notNull(),
     /** 'app' | 'identity:<key>' */
     scope: text('scope').notNull(),
-    /** 'warning' | 'critical' */
-    severity: text('severity').notNull(),
-    /** 'pending' | 'firing' | 'resolved' */
-    state: text('state').notNull(),
+    severity: text('severity', { enum: severities }).notNull(),
+    state: text('state', { enum: incidentStates }).notNull(),
     entraReason: text('entra_reason'),
     summary: text('summary').notNull(),
     /** what the finding is about, coarsely; a change sends a `reasonChanged` email */
@@ -37,7 +36,7 @@ export const incidents = sqliteTable(
     acknowledgedBy: text('acknowledged_by'),
     ackComment: text('ack_comment'),
     /** the firing rule that last muted this one, and when: evidence older than that never notifies */
-    inhibitedBy: text('inhibited_by'),
+    inhibitedBy: text('inhibited_by', { enum: ruleCodes }),
     inhibitedAt: integer('inhibited_at'),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -53,7 +52,7 @@ export const silences = sqliteTable(
   'silences',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    rule: text('rule').notNull(),
+    rule: text('rule', { enum: ruleCodes }).notNull(),
     /** userName / displayName / target id / identity key; null: the whole rule */
     identity: text('identity'),
     comment: text('comment').notNull().default(''),

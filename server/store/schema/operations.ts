@@ -1,5 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import {
+  clientKinds,
+  errorCodes,
+  identityTypes,
+  operationKinds,
+  operationStatuses,
+  provisioningActions,
+  resourceTypes,
+  searchTermFields,
+} from '../../vocabulary.js';
 
 /** One row per forwarded exchange, classified (ARCHITECTURE §4). Bodies live in `bodies` so they can be pruned. */
 export const operations = sqliteTable(
@@ -14,15 +24,15 @@ export const operations = sqliteTable(
     path: text('path').notNull(),
     query: text('query').notNull().default(''),
     httpStatus: integer('http_status'),
-    resourceType: text('resource_type').notNull(),
-    operation: text('operation').notNull(),
-    provisioningAction: text('provisioning_action').notNull(),
-    status: text('status').notNull(),
-    identityType: text('identity_type'),
+    resourceType: text('resource_type', { enum: resourceTypes }).notNull(),
+    operation: text('operation', { enum: operationKinds }).notNull(),
+    provisioningAction: text('provisioning_action', { enum: provisioningActions }).notNull(),
+    status: text('status', { enum: operationStatuses }).notNull(),
+    identityType: text('identity_type', { enum: identityTypes }),
     identity: text('identity'),
     externalId: text('external_id'),
     targetId: text('target_id'),
-    errorCode: text('error_code'),
+    errorCode: text('error_code', { enum: errorCodes }),
     scimType: text('scim_type'),
     reason: text('reason'),
     /** JSON array of {name, value, redacted?} */
@@ -34,8 +44,8 @@ export const operations = sqliteTable(
     tokenFingerprint: text('token_fingerprint'),
     clientIp: text('client_ip'),
     userAgent: text('user_agent'),
-    /** 'provisioning' | 'unrecognised' (server/cycles/clients.ts): only the first feeds cycles and rules */
-    clientKind: text('client_kind').notNull().default('provisioning'),
+    /** server/cycles/clients.ts: only `provisioning` feeds cycles and rules */
+    clientKind: text('client_kind', { enum: clientKinds }).notNull().default('provisioning'),
   },
   (t) => [
     index('operations_time_idx').on(t.time),
@@ -66,8 +76,7 @@ export const operations = sqliteTable(
 export const operationTerms = sqliteTable(
   'operation_terms',
   {
-    /** 'identity' | 'targetId' | 'reason' */
-    field: text('field').notNull(),
+    field: text('field', { enum: searchTermFields }).notNull(),
     value: text('value').notNull(),
   },
   (t) => [primaryKey({ columns: [t.field, t.value] })],

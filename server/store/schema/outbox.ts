@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { notifyEvents, outboxStates } from '../../vocabulary.js';
 
 /**
  * Notifications, written before they are sent (ARCHITECTURE §6), in the same transaction as the incident change
@@ -14,8 +15,7 @@ export const outbox = sqliteTable(
     receiver: text('receiver').notNull().default('email'),
     /** null for a test email */
     incidentId: integer('incident_id'),
-    /** 'first' | 'reasonChanged' | 'reminder' | 'resolved' | 'acknowledged' | 'test' */
-    event: text('event').notNull(),
+    event: text('event', { enum: notifyEvents }).notNull(),
     /** 1, 2, ... per (incident, event); a test email uses its creation time */
     sequence: integer('sequence').notNull(),
     /** the incident's reason key when queued (what `reasonChanged` compares against) */
@@ -31,8 +31,7 @@ export const outbox = sqliteTable(
     /** other receivers: the JSON body as sent, less its secrets (a PagerDuty routing key is added at send time) */
     text: text('text').notNull(),
     html: text('html').notNull(),
-    /** 'unsent' | 'sending' | 'sent' | 'failed' | 'superseded' */
-    state: text('state').notNull().default('unsent'),
+    state: text('state', { enum: outboxStates }).notNull().default('unsent'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     lastAttemptAt: integer('last_attempt_at'),

@@ -1,4 +1,4 @@
-import type { OperationStatus } from '../../../server/scim/types.js';
+import type { OperationStatus } from '../../../server/vocabulary.js';
 import { Link } from '../lib/router.js';
 
 // Colour is never the only signal: each badge has an icon and a word.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorCodes } from '../../../server/scim/types.js';
+import { errorCodes } from '../../../server/vocabulary.js';
 import { explainError } from './explain-error.js';
 
 describe('explainError', () => {

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../../server/scim/types.js';
+import { type ErrorCode, errorCodeOfHttpStatus } from '../../../server/vocabulary.js';
 
 export interface Explanation {
   /** one line: what happened, in plain words */
@@ -101,15 +101,10 @@ export function explainError(
 ): Explanation | null {
   let base: Explanation | undefined = errorCode ? byCode[errorCode as ErrorCode] : undefined;
   if (!base && httpStatus != null && httpStatus >= 400) {
-    if (httpStatus === 401) base = byCode.Unauthorized;
-    else if (httpStatus === 403) base = byCode.InsufficientRights;
-    else if (httpStatus === 404) base = byCode.NotFound;
-    else if (httpStatus === 409) base = byCode.EntryConflict;
-    else if (httpStatus === 429) base = byCode.TooManyRequests;
-    else if (httpStatus === 504) base = byCode.Timeout;
+    // Without a code (older rows), a 502 or 504 is most likely scimtap's own answer: the app unreachable or slow.
+    if (httpStatus === 504) base = byCode.Timeout;
     else if (httpStatus === 502) base = byCode.UpstreamUnreachable;
-    else if (httpStatus >= 500) base = byCode.InternalServerError;
-    else base = byCode.InvalidSyntax;
+    else base = byCode[errorCodeOfHttpStatus(httpStatus)];
   }
   if (!base) {
     if (!errorCode) return null;

@@ -1,59 +1,65 @@
-// Wire types of the admin API routes the dashboard reads, taken from the server's own view functions where
-// they exist (types only: nothing from server/ ends up in the bundle). Times are ISO 8601 UTC strings.
+// Wire types of the admin API, read from the server's one route chain (`AdminApi`, server/api/index.ts) through
+// Hono's typed client: none is written by hand, so a changed answer on the server is a type error here.
+// Types only: nothing from server/ ends up in the bundle. Times are ISO 8601 UTC strings.
 
-import type { IncidentView, toSilenceView } from '../../../server/alerts/views.js';
-import type { OverallState } from '../../../server/cycles/health.js';
-import type { CycleView, IdentityView, toCycleDetail } from '../../../server/cycles/view.js';
-import type { MessageView, NotificationView } from '../../../server/notify/queries.js';
-import type { ReceiverView } from '../../../server/notify/routing.js';
-import type { MembershipItem } from '../../../server/store/queries/identities.js';
-import type { OperationView } from '../../../server/store/queries/operations.js';
+import type { hc, InferResponseType } from 'hono/client';
+import type { AdminApi } from '../../../server/api/index.js';
 
-export type { UnrecognisedReport } from '../../../server/api/routes/unrecognised.js';
+/** The admin API as `hc` sees it: one property per path segment, then `$get`, `$post`, `$delete`. */
+export type Api = ReturnType<typeof hc<AdminApi>>;
 
-export type StatusState = OverallState;
+/** The JSON a route answers with when it succeeds (errors are `{error, message}`: lib/api-client.ts). */
+export type Answer<Route> = InferResponseType<Route, 200 | 201 | 202>;
 
-/** A cycle as /api/cycles lists it and /api/status shows it (server/cycles/view.ts). */
-export type Cycle = CycleView;
-/** One cycle with its counts by operation and error (/api/cycles/:id). */
-export type CycleDetail = ReturnType<typeof toCycleDetail>;
+/** GET /api/health */
+export type Health = Answer<Api['health']['$get']>;
+
+/** GET /api/status */
+export type Status = Answer<Api['status']['$get']>;
+export type StatusState = Status['state'];
+
+/** GET /api/cycles: newest first, cursor paging. */
+export type CyclePage = Answer<Api['cycles']['$get']>;
+/** A cycle as /api/cycles lists it and /api/status shows it. */
+export type Cycle = CyclePage['items'][number];
 export type CycleProgress = NonNullable<Cycle['progress']>;
+/** One cycle with its counts by operation and error (/api/cycles/:id). */
+export type CycleDetail = Answer<Api['cycles'][':id']['$get']>;
+/** GET /api/cycles/:id/outcomes: one row per user or group the cycle touched. */
+export type CycleOutcomePage = Answer<Api['cycles'][':id']['outcomes']['$get']>;
+export type CycleOutcome = CycleOutcomePage['items'][number];
 
-/** GET /api/status (server/api/routes/status.ts). */
-export interface Status {
-  state: StatusState;
-  reason: string;
-  basis: 'incidents' | 'cycles';
-  now: string;
-  running: boolean;
-  /** the running cycle, else the newest one */
-  cycle: Cycle | null;
-  lastScheduledCycle: Cycle | null;
-  nextExpectedCycleAt: string | null;
-  failingIdentities: number;
-  stuckIdentities: number;
-  /** firing incidents, when the incident engine is wired in */
-  incidents: Incident[];
-  inferred: boolean;
-}
+/** GET /api/operations */
+export type OperationPage = Answer<Api['operations']['$get']>;
+export type Operation = OperationPage['items'][number];
+/** GET /api/operations/:id: one operation with its (redacted) bodies. */
+export type OperationDetail = Answer<Api['operations'][':id']['$get']>;
 
-export type Identity = IdentityView;
+/** GET /api/timeseries/operations */
+export type OperationsTimeseries = Answer<Api['timeseries']['operations']['$get']>;
 
-/** GET /api/identities/:id (server/api/routes/identities.ts). */
-export interface IdentityDetail {
-  identity: Identity;
-  memberships: {
-    role: 'members' | 'groups';
-    items: (Omit<MembershipItem, 'since'> & { since: string })[];
-    total: number;
-  };
-  timeline: { items: OperationView[]; nextCursor: string | null };
-}
+/** GET /api/identities */
+export type IdentityPage = Answer<Api['identities']['$get']>;
+export type Identity = IdentityPage['items'][number];
+/** GET /api/identities/:id: the identity, its memberships and its timeline. */
+export type IdentityDetail = Answer<Api['identities'][':id']['$get']>;
 
-/** An incident as /api/incidents shows it (server/alerts/views.ts), with its emails. */
-export type Incident = IncidentView;
-export type Notification = NotificationView;
-/** GET /api/notifications/:id/message: what the receiver gets (server/notify/queries.ts). */
-export type Message = MessageView;
-export type { ReceiverView };
-export type Silence = ReturnType<typeof toSilenceView>;
+/** GET /api/incidents: incidents with their emails. */
+export type IncidentPage = Answer<Api['incidents']['$get']>;
+export type Incident = IncidentPage['items'][number];
+
+/** GET /api/silences */
+export type SilencePage = Answer<Api['silences']['$get']>;
+export type Silence = SilencePage['items'][number];
+
+/** GET /api/notifications: the outbox, its delivery log and the receivers. */
+export type NotificationPage = Answer<Api['notifications']['$get']>;
+export type Notification = NotificationPage['items'][number];
+export type ReceiverView = NotificationPage['receivers'][number];
+/** GET /api/notifications/:id/message: what the receiver gets. */
+export type Message = Answer<Api['notifications'][':id']['message']['$get']>;
+/** POST /api/notifications/test */
+export type TestSent = Answer<Api['notifications']['test']['$post']>;
+
+/** GET /api/unrecognised */
+export type UnrecognisedReport = Answer<Api['unrecognised']['$get']>;

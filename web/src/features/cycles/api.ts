@@ -1,12 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import type { CycleOutcome } from '../../../../server/api/routes/cycle-outcomes.js';
 import { apiGet } from '../../lib/api-client.js';
-import type { Cycle, CycleDetail } from '../../types/api.js';
-
-export interface CyclePage {
-  items: Cycle[];
-  nextCursor: string | null;
-}
+import type { CycleDetail, CycleOutcomePage, CyclePage } from '../../types/api.js';
 
 export const CYCLES_PAGE_SIZE = 50;
 
@@ -32,11 +26,6 @@ export const cycleQueryOptions = (id: number) =>
   });
 
 export const useCycle = (id: number) => useQuery(cycleQueryOptions(id));
-
-export interface CycleOutcomePage {
-  items: CycleOutcome[];
-  nextCursor: string | null;
-}
 
 export const getCycleOutcomes = (
   id: number,

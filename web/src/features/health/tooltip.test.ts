@@ -6,6 +6,7 @@ const MB = 1024 * 1024;
 const base: Health = {
   status: 'ok',
   version: '0.1.0',
+  appName: 'Tanium SSO',
   db: 'ok',
   upstream: 'reachable',
   email: null,
@@ -59,7 +60,7 @@ describe('recorderTooltip', () => {
     expect(recorderTooltip(h).split('\n')[0]).toMatch(/was deleted .* Restart scimtap/);
   });
 
-  it('copes with a server that sends no storage', () => {
-    expect(recorderTooltip({ ...base, storage: undefined })).toBe('');
+  it('copes with a server that reports no storage', () => {
+    expect(recorderTooltip({ ...base, storage: null })).toBe('');
   });
 });

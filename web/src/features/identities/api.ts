@@ -1,16 +1,11 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiGet } from '../../lib/api-client.js';
-import type { Identity, IdentityDetail } from '../../types/api.js';
+import type { IdentityDetail, IdentityPage } from '../../types/api.js';
 
 export interface IdentityFilters {
   q?: string;
   type?: string;
   status?: string;
-}
-
-export interface IdentityPage {
-  items: Identity[];
-  nextCursor: string | null;
 }
 
 export const IDENTITIES_PAGE_SIZE = 50;

@@ -2,20 +2,17 @@ import { queryOptions, useMutation, useQuery, useQueryClient } from '@tanstack/r
 import { apiGet, apiSend } from '../../lib/api-client.js';
 import type {
   Incident,
+  IncidentPage,
   Message,
-  Notification,
-  ReceiverView,
+  NotificationPage,
   Silence,
+  SilencePage,
+  TestSent,
   UnrecognisedReport,
 } from '../../types/api.js';
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
 export const getIncidents = (state: string | undefined, cursor: string | undefined, signal?: AbortSignal) =>
-  apiGet<Page<Incident>>('/incidents', { params: { state, cursor, limit: 50 }, signal });
+  apiGet<IncidentPage>('/incidents', { params: { state, cursor, limit: 50 }, signal });
 
 export const incidentsQueryOptions = (state?: string, cursor?: string) =>
   queryOptions({
@@ -47,18 +44,12 @@ export const unrecognisedQueryOptions = () =>
 export const useUnrecognised = () => useQuery(unrecognisedQueryOptions());
 
 export const getSilences = (signal?: AbortSignal) =>
-  apiGet<Page<Silence>>('/silences', { params: { active: 'true', limit: 200 }, signal });
+  apiGet<SilencePage>('/silences', { params: { active: 'true', limit: 200 }, signal });
 
 export const silencesQueryOptions = () =>
   queryOptions({ queryKey: ['silences'], queryFn: ({ signal }) => getSilences(signal) });
 
 export const useSilences = () => useQuery(silencesQueryOptions());
-
-export interface NotificationPage extends Page<Notification> {
-  smtpConfigured: boolean;
-  recipients: string[];
-  receivers: ReceiverView[];
-}
 
 export const getNotifications = (cursor: string | undefined, signal?: AbortSignal) =>
   apiGet<NotificationPage>('/notifications', { params: { cursor, limit: 25 }, signal });
@@ -120,7 +111,7 @@ export const useCreateSilence = () => {
   return useMutation({ mutationFn: createSilence, onSuccess: invalidate });
 };
 
-export const deleteSilence = (id: number) => apiSend<unknown>('DELETE', `/silences/${id}`);
+export const deleteSilence = (id: number) => apiSend<Silence>('DELETE', `/silences/${id}`);
 
 export const useDeleteSilence = () => {
   const invalidate = useInvalidateIncidents();
@@ -128,13 +119,9 @@ export const useDeleteSilence = () => {
 };
 
 export const sendTestEmail = (receiver = 'email') =>
-  apiSend<{ smtpConfigured: boolean; recipients: string[]; notification: Notification }>(
-    'POST',
-    `/notifications/test?receiver=${encodeURIComponent(receiver)}`,
-    {
-      requestedBy: 'dashboard',
-    },
-  );
+  apiSend<TestSent>('POST', `/notifications/test?receiver=${encodeURIComponent(receiver)}`, {
+    requestedBy: 'dashboard',
+  });
 
 export const useSendTestEmail = () => {
   const invalidate = useInvalidateIncidents();

@@ -205,7 +205,7 @@ export function TestEmailButton() {
             ? 'Send a test email'
             : `Send a test to ${receiver}`}
       </button>
-      {send.isSuccess ? (
+      {send.isSuccess && send.data.notification ? (
         <span className="form-ok" role="status">
           <span aria-hidden="true">✓</span> Test{' '}
           {send.data.notification.receiver === 'email' ? 'email' : 'message'} #{send.data.notification.id}{' '}

@@ -1,15 +1,9 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import type { getOperation, OperationView } from '../../../../server/store/queries/operations.js';
 import { apiGet, apiUrl } from '../../lib/api-client.js';
-import type { IdentityDetail } from '../../types/api.js';
+import type { IdentityDetail, Operation, OperationDetail, OperationPage } from '../../types/api.js';
 import { filterKey, type OperationFilters } from './filters.js';
 
-export type Operation = OperationView;
-export type OperationDetail = NonNullable<ReturnType<typeof getOperation>>;
-export interface OperationPage {
-  items: Operation[];
-  nextCursor: string | null;
-}
+export type { Operation, OperationDetail, OperationPage };
 
 export const PAGE_SIZE = 50;
 

@@ -4,7 +4,7 @@ import {
   operationStatuses,
   provisioningActions,
   resourceTypes,
-} from '../../../../server/scim/types.js';
+} from '../../../../server/vocabulary.js';
 
 /** The filters of GET /api/operations and /api/export.csv, as they sit in the page URL. */
 export interface OperationFilters {

@@ -4,7 +4,7 @@ import {
   operationKinds,
   operationStatuses,
   resourceTypes,
-} from '../../../../server/scim/types.js';
+} from '../../../../server/vocabulary.js';
 import { FilterSelect } from '../../components/filter-select.js';
 import { SearchField } from '../../components/search-field.js';
 import { downloadWithToken, getToken } from '../../lib/api-client.js';

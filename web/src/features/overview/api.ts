@@ -1,7 +1,6 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import type { OperationsTimeseries } from '../../../../server/api/routes/timeseries.js';
 import { apiGet } from '../../lib/api-client.js';
-import type { Cycle, CycleDetail, Status } from '../../types/api.js';
+import type { CycleDetail, CyclePage, OperationsTimeseries, Status } from '../../types/api.js';
 
 export const getOperationsTimeseries = (signal?: AbortSignal) =>
   apiGet<OperationsTimeseries>('/timeseries/operations', { params: { bucket: 60 }, signal });
@@ -33,7 +32,7 @@ export const useCycleDetail = (id: number) => useQuery(cycleDetailQueryOptions(i
 
 /** The recent cycles behind the per-cycle charts. */
 export const getRecentCycles = (signal?: AbortSignal) =>
-  apiGet<{ items: Cycle[]; nextCursor: string | null }>('/cycles', { params: { limit: 60 }, signal });
+  apiGet<CyclePage>('/cycles', { params: { limit: 60 }, signal });
 
 export const recentCyclesQueryOptions = () =>
   queryOptions({

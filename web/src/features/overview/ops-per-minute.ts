@@ -1,4 +1,4 @@
-import type { OperationsTimeseries } from '../../../../server/api/routes/timeseries.js';
+import type { OperationsTimeseries } from '../../types/api.js';
 
 export interface OpsPoint {
   /** bucket start, ms since epoch */

@@ -1,0 +1,44 @@
+// The admin app as main.ts builds it, over a test database: the real alert engine (not started: no timers, no
+// email), a healthy recorder and upstream unless the test says otherwise.
+import { createAlertEngine } from '../../server/alerts/engine.js';
+import { type AdminDeps, createAdminApp } from '../../server/api/index.js';
+import { loadConfig } from '../../server/config.js';
+import type { Db } from '../../server/store/db.js';
+import type { RecorderStats } from '../../server/store/recorder.js';
+
+export const idleRecorder = (): RecorderStats => ({
+  queued: 0,
+  written: 0,
+  dropped: 0,
+  writeErrors: 0,
+  failing: false,
+  lastError: null,
+  lastErrorAt: null,
+  lastDropAt: null,
+});
+
+export function testAdminApp(db: Db, overrides: Partial<AdminDeps> = {}) {
+  const config = loadConfig({ SCIMTAP_UPSTREAM: 'http://127.0.0.1:9', SCIMTAP_DB: ':memory:' });
+  const clock = overrides.clock ?? Date.now;
+  const recorderStats = overrides.recorderStats ?? idleRecorder;
+  const alerts = createAlertEngine({
+    db,
+    config,
+    clock,
+    logger: { info() {}, warn() {}, error() {} },
+    recorderStats,
+    baseUrl: () => 'http://127.0.0.1:8081',
+    sender: null,
+  });
+  return createAdminApp({
+    db,
+    version: 'test',
+    mode: 'proxy',
+    recorderStats,
+    upstreamState: () => 'reachable',
+    config,
+    clock,
+    alerts,
+    ...overrides,
+  });
+}
