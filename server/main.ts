@@ -19,6 +19,7 @@ import { unrecognisedRoutes } from './api/routes/unrecognised.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
+import { createDebounced } from './jobs/debounce.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { packageRoot } from './paths.js';
@@ -154,6 +155,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   };
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
+  // After committed batches, the rules are evaluated once the burst is over, so a rule reads the whole burst and
+  // its email counts it all. Traffic that never pauses is still evaluated every 8 s: within Entra's 10-s window.
+  const evaluateSoon = createDebounced(() => alerts.evaluate(), {
+    quietMs: 500,
+    maxWaitMs: 8_000,
+    onError: (err) => logger.error({ err }, 'alerts: evaluation failed'),
+  });
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
   const alerts = createAlertEngine({
     db,
@@ -163,6 +171,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     recorderStats,
     baseUrl: () => linkBase,
     upstream,
+    scheduler: evaluateSoon,
   });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
@@ -360,6 +369,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
+      evaluateSoon.stop();
       await alerts.stop();
       storage.stop();
       const { dropped, written } = recorder.stats();

@@ -1,4 +1,5 @@
 import type { ErrorCode, ModifiedProperty, OperationKind, OperationStatus } from '../scim/types.js';
+import { isAppWideFailure } from './failing.js';
 
 /** The outcome part of an identity row: what its operations say, as opposed to how it is found (key, name, ids). */
 export interface IdentityOutcome {
@@ -37,7 +38,10 @@ export interface OutcomeInput {
 // Transitions (one operation on one identity):
 //
 //   operation / status                      → change
-//   any, in a cycle it had not appeared in  streakBase := failingStreak (its streak as of that previous cycle)
+//   app-wide failure (failing.ts: 401, 5xx  lastError* only: the streak, its base and lastCycleId are left as
+//     down, 429, non-SCIM answer ...)         they were (it says nothing about the object)
+//   any other, in a cycle it had not        streakBase := failingStreak (its streak as of that previous cycle)
+//     appeared in
 //   failure                                 failingStreak := streakBase + 1; lastError* and
 //                                           lastFailedCycleId := this one's, every field from this operation
 //   success or warning                      failingStreak := 0
@@ -69,7 +73,7 @@ export function applyOutcome(s: IdentityOutcome, op: OutcomeInput): IdentityOutc
     next.lastFailedCycleId = op.cycleId;
   }
 
-  if (op.cycleId !== null) {
+  if (op.cycleId !== null && !isAppWideFailure(op)) {
     const firstInCycle = s.lastCycleId !== op.cycleId;
     const base = firstInCycle ? s.failingStreak : s.streakBase;
     next.streakBase = base;
