@@ -105,7 +105,18 @@ describe('applyOutcome', () => {
         op(2, 'create', 'failure'),
         op(3, 'update', 'failure', { httpStatus: 401, errorCode: 'Unauthorized' }),
       ],
-      expected: { failingStreak: 2, lastErrorCode: 'Unauthorized', lastCycleId: 2 },
+      expected: { failingStreak: 2, lastErrorCode: 'Unauthorized', lastCycleId: 3 },
+    },
+    {
+      // a conflict after the 401 in the same cycle is the third failing cycle
+      name: 'an object failure after an app-wide one in the same cycle counts that cycle',
+      ops: () => [
+        op(1, 'create', 'failure'),
+        op(2, 'create', 'failure'),
+        op(3, 'update', 'failure', { httpStatus: 401, errorCode: 'Unauthorized' }),
+        op(3, 'create', 'failure'),
+      ],
+      expected: { failingStreak: 3 },
     },
     {
       // the app down (502) in between does not break the streak either: the next conflict makes it three

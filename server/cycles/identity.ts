@@ -38,10 +38,9 @@ export interface OutcomeInput {
 // Transitions (one operation on one identity):
 //
 //   operation / status                      → change
-//   app-wide failure (failing.ts: 401, 5xx  lastError* only: the streak, its base and lastCycleId are left as
-//     down, 429, non-SCIM answer ...)         they were (it says nothing about the object)
-//   any other, in a cycle it had not        streakBase := failingStreak (its streak as of that previous cycle)
-//     appeared in
+//   any, in a cycle it had not appeared in  streakBase := failingStreak (its streak as of that previous cycle)
+//   app-wide failure (failing.ts: 401, 5xx  lastError* only: failingStreak stays as it was (it says nothing
+//     down, 429, non-SCIM answer ...)         about the object)
 //   failure                                 failingStreak := streakBase + 1; lastError* and
 //                                           lastFailedCycleId := this one's, every field from this operation
 //   success or warning                      failingStreak := 0
@@ -73,12 +72,14 @@ export function applyOutcome(s: IdentityOutcome, op: OutcomeInput): IdentityOutc
     next.lastFailedCycleId = op.cycleId;
   }
 
-  if (op.cycleId !== null && !isAppWideFailure(op)) {
+  if (op.cycleId !== null) {
     const firstInCycle = s.lastCycleId !== op.cycleId;
     const base = firstInCycle ? s.failingStreak : s.streakBase;
     next.streakBase = base;
     next.lastCycleId = op.cycleId;
-    if (failed) {
+    if (isAppWideFailure(op)) {
+      // the token, the app or the client failed, not the object: the streak stays as it was
+    } else if (failed) {
       // Still the same streak if the previous cycle failed, or if this cycle already failed once.
       const continuing = base > 0 || (!firstInCycle && s.failingStreak > 0);
       next.failingSince = continuing && s.failingSince !== null ? s.failingSince : op.time;
