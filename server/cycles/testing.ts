@@ -18,13 +18,9 @@ export interface Harness {
   close(): void;
 }
 
-/**
- * The Exchange is only a carrier here: classification already happened when the operation was built. An
- * operation built as a stranger's (`clientKind: 'unrecognised'`) is carried as refused, so it is recorded as one.
- */
-function carrier(op: Operation & { clientKind?: string }): Exchange {
-  const refused = op.clientKind === 'unrecognised';
-  return { requestTruncated: false, responseTruncated: false, refused, op } as unknown as Exchange;
+/** The Exchange is only a carrier here: classification already happened when the operation was built. */
+function carrier(op: Operation): Exchange {
+  return { requestTruncated: false, responseTruncated: false, op } as unknown as Exchange;
 }
 
 export function createHarness(
