@@ -36,6 +36,15 @@ export function isUnavailable(op: Pick<FailureFacts, 'httpStatus' | 'errorCode'>
   );
 }
 
+/** A filter query's answer that is not SCIM (404, not a ListResponse, unparseable): what Entra quarantines on. */
+export function isNonCompliantFilterAnswer(op: Pick<FailureFacts, 'httpStatus' | 'errorCode'>): boolean {
+  return (
+    op.errorCode === 'ScimCompliance' ||
+    op.errorCode === 'ServiceIncompatible' ||
+    (op.httpStatus === 404 && op.errorCode !== 'UpstreamUnreachable')
+  );
+}
+
 /** A failure that is the object's own (a conflict, a bad attribute, a 500 on this user): what makes it stuck. */
 export function isObjectFailure(op: FailureFacts): boolean {
   if (op.status !== 'failure') return false;

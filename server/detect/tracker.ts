@@ -1,5 +1,5 @@
 import type { RulesConfig } from '../config.js';
-import { isAuthFailure, isUnavailable } from '../cycles/failing.js';
+import { isAuthFailure, isNonCompliantFilterAnswer, isUnavailable } from '../cycles/failing.js';
 import type { ClientKind, OperationKind, OperationStatus } from '../scim/types.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { type CycleAcc, foldCycle, IdentitySet, newCycleAcc, push } from './cycle-fold.js';
@@ -72,15 +72,7 @@ const SAMPLES = 5;
 const QUERY_CHARS = 300;
 const REASON_CHARS = 500;
 
-export { isAuthFailure, isUnavailable };
-
-export function isNonCompliantFilterAnswer(op: Pick<ObservedOperation, 'httpStatus' | 'errorCode'>): boolean {
-  return (
-    op.errorCode === 'ScimCompliance' ||
-    op.errorCode === 'ServiceIncompatible' ||
-    (op.httpStatus === 404 && op.errorCode !== 'UpstreamUnreachable')
-  );
-}
+export { isAuthFailure, isNonCompliantFilterAnswer, isUnavailable };
 
 export function toSample(
   op: Pick<
