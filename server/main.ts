@@ -156,10 +156,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // After committed batches, the rules are evaluated once the burst is over, so a rule reads the whole burst and
-  // its email counts it all. Traffic that never pauses is still evaluated every 8 s: within Entra's 10-s window.
+  // its email counts it all. Traffic that never pauses is still evaluated every 10 s (the periodic job: 15 s).
   const evaluateSoon = createDebounced(() => alerts.evaluate(), {
     quietMs: 500,
-    maxWaitMs: 8_000,
+    maxWaitMs: 10_000,
     onError: (err) => logger.error({ err }, 'alerts: evaluation failed'),
   });
   // Created before the recorder starts: it replays recent operations to rebuild detection state.

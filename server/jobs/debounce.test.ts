@@ -31,6 +31,29 @@ describe('createDebounced', () => {
     expect(run).toHaveBeenCalledTimes(1);
   });
 
+  it('on a loaded machine, a pause longer than quietMs inside a burst does not end it', () => {
+    const run = vi.fn();
+    const d = createDebounced(run, {
+      quietMs: 500,
+      maxWaitMs: 10_000,
+      onError: vi.fn(),
+      now: () => Date.now(),
+    });
+    d.request();
+    vi.advanceTimersByTime(300);
+    d.request();
+    // a pause of 300 ms in the burst: 600 ms of quiet is not yet three of them
+    vi.advanceTimersByTime(600);
+    expect(run).not.toHaveBeenCalled();
+    d.request();
+    // now the longest pause is 600 ms: the burst is over after 1,800 ms of quiet
+    expect(run).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1_799);
+    expect(run).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(run).toHaveBeenCalledTimes(1);
+  });
+
   it('stop drops the pending run and ignores later requests', () => {
     const run = vi.fn();
     const d = make(run);

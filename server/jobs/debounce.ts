@@ -1,7 +1,10 @@
 /**
- * Runs `run` once a stream of requests goes quiet: `quietMs` after the last request, and at the latest `maxWaitMs`
- * after the first one of a stream that never pauses. A burst of batches therefore costs one run, made when the
- * burst is over, so what it reads is the whole burst rather than whichever part had arrived by a fixed delay.
+ * Runs `run` once a stream of requests goes quiet, and at the latest `maxWaitMs` after the first request of a
+ * stream that never pauses. A burst of batches therefore costs one run, made when the burst is over, so what it
+ * reads is the whole burst rather than whichever part had arrived by a fixed delay.
+ *
+ * Quiet means no request for `quietMs`, or for three times the longest pause inside the burst if that is longer:
+ * on a loaded machine every pause stretches, and a burst must not look over in the middle of one.
  */
 export interface Debounced {
   request(): void;
@@ -23,11 +26,14 @@ export function createDebounced(
 ): Debounced {
   let timer: NodeJS.Timeout | undefined;
   let firstAt: number | null = null;
+  let lastAt = 0;
+  let longestPause = 0;
   let stopped = false;
 
   const fire = () => {
     timer = undefined;
     firstAt = null;
+    longestPause = 0;
     try {
       run();
     } catch (err) {
@@ -39,9 +45,12 @@ export function createDebounced(
     request() {
       if (stopped) return;
       const at = now();
-      firstAt ??= at;
+      if (firstAt === null) firstAt = at;
+      else longestPause = Math.max(longestPause, at - lastAt);
+      lastAt = at;
       clearTimeout(timer);
-      const wait = Math.max(0, Math.min(quietMs, firstAt + maxWaitMs - at));
+      const quiet = Math.max(quietMs, 3 * longestPause);
+      const wait = Math.max(0, Math.min(quiet, firstAt + maxWaitMs - at));
       timer = setTimeout(fire, wait);
       timer.unref();
     },
