@@ -13,17 +13,9 @@ import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
 import { reconcile } from './lifecycle.js';
+import { createOpenIncidents } from './open-incidents.js';
 import { markInhibition, type NotifyContext, notifyDecision, type QueueStage } from './stages.js';
-import {
-  acknowledgeIncident,
-  activeSilences,
-  deleteIncident,
-  insertIncident,
-  lastSent,
-  loadOpenIncidents,
-  nextSequence,
-  updateIncident,
-} from './store.js';
+import { acknowledgeIncident, activeSilences, lastSent, nextSequence } from './store.js';
 import type { Incident, NotifyReason, Silence } from './types.js';
 
 export interface AlertEngineOptions {
@@ -121,8 +113,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     retryBaseMs: options.retryBaseMs,
     retryMaxMs: options.retryMaxMs,
   });
-  let open: Incident[] = loadOpenIncidents(db);
-  const stored = new Map<number, string>(open.map((i) => [i.id!, fingerprint(i)]));
+  const incidents = createOpenIncidents(db);
   const detection = createDetection({
     db,
     rules,
@@ -156,21 +147,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const queue: QueueStage = (incident, event, now) =>
     routing.queueIncident(incident, event, nextSequence(db, incident.id, event), emailContext(), now);
 
-  /** Writes an incident if it changed since it was last stored (unchanged fingerprints skip the UPDATE). */
-  function persist(incident: Incident, now: number): asserts incident is Incident & { id: number } {
-    const print = fingerprint(incident);
-    if (incident.id === null) {
-      incident.updatedAt = now;
-      incident.id = insertIncident(db, incident);
-      stored.set(incident.id, print);
-    } else if (stored.get(incident.id) !== print) {
-      incident.updatedAt = now;
-      updateIncident(db, incident);
-      stored.set(incident.id, print);
-    }
-    if (incident.state === 'resolved') stored.delete(incident.id);
-  }
-
   /**
    * One evaluation, in one transaction: findings → incident lifecycle (lifecycle.ts) → stored incidents → for
    * each, the notify stages (stages.ts: inhibit → silence → dedupe) and the queue.
@@ -178,8 +154,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const evaluateTx = sqlite.transaction((now: number): EvaluationReport => {
     const silences = activeSilences(db, now);
     const findings = evaluateRules(detectionInput(now, silences), rules, now);
-    const before = new Map(open.map((i) => [i.key, i.state]));
-    const next = reconcile(open, findings, now, rules);
+    const before = new Map(incidents.list().map((i) => [i.key, i.state]));
+    const next = reconcile([...incidents.list()], findings, now, rules);
     const firing = new Set<RuleCode>(next.open.filter((i) => i.state === 'firing').map((i) => i.rule));
     const ctx: NotifyContext = { now, rules, firing, silences, lastSent: (id) => lastSent(db, id) };
     const report: EvaluationReport = {
@@ -190,13 +166,10 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       transitions: [],
     };
 
-    for (const gone of next.dropped) {
-      if (gone.id !== null) deleteIncident(db, gone.id);
-      stored.delete(gone.id!);
-    }
-    for (const incident of [...next.open, ...next.resolved]) {
-      markInhibition(incident, firing, now);
-      persist(incident, now);
+    for (const gone of next.dropped) incidents.drop(gone);
+    for (const found of [...next.open, ...next.resolved]) {
+      markInhibition(found, firing, now);
+      const incident = incidents.persist(found, now);
       const transition = transitionOf(incident, before.get(incident.key));
       if (transition) report.transitions.push(transition);
       const decision = notifyDecision(incident, ctx);
@@ -204,7 +177,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         report.emails.push({ incidentId: incident.id, event: decision.reason });
       }
     }
-    open = next.open;
+    incidents.replace(next.open);
     return report;
   });
 
@@ -220,9 +193,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       return report;
     } catch (err) {
       // The in-memory incidents may be ahead of the rolled-back rows: reload them.
-      open = loadOpenIncidents(db);
-      stored.clear();
-      for (const i of open) stored.set(i.id!, fingerprint(i));
+      incidents.reload();
       throw err;
     }
   }
@@ -253,11 +224,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     stage,
     evaluate,
     tick,
-    firingIncidents: () => open.filter((i) => i.state === 'firing'),
-    openIncidents: () => [...open],
+    firingIncidents: () => incidents.list().filter((i) => i.state === 'firing'),
+    openIncidents: () => [...incidents.list()],
     acknowledge(id, by, comment) {
       const now = clock();
-      const current = open.find((i) => i.id === id);
+      const current = incidents.find(id);
       const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
       const row = acknowledgeIncident(db, id, by, comment, now);
       if (row && !wasAcknowledged && row.state === 'firing') {
@@ -269,7 +240,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         current.acknowledgedBy = row.acknowledgedBy;
         current.ackComment = row.ackComment;
         current.updatedAt = row.updatedAt;
-        stored.set(id, fingerprint(current));
+        incidents.written({ ...current, id });
       }
       return row;
     },
@@ -306,12 +277,6 @@ function transitionOf(
   if (!fired && !resolved) return null;
   const { id: incidentId, rule, scope, severity, summary } = incident;
   return { incidentId, rule, scope, severity, state: incident.state as 'firing' | 'resolved', summary };
-}
-
-/** What is stored of an incident, less its write time: unchanged fingerprints skip the UPDATE. */
-function fingerprint(i: Incident): string {
-  const { updatedAt: _u, ...rest } = i;
-  return JSON.stringify(rest);
 }
 
 function upstreamPathOf(upstream: string | undefined): string | undefined {
