@@ -19,7 +19,7 @@ import { unrecognisedRoutes } from './api/routes/unrecognised.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
-import { createDebounced } from './jobs/debounce.js';
+import { createBurstRunner } from './jobs/burst.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { packageRoot } from './paths.js';
@@ -155,13 +155,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   };
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
-  // After committed batches, the rules are evaluated once the burst is over, so a rule reads the whole burst and
-  // its email counts it all. Traffic that never pauses is still evaluated every 10 s (the periodic job: 15 s).
-  const evaluateSoon = createDebounced(() => alerts.evaluate(), {
-    quietMs: 500,
-    maxWaitMs: 10_000,
-    onError: (err) => logger.error({ err }, 'alerts: evaluation failed'),
-  });
+  // After committed batches: incidents follow the traffic every 500 ms, and are notified once the burst is over
+  // (at most 10 s into one that never pauses), so an email counts the whole burst, not the part seen by then.
+  const evaluateSoon = createBurstRunner(
+    { during: () => alerts.evaluate(undefined, { notify: false }), after: () => alerts.evaluate() },
+    {
+      duringMs: 500,
+      quietMs: 500,
+      maxWaitMs: 10_000,
+      onError: (err) => logger.error({ err }, 'alerts: evaluation failed'),
+    },
+  );
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
   const alerts = createAlertEngine({
     db,

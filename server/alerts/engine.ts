@@ -12,7 +12,7 @@ import type { IngestStage } from '../store/ingest.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
-import { reconcile } from './lifecycle.js';
+import { type Reconciled, reconcile } from './lifecycle.js';
 import { createOpenIncidents } from './open-incidents.js';
 import { markInhibition, type NotifyContext, notifyDecision, type QueueStage } from './stages.js';
 import { acknowledgeIncident, activeSilences, lastSent, nextSequence } from './store.js';
@@ -36,8 +36,8 @@ export interface AlertEngineOptions {
   sender?: Sender | null;
   /**
    * Asks for an evaluation soon, after a committed batch or a silence change. The engine starts no timer: main.ts
-   * gives it the jobs' debounced runner (server/jobs/debounce.ts), which evaluates once a burst is over. Absent,
-   * the rules are evaluated only when `evaluate` or `tick` is called.
+   * gives it the jobs' burst runner (server/jobs/burst.ts), which evaluates without notifying while a burst goes
+   * on and with notifying once it is over. Absent, the rules run only when `evaluate` or `tick` is called.
    */
   scheduler?: { request(): void };
   /** operations replayed at start to rebuild the windows and recent cycles */
@@ -67,8 +67,12 @@ export interface EvaluationReport {
 export interface AlertEngine {
   /** feeds detection from committed operations and schedules an evaluation */
   stage: IngestStage;
-  /** evaluate the rules at `now`; sync: one transaction for every incident change and the emails they cause */
-  evaluate(now?: number): EvaluationReport;
+  /**
+   * Evaluate the rules at `now`; sync: one transaction for every incident change and the emails they cause.
+   * `notify: false` while a burst of traffic is still arriving: incidents follow the traffic, and what is said
+   * about them waits for the evaluation after the burst, which counts all of it.
+   */
+  evaluate(now?: number, options?: { notify?: boolean }): EvaluationReport;
   /** evaluate, then deliver whatever is due (what the jobs do, for tests and the CLI) */
   tick(): Promise<EvaluationReport>;
   firingIncidents(): Incident[];
@@ -151,11 +155,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
    * One evaluation, in one transaction: findings → incident lifecycle (lifecycle.ts) → stored incidents → for
    * each, the notify stages (stages.ts: inhibit → silence → dedupe) and the queue.
    */
-  const evaluateTx = sqlite.transaction((now: number): EvaluationReport => {
+  const evaluateTx = sqlite.transaction((now: number, notify: boolean): EvaluationReport => {
     const silences = activeSilences(db, now);
     const findings = evaluateRules(detectionInput(now, silences), rules, now);
     const before = new Map(incidents.list().map((i) => [i.key, i.state]));
-    const next = reconcile([...incidents.list()], findings, now, rules);
+    const reconciled = reconcile([...incidents.list()], findings, now, rules);
+    // A resolution is news too: without notifying, it waits (still firing) for the next evaluation that notifies.
+    const next = notify ? reconciled : deferResolutions(reconciled);
     const firing = new Set<RuleCode>(next.open.filter((i) => i.state === 'firing').map((i) => i.rule));
     const ctx: NotifyContext = { now, rules, firing, silences, lastSent: (id) => lastSent(db, id) };
     const report: EvaluationReport = {
@@ -172,6 +178,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       const incident = incidents.persist(found, now);
       const transition = transitionOf(incident, before.get(incident.key));
       if (transition) report.transitions.push(transition);
+      if (!notify) continue;
       const decision = notifyDecision(incident, ctx);
       if (decision.stage === 'queue' && queue(incident, decision.reason, now)) {
         report.emails.push({ incidentId: incident.id, event: decision.reason });
@@ -181,9 +188,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     return report;
   });
 
-  function evaluate(now = clock()): EvaluationReport {
+  function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
     try {
-      const report = evaluateTx(now);
+      const report = evaluateTx(now, notify);
       // On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing).
       for (const t of report.transitions) {
         const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
@@ -265,6 +272,12 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     },
   };
   return engine;
+}
+
+/** The incidents that would resolve stay firing (their `clearedAt` kept), to resolve when it can be said. */
+function deferResolutions(r: Reconciled): Reconciled {
+  const kept = r.resolved.map((i): Incident => ({ ...i, state: 'firing', resolvedAt: null }));
+  return { open: [...r.open, ...kept], resolved: [], dropped: r.dropped };
 }
 
 /** A change worth a log line: an incident that started firing, or resolved after firing. */
