@@ -8,6 +8,7 @@ import { createMetrics } from './api/metrics.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
+import { createBurstRunner } from './jobs/burst.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { emailDeliveryState, pendingEmailCount } from './notify/queries.js';
 import { packageRoot } from './paths.js';
@@ -140,6 +141,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   };
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
+  // After committed batches: incidents follow the traffic every 500 ms, and are notified once the burst is over
+  // (at most 10 s into one that never pauses), so an email counts the whole burst, not the part seen by then.
+  const evaluateSoon = createBurstRunner(
+    { during: () => alerts.evaluate(undefined, { notify: false }), after: () => alerts.evaluate() },
+    {
+      duringMs: 500,
+      quietMs: 500,
+      maxWaitMs: 10_000,
+      onError: (err) => logger.error({ err }, 'alerts: evaluation failed'),
+    },
+  );
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
   const alerts = createAlertEngine({
     db,
@@ -149,6 +161,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     recorderStats,
     baseUrl: () => linkBase,
     upstream,
+    scheduler: evaluateSoon,
   });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
@@ -332,6 +345,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
+      evaluateSoon.stop();
       await alerts.stop();
       storage.stop();
       const { dropped, written } = recorder.stats();

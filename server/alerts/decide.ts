@@ -126,9 +126,27 @@ export function silenceFor(
 export type MuteReason = { by: 'silence'; silence: Silence } | { by: 'inhibition'; rule: RuleCode } | null;
 
 /**
- * The mute stages before the dedup decision (alertmanager's inhibit → silence). A resolved incident is never
- * inhibited (closing the loop on an email already sent is not noise), but a silence mutes it too.
+ * The firing root cause that mutes this incident, if any. A resolved incident is never inhibited (closing the loop
+ * on an email already sent is not noise).
  */
+export function inhibitionOf(
+  incident: Pick<Incident, 'rule' | 'state' | 'inhibitedBy' | 'evidence'>,
+  firing: ReadonlySet<RuleCode>,
+): RuleCode | null {
+  if (incident.state === 'resolved') return null;
+  const inhibitor = inhibitorOf(incident.rule, firing);
+  if (inhibitor) return inhibitor;
+  // As in Alertmanager, inhibition lasts only while the inhibitor fires: an incident still firing when its
+  // inhibitor clears is news (the root cause is fixed and this one is not), so it notifies on the next tick.
+  // One exception: when every sample failure is the inhibitor's own kind (a cycle failed by 401s after the
+  // token is fixed), the email would retell what the inhibitor's emails already said.
+  const by = incident.inhibitedBy;
+  const samples = incident.evidence.samples;
+  if (by && samples.length > 0 && samples.every((sample) => explainedBy(by, sample))) return by;
+  return null;
+}
+
+/** Both mute stages at once (alertmanager's inhibit and silence): what mutes the incident, if anything. */
 export function muteReason(
   incident: Pick<Incident, 'rule' | 'scope' | 'state' | 'inhibitedBy' | 'evidence'>,
   firing: ReadonlySet<RuleCode>,
@@ -137,17 +155,6 @@ export function muteReason(
 ): MuteReason {
   const silence = silenceFor(incident, silences, now);
   if (silence) return { by: 'silence', silence };
-  if (incident.state === 'resolved') return null;
-  const inhibitor = inhibitorOf(incident.rule, firing);
-  if (inhibitor) return { by: 'inhibition', rule: inhibitor };
-  // As in Alertmanager, inhibition lasts only while the inhibitor fires: an incident still firing when its
-  // inhibitor clears is news (the root cause is fixed and this one is not), so it notifies on the next tick.
-  // One exception: when every sample failure is the inhibitor's own kind (a cycle failed by 401s after the
-  // token is fixed), the email would retell what the inhibitor's emails already said.
-  const by = incident.inhibitedBy;
-  const samples = incident.evidence.samples;
-  if (by && samples.length > 0 && samples.every((sample) => explainedBy(by, sample))) {
-    return { by: 'inhibition', rule: by };
-  }
-  return null;
+  const rule = inhibitionOf(incident, firing);
+  return rule ? { by: 'inhibition', rule } : null;
 }

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { evaluateRules } from '../detect/rules.js';
-import { createTracker, type ObservedOperation, type Tracker } from '../detect/tracker.js';
-import type { DetectionInput, OperationSample, RuleCode, StuckIdentity } from '../detect/types.js';
+import type { DetectionInput, RuleCode } from '../detect/types.js';
 import type { EmailContext } from '../notify/email.js';
 import { createOutbox, type Outbox } from '../notify/outbox.js';
 import { createReceivers } from '../notify/receivers/index.js';
@@ -11,18 +10,12 @@ import { createSmtpSender, type Sender } from '../notify/sender.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
 import type { RecorderStats } from '../store/recorder.js';
-import { inhibitorOf, muteReason, shouldNotify, silenceMatchesIdentity } from './decide.js';
-import { reconcile } from './lifecycle.js';
-import {
-  acknowledgeIncident,
-  activeSilences,
-  deleteIncident,
-  insertIncident,
-  lastSent,
-  loadOpenIncidents,
-  nextSequence,
-  updateIncident,
-} from './store.js';
+import { silenceMatchesIdentity } from './decide.js';
+import { createDetection } from './detection.js';
+import { type Reconciled, reconcile } from './lifecycle.js';
+import { createOpenIncidents } from './open-incidents.js';
+import { markInhibition, type NotifyContext, notifyDecision, type QueueStage } from './stages.js';
+import { acknowledgeIncident, activeSilences, lastSent, nextSequence } from './store.js';
 import type { Incident, NotifyReason, Silence } from './types.js';
 
 export interface AlertEngineOptions {
@@ -41,8 +34,12 @@ export interface AlertEngineOptions {
   upstream?: string;
   /** overrides the nodemailer sender built from config.smtpUrl (null: no SMTP) */
   sender?: Sender | null;
-  /** evaluation after a committed batch waits this long, so a burst costs one evaluation */
-  evaluateDelayMs?: number;
+  /**
+   * Asks for an evaluation soon, after a committed batch or a silence change. The engine starts no timer: main.ts
+   * gives it the jobs' burst runner (server/jobs/burst.ts), which evaluates without notifying while a burst goes
+   * on and with notifying once it is over. Absent, the rules run only when `evaluate` or `tick` is called.
+   */
+  scheduler?: { request(): void };
   /** operations replayed at start to rebuild the windows and recent cycles */
   replayLimit?: number;
   retryBaseMs?: number;
@@ -70,8 +67,12 @@ export interface EvaluationReport {
 export interface AlertEngine {
   /** feeds detection from committed operations and schedules an evaluation */
   stage: IngestStage;
-  /** evaluate the rules at `now`; sync: one transaction for every incident change and the emails they cause */
-  evaluate(now?: number): EvaluationReport;
+  /**
+   * Evaluate the rules at `now`; sync: one transaction for every incident change and the emails they cause.
+   * `notify: false` while a burst of traffic is still arriving: incidents follow the traffic, and what is said
+   * about them waits for the evaluation after the burst, which counts all of it.
+   */
+  evaluate(now?: number, options?: { notify?: boolean }): EvaluationReport;
   /** evaluate, then deliver whatever is due (what the jobs do, for tests and the CLI) */
   tick(): Promise<EvaluationReport>;
   firingIncidents(): Incident[];
@@ -87,22 +88,10 @@ export interface AlertEngine {
   schedule(): void;
   outbox: Outbox;
   emailContext(): EmailContext;
-  /** turn on evaluation after committed batches (the periodic tick is a job: server/alerts/jobs.ts) */
+  /** turn on the requests for evaluation after committed batches (the periodic tick is a job: alerts/jobs.ts) */
   start(): void;
   stop(): Promise<void>;
 }
-
-const stuckErrorsExcluded = new Set([
-  'Unauthorized',
-  'InsufficientRights',
-  'UpstreamUnreachable',
-  'Timeout',
-  'ClientAborted',
-  'ClientThrottled',
-  'ScimCompliance',
-  'TooManyRequests',
-  'ServiceIncompatible',
-]);
 
 /**
  * The alerting stage (ARCHITECTURE §6): detection input kept incrementally from committed operations, rules
@@ -113,9 +102,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const { db, config, clock, logger, recorderStats, baseUrl } = options;
   const rules = config.rules;
   const sqlite = db.$client;
-  const tracker: Tracker = createTracker({ rules, cycleIntervalMs: config.cycleIntervalMin * 60_000 });
-  // Once operations carry identity ids, the cycles stage keeps failing streaks in `identities`: read them there.
-  let identitiesMaintained = false;
   const sender =
     options.sender !== undefined ? options.sender : config.smtpUrl ? createSmtpSender(config.smtpUrl) : null;
   const receivers = createReceivers(config.receivers ?? [], { clock, timeoutMs: options.receiverTimeoutMs });
@@ -131,131 +117,19 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     retryBaseMs: options.retryBaseMs,
     retryMaxMs: options.retryMaxMs,
   });
-  const evaluateDelayMs = options.evaluateDelayMs ?? 500;
+  const incidents = createOpenIncidents(db);
+  const detection = createDetection({
+    db,
+    rules,
+    cycleIntervalMs: config.cycleIntervalMin * 60_000,
+    replayLimit: options.replayLimit,
+  });
 
-  let open: Incident[] = loadOpenIncidents(db);
-  const stored = new Map<number, string>(open.map((i) => [i.id!, fingerprint(i)]));
-  restore(options.replayLimit ?? 100_000);
-
-  let timer: NodeJS.Timeout | undefined;
   let started = false;
   let stopped = false;
 
-  function observe(op: ObservedOperation): void {
-    if (op.identityId !== null && op.identityId !== undefined) identitiesMaintained = true;
-    tracker.observe(op);
-  }
-
-  /** Rebuild detection state from the database: the last cycles' operations, and the escrow count before them. */
-  function restore(limit: number): void {
-    const maxId = (sqlite.prepare('select max(id) from operations').pluck().get() as number | null) ?? 0;
-    if (maxId === 0) return;
-    let fromId = Math.max(1, maxId - limit + 1);
-    const oldestCycle = sqlite
-      .prepare('select id from cycles order by id desc limit 1 offset 15')
-      .pluck()
-      .get() as number | undefined;
-    const firstCycle =
-      oldestCycle ?? (sqlite.prepare('select min(id) from cycles').pluck().get() as number | null);
-    if (firstCycle !== null && firstCycle !== undefined) {
-      const firstOp = sqlite
-        .prepare('select min(id) from operations where cycle_id = ?')
-        .pluck()
-        .get(firstCycle) as number | null;
-      if (firstOp !== null) fromId = Math.max(fromId, firstOp);
-      restoreEscrowBase(firstCycle);
-    }
-    // In chunks by id range: faster than a row iterator, and memory stays bounded.
-    const chunk = sqlite.prepare(
-      `select id, time, duration_ms as durationMs, cycle_id as cycleId, identity_id as identityId,
-        http_method as httpMethod, path, query, http_status as httpStatus, operation, status,
-        identity_type as identityType, identity, target_id as targetId, error_code as errorCode, reason,
-        token_fingerprint as tokenFingerprint, client_kind as clientKind, client_ip as clientIp
-       from operations where id >= ? and id < ? order by id`,
-    );
-    for (let from = fromId; from <= maxId; from += 10_000) {
-      for (const op of chunk.all(from, from + 10_000) as ObservedOperation[]) observe(op);
-    }
-  }
-
-  /** Failures in the cycles before the replayed ones, back to the last healthy cycle (from the cycles table). */
-  function restoreEscrowBase(firstReplayedCycle: number): void {
-    const healthy = sqlite
-      .prepare(
-        `select id, ended_at as endedAt from cycles where id < ? and state = 'completed' and failures = 0
-          and kind <> 'testConnection' order by id desc limit 1`,
-      )
-      .get(firstReplayedCycle) as { id: number; endedAt: number } | undefined;
-    const rows = sqlite
-      .prepare('select failures, counts_by_operation as counts from cycles where id > ? and id < ?')
-      .all(healthy?.id ?? 0, firstReplayedCycle) as { failures: number; counts: string }[];
-    let failures = 0;
-    let failuresBase = 0;
-    for (const r of rows) {
-      failures += r.failures;
-      let membership = 0;
-      try {
-        const counts = JSON.parse(r.counts) as Record<string, { failure?: number }>;
-        for (const op of ['addMembers', 'removeMembers', 'replaceMembers'])
-          membership += counts[op]?.failure ?? 0;
-      } catch {
-        // unreadable counts: count every failure as base
-      }
-      failuresBase += r.failures - membership;
-    }
-    tracker.setEscrowBase({ failures, failuresBase, since: healthy?.endedAt ?? null });
-  }
-
-  function stuckFromIdentities(): StuckIdentity[] {
-    const rows = sqlite
-      .prepare(
-        `select id, type, key, name, target_id as targetId, failing_streak as streak, failing_since as since,
-          last_error_code as errorCode, last_reason as reason, last_error_at as lastErrorAt,
-          last_operation_id as lastOperationId
-         from identities where failing_streak > 0 and failing_streak >= ? and deleted = 0
-         order by failing_streak desc, failing_since limit 1000`,
-      )
-      .all(rules.stuckObjectCycles) as {
-      id: number;
-      type: string;
-      key: string;
-      name: string | null;
-      targetId: string | null;
-      streak: number;
-      since: number | null;
-      errorCode: string | null;
-      reason: string | null;
-      lastErrorAt: number | null;
-      lastOperationId: number | null;
-    }[];
-    const sampleQuery = sqlite.prepare(
-      `select id, time, http_method as httpMethod, path, query, http_status as httpStatus, error_code as errorCode,
-        reason, coalesce(identity, target_id) as identity from operations where id = ?`,
-    );
-    const stuck: StuckIdentity[] = [];
-    for (const r of rows) {
-      if (r.errorCode && stuckErrorsExcluded.has(r.errorCode)) continue;
-      stuck.push({
-        key: `id:${r.id}`,
-        name: r.name ?? r.targetId ?? r.key,
-        type: r.type === 'User' || r.type === 'Group' ? r.type : null,
-        streak: r.streak,
-        errorCode: r.errorCode,
-        reason: r.reason,
-        firstFailedAt: r.since ?? r.lastErrorAt ?? 0,
-        lastFailedAt: r.lastErrorAt ?? r.since ?? 0,
-        lastSample:
-          stuck.length < 5 && r.lastOperationId !== null
-            ? ((sampleQuery.get(r.lastOperationId) as OperationSample | undefined) ?? null)
-            : null,
-      });
-    }
-    return stuck;
-  }
-
   function detectionInput(now: number, silences: Silence[]): DetectionInput {
-    const input = tracker.snapshot(now, recorderStats());
-    if (identitiesMaintained) input.stuck = stuckFromIdentities();
+    const input = detection.input(now, recorderStats());
     // A silence naming one identity takes it out of the grouped stuckObject finding, leaving the others watched.
     const stuckSilences = silences.filter((s) => s.rule === 'stuckObject' && s.identity !== null);
     if (stuckSilences.length > 0) {
@@ -273,77 +147,50 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     };
   }
 
-  /** One decision, queued for every receiver it routes to, under one sequence number. */
-  function queueFor(incident: Incident, event: Exclude<NotifyReason, 'none'>, now: number): boolean {
-    return routing.queueIncident(incident, event, nextSequence(db, incident.id!, event), emailContext(), now);
-  }
+  /** The queue stage: one decision, written for every receiver it routes to, under one sequence number. */
+  const queue: QueueStage = (incident, event, now) =>
+    routing.queueIncident(incident, event, nextSequence(db, incident.id, event), emailContext(), now);
 
-  const evaluateTx = sqlite.transaction((now: number): EvaluationReport => {
+  /**
+   * One evaluation, in one transaction: findings → incident lifecycle (lifecycle.ts) → stored incidents → for
+   * each, the notify stages (stages.ts: inhibit → silence → dedupe) and the queue.
+   */
+  const evaluateTx = sqlite.transaction((now: number, notify: boolean): EvaluationReport => {
     const silences = activeSilences(db, now);
     const findings = evaluateRules(detectionInput(now, silences), rules, now);
-    const before = new Map(open.map((i) => [i.key, i.state]));
-    const next = reconcile(open, findings, now, rules);
+    const before = new Map(incidents.list().map((i) => [i.key, i.state]));
+    const reconciled = reconcile([...incidents.list()], findings, now, rules);
+    // A resolution is news too: without notifying, it waits (still firing) for the next evaluation that notifies.
+    const next = notify ? reconciled : deferResolutions(reconciled);
     const firing = new Set<RuleCode>(next.open.filter((i) => i.state === 'firing').map((i) => i.rule));
+    const ctx: NotifyContext = { now, rules, firing, silences, lastSent: (id) => lastSent(db, id) };
     const report: EvaluationReport = {
       findings: findings.length,
-      open: 0,
-      resolved: 0,
+      open: next.open.length,
+      resolved: next.resolved.length,
       emails: [],
       transitions: [],
     };
 
-    for (const gone of next.dropped) {
-      if (gone.id !== null) deleteIncident(db, gone.id);
-      stored.delete(gone.id!);
-    }
-    for (const incident of [...next.open, ...next.resolved]) {
-      if (incident.state === 'firing') {
-        const by = inhibitorOf(incident.rule, firing);
-        if (by) {
-          incident.inhibitedBy = by;
-          incident.inhibitedAt = now;
-        }
-      }
-      const print = fingerprint(incident);
-      if (incident.id === null) {
-        incident.updatedAt = now;
-        incident.id = insertIncident(db, incident);
-        stored.set(incident.id, print);
-      } else if (stored.get(incident.id) !== print) {
-        incident.updatedAt = now;
-        updateIncident(db, incident);
-        stored.set(incident.id, print);
-      }
-      if (incident.state === 'resolved') stored.delete(incident.id);
-      const was = before.get(incident.key);
-      if (
-        (incident.state === 'firing' && was !== 'firing') ||
-        (incident.state === 'resolved' && was === 'firing')
-      ) {
-        report.transitions.push({
-          incidentId: incident.id,
-          rule: incident.rule,
-          scope: incident.scope,
-          severity: incident.severity,
-          state: incident.state,
-          summary: incident.summary,
-        });
-      }
-      if (muteReason(incident, firing, silences, now)) continue;
-      const reason = shouldNotify(incident, lastSent(db, incident.id), now, rules);
-      if (reason !== 'none' && queueFor(incident, reason, now)) {
-        report.emails.push({ incidentId: incident.id, event: reason });
+    for (const gone of next.dropped) incidents.drop(gone);
+    for (const found of [...next.open, ...next.resolved]) {
+      markInhibition(found, firing, now);
+      const incident = incidents.persist(found, now);
+      const transition = transitionOf(incident, before.get(incident.key));
+      if (transition) report.transitions.push(transition);
+      if (!notify) continue;
+      const decision = notifyDecision(incident, ctx);
+      if (decision.stage === 'queue' && queue(incident, decision.reason, now)) {
+        report.emails.push({ incidentId: incident.id, event: decision.reason });
       }
     }
-    report.open = next.open.length;
-    report.resolved = next.resolved.length;
-    open = next.open;
+    incidents.replace(next.open);
     return report;
   });
 
-  function evaluate(now = clock()): EvaluationReport {
+  function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
     try {
-      const report = evaluateTx(now);
+      const report = evaluateTx(now, notify);
       // On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing).
       for (const t of report.transitions) {
         const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
@@ -353,9 +200,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       return report;
     } catch (err) {
       // The in-memory incidents may be ahead of the rolled-back rows: reload them.
-      open = loadOpenIncidents(db);
-      stored.clear();
-      for (const i of open) stored.set(i.id!, fingerprint(i));
+      incidents.reload();
       throw err;
     }
   }
@@ -367,23 +212,14 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   }
 
   function schedule(): void {
-    if (!started || stopped || timer) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      try {
-        evaluate();
-      } catch (err) {
-        logger.error({ err }, 'alerts: evaluation failed');
-      }
-    }, evaluateDelayMs);
-    timer.unref();
+    if (started && !stopped) options.scheduler?.request();
   }
 
   const stage: IngestStage = {
     afterCommit(ops) {
       // Never throw here: the recorder would take the committed batch for a failed one and write it again.
       try {
-        for (const op of ops) observe(op);
+        for (const op of ops) detection.observe(op);
         schedule();
       } catch (err) {
         logger.error({ err }, 'alerts: detection could not follow a batch');
@@ -395,11 +231,11 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     stage,
     evaluate,
     tick,
-    firingIncidents: () => open.filter((i) => i.state === 'firing'),
-    openIncidents: () => [...open],
+    firingIncidents: () => incidents.list().filter((i) => i.state === 'firing'),
+    openIncidents: () => [...incidents.list()],
     acknowledge(id, by, comment) {
       const now = clock();
-      const current = open.find((i) => i.id === id);
+      const current = incidents.find(id);
       const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
       const row = acknowledgeIncident(db, id, by, comment, now);
       if (row && !wasAcknowledged && row.state === 'firing') {
@@ -411,7 +247,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
         current.acknowledgedBy = row.acknowledgedBy;
         current.ackComment = row.ackComment;
         current.updatedAt = row.updatedAt;
-        stored.set(id, fingerprint(current));
+        incidents.written({ ...current, id });
       }
       return row;
     },
@@ -432,18 +268,28 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     },
     async stop() {
       stopped = true;
-      clearTimeout(timer);
-      timer = undefined;
       await outbox.close();
     },
   };
   return engine;
 }
 
-/** What is stored of an incident, less its write time: unchanged fingerprints skip the UPDATE. */
-function fingerprint(i: Incident): string {
-  const { updatedAt: _u, ...rest } = i;
-  return JSON.stringify(rest);
+/** The incidents that would resolve stay firing (their `clearedAt` kept), to resolve when it can be said. */
+function deferResolutions(r: Reconciled): Reconciled {
+  const kept = r.resolved.map((i): Incident => ({ ...i, state: 'firing', resolvedAt: null }));
+  return { open: [...r.open, ...kept], resolved: [], dropped: r.dropped };
+}
+
+/** A change worth a log line: an incident that started firing, or resolved after firing. */
+function transitionOf(
+  incident: Incident & { id: number },
+  was: Incident['state'] | undefined,
+): EvaluationReport['transitions'][number] | null {
+  const fired = incident.state === 'firing' && was !== 'firing';
+  const resolved = incident.state === 'resolved' && was === 'firing';
+  if (!fired && !resolved) return null;
+  const { id: incidentId, rule, scope, severity, summary } = incident;
+  return { incidentId, rule, scope, severity, state: incident.state as 'firing' | 'resolved', summary };
 }
 
 function upstreamPathOf(upstream: string | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import type { RulesConfig } from '../config.js';
+import { isAuthFailure, isNonCompliantFilterAnswer } from './failing.js';
 
 // The overall state on /api/status (ARCHITECTURE §8), worst first:
 //
@@ -11,8 +12,9 @@ import type { RulesConfig } from '../config.js';
 //   healthy              the last cycle went through
 //   idle                 no provisioning cycle seen yet
 //
-// When the incident engine is wired in, its firing incidents decide instead; this is the fallback that
-// reads the cycle rollups alone.
+// When the incident engine is wired in (always, in scimtap), its firing incidents decide instead, and this only
+// gives the idle state and the next expected cycle; the rest is the fallback /api/status uses without an engine
+// (its `firingIncidents` is optional). The stuck count it reads is the stuckObject rule's (store/queries).
 
 export const overallStates = [
   'healthy',
@@ -77,13 +79,12 @@ export function nextExpectedAt(lastScheduled: HealthCycle | null, intervalMs: nu
   return Math.max(lastScheduled.startedAt + intervalMs, lastScheduled.endedAt);
 }
 
+// The probe's answer, judged by the definitions the rules use (failing.ts).
 const refused = (c: HealthCycle) =>
-  c.probeOutcome === 'failure' && (c.probeStatus === 401 || c.probeStatus === 403);
+  c.probeOutcome === 'failure' && isAuthFailure({ httpStatus: c.probeStatus });
 const nonCompliant = (c: HealthCycle) =>
   c.probeOutcome === 'failure' &&
-  (c.probeErrorCode === 'ScimCompliance' ||
-    c.probeErrorCode === 'ServiceIncompatible' ||
-    c.probeStatus === 404);
+  isNonCompliantFilterAnswer({ httpStatus: c.probeStatus, errorCode: c.probeErrorCode });
 const failing = (c: HealthCycle) => c.failures > 0 || c.probeOutcome === 'failure';
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const minutes = (ms: number) =>

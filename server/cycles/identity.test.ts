@@ -98,6 +98,38 @@ describe('applyOutcome', () => {
       expected: { failingStreak: 0, streakBase: 1 },
     },
     {
+      // an expired token (401) says nothing about the object: it neither adds a failing cycle nor ends the streak
+      name: 'an app-wide failure leaves the streak as it was',
+      ops: () => [
+        op(1, 'create', 'failure'),
+        op(2, 'create', 'failure'),
+        op(3, 'update', 'failure', { httpStatus: 401, errorCode: 'Unauthorized' }),
+      ],
+      expected: { failingStreak: 2, lastErrorCode: 'Unauthorized', lastCycleId: 3 },
+    },
+    {
+      // a conflict after the 401 in the same cycle is the third failing cycle
+      name: 'an object failure after an app-wide one in the same cycle counts that cycle',
+      ops: () => [
+        op(1, 'create', 'failure'),
+        op(2, 'create', 'failure'),
+        op(3, 'update', 'failure', { httpStatus: 401, errorCode: 'Unauthorized' }),
+        op(3, 'create', 'failure'),
+      ],
+      expected: { failingStreak: 3 },
+    },
+    {
+      // the app down (502) in between does not break the streak either: the next conflict makes it three
+      name: 'a 502 between two failing cycles neither counts nor breaks',
+      ops: () => [
+        op(1, 'create', 'failure'),
+        op(2, 'create', 'failure'),
+        op(3, 'update', 'failure', { httpStatus: 502, errorCode: 'InternalServerError' }),
+        op(4, 'create', 'failure'),
+      ],
+      expected: { failingStreak: 3 },
+    },
+    {
       // a cycle without failure between two failing ones breaks the streak
       name: 'a healthy cycle in between starts the streak again',
       ops: () => [op(1, 'create', 'failure'), op(2, 'lookup', 'success'), op(3, 'create', 'failure')],

@@ -1,4 +1,5 @@
 import type { ErrorCode, ModifiedProperty, OperationKind, OperationStatus } from '../scim/types.js';
+import { isAppWideFailure } from './failing.js';
 
 /** The outcome part of an identity row: what its operations say, as opposed to how it is found (key, name, ids). */
 export interface IdentityOutcome {
@@ -38,6 +39,8 @@ export interface OutcomeInput {
 //
 //   operation / status                      → change
 //   any, in a cycle it had not appeared in  streakBase := failingStreak (its streak as of that previous cycle)
+//   app-wide failure (failing.ts: 401, 5xx  lastError* only: failingStreak stays as it was (it says nothing
+//     down, 429, non-SCIM answer ...)         about the object)
 //   failure                                 failingStreak := streakBase + 1; lastError* and
 //                                           lastFailedCycleId := this one's, every field from this operation
 //   success or warning                      failingStreak := 0
@@ -74,7 +77,9 @@ export function applyOutcome(s: IdentityOutcome, op: OutcomeInput): IdentityOutc
     const base = firstInCycle ? s.failingStreak : s.streakBase;
     next.streakBase = base;
     next.lastCycleId = op.cycleId;
-    if (failed) {
+    if (isAppWideFailure(op)) {
+      // the token, the app or the client failed, not the object: the streak stays as it was
+    } else if (failed) {
       // Still the same streak if the previous cycle failed, or if this cycle already failed once.
       const continuing = base > 0 || (!firstInCycle && s.failingStreak > 0);
       next.failingSince = continuing && s.failingSince !== null ? s.failingSince : op.time;

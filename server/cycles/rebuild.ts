@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import { clearRollups, createRebuildQueries, rollupCounts } from '../store/queries/rollups.js';
 import { type CycleConfig, createCycleStage, type StoredCycleOperation } from './index.js';
 
 export interface RebuildOptions {
@@ -22,35 +23,19 @@ export interface RebuildResult {
  */
 export function rebuildRollups(db: Db, config: CycleConfig, options: RebuildOptions = {}): RebuildResult {
   const { clock = Date.now, batchSize = 5_000, onProgress } = options;
-  const sqlite = db.$client;
-  sqlite.transaction(() => {
-    sqlite.exec('delete from memberships; delete from identities; delete from cycles');
-    // Ids restart at 1 so that a rebuild of the same operations gives the same ids.
-    sqlite.exec("delete from sqlite_sequence where name in ('cycles', 'identities')");
-  })();
-
+  clearRollups(db);
   const stage = createCycleStage({ db, config, clock });
-  const select = sqlite.prepare(`select id, time, duration_ms as durationMs, http_status as httpStatus,
-    resource_type as resourceType, operation, status, identity_type as identityType, identity,
-    external_id as externalId, target_id as targetId, error_code as errorCode, reason,
-    modified_properties as modifiedProperties, members, client_kind as clientKind from operations where id > ? order by id limit ?`);
-  const assign = sqlite.prepare('update operations set cycle_id = ?, identity_id = ? where id = ?');
-  const step = sqlite.transaction((ops: StoredCycleOperation[]) => {
+  const q = createRebuildQueries(db);
+  const step = db.$client.transaction((ops: StoredCycleOperation[]) => {
     stage.beforeInsert(ops);
-    for (const op of ops) assign.run(op.cycleId, op.identityId, op.id);
+    for (const op of ops) q.assign(op.id, op.cycleId, op.identityId);
     stage.afterInsert(ops);
   });
 
   let after = 0;
   let done = 0;
   for (;;) {
-    const rows = select.all(after, batchSize) as (Omit<
-      StoredCycleOperation,
-      'modifiedProperties' | 'members'
-    > & {
-      modifiedProperties: string;
-      members: string;
-    })[];
+    const rows = q.operationsAfter(after, batchSize);
     if (rows.length === 0) break;
     const ops = rows.map(
       (r): StoredCycleOperation => ({
@@ -72,14 +57,7 @@ export function rebuildRollups(db: Db, config: CycleConfig, options: RebuildOpti
     onProgress?.(done);
   }
   stage.closeStale(clock());
-
-  const count = (table: string) => sqlite.prepare(`select count(*) from ${table}`).pluck().get() as number;
-  return {
-    operations: done,
-    cycles: count('cycles'),
-    identities: count('identities'),
-    memberships: count('memberships'),
-  };
+  return { operations: done, ...rollupCounts(db) };
 }
 
 function parseArray<T>(text: string): T[] {

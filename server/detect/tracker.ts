@@ -1,8 +1,9 @@
 import type { RulesConfig } from '../config.js';
+import { isAuthFailure, isNonCompliantFilterAnswer, isUnavailable } from '../cycles/failing.js';
 import type { ClientKind, OperationKind, OperationStatus } from '../scim/types.js';
 import type { RecorderStats } from '../store/recorder.js';
+import { type CycleAcc, foldCycle, IdentitySet, newCycleAcc, push } from './cycle-fold.js';
 import type {
-  AffectedIdentity,
   CycleRollup,
   DetectionInput,
   FilterAnswer,
@@ -10,7 +11,6 @@ import type {
   OperationSample,
   OutcomeSample,
   Streak,
-  StuckIdentity,
   UnrecognisedClients,
 } from './types.js';
 
@@ -46,10 +46,13 @@ export interface EscrowBase {
 }
 
 export interface Tracker {
-  /** feed committed operations, in id order */
+  /** feed committed operations, in id order, with the cycle ids the cycles stage gave them */
   observe(op: ObservedOperation): void;
-  /** the rules' input at `now`: cost bounded by the windows, never by history */
-  snapshot(now: number, recorder: RecorderStats): DetectionInput;
+  /**
+   * The rules' input at `now`, less the stuck identities (the identity rollups hold those): cost bounded by the
+   * windows, never by history.
+   */
+  snapshot(now: number, recorder: RecorderStats): Omit<DetectionInput, 'stuck'>;
   /** failures before the first observed operation (restored from the database at start) */
   setEscrowBase(base: EscrowBase): void;
   /** the newest completed healthy cycle, to persist where escrow counting restarts */
@@ -61,66 +64,31 @@ export interface TrackerOptions {
   cycleIntervalMs: number;
   /** recent cycles kept in memory; older ones fold into the escrow count */
   maxCycles?: number;
-  /** failing identities tracked at most (memory bound during a storm) */
-  maxFailingIdentities?: number;
   /** unrecognised requests remembered at most (a scanner's flood costs no more than this) */
   maxUnrecognised?: number;
 }
 
 const SAMPLES = 5;
-const IDENTITIES = 20;
 const QUERY_CHARS = 300;
 const REASON_CHARS = 500;
 
-// Errors that say nothing about the object itself: they neither start nor end an identity's failing streak.
-const appWideErrors = new Set([
-  'Unauthorized',
-  'InsufficientRights',
-  'UpstreamUnreachable',
-  'Timeout',
-  'ClientAborted',
-  'ClientThrottled',
-  'ScimCompliance',
-  'TooManyRequests',
-  'ServiceIncompatible',
-]);
-// A successful lookup precedes every failed create (Entra looks up, finds nothing, creates, gets 409), so only
-// a successful write ends a failing streak.
-const writeOperations = new Set([
-  'create',
-  'update',
-  'enable',
-  'disable',
-  'delete',
-  'addMembers',
-  'removeMembers',
-  'replaceMembers',
-]);
-const membershipOperations = new Set(['addMembers', 'removeMembers', 'replaceMembers']);
+export { isAuthFailure, isNonCompliantFilterAnswer, isUnavailable };
 
-export function isAuthFailure(op: Pick<ObservedOperation, 'httpStatus'>): boolean {
-  return op.httpStatus === 401 || op.httpStatus === 403;
-}
-
-export function isUnavailable(op: Pick<ObservedOperation, 'httpStatus' | 'errorCode'>): boolean {
-  return (
-    op.httpStatus === 502 ||
-    op.httpStatus === 503 ||
-    op.httpStatus === 504 ||
-    op.errorCode === 'Timeout' ||
-    op.errorCode === 'UpstreamUnreachable'
-  );
-}
-
-export function isNonCompliantFilterAnswer(op: Pick<ObservedOperation, 'httpStatus' | 'errorCode'>): boolean {
-  return (
-    op.errorCode === 'ScimCompliance' ||
-    op.errorCode === 'ServiceIncompatible' ||
-    (op.httpStatus === 404 && op.errorCode !== 'UpstreamUnreachable')
-  );
-}
-
-export function toSample(op: ObservedOperation): OperationSample {
+export function toSample(
+  op: Pick<
+    ObservedOperation,
+    | 'id'
+    | 'time'
+    | 'httpMethod'
+    | 'path'
+    | 'query'
+    | 'httpStatus'
+    | 'errorCode'
+    | 'reason'
+    | 'identity'
+    | 'targetId'
+  >,
+): OperationSample {
   return {
     id: op.id,
     time: op.time,
@@ -141,33 +109,6 @@ export function identityKey(op: ObservedOperation): string | null {
   if (op.identity) return `${type}:${op.identity}`;
   if (op.targetId) return `${type}:#${op.targetId}`;
   return null;
-}
-
-function push<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.shift();
-}
-
-/** Distinct identities, the first 20 kept with their details, all counted. */
-class IdentitySet {
-  private readonly keys = new Set<string>();
-  readonly shown: AffectedIdentity[] = [];
-  add(key: string | null, op: ObservedOperation): void {
-    if (key === null || this.keys.has(key)) return;
-    this.keys.add(key);
-    if (this.shown.length < IDENTITIES) {
-      this.shown.push({
-        key,
-        name: op.identity ?? op.targetId ?? key,
-        type: op.identityType === 'User' || op.identityType === 'Group' ? op.identityType : null,
-        errorCode: op.errorCode,
-        reason: op.reason,
-      });
-    }
-  }
-  get size(): number {
-    return this.keys.size;
-  }
 }
 
 class StreakAcc {
@@ -203,26 +144,17 @@ class StreakAcc {
   }
 }
 
-interface CycleAcc
-  extends Omit<CycleRollup, 'endedAt' | 'state' | 'failedIdentities' | 'failedIdentityCount'> {
-  lastOperationId: number;
-  failed: IdentitySet;
-}
-
-interface FailingIdentity extends StuckIdentity {
-  lastFailedSeq: number | null;
-}
-
 /**
- * Detection's incremental state (ARCHITECTURE §6): each committed operation updates windows, the current cycle's
- * rollup and failing streaks in O(1), so evaluating the rules costs the size of the windows, not of the history.
+ * Detection's incremental state (ARCHITECTURE §6): each committed operation updates the windows that belong to no
+ * cycle (auth, availability, latency, filter answers) and the samples of its cycle, in O(1), so evaluating the
+ * rules costs the size of the windows, not of the history. Cycles are the cycles stage's (an operation it put in
+ * no cycle is in none here); failing streaks are the identity rollups', read from the store by the engine.
  * No I/O: the alerts engine feeds it from an ingest stage and restores it by replaying recent operations.
  */
 export function createTracker({
   rules,
   cycleIntervalMs,
   maxCycles = 16,
-  maxFailingIdentities = 100_000,
   maxUnrecognised = 5_000,
 }: TrackerOptions): Tracker {
   const strangers = createStrangerWindow(maxUnrecognised, rules.unrecognisedClientsWindowMinutes * 60_000);
@@ -236,40 +168,10 @@ export function createTracker({
   let lastProbe: (OperationSample & { failed: boolean }) | null = null;
   const cycles: CycleAcc[] = [];
   let seq = 0;
-  // Once the cycles stage assigns ids, it alone segments; detection's own segmentation is the fallback.
-  let external = false;
   let base: EscrowBase = { failures: 0, failuresBase: 0, since: null };
-  const failing = new Map<string, FailingIdentity>();
 
-  function newCycle(op: ObservedOperation): CycleAcc {
-    const cycle: CycleAcc = {
-      id: op.cycleId ?? null,
-      seq: ++seq,
-      startedAt: op.time,
-      lastOperationAt: op.time,
-      lastOperationId: op.id,
-      probeOnly: true,
-      probe: null,
-      total: 0,
-      successes: 0,
-      failures: 0,
-      warnings: 0,
-      failuresBase: 0,
-      deletes: 0,
-      throttled: 0,
-      authFailures: 0,
-      complianceFailures: 0,
-      firstFailureAt: null,
-      lastFailureAt: null,
-      firstDeleteAt: null,
-      lastDeleteAt: null,
-      firstThrottleAt: null,
-      lastThrottleAt: null,
-      failureSamples: [],
-      deleteSamples: [],
-      throttleSamples: [],
-      failed: new IdentitySet(),
-    };
+  function newCycle(op: ObservedOperation & { cycleId: number }): CycleAcc {
+    const cycle = newCycleAcc(op, ++seq);
     cycles.push(cycle);
     while (cycles.length > maxCycles) evict(cycles.shift()!);
     return cycle;
@@ -286,19 +188,13 @@ export function createTracker({
       };
   }
 
+  /** The cycles stage segments (ARCHITECTURE §5); an operation it put in no cycle counts in none here. */
   function cycleFor(op: ObservedOperation): CycleAcc | null {
+    const cycleId = op.cycleId;
+    if (cycleId === null || cycleId === undefined) return null;
     const current = cycles.at(-1);
-    if (op.cycleId !== null && op.cycleId !== undefined) {
-      external = true;
-      if (current?.id === op.cycleId) return current;
-      const known = cycles.find((c) => c.id === op.cycleId);
-      return known ?? newCycle(op);
-    }
-    if (external) return null;
-    if (!current || op.operation === 'testConnection' || op.time - current.lastOperationAt >= gapMs) {
-      return newCycle(op);
-    }
-    return current;
+    if (current?.id === cycleId) return current;
+    return cycles.find((c) => c.id === cycleId) ?? newCycle({ ...op, cycleId });
   }
 
   function observe(op: ObservedOperation): void {
@@ -340,82 +236,8 @@ export function createTracker({
     }
     if (op.operation === 'testConnection') lastProbe = { ...sample, failed: op.status === 'failure' };
 
-    // Cycle rollup
     const cycle = cycleFor(op);
-    if (cycle) {
-      cycle.lastOperationAt = Math.max(cycle.lastOperationAt, op.time);
-      cycle.lastOperationId = Math.max(cycle.lastOperationId, op.id);
-      cycle.total++;
-      if (op.operation === 'testConnection') {
-        cycle.probe ??= {
-          failed: op.status === 'failure',
-          httpStatus: op.httpStatus,
-          errorCode: op.errorCode,
-          sample,
-        };
-      } else {
-        cycle.probeOnly = false;
-      }
-      if (op.status === 'success') cycle.successes++;
-      else if (op.status === 'warning') cycle.warnings++;
-      else {
-        cycle.failures++;
-        if (!membershipOperations.has(op.operation)) cycle.failuresBase++;
-        cycle.firstFailureAt ??= op.time;
-        cycle.lastFailureAt = op.time;
-        push(cycle.failureSamples, sample, SAMPLES);
-        cycle.failed.add(key, op);
-        if (authFailed) cycle.authFailures++;
-        if (nonCompliant) cycle.complianceFailures++;
-      }
-      if (op.operation === 'delete' || op.operation === 'disable') {
-        cycle.deletes++;
-        cycle.firstDeleteAt ??= op.time;
-        cycle.lastDeleteAt = op.time;
-        push(cycle.deleteSamples, sample, SAMPLES);
-      }
-      if (op.httpStatus === 429) {
-        cycle.throttled++;
-        cycle.firstThrottleAt ??= op.time;
-        cycle.lastThrottleAt = op.time;
-        push(cycle.throttleSamples, sample, SAMPLES);
-      }
-    }
-
-    // Failing streaks per identity
-    if (key === null) return;
-    if (
-      op.status === 'failure' &&
-      !(op.errorCode && appWideErrors.has(op.errorCode)) &&
-      !authFailed &&
-      !down
-    ) {
-      let entry = failing.get(key);
-      if (!entry) {
-        if (failing.size >= maxFailingIdentities) return;
-        entry = {
-          key,
-          name: op.identity ?? op.targetId ?? key,
-          type: op.identityType === 'User' || op.identityType === 'Group' ? op.identityType : null,
-          streak: 0,
-          firstFailedAt: op.time,
-          lastFailedAt: op.time,
-          lastSample: null,
-          lastFailedSeq: null,
-        };
-        failing.set(key, entry);
-      }
-      const at = cycle?.seq ?? null;
-      if (at === null || entry.lastFailedSeq !== at) entry.streak++;
-      entry.lastFailedSeq = at;
-      if (op.identity) entry.name = op.identity;
-      entry.lastFailedAt = op.time;
-      entry.errorCode = op.errorCode;
-      entry.reason = op.reason;
-      entry.lastSample = sample;
-    } else if (op.status !== 'failure' && writeOperations.has(op.operation)) {
-      failing.delete(key);
-    }
+    if (cycle) foldCycle(cycle, op, { key, sample, authFailed, nonCompliant });
   }
 
   function isCompleted(c: CycleAcc, now: number): boolean {
@@ -449,7 +271,7 @@ export function createTracker({
     return -1;
   }
 
-  function snapshot(now: number, recorder: RecorderStats): DetectionInput {
+  function snapshot(now: number, recorder: RecorderStats): Omit<DetectionInput, 'stuck'> {
     const h = lastHealthyIndex(now);
     const counted = cycles.slice(h + 1);
     let failures = h >= 0 ? 0 : base.failures;
@@ -460,14 +282,6 @@ export function createTracker({
       failuresBase += c.failuresBase;
       if (c.lastFailureAt !== null) lastSeen = c.lastFailureAt;
     }
-    const stuck: StuckIdentity[] = [];
-    for (const entry of failing.values()) {
-      if (entry.streak >= rules.stuckObjectCycles) {
-        const { lastFailedSeq: _seq, ...identity } = entry;
-        stuck.push({ ...identity });
-      }
-    }
-    stuck.sort((a, b) => b.streak - a.streak || a.firstFailedAt - b.firstFailedAt);
     return {
       cycleIntervalMs,
       stream: {
@@ -489,7 +303,6 @@ export function createTracker({
         since: h >= 0 ? cycles[h].lastOperationAt : base.since,
         lastSeen,
       },
-      stuck,
       recorder: { ...recorder },
       unrecognised: strangers.view(now),
     };

@@ -17,7 +17,8 @@ export const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 /**
  * One acceptance scene: a real SMTP server, the demo SCIM target (Tanium-like, with fault knobs), and a real
  * scimtap between an Entra-like client and the target, on a temp database, driven by a fake clock. Periodic
- * jobs are off: `tick()` is the detection tick and outbox retry; evaluation after each batch stays on.
+ * jobs are off: `tick()` is the detection tick and outbox retry; evaluation after each burst of batches (once
+ * the recorded traffic has paused) stays on.
  */
 export interface Scene {
   clock: { now: number };

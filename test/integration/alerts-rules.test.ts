@@ -57,11 +57,9 @@ describe('alert rules end to end', () => {
     target.setFaults({ errorRate: 0.5, random: () => (draw++ % 2 === 0 ? 0.2 : 0.8) });
     for (const u of people) await entra.update(u);
     await scene.settle();
-    // Evaluation runs shortly after each batch: on a slow machine it can land before the last (successful) call.
-    expect(scene.subjects()).toHaveLength(1);
-    expect(scene.subjects()[0]).toMatch(
-      /^\[FIRING critical\] Tanium SSO: (48% of a cycle's calls failed \(10 of 21\)|50% of a cycle's calls failed \(10 of 20\)) — Entra quarantines above 40%$/,
-    );
+    expect(scene.subjects()).toEqual([
+      "[FIRING critical] Tanium SSO: 48% of a cycle's calls failed (10 of 21) — Entra quarantines above 40%",
+    ]);
     const text = scene.emails()[0].text ?? '';
     expect(text).toContain('EncounteredEscrowProportionThreshold');
     expect(text).toContain('500  InternalServerError');
@@ -82,16 +80,9 @@ describe('alert rules end to end', () => {
     await entra.probe();
     await entra.each(people, (u) => entra.disable(u));
     await scene.settle();
-    // The rule may fire while the disables are still arriving (evaluation runs shortly after each batch), so
-    // the email counts what had crossed the threshold then; the incident keeps counting to 600.
-    expect(scene.subjects()).toHaveLength(1);
-    const m =
-      /^\[FIRING warning\] Tanium SSO: (\d+) deletes and disables in one cycle — above the accidental-deletion threshold of 500$/.exec(
-        scene.subjects()[0],
-      );
-    expect(m, scene.subjects()[0]).not.toBeNull();
-    expect(Number(m![1])).toBeGreaterThan(500);
-    expect(Number(m![1])).toBeLessThanOrEqual(600);
+    expect(scene.subjects()).toEqual([
+      '[FIRING warning] Tanium SSO: 600 deletes and disables in one cycle — above the accidental-deletion threshold of 500',
+    ]);
     const { body } = await scene.api('/api/incidents?rule=tooManyDeletes');
     expect(body.items).toHaveLength(1);
     expect(body.items[0].evidence.count).toBe(600);

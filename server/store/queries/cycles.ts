@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../db.js';
 import { cycleKinds, cycleStates, cycles, identities } from '../schema/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { stuckCondition } from './detection.js';
 
 // Reads over the cycle rollups. None of these touch `operations`: the rollups are kept current as operations are
 // recorded, so every query here costs the same with 1,000 or 1,000,000 operations stored.
@@ -72,13 +73,16 @@ export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
   return id > 0 ? getCycleRow(db, id) : undefined;
 }
 
-/** Identities whose last cycle failed, and those failing for `stuckCycles` cycles or more. */
+/**
+ * Identities whose last cycle failed, and the stuck ones: the same condition the stuckObject rule reads
+ * (`stuckCondition`), so the dashboard and the email count the same identities.
+ */
 export function failingIdentityCounts(db: Db, stuckCycles: number): { failing: number; stuck: number } {
   // `failing_streak > 0` first so both counts read the partial index, not the table.
   const row = db
     .select({
       failing: sql<number>`count(*)`,
-      stuck: sql<number>`coalesce(sum(${identities.failingStreak} >= ${Math.max(1, Math.floor(stuckCycles))}), 0)`,
+      stuck: sql<number>`coalesce(sum(case when ${stuckCondition(stuckCycles)} then 1 else 0 end), 0)`,
     })
     .from(identities)
     .where(sql`${identities.failingStreak} > 0`)
