@@ -1,11 +1,12 @@
 import type { IdentityKeys, RollupQueries } from '../store/queries/rollups.js';
+import type { IdentityType } from '../vocabulary.js';
 import { applyOutcome, type IdentityOutcome } from './identity.js';
 import type { CycleOperation, StoredCycleOperation } from './rollup.js';
 
 /** An identity's rollup as the cycles stage keeps it: its outcome (the identity fold's state) and how it is found. */
 export interface IdentityEntry extends IdentityOutcome {
   id: number;
-  type: string;
+  type: IdentityType;
   targetId: string | null;
 }
 
@@ -24,7 +25,12 @@ export function createIdentityRollups(q: RollupQueries) {
   const keysByTarget = new Map<string, IdentityKeys>();
   let count = q.countIdentities();
 
-  function insert(op: CycleOperation, type: string, targetId: string | null, name: string | null): number {
+  function insert(
+    op: CycleOperation,
+    type: IdentityType,
+    targetId: string | null,
+    name: string | null,
+  ): number {
     const key = targetId ?? (name as string);
     const externalId = op.externalId || null;
     const { id, inserted } = q.insertIdentity({ type, key, name, externalId, targetId }, op.time);

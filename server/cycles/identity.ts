@@ -3,13 +3,13 @@ import { isAppWideFailure } from './failing.js';
 
 /** The outcome part of an identity row: what its operations say, as opposed to how it is found (key, name, ids). */
 export interface IdentityOutcome {
-  lastOperation: string | null;
+  lastOperation: OperationKind | null;
   lastOperationId: number | null;
-  lastStatus: string | null;
+  lastStatus: OperationStatus | null;
   lastHttpStatus: number | null;
   lastErrorOperationId: number | null;
   lastErrorHttpStatus: number | null;
-  lastErrorCode: string | null;
+  lastErrorCode: ErrorCode | null;
   lastReason: string | null;
   lastErrorAt: number | null;
   failingStreak: number;
