@@ -6,6 +6,7 @@ import type {
   OperationKind,
   OperationStatus,
 } from '../scim/types.js';
+import { provisioningActionOf } from '../vocabulary.js';
 
 // Classified operations shaped like Entra's traffic (an initial cycle, then incremental cycles every interval,
 // with Test Connections, on-demand runs, escrowed failures, disables, deletes, renames and memberships).
@@ -35,7 +36,8 @@ export function syntheticOperation(o: Partial<Operation> & Pick<Operation, 'time
     query: '',
     httpStatus: 200,
     resourceType: 'User',
-    provisioningAction: 'other',
+    // Entra's action for the operation, as the classifier derives it (the vocabulary's one map)
+    provisioningAction: provisioningActionOf[o.operation],
     status,
     identityType: o.resourceType === 'Group' ? 'Group' : o.operation === 'testConnection' ? null : 'User',
     identity: null,
@@ -119,7 +121,6 @@ export function* syntheticTraffic(options: SyntheticOptions): Generator<Operatio
       time: step(),
       operation: 'create',
       httpMethod: 'POST',
-      provisioningAction: 'create',
       identity: userName(i),
       externalId: `ext-${i}`,
       targetId: fail ? null : userId(i),
@@ -138,7 +139,6 @@ export function* syntheticTraffic(options: SyntheticOptions): Generator<Operatio
       operation,
       httpMethod: 'PATCH',
       path: `/scim/v2/Users/${userId(i)}`,
-      provisioningAction: operation === 'disable' ? 'disable' : 'update',
       targetId: userId(i),
       httpStatus: fail ?? 200,
       status: fail ? 'failure' : 'success',
@@ -155,7 +155,6 @@ export function* syntheticTraffic(options: SyntheticOptions): Generator<Operatio
       operation: 'delete',
       httpMethod: 'DELETE',
       path: `/scim/v2/Users/${userId(i)}`,
-      provisioningAction: 'delete',
       targetId: userId(i),
       httpStatus: 204,
       durationMs: 40 + pick(60),
@@ -195,12 +194,10 @@ export function* syntheticTraffic(options: SyntheticOptions): Generator<Operatio
     yield groupOp(g, 'create', {
       identity: groupNames[g],
       targetId: groupId(g),
-      provisioningAction: 'create',
     });
     yield groupOp(g, 'addMembers', {
       targetId: groupId(g),
       members: members('add'),
-      provisioningAction: 'update',
     });
   }
 
