@@ -102,7 +102,7 @@ log(
 const cfg = config(bigPath);
 const app = new Hono()
   .onError(onApiError)
-  .route('/api/status', statusRoutes({ db: big, config: cfg }))
+  .route('/api/status', statusRoutes({ db: big, config: cfg, firingIncidents: () => [] }))
   .route('/api/cycles', cycleRoutes({ db: big, rules: cfg.rules }))
   .route('/api/identities', identityRoutes({ db: big }));
 const sqlite = big.$client;

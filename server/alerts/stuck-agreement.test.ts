@@ -163,7 +163,7 @@ describe("the dashboard's stuck count and the stuckObject rule agree", () => {
       const { config, db } = harness;
 
       // what the dashboard shows: /api/status
-      const status = statusRoutes({ db, config, clock: () => now });
+      const status = statusRoutes({ db, config, clock: () => now, firingIncidents: () => [] });
       const shown = (await (await status.request('/')).json()) as { stuckIdentities: number };
 
       // what the email says: the stuckObject finding

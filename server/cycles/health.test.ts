@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { rulesSchema } from '../config.js';
-import {
-  deriveHealth,
-  type HealthCycle,
-  type HealthInput,
-  healthFromIncidents,
-  nextExpectedAt,
-} from './health.js';
+import { baselineHealth, type HealthCycle, healthFromIncidents, nextExpectedAt } from './health.js';
 
 const T0 = Date.UTC(2025, 0, 15, 9, 0, 0);
 const MIN = 60_000;
-const rules = rulesSchema.parse({});
 
 const cycle = (over: Partial<HealthCycle> = {}): HealthCycle => ({
   id: 7,
@@ -18,39 +10,34 @@ const cycle = (over: Partial<HealthCycle> = {}): HealthCycle => ({
   state: 'completed',
   startedAt: T0,
   endedAt: T0 + 5 * MIN,
-  probeStatus: 200,
-  probeOutcome: 'success',
-  probeErrorCode: null,
-  total: 100,
-  failures: 0,
-  deletes: 0,
-  throttled: 0,
   ...over,
 });
+const base = { latest: cycle(), lastScheduled: cycle(), intervalMs: 40 * MIN };
 
-const base: HealthInput = {
-  latest: cycle(),
-  lastScheduled: cycle(),
-  failingIdentities: 0,
-  stuckIdentities: 0,
-  now: T0 + 10 * MIN,
-  intervalMs: 40 * MIN,
-  rules,
-};
-
-describe('deriveHealth', () => {
-  const cases: { name: string; input: Partial<HealthInput>; state: string; reason?: RegExp }[] = [
+describe('baselineHealth: the state when no incident fires', () => {
+  it.each([
     // nothing recorded at all
-    { name: 'no traffic', input: { latest: null, lastScheduled: null }, state: 'idle' },
+    {
+      name: 'no traffic',
+      input: { latest: null, lastScheduled: null },
+      state: 'idle',
+      reason: /no SCIM traffic/,
+    },
     // only an admin's Test Connection so far
     {
       name: 'only a Test Connection',
-      input: { latest: cycle({ kind: 'testConnection', total: 1 }), lastScheduled: null },
+      input: { latest: cycle({ kind: 'testConnection' }), lastScheduled: null },
       state: 'idle',
+      reason: /no provisioning cycle seen yet/,
     },
-    // the last cycle went through
-    { name: 'a clean cycle', input: {}, state: 'healthy', reason: /completed without failures/ },
-    // a cycle running with no failures
+    // an on-demand run in progress before any scheduled cycle
+    {
+      name: 'an on-demand run in progress',
+      input: { latest: cycle({ kind: 'onDemand', state: 'running' }), lastScheduled: null },
+      state: 'healthy',
+      reason: /onDemand run is in progress/,
+    },
+    { name: 'a completed cycle', input: {}, state: 'healthy', reason: /cycle 7 completed/ },
     {
       name: 'a running cycle',
       input: {
@@ -58,105 +45,12 @@ describe('deriveHealth', () => {
         lastScheduled: cycle({ id: 8, state: 'running' }),
       },
       state: 'healthy',
-      reason: /cycle 8 .* running/,
+      reason: /cycle 8 \(incremental\) is running/,
     },
-    // a few failures
-    {
-      name: 'some failures',
-      input: { latest: cycle({ failures: 3 }), lastScheduled: cycle({ failures: 3 }) },
-      state: 'degraded',
-    },
-    // identities that failed last time they were seen
-    {
-      name: 'failing identities',
-      input: { failingIdentities: 2 },
-      state: 'degraded',
-      reason: /2 identities/,
-    },
-    // the cycle's probe refused: Entra quarantines on this
-    {
-      name: 'the probe refused with 401',
-      input: {
-        latest: cycle({ probeStatus: 401, probeOutcome: 'failure', failures: 1 }),
-        lastScheduled: cycle({ probeStatus: 401, probeOutcome: 'failure', failures: 1 }),
-      },
-      state: 'quarantineSuspected',
-      reason: /HTTP 401/,
-    },
-    // the probe answered 404: not SCIM-compliant
-    {
-      name: 'the probe answered 404',
-      input: {
-        lastScheduled: cycle({ probeStatus: 404, probeOutcome: 'failure', probeErrorCode: 'ScimCompliance' }),
-      },
-      state: 'quarantineSuspected',
-      reason: /non-SCIM/,
-    },
-    // over the escrow proportion (40% with at least 10 failures)
-    {
-      name: 'escrow proportion',
-      input: { lastScheduled: cycle({ failures: 45 }) },
-      state: 'quarantineSuspected',
-      reason: /45%/,
-    },
-    // half-way there
-    {
-      name: 'half the escrow proportion',
-      input: { lastScheduled: cycle({ failures: 25 }) },
-      state: 'atRisk',
-    },
-    // a big share but too few failures to count (Entra needs a minimum)
-    {
-      name: 'few failures in a tiny cycle',
-      input: { lastScheduled: cycle({ total: 5, failures: 4 }) },
-      state: 'degraded',
-    },
-    // no cycle for 2 h after a failing one: quarantine backoff
-    {
-      name: 'silence after a failing cycle',
-      input: { lastScheduled: cycle({ failures: 2 }), now: T0 + 130 * MIN },
-      state: 'quarantineSuspected',
-      reason: /2 h after failing cycle/,
-    },
-    // no cycle when one was due (40 min + 20 min grace), last one was fine
-    { name: 'stalled', input: { now: T0 + 61 * MIN }, state: 'stalled' },
-    // within the grace period
-    { name: 'late but within grace', input: { now: T0 + 59 * MIN }, state: 'healthy' },
-    // many deletes and disables
-    {
-      name: 'too many deletes',
-      input: { lastScheduled: cycle({ total: 900, deletes: 600 }) },
-      state: 'atRisk',
-    },
-    // a 429 storm
-    {
-      name: 'throttling',
-      input: { lastScheduled: cycle({ throttled: 12 }) },
-      state: 'atRisk',
-      reason: /429/,
-    },
-    // identities stuck for several cycles
-    { name: 'stuck identities', input: { stuckIdentities: 3, failingIdentities: 3 }, state: 'atRisk' },
-    // a refused Test Connection after a healthy cycle: the next cycle will fail
-    {
-      name: 'a refused Test Connection',
-      input: {
-        latest: cycle({
-          id: 9,
-          kind: 'testConnection',
-          probeStatus: 401,
-          probeOutcome: 'failure',
-          total: 1,
-          failures: 1,
-        }),
-      },
-      state: 'atRisk',
-    },
-  ];
-  it.each(cases)('$name → $state', ({ input, state, reason }) => {
-    const h = deriveHealth({ ...base, ...input });
+  ] as const)('$name → $state', ({ input, state, reason }) => {
+    const h = baselineHealth({ ...base, ...input });
     expect(h.state).toBe(state);
-    if (reason) expect(h.reason).toMatch(reason);
+    expect(h.reason).toMatch(reason);
   });
 
   it('expects the next cycle an interval after the last start, or when a long cycle ends', () => {
@@ -164,11 +58,12 @@ describe('deriveHealth', () => {
     expect(nextExpectedAt(cycle(), 40 * MIN)).toBe(T0 + 40 * MIN);
     expect(nextExpectedAt(cycle({ endedAt: T0 + 180 * MIN }), 40 * MIN)).toBe(T0 + 180 * MIN);
     expect(nextExpectedAt(null, 40 * MIN)).toBeNull();
+    expect(baselineHealth(base).nextExpectedAt).toBe(T0 + 40 * MIN);
   });
 });
 
 describe('healthFromIncidents', () => {
-  const fallback = deriveHealth(base);
+  const baseline = baselineHealth(base);
   it.each([
     // a credentials incident is what Entra quarantines on
     [
@@ -189,15 +84,21 @@ describe('healthFromIncidents', () => {
     [[{ rule: 'recorderFailing', severity: 'critical' }], 'atRisk', 'recorderFailing'],
     // a warning
     [[{ rule: 'stuckObject', severity: 'warning' }], 'degraded', 'stuckObject'],
-    // none firing: healthy whatever the rollups say
-    [[], 'healthy', 'no firing incidents'],
+    // unrecognised clients say nothing of provisioning's health
+    [[{ rule: 'unrecognisedClients', severity: 'low' }], 'healthy', 'no firing incidents; cycle 7 completed'],
+    // none firing: healthy, with the baseline's words
+    [[], 'healthy', 'no firing incidents; cycle 7 completed'],
   ] as const)('%j → %s', (incidents, state, reason) => {
-    expect(healthFromIncidents([...incidents], fallback)).toMatchObject({ state, reason });
+    expect(healthFromIncidents([...incidents], baseline)).toMatchObject({
+      state,
+      reason,
+      nextExpectedAt: T0 + 40 * MIN,
+    });
   });
 
   it('stays idle with no traffic and no incidents', () => {
     // an engine with nothing firing does not make a fresh install look healthy
-    const idle = deriveHealth({ ...base, latest: null, lastScheduled: null });
+    const idle = baselineHealth({ ...base, latest: null, lastScheduled: null });
     expect(healthFromIncidents([], idle).state).toBe('idle');
   });
 });

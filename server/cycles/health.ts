@@ -1,20 +1,16 @@
-import type { RulesConfig } from '../config.js';
-import { isAuthFailure, isNonCompliantFilterAnswer } from './failing.js';
-
 // The overall state on /api/status (ARCHITECTURE §8), worst first:
 //
-//   quarantineSuspected  what Entra quarantines on: the cycle's probe refused (401/403) or not SCIM-compliant,
-//                        a failure share over the escrow proportion, or a long silence after a failing cycle
-//   stalled              no cycle started within the interval + grace after the last one was due
-//   atRisk               heading there: half the escrow share, many deletes, 429 storms, stuck identities,
-//                        or a refused Test Connection
-//   degraded             some failures in the current or last cycle, or identities still failing
-//   healthy              the last cycle went through
+//   quarantineSuspected  a critical quarantine-class rule fires (credentials, scimCompliance, upstreamUnavailable,
+//                        escrowProportion, escrowTotal, backoffSuspected)
+//   stalled              the stalled rule fires
+//   atRisk               another critical rule fires
+//   degraded             a warning fires
+//   healthy              nothing fires
 //   idle                 no provisioning cycle seen yet
 //
-// When the incident engine is wired in (always, in scimtap), its firing incidents decide instead, and this only
-// gives the idle state and the next expected cycle; the rest is the fallback /api/status uses without an engine
-// (its `firingIncidents` is optional). The stuck count it reads is the stuckObject rule's (store/queries).
+// The firing incidents decide: the rules are the one judge of the rollups, so the state on the dashboard and
+// the emails cannot disagree (issue 12). What is left here is what no rule says: idle before the first
+// scheduled cycle, and when the next one is due.
 
 export const overallStates = [
   'healthy',
@@ -26,41 +22,13 @@ export const overallStates = [
 ] as const;
 export type OverallState = (typeof overallStates)[number];
 
-/** The cycle fields the state reads. */
+/** The cycle fields the baseline reads. */
 export interface HealthCycle {
   id: number;
   kind: string;
   state: string;
   startedAt: number;
   endedAt: number;
-  probeStatus: number | null;
-  probeOutcome: string | null;
-  probeErrorCode: string | null;
-  total: number;
-  failures: number;
-  deletes: number;
-  throttled: number;
-}
-
-export interface HealthInput {
-  /** the running cycle, else the newest one */
-  latest: HealthCycle | null;
-  /** the newest initial or incremental cycle (running or not) */
-  lastScheduled: HealthCycle | null;
-  failingIdentities: number;
-  /** identities failing for rules.stuckObjectCycles cycles or more */
-  stuckIdentities: number;
-  now: number;
-  intervalMs: number;
-  rules: Pick<
-    RulesConfig,
-    | 'escrowProportionShare'
-    | 'escrowProportionMinFailures'
-    | 'tooManyDeletes'
-    | 'throttlingShare'
-    | 'stalledGraceMinutes'
-    | 'backoffGapMinutes'
-  >;
 }
 
 export interface Health {
@@ -79,22 +47,22 @@ export function nextExpectedAt(lastScheduled: HealthCycle | null, intervalMs: nu
   return Math.max(lastScheduled.startedAt + intervalMs, lastScheduled.endedAt);
 }
 
-// The probe's answer, judged by the definitions the rules use (failing.ts).
-const refused = (c: HealthCycle) =>
-  c.probeOutcome === 'failure' && isAuthFailure({ httpStatus: c.probeStatus });
-const nonCompliant = (c: HealthCycle) =>
-  c.probeOutcome === 'failure' &&
-  isNonCompliantFilterAnswer({ httpStatus: c.probeStatus, errorCode: c.probeErrorCode });
-const failing = (c: HealthCycle) => c.failures > 0 || c.probeOutcome === 'failure';
-const pct = (x: number) => `${Math.round(x * 100)}%`;
-const minutes = (ms: number) =>
-  ms >= 120 * 60_000 ? `${Math.round(ms / 3_600_000)} h` : `${Math.round(ms / 60_000)} min`;
-
-export function deriveHealth(input: HealthInput): Health {
-  const { latest, lastScheduled, now, rules } = input;
-  const next = nextExpectedAt(lastScheduled, input.intervalMs);
+/**
+ * The state when no incident fires: idle before any scheduled cycle, else healthy (naming the cycle). Pure.
+ * @param latest the running cycle, else the newest one
+ * @param lastScheduled the newest initial or incremental cycle (running or not)
+ */
+export function baselineHealth({
+  latest,
+  lastScheduled,
+  intervalMs,
+}: {
+  latest: HealthCycle | null;
+  lastScheduled: HealthCycle | null;
+  intervalMs: number;
+}): Health {
+  const next = nextExpectedAt(lastScheduled, intervalMs);
   const result = (state: OverallState, reason: string): Health => ({ state, reason, nextExpectedAt: next });
-
   if (!latest) return result('idle', 'no SCIM traffic recorded yet');
   const running = latest.state === 'running' ? latest : null;
   if (!lastScheduled) {
@@ -102,82 +70,9 @@ export function deriveHealth(input: HealthInput): Health {
       return result('healthy', `a ${running.kind} run is in progress; no scheduled cycle seen yet`);
     return result('idle', 'no provisioning cycle seen yet (only Test Connection or on-demand runs)');
   }
-  // The cycle whose health matters: the one running now, else the last scheduled one.
-  const assessed = running ?? lastScheduled;
-  const share = assessed.total > 0 ? assessed.failures / assessed.total : 0;
-
-  if (refused(assessed)) {
-    return result(
-      'quarantineSuspected',
-      `the cycle's probe was refused with HTTP ${assessed.probeStatus}: Entra quarantines the job on invalid credentials`,
-    );
-  }
-  if (nonCompliant(assessed)) {
-    return result(
-      'quarantineSuspected',
-      "the cycle's probe got a non-SCIM answer: Entra quarantines non-compliant apps",
-    );
-  }
-  if (assessed.failures >= rules.escrowProportionMinFailures && share > rules.escrowProportionShare) {
-    return result(
-      'quarantineSuspected',
-      `${pct(share)} of cycle ${assessed.id}'s calls failed (${assessed.failures}): over Entra's escrow proportion of ${pct(rules.escrowProportionShare)}`,
-    );
-  }
-  if (
-    !running &&
-    failing(lastScheduled) &&
-    now - lastScheduled.startedAt >= rules.backoffGapMinutes * 60_000
-  ) {
-    return result(
-      'quarantineSuspected',
-      `no cycle for ${minutes(now - lastScheduled.startedAt)} after failing cycle ${lastScheduled.id}: Entra backs off like this in quarantine`,
-    );
-  }
-  if (!running && next !== null && now > next + rules.stalledGraceMinutes * 60_000) {
-    return result(
-      'stalled',
-      `no cycle started since ${new Date(lastScheduled.startedAt).toISOString()} (expected every ${minutes(input.intervalMs)})`,
-    );
-  }
-  if (assessed.failures >= rules.escrowProportionMinFailures && share > rules.escrowProportionShare / 2) {
-    return result(
-      'atRisk',
-      `${pct(share)} of cycle ${assessed.id}'s calls failed, half-way to Entra's escrow proportion`,
-    );
-  }
-  if (assessed.deletes > rules.tooManyDeletes) {
-    return result(
-      'atRisk',
-      `${assessed.deletes} deletes and disables in cycle ${assessed.id}: Entra stops at ${rules.tooManyDeletes}`,
-    );
-  }
-  if (assessed.total > 0 && assessed.throttled / assessed.total >= rules.throttlingShare) {
-    return result(
-      'atRisk',
-      `${pct(assessed.throttled / assessed.total)} of cycle ${assessed.id}'s calls were throttled (429)`,
-    );
-  }
-  if (input.stuckIdentities > 0) {
-    return result('atRisk', `${input.stuckIdentities} identities have failed cycle after cycle`);
-  }
-  if (latest.id !== assessed.id && refused(latest)) {
-    return result(
-      'atRisk',
-      `the last Test Connection was refused with HTTP ${latest.probeStatus}: the next cycle will be too`,
-    );
-  }
-  if (failing(assessed)) {
-    return result('degraded', `${assessed.failures} failed calls in cycle ${assessed.id}`);
-  }
-  if (input.failingIdentities > 0) {
-    return result('degraded', `${input.failingIdentities} identities failed in their last cycle`);
-  }
   return result(
     'healthy',
-    running
-      ? `cycle ${running.id} (${running.kind}) is running without failures`
-      : `cycle ${lastScheduled.id} completed without failures`,
+    running ? `cycle ${running.id} (${running.kind}) is running` : `cycle ${lastScheduled.id} completed`,
   );
 }
 
@@ -207,7 +102,7 @@ const rank: Record<OverallState, number> = {
 };
 
 /** The state from firing incidents: quarantine-class critical rules, then stalled, other criticals, warnings. */
-export function healthFromIncidents(incidents: FiringIncident[], fallback: Health): Health {
+export function healthFromIncidents(incidents: FiringIncident[], baseline: Health): Health {
   let best: Health | null = null;
   for (const i of incidents) {
     // Low severity (unrecognised clients) says nothing about provisioning's health.
@@ -223,9 +118,9 @@ export function healthFromIncidents(incidents: FiringIncident[], fallback: Healt
             : 'degraded';
     const reason = i.summary ?? i.reason ?? i.rule ?? 'a firing incident';
     if (!best || rank[state] > rank[best.state])
-      best = { state, reason, nextExpectedAt: fallback.nextExpectedAt };
+      best = { state, reason, nextExpectedAt: baseline.nextExpectedAt };
   }
   if (best) return best;
-  if (fallback.state === 'idle') return fallback;
-  return { state: 'healthy', reason: 'no firing incidents', nextExpectedAt: fallback.nextExpectedAt };
+  if (baseline.state === 'idle') return baseline;
+  return { ...baseline, reason: `no firing incidents; ${baseline.reason}` };
 }

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAlertEngine } from '../../alerts/engine.js';
+import { firingIncidentViews } from '../../alerts/views.js';
 import type { FiringIncident } from '../../cycles/health.js';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
@@ -17,7 +19,31 @@ const iso = (m: number) => new Date(at(m)).toISOString();
 let h: Harness;
 afterEach(() => h?.close());
 
+/** /api/status at `minutes`, its incidents from the real alert engine evaluated then (as scimtap wires it). */
 async function statusAt(minutes: number, firingIncidents?: () => FiringIncident[]) {
+  if (!firingIncidents) {
+    const now = at(minutes);
+    const engine = createAlertEngine({
+      db: h.db,
+      config: h.config,
+      clock: () => now,
+      logger: { info() {}, warn() {}, error() {} },
+      recorderStats: () => ({
+        queued: 0,
+        written: 0,
+        dropped: 0,
+        writeErrors: 0,
+        failing: false,
+        lastError: null,
+        lastErrorAt: null,
+        lastDropAt: null,
+      }),
+      baseUrl: () => 'http://127.0.0.1:8081',
+      sender: null,
+    });
+    engine.evaluate(now);
+    firingIncidents = () => firingIncidentViews(engine, h.db, now);
+  }
   const app = new Hono()
     .onError(onApiError)
     .route(
@@ -56,7 +82,7 @@ describe('GET /api/status', () => {
     expect(status).toBe(200);
     expect(body).toMatchObject({
       state: 'idle',
-      basis: 'cycles',
+      basis: 'incidents',
       running: false,
       cycle: null,
       nextExpectedCycleAt: null,
@@ -87,25 +113,30 @@ describe('GET /api/status', () => {
     expect(body.cycle.progress.etaAt).toEqual(expect.any(String));
   });
 
-  it('shows the last cycle, failing identities and a degraded state after a cycle with failures', async () => {
+  it('shows the last cycle and its failing identities; the state stays healthy while no rule fires', async () => {
     h = createHarness();
     h.ingest([probe(0), ...users(1, 20), ...users(2, 2, true)]);
     h.stage.closeStale(at(10));
     const { body } = await statusAt(12);
+    // 2 failures of 23 calls: under every rule's threshold, so nothing Entra would act on
     expect(body).toMatchObject({
-      state: 'degraded',
+      state: 'healthy',
+      reason: 'no firing incidents; cycle 1 completed',
       running: false,
       cycle: { id: 1, state: 'completed', failures: 2 },
       failingIdentities: 2,
+      incidents: [],
     });
   });
 
-  it('suspects quarantine when the cycle probe is refused, and says stalled when no cycle comes', async () => {
+  it('says stalled when no cycle comes, and suspects quarantine when the probe is refused: the rules decide', async () => {
     h = createHarness();
     h.ingest([probe(0), ...users(1, 5)]);
     h.stage.closeStale(at(10));
     expect((await statusAt(59)).body.state).toBe('healthy');
-    expect((await statusAt(61)).body).toMatchObject({ state: 'stalled', nextExpectedCycleAt: iso(40) });
+    const stalled = (await statusAt(61)).body;
+    expect(stalled).toMatchObject({ state: 'stalled', nextExpectedCycleAt: iso(40) });
+    expect(stalled.incidents.map((i: { rule: string }) => i.rule)).toEqual(['stalled']);
     // Entra's next cycle: its probe refused with 401 and nothing after it
     h.ingest([probe(80, 401)]);
     const { body } = await statusAt(81);
@@ -117,7 +148,8 @@ describe('GET /api/status', () => {
         probe: { httpStatus: 401, status: 'failure', errorCode: 'Unauthorized' },
       },
     });
-    expect(body.reason).toMatch(/401/);
+    expect(body.incidents.map((i: { rule: string }) => i.rule)).toContain('credentials');
+    expect(body.reason).toMatch(/401|credential|token/i);
   });
 
   it('takes the state from firing incidents when the incident engine is wired in', async () => {
@@ -136,7 +168,7 @@ describe('GET /api/status', () => {
     });
     expect((await statusAt(2, () => [])).body).toMatchObject({
       state: 'healthy',
-      reason: 'no firing incidents',
+      reason: 'no firing incidents; cycle 1 (initial) is running',
     });
   });
 

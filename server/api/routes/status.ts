@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { Config } from '../../config.js';
-import { deriveHealth, type FiringIncident, healthFromIncidents } from '../../cycles/health.js';
+import { baselineHealth, type FiringIncident, healthFromIncidents } from '../../cycles/health.js';
 import { toCycleView } from '../../cycles/view.js';
 import type { Db } from '../../store/db.js';
 import { failingIdentityCounts, lastScheduledCycleRow, latestCycleRow } from '../../store/queries/cycles.js';
@@ -11,9 +11,9 @@ export interface StatusDeps<I extends FiringIncident> {
   clock?: () => number;
   /**
    * Firing incidents from the incident engine (the admin app passes their API views, so the answer lists them
-   * as /api/incidents does); without it the state is derived from the cycle rollups alone.
+   * as /api/incidents does). They decide the state: the rules are the one judge of the rollups.
    */
-  firingIncidents?: () => I[];
+  firingIncidents: () => I[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -30,22 +30,18 @@ export function statusRoutes<I extends FiringIncident>({
     const latest = latestCycleRow(db) ?? null;
     const lastScheduled = lastScheduledCycleRow(db) ?? null;
     const counts = failingIdentityCounts(db, config.rules.stuckObjectCycles);
-    const fromCycles = deriveHealth({
+    const baseline = baselineHealth({
       latest,
       lastScheduled,
-      failingIdentities: counts.failing,
-      stuckIdentities: counts.stuck,
-      now,
       intervalMs: config.cycleIntervalMin * 60_000,
-      rules: config.rules,
     });
-    const incidents = firingIncidents ? firingIncidents() : [];
-    const health = firingIncidents ? healthFromIncidents(incidents, fromCycles) : fromCycles;
+    const incidents = firingIncidents();
+    const health = healthFromIncidents(incidents, baseline);
     return c.json({
       state: health.state,
       reason: health.reason,
-      /** what decided the state */
-      basis: firingIncidents ? ('incidents' as const) : ('cycles' as const),
+      /** what decided the state: always the firing incidents (kept for API compatibility) */
+      basis: 'incidents' as const,
       now: iso(now),
       running: latest?.state === 'running',
       /** the running cycle, else the newest one */

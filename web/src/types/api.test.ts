@@ -13,7 +13,7 @@ describe('the dashboard reads the admin API types from the server', () => {
   it("the status answer carries the server's states and incident views", () => {
     expectTypeOf<Status['state']>().toEqualTypeOf<OverallState>();
     expectTypeOf<Status['incidents'][number]>().toEqualTypeOf<Incident>();
-    expectTypeOf<Status['basis']>().toEqualTypeOf<'incidents' | 'cycles'>();
+    expectTypeOf<Status['basis']>().toEqualTypeOf<'incidents'>();
   });
 
   it("lists are pages of the server's views", () => {
