@@ -25,8 +25,9 @@ import {
   userResource,
 } from '../../test/fixtures/entra.js';
 import { errorCodes, operationKinds } from '../vocabulary.js';
-import { classify, parseFilter, parseQuery, parseTarget } from './classify.js';
+import { classify } from './classify.js';
 import { createRedactor, redactBodyText, scrubText } from './redact.js';
+import { parseFilter, parseQuery, parseTarget } from './request-line.js';
 import type { ClassifyOptions, Exchange, Operation } from './types.js';
 
 const REDACTED_MODE: ClassifyOptions = { capture: 'redacted', redact: ['password'] };

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { credentialOf } from '../proxy/tap.js';
 import { dotSegment } from '../proxy/target.js';
-import {
-  classify,
-  MAX_ATTRIBUTE_PATH_CHARS,
-  MAX_FILTER_CHARS,
-  parseFilter,
-  parseQuery,
-  parseTarget,
-  safeDecode,
-} from './classify.js';
+import { classify } from './classify.js';
+import { safeDecode } from './json.js';
 import {
   createRedactor,
   MAX_SECRET_VALUES,
@@ -20,6 +13,13 @@ import {
   secretValues,
   stripBrackets,
 } from './redact.js';
+import {
+  MAX_ATTRIBUTE_PATH_CHARS,
+  MAX_FILTER_CHARS,
+  parseFilter,
+  parseQuery,
+  parseTarget,
+} from './request-line.js';
 import type { Exchange } from './types.js';
 
 // Issue 10 item 1: every parser that sees client or upstream input runs in linear time. Each is timed on
