@@ -27,9 +27,12 @@ import { createProxy, REFUSED_REASON } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
+import { type Consumer, startConsumer } from './store/consumer.js';
 import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
-import { createIngest, type IngestStage } from './store/ingest.js';
+import { createDerivation } from './store/derivation.js';
+import { createLogWriter, type IngestStage } from './store/ingest.js';
+import { type LogThread, startLogThread } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
 import { createStorageGuard } from './store/storage.js';
@@ -64,6 +67,11 @@ export interface Scimtap {
   alerts: AlertEngine;
   /** the admin listener's app (the security tests enumerate its routes) */
   admin: ReturnType<typeof createAdminApp>;
+  /**
+   * Runs a pragma on the connection that writes the operations log, which is not `db`'s when a thread writes
+   * it (the disk-full tests cap max_page_count there).
+   */
+  logPragma(statement: string): unknown;
   /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
   tick(): Promise<EvaluationReport>;
   stop(): Promise<void>;
@@ -207,9 +215,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     redact: config.redact,
     captureLimitBytes: config.captureLimitBytes,
   };
-  const write = createIngest({
+  // Derivation (issue 12 §2): every stage reads the operations log from a persisted cursor, after the write.
+  const derivation = createDerivation({
     db,
-    classify: (exchange) => classify(exchange, classifyOptions),
     stages: [
       // First: every later stage reads whose request it was.
       clients,
@@ -223,23 +231,86 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     ],
   });
   let lastLoggedError = 0;
-  recorder = createRecorder({
-    write,
+  let lastLoggedDerivationError = 0;
+  const consumer: Consumer = startConsumer({
+    db,
+    derivation,
     clock,
-    maxQueue: options.recorderMaxQueue,
-    onError(err, retryable) {
-      // A failing disk would otherwise log ten times a second.
-      if (clock() - lastLoggedError < 10_000) return;
-      lastLoggedError = clock();
-      logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
+    onError(err) {
+      if (clock() - lastLoggedDerivationError < 10_000) return;
+      lastLoggedDerivationError = clock();
+      logger.error(
+        { err, lag: derivation.lag(clock()) },
+        'derivation: cannot derive from the operations log',
+      );
     },
   });
+  metrics.gauge(
+    'scimtap_derivation_lag_operations',
+    'Operations recorded but not yet derived into cycles, identities and detection',
+    () => consumer.lag().operations,
+  );
+  metrics.gauge(
+    'scimtap_derivation_lag_seconds',
+    'Age of the oldest operation not yet derived (0 when caught up)',
+    () => consumer.lag().seconds,
+  );
+  const onRecorderError = (err: unknown, retryable: boolean) => {
+    // A failing disk would otherwise log ten times a second.
+    if (clock() - lastLoggedError < 10_000) return;
+    lastLoggedError = clock();
+    logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
+  };
+  // Recording (issue 12 §1): a file database is written by the log writer thread, so classification and the
+  // insert cost the proxy's thread nothing; an in-memory one cannot be shared with a thread and is written here.
+  let logThread: LogThread | undefined;
+  if (config.db === ':memory:') {
+    const writeLog = createLogWriter({ db, classify: (exchange) => classify(exchange, classifyOptions) });
+    recorder = createRecorder({
+      write(batch) {
+        writeLog(batch);
+        consumer.kick();
+      },
+      clock,
+      maxQueue: options.recorderMaxQueue,
+      onError: onRecorderError,
+    });
+  } else {
+    logThread = startLogThread({
+      dbPath: config.db,
+      classify: classifyOptions,
+      maxQueue: options.recorderMaxQueue,
+      clock,
+      onWritten: () => consumer.kick(),
+      onError: onRecorderError,
+    });
+    recorder = logThread;
+    // Forward only once recording works, as before the thread: the first exchange must not wait on its start.
+    // A thread that cannot start costs drops (counted, recorderFailing), never forwarding.
+    await logThread.ready.catch((err) =>
+      logger.error(
+        { err },
+        'recorder: the log writer thread did not start; exchanges are dropped and counted',
+      ),
+    );
+  }
+  // What the proxy records goes to `sink`; what tests and shutdown call `flush` on is `recorded`, for which
+  // "flushed" means written to the log and derived from it.
+  const sink = recorder;
+  const recorded: Recorder = {
+    ...sink,
+    flush() {
+      sink.flush();
+      consumer.drain();
+    },
+  };
   recorder.start();
+  consumer.start();
   storage.start();
 
   const proxy = createProxy({
     upstream,
-    sink: recorder,
+    sink,
     timeoutMs: config.upstreamTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     clientConcurrency: config.clientConcurrency,
@@ -263,6 +334,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   } catch (err) {
     proxy.close();
     recorder.stop();
+    await logThread?.close();
+    consumer.stop();
     storage.stop();
     await checkpointer.stop();
     db.$client.close();
@@ -282,6 +355,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     droppedTotal: () => droppedBefore + (recorder?.stats().dropped ?? 0),
     upstreamState: () => lastUpstream,
     emailState: () => emailDeliveryState(db),
+    derivationLag: () => consumer.lag(),
     extraApi: {
       '/timeseries': timeseriesRoutes({ db, clock }),
       '/status': statusRoutes({
@@ -316,6 +390,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     await proxyListener.close();
     proxy.close();
     recorder.stop();
+    await logThread?.close();
+    consumer.stop();
     storage.stop();
     await checkpointer.stop();
     db.$client.close();
@@ -360,6 +436,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
+      await logThread?.close();
+      // Derive what the log got, so the next start has nothing to catch up on (a crash would only delay it).
+      consumer.stop();
+      try {
+        consumer.drain();
+      } catch (err) {
+        logger.error(
+          { err },
+          'derivation: not caught up at shutdown; the next start resumes from its cursor',
+        );
+      }
       await alerts.stop();
       storage.stop();
       const { dropped, written } = recorder.stats();
@@ -383,10 +470,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     proxyUrl: proxyListener.url,
     adminUrl,
     db,
-    recorder,
+    recorder: recorded,
     logger,
     alerts,
     admin: app,
+    logPragma: (statement) => (logThread ? logThread.pragma(statement) : db.$client.pragma(statement)),
     tick: () => alerts.tick(),
     stop,
   };

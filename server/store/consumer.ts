@@ -1,0 +1,105 @@
+import type { Db } from './db.js';
+import type { Derivation, DerivationLag } from './derivation.js';
+import { isRetryableWriteError } from './recorder.js';
+
+// Runs the derivation consumer (derivation.ts) on scimtap's main thread, off the request path: it is kicked when
+// the log writer reports new rows, and by a timer as a safety net. One batch per turn of the event loop, so a
+// backlog after a burst delays requests by at most one batch, and derivation catches up once the burst is over.
+
+export interface ConsumerStats {
+  /** operations derived since start */
+  derived: number;
+  /** true while the last attempt failed (other than a lock: that is only a retry) */
+  failing: boolean;
+  lastError: string | null;
+}
+
+export interface Consumer {
+  /** derive a batch of what is new now, the rest on the next turns (never waits on the log writer's lock) */
+  kick(): void;
+  /** derive everything recorded so far, now: flush, shutdown and tests ("recorded" means "derived" after it) */
+  drain(): void;
+  lag(): DerivationLag;
+  stats(): ConsumerStats;
+  start(): void;
+  stop(): void;
+}
+
+export interface ConsumerOptions {
+  db: Db;
+  derivation: Derivation;
+  intervalMs?: number;
+  clock?: () => number;
+  onError?(err: unknown): void;
+}
+
+export function startConsumer({
+  db,
+  derivation,
+  intervalMs = 25,
+  clock = Date.now,
+  onError,
+}: ConsumerOptions): Consumer {
+  const sqlite = db.$client;
+  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
+  let timer: NodeJS.Timeout | undefined;
+  let continuation: NodeJS.Immediate | undefined;
+  let retryAt = 0;
+  let backoffMs = 0;
+  const stats: ConsumerStats = { derived: 0, failing: false, lastError: null };
+
+  /** One batch. `wait`: take the usual busy timeout; otherwise a lock held by the log writer fails at once. */
+  function step(wait: boolean): number {
+    if (!wait) sqlite.pragma('busy_timeout = 0');
+    try {
+      const n = derivation.step();
+      stats.derived += n;
+      stats.failing = false;
+      backoffMs = 0;
+      return n;
+    } catch (err) {
+      // A lock is the log writer at work: it reports when it is done, and that kicks the next attempt.
+      if (/^SQLITE_(BUSY|LOCKED)/.test(String((err as { code?: unknown }).code))) return 0;
+      stats.failing = true;
+      stats.lastError = (err as Error)?.message ?? String(err);
+      // A full or failing disk: try again after a pause rather than on every kick.
+      backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
+      retryAt = performance.now() + backoffMs;
+      onError?.(err);
+      if (!wait || isRetryableWriteError(err)) return 0;
+      throw err;
+    } finally {
+      if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+    }
+  }
+
+  function run(): void {
+    if (performance.now() < retryAt) return;
+    if (step(false) > 0) continuation ??= setImmediate(next);
+  }
+  function next(): void {
+    continuation = undefined;
+    run();
+  }
+
+  return {
+    kick: run,
+    drain() {
+      retryAt = 0;
+      while (step(true) > 0) {}
+    },
+    lag: () => derivation.lag(clock()),
+    stats: () => ({ ...stats }),
+    start() {
+      // The safety net: a kick lost to a lock, or a retry after a backoff.
+      timer ??= setInterval(() => continuation ?? run(), intervalMs);
+      timer.unref();
+    },
+    stop() {
+      clearInterval(timer);
+      timer = undefined;
+      if (continuation) clearImmediate(continuation);
+      continuation = undefined;
+    },
+  };
+}
