@@ -232,9 +232,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   });
   let lastLoggedError = 0;
   let lastLoggedDerivationError = 0;
+  let logThread: LogThread | undefined;
   const consumer: Consumer = startConsumer({
     db,
     derivation,
+    turn: {
+      tryAcquire: () => logThread?.turn.tryAcquire() ?? true,
+      acquire: () => logThread?.turn.acquire(),
+      release: () => logThread?.turn.release(),
+    },
     clock,
     onError(err) {
       if (clock() - lastLoggedDerivationError < 10_000) return;
@@ -263,7 +269,6 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   };
   // Recording (issue 12 §1): a file database is written by the log writer thread, so classification and the
   // insert cost the proxy's thread nothing; an in-memory one cannot be shared with a thread and is written here.
-  let logThread: LogThread | undefined;
   if (config.db === ':memory:') {
     const writeLog = createLogWriter({ db, classify: (exchange) => classify(exchange, classifyOptions) });
     recorder = createRecorder({

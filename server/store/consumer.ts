@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import type { Derivation, DerivationLag } from './derivation.js';
+import type { WriteTurn } from './log-thread.js';
 import { isRetryableWriteError } from './recorder.js';
 
 // Runs the derivation consumer (derivation.ts) on scimtap's main thread, off the request path: it is kicked when
@@ -28,6 +29,8 @@ export interface Consumer {
 export interface ConsumerOptions {
   db: Db;
   derivation: Derivation;
+  /** shared with the log writer thread: the consumer derives only while the writer is not writing */
+  turn?: WriteTurn;
   intervalMs?: number;
   clock?: () => number;
   onError?(err: unknown): void;
@@ -36,6 +39,7 @@ export interface ConsumerOptions {
 export function startConsumer({
   db,
   derivation,
+  turn,
   intervalMs = 25,
   clock = Date.now,
   onError,
@@ -50,6 +54,12 @@ export function startConsumer({
 
   /** One batch. `wait`: take the usual busy timeout; otherwise a lock held by the log writer fails at once. */
   function step(wait: boolean): number {
+    if (turn) {
+      // The writer is mid-transaction: it reports when done, and that kicks the next attempt.
+      if (wait) turn.acquire();
+      else if (!turn.tryAcquire()) return 0;
+    }
+    // Not waiting: a lock held by another process fails at once rather than stalling the proxy's thread.
     if (!wait) sqlite.pragma('busy_timeout = 0');
     try {
       const n = derivation.step();
@@ -58,7 +68,7 @@ export function startConsumer({
       backoffMs = 0;
       return n;
     } catch (err) {
-      // A lock is the log writer at work: it reports when it is done, and that kicks the next attempt.
+      // A lock held elsewhere (another process): the timer tries again.
       if (/^SQLITE_(BUSY|LOCKED)/.test(String((err as { code?: unknown }).code))) return 0;
       stats.failing = true;
       stats.lastError = (err as Error)?.message ?? String(err);
@@ -70,6 +80,7 @@ export function startConsumer({
       throw err;
     } finally {
       if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+      turn?.release();
     }
   }
 

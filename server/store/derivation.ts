@@ -38,7 +38,10 @@ export interface DerivationOptions {
   batchSize?: number;
 }
 
-type OperationRow = Omit<StoredOperation, 'modifiedProperties' | 'members'> & {
+type OperationRow = Omit<
+  StoredOperation,
+  'modifiedProperties' | 'members' | 'cycleId' | 'identityId' | 'requestBody' | 'responseBody'
+> & {
   modifiedProperties: string;
   members: string;
 };
@@ -85,6 +88,9 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
         ...r,
         modifiedProperties: parseArray(r.modifiedProperties),
         members: parseArray(r.members),
+        // Derived afresh, also by a rebuild: the stages assign cycle and identity.
+        cycleId: null,
+        identityId: null,
         requestBody: null,
         responseBody: null,
         requestTruncated: false,

@@ -10,7 +10,26 @@ import type { Recorder, RecorderStats } from './recorder.js';
 // every retry happen there. Bounded and fail-open like the recorder it replaces: past `maxQueue` exchanges not
 // yet written, new ones are dropped and counted, and a dead worker costs drops, never a stalled request.
 
+// The write turn's states (a shared Int32): free, the log writer's, the consumer's.
+export const TURN_FREE = 0;
+export const TURN_WORKER = 1;
+export const TURN_MAIN = 2;
+
+/**
+ * Who writes now, between the log writer thread and the derivation consumer: two connections to one SQLite file
+ * would otherwise meet in SQLite's lock, where the proxy's thread would wait out a busy timeout (better-sqlite3 is
+ * synchronous) and the writer would count its retries as a failing disk.
+ */
+export interface WriteTurn {
+  /** take the turn if free; never waits (the consumer on the proxy's thread) */
+  tryAcquire(): boolean;
+  /** take the turn, waiting for the writer's transaction to end (flush and shutdown only) */
+  acquire(): void;
+  release(): void;
+}
+
 export interface LogThread extends Recorder {
+  turn: WriteTurn;
   /** runs a pragma on the worker's connection (the disk-full test caps max_page_count there) */
   pragma(statement: string): unknown;
   /** resolves once the worker has opened the database and takes exchanges (rejects if it cannot start) */
@@ -46,8 +65,21 @@ export function startLogThread({
   onError,
 }: LogThreadOptions): LogThread {
   const signal = new Int32Array(new SharedArrayBuffer(4));
+  const lock = new Int32Array(new SharedArrayBuffer(4));
   const { port1: reply, port2: workerReply } = new MessageChannel();
-  const data: LogWorkerData = { dbPath, classify, maxQueue, signal, reply: workerReply };
+  const data: LogWorkerData = { dbPath, classify, maxQueue, signal, lock, reply: workerReply };
+  const turn: WriteTurn = {
+    tryAcquire: () => Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) === TURN_FREE,
+    acquire() {
+      while (Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) !== TURN_FREE) {
+        Atomics.wait(lock, 0, TURN_WORKER, 50);
+      }
+    },
+    release() {
+      Atomics.store(lock, 0, TURN_FREE);
+      Atomics.notify(lock, 0);
+    },
+  };
   const worker = spawnWorker(data, [workerReply]);
   worker.unref();
 
@@ -90,6 +122,8 @@ export function startLogThread({
   });
   const onDeath = (reason: string) => {
     dead ??= reason;
+    // A thread that ended mid-write holds the turn forever otherwise.
+    turn.release();
     failedToStart(new Error(reason));
     clearInterval(timer);
   };
@@ -171,10 +205,12 @@ export function startLogThread({
       return lost;
     },
     pragma: (statement) => call({ type: 'pragma', statement }),
+    turn,
     ready,
     async close() {
       clearInterval(timer);
       await worker.terminate();
+      turn.release();
     },
   };
 }

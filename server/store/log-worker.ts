@@ -7,6 +7,7 @@ import { classify } from '../scim/classify.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
 import { openDatabase } from './db.js';
 import { createLogWriter } from './ingest.js';
+import { TURN_FREE, TURN_MAIN, TURN_WORKER } from './log-thread.js';
 import { createRecorder, type RecorderStats } from './recorder.js';
 
 export interface LogWorkerData {
@@ -15,6 +16,8 @@ export interface LogWorkerData {
   maxQueue?: number;
   /** for synchronous calls: the worker sets [0] to 1 and notifies once its answer is on `reply` */
   signal: Int32Array;
+  /** the write turn shared with the derivation consumer (log-thread.ts WriteTurn): TURN_* */
+  lock: Int32Array;
   reply: MessagePort;
 }
 
@@ -37,7 +40,9 @@ export type FromLogWorker =
 
 const data = workerData as LogWorkerData;
 const port = parentPort!;
-const db = openDatabase(data.dbPath);
+// This thread may wait for a lock: the proxy's does not wait on it. Longer than scimtap's other writers hold one
+// (alert evaluation, pruning), short enough that another process holding the lock shows as failing at once.
+const db = openDatabase(data.dbPath, { busyTimeoutMs: 100 });
 const write = createLogWriter({ db, classify: (e) => classify(e, data.classify) });
 let received = 0;
 let lastId = 0;
@@ -54,11 +59,22 @@ const report = () => {
 };
 const recorder = createRecorder({
   write(batch) {
-    const id = write(batch);
-    if (id) lastId = id;
+    // Wait for the consumer's turn to end (one derivation batch), then hold ours for the transaction.
+    while (Atomics.compareExchange(data.lock, 0, TURN_FREE, TURN_WORKER) !== TURN_FREE) {
+      Atomics.wait(data.lock, 0, TURN_MAIN, 50);
+    }
+    try {
+      const id = write(batch);
+      if (id) lastId = id;
+    } finally {
+      Atomics.store(data.lock, 0, TURN_FREE);
+      Atomics.notify(data.lock, 0);
+    }
     report();
   },
   maxQueue: data.maxQueue,
+  // Short transactions: scimtap's other writers (alert evaluation, pruning) wait at most 10 ms for one.
+  maxBatch: 250,
   onError(err, retryable) {
     const code = (err as { code?: unknown })?.code;
     port.postMessage({
