@@ -76,12 +76,23 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
   );
   const lastId = sqlite.prepare('select max(id) from operations').pluck();
+  const getCursor = sqlite.prepare('select value from meta where key = ?').pluck();
+  const setCursor = sqlite.prepare(
+    'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
+  );
+  const readCursorNow = () => {
+    const n = Number(getCursor.get(cursorKey) ?? 0);
+    return Number.isFinite(n) ? n : 0;
+  };
+  // Kept in memory between batches (this consumer is the only one that moves it while scimtap runs); read again
+  // after a failed batch, when the transaction that would have moved it rolled back.
+  let cursor = readCursorNow();
   const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
 
   // The stages' beforeInsert / afterInsert keep their meaning from the days they ran around the insert: the first
   // labels each operation (client, cycle, identity), the second sees them labelled, inside the transaction.
-  const deriveBatch = sqlite.transaction((cursor: number): StoredOperation[] => {
-    const rows = select.all(cursor, batchSize) as OperationRow[];
+  const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
+    const rows = select.all(after, batchSize) as OperationRow[];
     if (rows.length === 0) return [];
     const ops = rows.map(
       (r): StoredOperation => ({
@@ -100,7 +111,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     for (const stage of stages) stage.beforeInsert?.(ops);
     for (const op of ops) assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
     for (const stage of stages) stage.afterInsert?.(ops);
-    writeCursor(db, ops[ops.length - 1].id);
+    setCursor.run(cursorKey, String(ops[ops.length - 1].id));
     return ops;
   });
 
@@ -109,11 +120,13 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     try {
       // IMMEDIATE: take the write lock first, so a writer on another connection makes this fail at once
       // (SQLITE_BUSY) instead of after the batch's reads.
-      ops = deriveBatch.immediate(readCursor(db));
+      ops = deriveBatch.immediate(cursor);
     } catch (err) {
+      cursor = readCursorNow();
       for (const stage of stages) stage.onRollback?.();
       throw err;
     }
+    if (ops.length > 0) cursor = ops[ops.length - 1].id;
     if (ops.length > 0) for (const stage of stages) stage.afterCommit?.(ops);
     return ops.length;
   }
@@ -126,7 +139,6 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       return total;
     },
     lag(now) {
-      const cursor = readCursor(db);
       const last = Number(lastId.get() ?? 0);
       const oldest = oldestAfter.get(cursor) as number | undefined;
       return {
