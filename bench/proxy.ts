@@ -6,7 +6,8 @@
 // forwarder's added p99 + 0.5 ms.
 //
 // BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it; BENCH_SCIMTAP_NODE_ARGS passes node flags to scimtap
-// (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a CPU profile of each of its threads).
+// (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a CPU profile of each of its threads). BENCH_BASELINE names
+// another checkout (built, with node_modules) whose scimtap runs in the same rounds as `baseline`: before/after.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const scimtapNodeArgs = (process.env.BENCH_SCIMTAP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const baselineRoot = process.env.BENCH_BASELINE;
 const root = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
 
@@ -51,7 +53,7 @@ async function wrk(t: Target, kind: 'get' | 'post'): Promise<number> {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
 }
 
-type Name = 'direct' | 'forwarder' | 'scimtap';
+type Name = 'direct' | 'forwarder' | 'scimtap' | 'baseline';
 type Kind = 'get' | 'post';
 interface Sample {
   rps: number[];
@@ -70,41 +72,47 @@ async function main() {
   const proxyPort = 30_000 + Math.floor(Math.random() * 10_000);
   const dbPath = join(dir, 'bench.db');
   // scimtap logs at warn here, so readiness is its port answering (waitForPort below).
-  const scimtap = spawn(process.execPath, [...scimtapNodeArgs, 'bin/scimtap.js'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      SCIMTAP_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
-      SCIMTAP_LISTEN: `127.0.0.1:${proxyPort}`,
-      SCIMTAP_ADMIN_LISTEN: `127.0.0.1:${proxyPort + 1}`,
-      SCIMTAP_DB: dbPath,
-      SCIMTAP_CAPTURE: 'redacted',
-      SCIMTAP_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const targets: Record<Name, Target> = {
+  const startScimtap = (cwd: string, port: number, db: string, nodeArgs: string[]) =>
+    spawn(process.execPath, [...nodeArgs, 'bin/scimtap.js'], {
+      cwd,
+      env: {
+        ...process.env,
+        SCIMTAP_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+        SCIMTAP_LISTEN: `127.0.0.1:${port}`,
+        SCIMTAP_ADMIN_LISTEN: `127.0.0.1:${port + 1}`,
+        SCIMTAP_DB: db,
+        SCIMTAP_CAPTURE: 'redacted',
+        SCIMTAP_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  const scimtap = startScimtap(root, proxyPort, dbPath, scimtapNodeArgs);
+  const baseline = baselineRoot
+    ? startScimtap(baselineRoot, proxyPort + 2, join(dir, 'baseline.db'), [])
+    : undefined;
+  const targets: Partial<Record<Name, Target>> = {
     direct: { host: '127.0.0.1', port: upstreamPort },
     forwarder: { host: '127.0.0.1', port: forwarderPort },
     scimtap: { host: '127.0.0.1', port: proxyPort },
+    ...(baseline ? { baseline: { host: '127.0.0.1', port: proxyPort + 2 } } : {}),
   };
-  await waitForPort(targets.scimtap);
+  for (const t of Object.values(targets)) await waitForPort(t);
 
   const names = Object.keys(targets) as Name[];
   const kinds: Kind[] = ['get', 'post'];
   const results = {} as Record<Name, Record<Kind, Sample>>;
   for (const n of names) results[n] = { get: { rps: [], lat: [] }, post: { rps: [], lat: [] } };
   // Warm up every path (JIT, keep-alive pools) before measuring.
-  for (const n of names) for (const k of kinds) await pacedLatency(targets[n], 300, 1_000, k);
+  for (const n of names) for (const k of kinds) await pacedLatency(targets[n]!, 300, 1_000, k);
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round, so that no target always runs after the same neighbour's backlog.
     const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const n of order) {
       for (const k of kinds) {
-        results[n][k].rps.push(await wrk(targets[n], k));
+        results[n][k].rps.push(await wrk(targets[n]!, k));
         // Let recording catch up after the burst, so the paced run measures the steady state.
         await new Promise((resolve) => setTimeout(resolve, 500));
-        results[n][k].lat.push(...(await pacedLatency(targets[n], 300, seconds * 1000, k)));
+        results[n][k].lat.push(...(await pacedLatency(targets[n]!, 300, seconds * 1000, k)));
       }
     }
     process.stdout.write(`round ${r + 1}/${rounds} done\n`);
@@ -113,6 +121,7 @@ async function main() {
   const health = await (await fetch(`http://127.0.0.1:${proxyPort + 1}/api/health`)).json();
   scimtap.kill('SIGTERM');
   await new Promise((r) => scimtap.once('exit', r));
+  baseline?.kill('SIGTERM');
   upstream.child.kill('SIGTERM');
   forwarder.child.kill('SIGTERM');
   const db = new Database(dbPath, { readonly: true });

@@ -160,6 +160,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       return false;
     }
   };
+  // What an earlier run recorded but did not derive (it crashed, or was killed while derivation lagged) is
+  // derived now, before the alert engine starts: it replays recent operations from the database to rebuild its
+  // detection state, so it must find them labelled, and must not then be handed them a second time.
+  const terms = createTermsStage(db);
+  try {
+    const caughtUp = createDerivation({ db, stages: [clients, cycles, terms] }).drain();
+    if (caughtUp > 0) logger.warn({ operations: caughtUp }, 'derivation: caught up with an earlier run');
+  } catch (err) {
+    // A disk that cannot take it now (the stages reloaded on rollback): the consumer keeps trying once running.
+    logger.error({ err }, 'derivation: could not catch up with an earlier run at startup');
+  }
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // Created before the recorder starts: it replays recent operations to rebuild detection state.
@@ -225,7 +236,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       upstreamStage,
       metrics.stage,
       alerts.stage,
-      createTermsStage(db),
+      terms,
       storage.stage,
       ...(options.stages ?? []),
     ],

@@ -201,6 +201,7 @@ export function startLogThread({
       dropped += lost;
       pending = [];
       posted = w.received;
+      w = { ...w, queued: 0 };
       if (lost > 0) lastDropAt = clock();
       return lost;
     },
