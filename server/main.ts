@@ -35,7 +35,7 @@ import { createLogWriter, type IngestStage } from './store/ingest.js';
 import { type LogThread, startLogThread } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
-import { createStorageGuard } from './store/storage.js';
+import { budgetPlan, createStorageGuard } from './store/storage.js';
 import { createTermsStage } from './store/terms.js';
 
 export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
@@ -229,6 +229,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Derivation (issue 12 §2): every stage reads the operations log from a persisted cursor, after the write.
   const derivation = createDerivation({
     db,
+    // Small: a batch holds the event loop while it runs, so it bounds what catching up adds to a request.
+    batchSize: 64,
     stages: [
       // First: every later stage reads whose request it was.
       clients,
@@ -245,7 +247,6 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   let lastLoggedDerivationError = 0;
   let logThread: LogThread | undefined;
   const consumer: Consumer = startConsumer({
-    db,
     derivation,
     turn: {
       tryAcquire: () => logThread?.turn.tryAcquire() ?? true,
@@ -296,6 +297,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       dbPath: config.db,
       classify: classifyOptions,
       maxQueue: options.recorderMaxQueue,
+      walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
       clock,
       onWritten: () => consumer.kick(),
       onError: onRecorderError,

@@ -1,4 +1,3 @@
-import type { Db } from './db.js';
 import type { Derivation, DerivationLag } from './derivation.js';
 import type { WriteTurn } from './log-thread.js';
 import { isRetryableWriteError } from './recorder.js';
@@ -27,7 +26,6 @@ export interface Consumer {
 }
 
 export interface ConsumerOptions {
-  db: Db;
   derivation: Derivation;
   /** shared with the log writer thread: the consumer derives only while the writer is not writing */
   turn?: WriteTurn;
@@ -39,7 +37,6 @@ export interface ConsumerOptions {
 }
 
 export function startConsumer({
-  db,
   derivation,
   turn,
   intervalMs = 25,
@@ -47,8 +44,6 @@ export function startConsumer({
   clock = Date.now,
   onError,
 }: ConsumerOptions): Consumer {
-  const sqlite = db.$client;
-  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
   let retryAt = 0;
@@ -62,10 +57,9 @@ export function startConsumer({
       if (wait) turn.acquire();
       else if (!turn.tryAcquire()) return 0;
     }
-    // Not waiting: a lock held by another process fails at once rather than stalling the proxy's thread.
-    if (!wait) sqlite.pragma('busy_timeout = 0');
     try {
-      const n = derivation.step();
+      // Not waiting: a lock held by another process fails at once rather than stalling the proxy's thread.
+      const n = derivation.step({ wait });
       stats.derived += n;
       stats.failing = false;
       backoffMs = 0;
@@ -82,7 +76,6 @@ export function startConsumer({
       if (!wait || isRetryableWriteError(err)) return 0;
       throw err;
     } finally {
-      if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
       turn?.release();
     }
   }

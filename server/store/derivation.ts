@@ -23,9 +23,10 @@ export interface Derivation {
   /**
    * Derive at most one batch, in one transaction with the cursor. Returns how many operations it derived (0:
    * nothing new). Throws what the database throws (busy, full): the derived state and the cursor stay as they
-   * were, and the caller tries again later.
+   * were, and the caller tries again later. `wait: false`: a lock held elsewhere fails the batch at once instead
+   * of after the busy timeout (the proxy's thread must not wait on it).
    */
-  step(): number;
+  step(options?: { wait?: boolean }): number;
   /** derive until the cursor reaches the end of the log, or a batch fails (then throws) */
   drain(): number;
   lag(now: number): DerivationLag;
@@ -115,8 +116,10 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     return ops;
   });
 
-  function step(): number {
+  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
+  function step({ wait = true } = {}): number {
     let ops: StoredOperation[];
+    if (!wait) sqlite.pragma('busy_timeout = 0');
     try {
       // IMMEDIATE: take the write lock first, so a writer on another connection makes this fail at once
       // (SQLITE_BUSY) instead of after the batch's reads.
@@ -125,6 +128,9 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       cursor = readCursorNow();
       for (const stage of stages) stage.onRollback?.();
       throw err;
+    } finally {
+      // Before afterCommit: what the stages do there (a WAL checkpoint) may wait for readers as usual.
+      if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
     }
     if (ops.length > 0) cursor = ops[ops.length - 1].id;
     if (ops.length > 0) for (const stage of stages) stage.afterCommit?.(ops);

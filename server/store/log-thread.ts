@@ -42,6 +42,11 @@ export interface LogThreadOptions {
   dbPath: string;
   classify: ClassifyOptions;
   maxQueue?: number;
+  /**
+   * journal_size_limit for the worker's connection (storage.ts budgetPlan): the WAL is truncated to it by
+   * whichever connection resets it after a checkpoint, and the log writer is the one that writes most.
+   */
+  walLimitBytes?: number;
   /** how often pending exchanges are handed over */
   handoffMs?: number;
   clock?: () => number;
@@ -59,6 +64,7 @@ export function startLogThread({
   dbPath,
   classify,
   maxQueue = 100_000,
+  walLimitBytes,
   handoffMs = 10,
   clock = Date.now,
   onWritten,
@@ -67,7 +73,7 @@ export function startLogThread({
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const lock = new Int32Array(new SharedArrayBuffer(4));
   const { port1: reply, port2: workerReply } = new MessageChannel();
-  const data: LogWorkerData = { dbPath, classify, maxQueue, signal, lock, reply: workerReply };
+  const data: LogWorkerData = { dbPath, classify, maxQueue, walLimitBytes, signal, lock, reply: workerReply };
   const turn: WriteTurn = {
     tryAcquire: () => Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) === TURN_FREE,
     acquire() {
@@ -138,7 +144,14 @@ export function startLogThread({
     const exchanges = pending;
     pending = [];
     posted += exchanges.length;
-    worker.postMessage({ type: 'record', exchanges } satisfies ToLogWorker);
+    // A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and
+    // a message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied.
+    const transfer: ArrayBuffer[] = [];
+    for (const e of exchanges) {
+      e.requestBody = own(e.requestBody, transfer);
+      e.responseBody = own(e.responseBody, transfer);
+    }
+    worker.postMessage({ type: 'record', exchanges } satisfies ToLogWorker, transfer);
   }
   const timer = setInterval(handOff, handoffMs);
   timer.unref();
@@ -214,6 +227,15 @@ export function startLogThread({
       turn.release();
     },
   };
+}
+
+/** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */
+function own(body: Buffer | null, transfer: ArrayBuffer[]): Buffer | null {
+  if (body === null) return null;
+  const copy = new Uint8Array(body.byteLength);
+  copy.set(body);
+  transfer.push(copy.buffer);
+  return copy as Buffer;
 }
 
 /**

@@ -14,6 +14,7 @@ export interface LogWorkerData {
   dbPath: string;
   classify: ClassifyOptions;
   maxQueue?: number;
+  walLimitBytes?: number;
   /** for synchronous calls: the worker sets [0] to 1 and notifies once its answer is on `reply` */
   signal: Int32Array;
   /** the write turn shared with the derivation consumer (log-thread.ts WriteTurn): TURN_* */
@@ -43,6 +44,7 @@ const port = parentPort!;
 // This thread may wait for a lock: the proxy's does not wait on it. Longer than scimtap's other writers hold one
 // (alert evaluation, pruning), short enough that another process holding the lock shows as failing at once.
 const db = openDatabase(data.dbPath, { busyTimeoutMs: 100 });
+if (data.walLimitBytes) db.$client.pragma(`journal_size_limit = ${data.walLimitBytes}`);
 const write = createLogWriter({ db, classify: (e) => classify(e, data.classify) });
 let received = 0;
 let lastId = 0;
