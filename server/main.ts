@@ -32,7 +32,7 @@ import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js'
 import type { Db } from './store/db.js';
 import { createDerivation } from './store/derivation.js';
 import { createLogWriter, type IngestStage } from './store/ingest.js';
-import { type LogThread, startLogThread } from './store/log-thread.js';
+import { type LogThread, startLogThread, type WriteTurn } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
 import { budgetPlan, createStorageGuard } from './store/storage.js';
@@ -119,6 +119,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   };
   let recorder: Recorder | undefined;
+  // The write turn between the log writer thread (created below, for a file database) and this thread's writers.
+  let logThread: LogThread | undefined;
+  const turn: WriteTurn = {
+    tryAcquire: () => logThread?.turn.tryAcquire() ?? true,
+    acquire: () => logThread?.turn.acquire(),
+    release: () => logThread?.turn.release(),
+  };
   const storage = createStorageGuard({
     db,
     path: config.db,
@@ -141,6 +148,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     onTick: () => persistDropped(),
     // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
     afterPrune: () => cycles.onRollback(),
+    turn,
   });
   // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
   const recorderStats = (): RecorderStats => ({
@@ -245,14 +253,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   });
   let lastLoggedError = 0;
   let lastLoggedDerivationError = 0;
-  let logThread: LogThread | undefined;
   const consumer: Consumer = startConsumer({
     derivation,
-    turn: {
-      tryAcquire: () => logThread?.turn.tryAcquire() ?? true,
-      acquire: () => logThread?.turn.acquire(),
-      release: () => logThread?.turn.release(),
-    },
+    turn,
     clock,
     onError(err) {
       if (clock() - lastLoggedDerivationError < 10_000) return;

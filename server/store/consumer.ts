@@ -50,7 +50,10 @@ export function startConsumer({
   let backoffMs = 0;
   const stats: ConsumerStats = { derived: 0, failing: false, lastError: null };
 
-  /** One batch. `wait`: take the usual busy timeout; otherwise a lock held by the log writer fails at once. */
+  /**
+   * One batch. `wait`: wait for the writer's turn and take the usual busy timeout (flush, shutdown); otherwise
+   * skip while the writer writes, and let a lock held by another process fail at once.
+   */
   function step(wait: boolean): number {
     if (turn) {
       // The writer is mid-transaction: it reports when done, and that kicks the next attempt.

@@ -72,7 +72,7 @@ function snapshot(db: Db) {
     cycles: all('select * from cycles order by id'),
     identities: all('select * from identities order by id'),
     memberships: all('select * from memberships order by 1, 2'),
-    operations: all('select id, cycle_id, identity_id, client_kind from operations order by id'),
+    operations: all('select id, cycle_id, identity_id, client_kind, identity from operations order by id'),
   };
 }
 

@@ -76,6 +76,10 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
   const assign = sqlite.prepare(
     'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
   );
+  // The cycles stage names the target of a call addressed by id (a PATCH, a DELETE) from what it learnt before.
+  const assignNamed = sqlite.prepare(
+    'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
+  );
   const lastId = sqlite.prepare('select max(id) from operations').pluck();
   const getCursor = sqlite.prepare('select value from meta where key = ?').pluck();
   const setCursor = sqlite.prepare(
@@ -109,8 +113,15 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
         responseTruncated: false,
       }),
     );
+    const named = rows.map((r) => r.identity);
     for (const stage of stages) stage.beforeInsert?.(ops);
-    for (const op of ops) assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      // Only a changed name rewrites the identity column (and its index).
+      if (op.identity !== named[i])
+        assignNamed.run(op.cycleId, op.identityId, op.clientKind, op.identity, op.id);
+      else assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
+    }
     for (const stage of stages) stage.afterInsert?.(ops);
     setCursor.run(cursorKey, String(ops[ops.length - 1].id));
     return ops;

@@ -2,6 +2,7 @@
 // they are classified and inserted into `operations` and `bodies` by the same bounded, fail-open recorder that
 // used to run on the proxy's thread: backoff on a failing disk, partial batches on a full one, drops counted.
 // After each write it tells the proxy's thread, whose derivation consumer then reads the new rows.
+import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { classify } from '../scim/classify.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
@@ -45,6 +46,25 @@ const port = parentPort!;
 // (alert evaluation, pruning), short enough that another process holding the lock shows as failing at once.
 const db = openDatabase(data.dbPath, { busyTimeoutMs: 100 });
 if (data.walLimitBytes) db.$client.pragma(`journal_size_limit = ${data.walLimitBytes}`);
+/**
+ * Under a flood the WAL grows between two of the consumer's checkpoints: past its limit the writer truncates it
+ * itself, holding the turn (no other writer), as the storage guard does (storage.ts).
+ */
+function truncateWal(): void {
+  if (!data.walLimitBytes || walSize() <= data.walLimitBytes) return;
+  try {
+    db.$client.pragma('wal_checkpoint(TRUNCATE)');
+  } catch {
+    // A reader holds it up: the next batch or the storage guard tries again.
+  }
+}
+const walSize = () => {
+  try {
+    return statSync(`${data.dbPath}-wal`).size;
+  } catch {
+    return 0;
+  }
+};
 const write = createLogWriter({ db, classify: (e) => classify(e, data.classify) });
 let received = 0;
 let lastId = 0;
@@ -68,6 +88,7 @@ const recorder = createRecorder({
     try {
       const id = write(batch);
       if (id) lastId = id;
+      truncateWal();
     } finally {
       Atomics.store(data.lock, 0, TURN_FREE);
       Atomics.notify(data.lock, 0);

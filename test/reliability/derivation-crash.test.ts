@@ -49,7 +49,9 @@ const derived = (db: Database.Database) => ({
   cycles: db.prepare('select * from cycles order by id').all(),
   identities: db.prepare('select * from identities order by id').all(),
   memberships: db.prepare('select * from memberships order by 1, 2').all(),
-  operations: db.prepare('select id, cycle_id, identity_id, client_kind from operations order by id').all(),
+  operations: db
+    .prepare('select id, cycle_id, identity_id, client_kind, identity from operations order by id')
+    .all(),
 });
 
 /** Entra-shaped calls from 64 clients back to back until `stop()`: a lookup, then a create, of a new user. */
