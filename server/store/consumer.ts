@@ -30,8 +30,6 @@ export interface ConsumerOptions {
   /** shared with the log writer thread: the consumer derives only while the writer is not writing */
   turn?: WriteTurn;
   intervalMs?: number;
-  /** a kick sooner than this after the last run is left to the timer, so that rows are derived in batches */
-  minGapMs?: number;
   clock?: () => number;
   onError?(err: unknown): void;
 }
@@ -40,7 +38,6 @@ export function startConsumer({
   derivation,
   turn,
   intervalMs = 25,
-  minGapMs = 10,
   clock = Date.now,
   onError,
 }: ConsumerOptions): Consumer {
@@ -83,11 +80,8 @@ export function startConsumer({
     }
   }
 
-  let lastRun = 0;
   function run(): void {
-    const now = performance.now();
-    if (now < retryAt) return;
-    lastRun = now;
+    if (performance.now() < retryAt) return;
     if (step(false) > 0) continuation ??= setImmediate(next);
   }
   function next(): void {
@@ -97,9 +91,8 @@ export function startConsumer({
 
   return {
     kick() {
-      // The writer reports every batch it writes; deriving each one at once would pay a transaction, the
-      // cursor and the pragmas for a handful of rows. Within `minGapMs` of the last run the timer takes them.
-      if (!continuation && performance.now() - lastRun >= minGapMs) run();
+      // Already catching up: the continuation takes the new rows too.
+      if (!continuation) run();
     },
     drain() {
       retryAt = 0;

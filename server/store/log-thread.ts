@@ -118,13 +118,16 @@ export function startLogThread({
   });
   worker.on('message', (message: FromLogWorker) => {
     if (message.type === 'ready') return started();
-    w = message.stats;
     if (message.type === 'error') {
+      w = message.stats;
       const err = Object.assign(new Error(message.message), { code: message.code });
       onError?.(err, message.retryable);
-    } else {
-      onWritten?.(w.lastId);
+      return;
     }
+    // Derive first, then show the new counts: whoever sees `written` move finds the rows derived too (unless
+    // the writer has already started its next batch; then the consumer's timer derives them).
+    onWritten?.(message.stats.lastId);
+    w = message.stats;
   });
   const onDeath = (reason: string) => {
     dead ??= reason;
