@@ -17,12 +17,15 @@ import { createProxy, REFUSED_REASON } from './proxy/index.js';
 import { closeGracefully, listen } from './proxy/server.js';
 import { classify } from './scim/classify.js';
 import { startCheckpointer } from './store/checkpointer.js';
+import { type Consumer, startConsumer } from './store/consumer.js';
 import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
-import { createIngest, type IngestStage } from './store/ingest.js';
+import { createDerivation } from './store/derivation.js';
+import { createLogWriter, type IngestStage } from './store/ingest.js';
+import { type LogThread, startLogThread, type WriteTurn } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
 import { createRecorder, type Recorder, type RecorderStats } from './store/recorder.js';
-import { createStorageGuard } from './store/storage.js';
+import { budgetPlan, createStorageGuard } from './store/storage.js';
 import { createTermsStage } from './store/terms.js';
 
 export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;
@@ -51,6 +54,11 @@ export interface Scimtap {
   alerts: AlertEngine;
   /** the admin listener's app (the security tests enumerate its routes) */
   admin: ReturnType<typeof createAdminApp>;
+  /**
+   * Runs a pragma on the connection that writes the operations log, which is not `db`'s when a thread writes
+   * it (the disk-full tests cap max_page_count there).
+   */
+  logPragma(statement: string): unknown;
   /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
   tick(): Promise<EvaluationReport>;
   stop(): Promise<void>;
@@ -98,6 +106,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
   };
   let recorder: Recorder | undefined;
+  // The write turn between the log writer thread (created below, for a file database) and this thread's writers.
+  let logThread: LogThread | undefined;
+  const turn: WriteTurn = {
+    tryAcquire: () => logThread?.turn.tryAcquire() ?? true,
+    acquire: () => logThread?.turn.acquire(),
+    release: () => logThread?.turn.release(),
+  };
   const storage = createStorageGuard({
     db,
     path: config.db,
@@ -120,6 +135,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     onTick: () => persistDropped(),
     // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
     afterPrune: () => cycles.onRollback(),
+    turn,
   });
   // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
   const recorderStats = (): RecorderStats => ({
@@ -139,6 +155,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       return false;
     }
   };
+  // What an earlier run recorded but did not derive (it crashed, or was killed while derivation lagged) is
+  // derived now, before the alert engine starts: it replays recent operations from the database to rebuild its
+  // detection state, so it must find them labelled, and must not then be handed them a second time.
+  const terms = createTermsStage(db);
+  try {
+    const caughtUp = createDerivation({ db, stages: [clients, cycles, terms] }).drain();
+    if (caughtUp > 0) logger.warn({ operations: caughtUp }, 'derivation: caught up with an earlier run');
+  } catch (err) {
+    // A disk that cannot take it now (the stages reloaded on rollback): the consumer keeps trying once running.
+    logger.error({ err }, 'derivation: could not catch up with an earlier run at startup');
+  }
   // Links in emails point at the admin listener until it is bound and its port known.
   let linkBase = adminBaseUrl(config);
   // After committed batches: incidents follow the traffic every 500 ms, and are notified once the burst is over
@@ -206,9 +233,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     redact: config.redact,
     captureLimitBytes: config.captureLimitBytes,
   };
-  const write = createIngest({
+  // Derivation (issue 12 §2): every stage reads the operations log from a persisted cursor, after the write.
+  const derivation = createDerivation({
     db,
-    classify: (exchange) => classify(exchange, classifyOptions),
+    // Small: a batch holds the event loop while it runs, so it bounds what catching up adds to a request.
+    batchSize: 64,
     stages: [
       // First: every later stage reads whose request it was.
       clients,
@@ -216,29 +245,92 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       upstreamStage,
       metrics.stage,
       alerts.stage,
-      createTermsStage(db),
+      terms,
       storage.stage,
       ...(options.stages ?? []),
     ],
   });
   let lastLoggedError = 0;
-  recorder = createRecorder({
-    write,
+  let lastLoggedDerivationError = 0;
+  const consumer: Consumer = startConsumer({
+    derivation,
+    turn,
     clock,
-    maxQueue: options.recorderMaxQueue,
-    onError(err, retryable) {
-      // A failing disk would otherwise log ten times a second.
-      if (clock() - lastLoggedError < 10_000) return;
-      lastLoggedError = clock();
-      logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
+    onError(err) {
+      if (clock() - lastLoggedDerivationError < 10_000) return;
+      lastLoggedDerivationError = clock();
+      logger.error(
+        { err, lag: derivation.lag(clock()) },
+        'derivation: cannot derive from the operations log',
+      );
     },
   });
+  metrics.gauge(
+    'scimtap_derivation_lag_operations',
+    'Operations recorded but not yet derived into cycles, identities and detection',
+    () => consumer.lag().operations,
+  );
+  metrics.gauge(
+    'scimtap_derivation_lag_seconds',
+    'Age of the oldest operation not yet derived (0 when caught up)',
+    () => consumer.lag().seconds,
+  );
+  const onRecorderError = (err: unknown, retryable: boolean) => {
+    // A failing disk would otherwise log ten times a second.
+    if (clock() - lastLoggedError < 10_000) return;
+    lastLoggedError = clock();
+    logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
+  };
+  // Recording (issue 12 §1): a file database is written by the log writer thread, so classification and the
+  // insert cost the proxy's thread nothing; an in-memory one cannot be shared with a thread and is written here.
+  if (config.db === ':memory:') {
+    const writeLog = createLogWriter({ db, classify: (exchange) => classify(exchange, classifyOptions) });
+    recorder = createRecorder({
+      write(batch) {
+        writeLog(batch);
+        consumer.kick();
+      },
+      clock,
+      maxQueue: options.recorderMaxQueue,
+      onError: onRecorderError,
+    });
+  } else {
+    logThread = startLogThread({
+      dbPath: config.db,
+      classify: classifyOptions,
+      maxQueue: options.recorderMaxQueue,
+      walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
+      clock,
+      onWritten: () => consumer.kick(),
+      onError: onRecorderError,
+    });
+    recorder = logThread;
+    // Forward only once recording works, as before the thread: the first exchange must not wait on its start.
+    // A thread that cannot start costs drops (counted, recorderFailing), never forwarding.
+    await logThread.ready.catch((err) =>
+      logger.error(
+        { err },
+        'recorder: the log writer thread did not start; exchanges are dropped and counted',
+      ),
+    );
+  }
+  // What the proxy records goes to `sink`; what tests and shutdown call `flush` on is `recorded`, for which
+  // "flushed" means written to the log and derived from it.
+  const sink = recorder;
+  const recorded: Recorder = {
+    ...sink,
+    flush() {
+      sink.flush();
+      consumer.drain();
+    },
+  };
   recorder.start();
+  consumer.start();
   storage.start();
 
   const proxy = createProxy({
     upstream,
-    sink: recorder,
+    sink,
     timeoutMs: config.upstreamTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     clientConcurrency: config.clientConcurrency,
@@ -262,6 +354,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   } catch (err) {
     proxy.close();
     recorder.stop();
+    await logThread?.close();
+    consumer.stop();
     storage.stop();
     await checkpointer.stop();
     db.$client.close();
@@ -284,6 +378,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     config,
     clock,
     alerts,
+    derivationLag: () => consumer.lag(),
     metrics: metrics.render,
     webRoot: options.webRoot,
   });
@@ -301,6 +396,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     await proxyListener.close();
     proxy.close();
     recorder.stop();
+    await logThread?.close();
+    consumer.stop();
     storage.stop();
     await checkpointer.stop();
     db.$client.close();
@@ -345,6 +442,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       await new Promise((resolve) => setTimeout(resolve, 20));
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
+      await logThread?.close();
+      // Derive what the log got, so the next start has nothing to catch up on (a crash would only delay it).
+      consumer.stop();
+      try {
+        consumer.drain();
+      } catch (err) {
+        logger.error(
+          { err },
+          'derivation: not caught up at shutdown; the next start resumes from its cursor',
+        );
+      }
       evaluateSoon.stop();
       await alerts.stop();
       storage.stop();
@@ -369,10 +477,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     proxyUrl: proxyListener.url,
     adminUrl,
     db,
-    recorder,
+    recorder: recorded,
     logger,
     alerts,
     admin: app,
+    logPragma: (statement) => (logThread ? logThread.pragma(statement) : db.$client.pragma(statement)),
     tick: () => alerts.tick(),
     stop,
   };

@@ -73,8 +73,16 @@ export async function throughput(
   return { rps: done / (ms / 1000), errors };
 }
 
-/** Open loop: requests evenly spaced at `rate`/s for `ms`; latency measured from each request's start. */
-export async function pacedLatency(t: Target, rate: number, ms: number): Promise<number[]> {
+/**
+ * Open loop: requests evenly spaced at `rate`/s for `ms`; latency measured from each request's start.
+ * `kind`: only lookups (GET), only creates (POST), or the 3:1 mix.
+ */
+export async function pacedLatency(
+  t: Target,
+  rate: number,
+  ms: number,
+  kind: 'get' | 'post' | 'mix' = 'mix',
+): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const total = Math.floor((rate * ms) / 1000);
   const interval = 1000 / rate;
@@ -87,7 +95,7 @@ export async function pacedLatency(t: Target, rate: number, ms: number): Promise
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     else if (wait > 0) await new Promise((r) => setImmediate(r));
     pending.push(
-      once(agent, t, i % 4 === 0).then(
+      once(agent, t, kind === 'post' || (kind === 'mix' && i % 4 === 0)).then(
         (l) => {
           latencies.push(l);
         },

@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
-import { clearRollups, createRebuildQueries, rollupCounts } from '../store/queries/rollups.js';
-import { type CycleConfig, createCycleStage, type StoredCycleOperation } from './index.js';
+import { createDerivation, writeCursor } from '../store/derivation.js';
+import { clearRollups, rollupCounts } from '../store/queries/rollups.js';
+import { type CycleConfig, createCycleStage } from './index.js';
 
 export interface RebuildOptions {
   clock?: () => number;
@@ -17,54 +18,27 @@ export interface RebuildResult {
 }
 
 /**
- * Recompute cycles, identities and memberships from the operations table, oldest first, through the same stage
- * the recorder uses, so the result is what live recording would have produced. Run it with scimtap stopped:
- * a running instance keeps its in-memory cycle and would not see the new rows.
+ * Recompute cycles, identities and memberships from the operations table: reset the derivation cursor (issue 12
+ * §2) and derive again, oldest first, through the same consumer and cycle stage live recording uses, so the
+ * result is what live derivation produced. Run it with scimtap stopped: a running instance keeps its in-memory
+ * cycle and would not see the new rows.
  */
 export function rebuildRollups(db: Db, config: CycleConfig, options: RebuildOptions = {}): RebuildResult {
   const { clock = Date.now, batchSize = 5_000, onProgress } = options;
-  clearRollups(db);
-  const stage = createCycleStage({ db, config, clock });
-  const q = createRebuildQueries(db);
-  const step = db.$client.transaction((ops: StoredCycleOperation[]) => {
-    stage.beforeInsert(ops);
-    for (const op of ops) q.assign(op.id, op.cycleId, op.identityId);
-    stage.afterInsert(ops);
-  });
+  // Rollups emptied and the cursor back to 0 in one transaction: a crash in between cannot leave a cursor past
+  // rollups that are gone.
+  db.$client.transaction(() => {
+    clearRollups(db);
+    writeCursor(db, 0);
+  })();
 
-  let after = 0;
+  const stage = createCycleStage({ db, config, clock });
+  const derivation = createDerivation({ db, stages: [stage], batchSize });
   let done = 0;
-  for (;;) {
-    const rows = q.operationsAfter(after, batchSize);
-    if (rows.length === 0) break;
-    const ops = rows.map(
-      (r): StoredCycleOperation => ({
-        ...r,
-        modifiedProperties: parseArray(r.modifiedProperties),
-        members: parseArray(r.members),
-        cycleId: null,
-        identityId: null,
-      }),
-    );
-    try {
-      step(ops);
-    } catch (err) {
-      stage.onRollback();
-      throw err;
-    }
-    after = ops[ops.length - 1].id;
-    done += ops.length;
+  for (let n = derivation.step(); n > 0; n = derivation.step()) {
+    done += n;
     onProgress?.(done);
   }
   stage.closeStale(clock());
   return { operations: done, ...rollupCounts(db) };
-}
-
-function parseArray<T>(text: string): T[] {
-  try {
-    const v = JSON.parse(text);
-    return Array.isArray(v) ? v : [];
-  } catch {
-    return [];
-  }
 }

@@ -33,12 +33,69 @@ export interface IngestOptions {
   stages?: IngestStage[];
 }
 
-/** Returns the recorder's `write`: classify a batch and store it in one transaction. */
+/**
+ * The log write (issue 12 §1): classify a batch and insert its operations and bodies in one transaction, nothing
+ * else. What is derived from them (clients, cycles, terms, detection) is the derivation consumer's work
+ * (store/derivation.ts), which reads these rows back from its cursor. Returns the id of the last row written.
+ */
+export function createLogWriter({
+  db,
+  classify,
+}: Omit<IngestOptions, 'stages'>): (batch: Exchange[]) => number {
+  const insert = prepareInsert(db);
+  const writeBatch = db.$client.transaction((records: OperationRecord[]) => insert(records));
+  return (batch) => {
+    const stored = writeBatch(batch.map((exchange) => toRecord(classify, exchange)));
+    return stored.length ? stored[stored.length - 1].id : 0;
+  };
+}
+
+/**
+ * Classify, insert and run the stages in one transaction: the pipeline before the log had a consumer. Tests and
+ * benchmarks that build rollups without a running scimtap still use it; scimtap itself writes the log with
+ * createLogWriter and derives with createDerivation.
+ */
 export function createIngest({
   db,
   classify,
   stages = [],
 }: IngestOptions): (batch: Exchange[]) => StoredOperation[] {
+  const insert = prepareInsert(db);
+  const writeBatch = db.$client.transaction((records: OperationRecord[]) => {
+    for (const stage of stages) stage.beforeInsert?.(records);
+    const stored = insert(records);
+    for (const stage of stages) stage.afterInsert?.(stored);
+    return stored;
+  });
+
+  return (batch) => {
+    const records = batch.map((exchange) => toRecord(classify, exchange));
+    let stored: StoredOperation[];
+    try {
+      stored = writeBatch(records);
+    } catch (err) {
+      for (const stage of stages) stage.onRollback?.();
+      throw err;
+    }
+    for (const stage of stages) stage.afterCommit?.(stored);
+    return stored;
+  };
+}
+
+function toRecord(classify: IngestOptions['classify'], exchange: Exchange): OperationRecord {
+  return {
+    // Capped before any stage sees it: rollups, search terms and rows all key on the same stored value.
+    ...capOperation(classify(exchange)),
+    cycleId: null,
+    identityId: null,
+    clientKind: exchange.refused ? 'unrecognised' : 'provisioning',
+    requestTruncated: exchange.requestTruncated,
+    responseTruncated: exchange.responseTruncated,
+  };
+}
+
+/** The two inserts of the log; the returned function must run inside a transaction. */
+function prepareInsert(db: Db): (records: OperationRecord[]) => StoredOperation[] {
   const sqlite = db.$client;
   const insertOperation = sqlite.prepare(`
     insert into operations (time, duration_ms, cycle_id, identity_id, http_method, path, query, http_status,
@@ -50,8 +107,7 @@ export function createIngest({
     insert into bodies (operation_id, time, request_body, request_truncated, response_body, response_truncated)
     values (?, ?, ?, ?, ?, ?)`);
 
-  const writeBatch = sqlite.transaction((records: OperationRecord[]) => {
-    for (const stage of stages) stage.beforeInsert?.(records);
+  return (records) => {
     const stored: StoredOperation[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
@@ -98,30 +154,6 @@ export function createIngest({
       }
       stored[i] = { ...r, id };
     }
-    for (const stage of stages) stage.afterInsert?.(stored);
-    return stored;
-  });
-
-  return (batch) => {
-    const records = batch.map(
-      (exchange): OperationRecord => ({
-        // Capped before any stage sees it: rollups, search terms and rows all key on the same stored value.
-        ...capOperation(classify(exchange)),
-        cycleId: null,
-        identityId: null,
-        clientKind: exchange.refused ? 'unrecognised' : 'provisioning',
-        requestTruncated: exchange.requestTruncated,
-        responseTruncated: exchange.responseTruncated,
-      }),
-    );
-    let stored: StoredOperation[];
-    try {
-      stored = writeBatch(records);
-    } catch (err) {
-      for (const stage of stages) stage.onRollback?.();
-      throw err;
-    }
-    for (const stage of stages) stage.afterCommit?.(stored);
     return stored;
   };
 }

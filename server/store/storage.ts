@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Db } from './db.js';
 import type { IngestStage } from './ingest.js';
+import type { WriteTurn } from './log-thread.js';
 
 // The storage budget (SCIMTAP_MAX_DB_MB, issue 10 §6). A flood of requests must not fill the disk: once the
 // database nears its budget, bodies go first (oldest first), then the oldest operations. SQLite never shrinks
@@ -82,6 +83,8 @@ export interface StorageGuardOptions {
   onTick?(): void;
   /** identity rows were deleted: whoever caches them (the cycles stage) reloads */
   afterPrune?(): void;
+  /** the write turn shared with the log writer thread (log-thread.ts), when a thread writes the log */
+  turn?: WriteTurn;
 }
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -97,6 +100,7 @@ export function createStorageGuard({
   onEvent,
   onTick,
   afterPrune,
+  turn,
 }: StorageGuardOptions): StorageGuard {
   const sqlite = db.$client;
   const memory = path === ':memory:';
@@ -239,8 +243,20 @@ export function createStorageGuard({
       { untilUnder = true } = {},
     ) => {
       while (!stopped && (!untilUnder || usedBytes() > plan.pruneBelowBytes)) {
+        // The log writer thread is mid-transaction: wait a turn of the event loop rather than its lock.
+        if (turn && !turn.tryAcquire()) {
+          await nextTick();
+          continue;
+        }
         const started = performance.now();
-        const changes = run(batch);
+        let changes: number;
+        try {
+          changes = run(batch);
+          // A large delete fills the WAL as fast as the flood does: truncate it while no one else writes.
+          checkpoint();
+        } finally {
+          turn?.release();
+        }
         const ms = performance.now() - started;
         counters[key] += changes;
         counters.lastPruneAt = clock();

@@ -86,13 +86,16 @@ describe('fail-open recording', () => {
 
     const sqlite = scimtap.db.$client;
     const pages = sqlite.pragma('page_count', { simple: true }) as number;
+    // Both connections: scimtap's own, and the one its log writer thread inserts operations with.
     sqlite.pragma(`max_page_count = ${pages}`);
+    scimtap.logPragma(`max_page_count = ${pages}`);
     const during = await sendMany(scimtap.proxyUrl, 2_000);
     expect(during.every((s) => s === 200)).toBe(true);
     expect(await until(() => scimtap.recorder.stats().failing, 2_000)).toBe(true);
     expect(scimtap.recorder.stats().lastError).toMatch(/full/i);
 
     sqlite.pragma('max_page_count = 1073741823');
+    scimtap.logPragma('max_page_count = 1073741823');
     // What fitted in the last pages landed; the rest of those partial batches was dropped and counted
     // (issue 10 §6); everything still queued is written once space returns.
     expect(

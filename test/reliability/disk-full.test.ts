@@ -72,7 +72,9 @@ describe('the database is full', () => {
 
     const sqlite = scimtap.db.$client;
     const pages = sqlite.pragma('page_count', { simple: true }) as number;
+    // Both connections: scimtap's own, and the one its log writer thread inserts operations with.
     sqlite.pragma(`max_page_count = ${pages}`);
+    scimtap.logPragma(`max_page_count = ${pages}`);
 
     const during = await burst(1_000, 'during');
     // Forwarding is unaffected: every answer arrives, and not slower than before in any way that matters.
@@ -111,6 +113,7 @@ describe('the database is full', () => {
 
     // Space returns: the queue drains by itself (backoff is capped at 1 s) and new traffic is recorded.
     sqlite.pragma('max_page_count = 1073741823');
+    scimtap.logPragma('max_page_count = 1073741823');
     await until(
       () => !scimtap.recorder.stats().failing && scimtap.recorder.stats().queued === 0,
       5_000,

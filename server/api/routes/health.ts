@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { EmailDeliveryState } from '../../notify/queries.js';
 import { type Db, pingDatabase } from '../../store/db.js';
+import type { DerivationLag } from '../../store/derivation.js';
 import type { RecorderStats } from '../../store/recorder.js';
 import type { StorageStats } from '../../store/storage.js';
 
@@ -19,6 +20,8 @@ export interface HealthDeps {
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
   /** email delivery: a failing SMTP server makes scimtap degraded (its warnings go nowhere) */
   emailState?(): EmailDeliveryState;
+  /** how far derivation (cycles, identities, detection) is behind the operations log */
+  derivationLag?(): DerivationLag;
 }
 
 export function healthRoutes({
@@ -31,6 +34,7 @@ export function healthRoutes({
   droppedTotal,
   upstreamState,
   emailState,
+  derivationLag,
 }: HealthDeps) {
   return new Hono().get('/', (c) => {
     let dbState: 'ok' | 'failing' | 'error' | 'missing' | 'replaced' = 'ok';
@@ -55,6 +59,12 @@ export function healthRoutes({
     } catch {
       email = null;
     }
+    let derivation: DerivationLag | null = null;
+    try {
+      derivation = derivationLag?.() ?? null;
+    } catch {
+      derivation = null;
+    }
     const healthy = dbState === 'ok' && upstream !== 'unreachable' && email?.state !== 'failing';
     return c.json({
       status: healthy ? 'ok' : 'degraded',
@@ -66,6 +76,7 @@ export function healthRoutes({
       mode,
       recorder: { ...recorderStats(), droppedTotal: droppedTotal?.() ?? recorderStats().dropped },
       storage,
+      derivation,
     });
   });
 }

@@ -1,13 +1,5 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
-import type {
-  ClientKind,
-  ErrorCode,
-  IdentityType,
-  OperationKind,
-  OperationStatus,
-  ResourceType,
-} from '../../scim/types.js';
 import type { Db } from '../db.js';
 import { cycles, identities } from '../schema/index.js';
 import type { CycleRow } from './cycles.js';
@@ -224,40 +216,4 @@ export function rollupCounts(db: Db): { cycles: number; identities: number; memb
   const count = (table: 'cycles' | 'identities' | 'memberships') =>
     db.$client.prepare(`select count(*) from ${table}`).pluck().get() as number;
   return { cycles: count('cycles'), identities: count('identities'), memberships: count('memberships') };
-}
-
-/** An operation as `scimtap rebuild` reads it back for the cycles stage (JSON columns still text). */
-export interface RebuildOperationRow {
-  id: number;
-  time: number;
-  durationMs: number;
-  httpStatus: number | null;
-  resourceType: ResourceType;
-  operation: OperationKind;
-  status: OperationStatus;
-  identityType: IdentityType | null;
-  identity: string | null;
-  externalId: string | null;
-  targetId: string | null;
-  errorCode: ErrorCode | null;
-  reason: string | null;
-  modifiedProperties: string;
-  members: string;
-  clientKind: ClientKind;
-}
-
-/** The operations table read in id order, and the cycle and identity each operation is given back. */
-export function createRebuildQueries(db: Db) {
-  const sqlite = db.$client;
-  const select = sqlite.prepare(`select id, time, duration_ms as durationMs, http_status as httpStatus,
-    resource_type as resourceType, operation, status, identity_type as identityType, identity,
-    external_id as externalId, target_id as targetId, error_code as errorCode, reason,
-    modified_properties as modifiedProperties, members, client_kind as clientKind
-    from operations where id > ? order by id limit ?`);
-  const assign = sqlite.prepare('update operations set cycle_id = ?, identity_id = ? where id = ?');
-  return {
-    operationsAfter: (afterId: number, limit: number) => select.all(afterId, limit) as RebuildOperationRow[],
-    assign: (id: number, cycleId: number | null, identityId: number | null) =>
-      void assign.run(cycleId, identityId, id),
-  };
 }

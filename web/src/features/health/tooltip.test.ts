@@ -11,6 +11,7 @@ const base: Health = {
   upstream: 'reachable',
   email: null,
   mode: 'proxy',
+  derivation: null,
   recorder: {
     queued: 0,
     written: 10,

@@ -1,0 +1,177 @@
+import type { Db } from './db.js';
+import type { IngestStage, StoredOperation } from './ingest.js';
+
+// The operations table is the log; everything derived from it (clients, cycles, identities and memberships,
+// search terms, detection input, metrics) is computed by one consumer that reads the log in id order from a
+// persisted cursor (issue 12 §2). The cursor moves in the same transaction as the derived writes, so a crash
+// between recording and derivation loses nothing: the next process derives from where the cursor stands.
+// Operation ids come from AUTOINCREMENT: they only grow, so "id > cursor" is exactly what is not derived yet,
+// even after retention deleted old rows.
+
+export const cursorKey = 'derivation.cursor';
+
+export interface DerivationLag {
+  /** operations recorded but not derived yet */
+  operations: number;
+  /** age of the oldest of them (by request time), 0 when none */
+  seconds: number;
+  /** id of the last operation derived */
+  cursor: number;
+}
+
+export interface Derivation {
+  /**
+   * Derive at most one batch, in one transaction with the cursor. Returns how many operations it derived (0:
+   * nothing new). Throws what the database throws (busy, full): the derived state and the cursor stay as they
+   * were, and the caller tries again later. `wait: false`: a lock held elsewhere fails the batch at once instead
+   * of after the busy timeout (the proxy's thread must not wait on it).
+   */
+  step(options?: { wait?: boolean }): number;
+  /** derive until the cursor reaches the end of the log, or a batch fails (then throws) */
+  drain(): number;
+  lag(now: number): DerivationLag;
+}
+
+export interface DerivationOptions {
+  db: Db;
+  stages: IngestStage[];
+  /** operations per transaction: bounds how long one step holds the event loop */
+  batchSize?: number;
+}
+
+type OperationRow = Omit<
+  StoredOperation,
+  'modifiedProperties' | 'members' | 'cycleId' | 'identityId' | 'requestBody' | 'responseBody'
+> & {
+  modifiedProperties: string;
+  members: string;
+};
+
+export function readCursor(db: Db): number {
+  const v = db.$client.prepare('select value from meta where key = ?').pluck().get(cursorKey);
+  const n = Number(v ?? 0);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** Sets the cursor (a rebuild resets it to 0 before deriving everything again). */
+export function writeCursor(db: Db, id: number): void {
+  db.$client
+    .prepare(
+      'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
+    )
+    .run(cursorKey, String(id));
+}
+
+export function createDerivation({ db, stages, batchSize = 500 }: DerivationOptions): Derivation {
+  const sqlite = db.$client;
+  // Bodies are not read: no stage looks at them, and they are most of the bytes.
+  const select =
+    sqlite.prepare(`select id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
+    http_status as httpStatus, resource_type as resourceType, operation, provisioning_action as provisioningAction,
+    status, identity_type as identityType, identity, external_id as externalId, target_id as targetId,
+    error_code as errorCode, scim_type as scimType, reason, modified_properties as modifiedProperties, members,
+    request_bytes as requestBytes, response_bytes as responseBytes, token_fingerprint as tokenFingerprint,
+    client_ip as clientIp, user_agent as userAgent, client_kind as clientKind
+    from operations where id > ? order by id limit ?`);
+  const assign = sqlite.prepare(
+    'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
+  );
+  // The cycles stage names the target of a call addressed by id (a PATCH, a DELETE) from what it learnt before.
+  const assignNamed = sqlite.prepare(
+    'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
+  );
+  const lastId = sqlite.prepare('select max(id) from operations').pluck();
+  const getCursor = sqlite.prepare('select value from meta where key = ?').pluck();
+  const setCursor = sqlite.prepare(
+    'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
+  );
+  const readCursorNow = () => {
+    const n = Number(getCursor.get(cursorKey) ?? 0);
+    return Number.isFinite(n) ? n : 0;
+  };
+  // Kept in memory between batches (this consumer is the only one that moves it while scimtap runs); read again
+  // after a failed batch, when the transaction that would have moved it rolled back.
+  let cursor = readCursorNow();
+  const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
+
+  // The stages' beforeInsert / afterInsert keep their meaning from the days they ran around the insert: the first
+  // labels each operation (client, cycle, identity), the second sees them labelled, inside the transaction.
+  const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
+    const rows = select.all(after, batchSize) as OperationRow[];
+    if (rows.length === 0) return [];
+    const ops = rows.map(
+      (r): StoredOperation => ({
+        ...r,
+        modifiedProperties: parseArray(r.modifiedProperties),
+        members: parseArray(r.members),
+        // Derived afresh, also by a rebuild: the stages assign cycle and identity.
+        cycleId: null,
+        identityId: null,
+        requestBody: null,
+        responseBody: null,
+        requestTruncated: false,
+        responseTruncated: false,
+      }),
+    );
+    const named = rows.map((r) => r.identity);
+    for (const stage of stages) stage.beforeInsert?.(ops);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      // Only a changed name rewrites the identity column (and its index).
+      if (op.identity !== named[i])
+        assignNamed.run(op.cycleId, op.identityId, op.clientKind, op.identity, op.id);
+      else assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
+    }
+    for (const stage of stages) stage.afterInsert?.(ops);
+    setCursor.run(cursorKey, String(ops[ops.length - 1].id));
+    return ops;
+  });
+
+  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
+  function step({ wait = true } = {}): number {
+    let ops: StoredOperation[];
+    if (!wait) sqlite.pragma('busy_timeout = 0');
+    try {
+      // IMMEDIATE: take the write lock first, so a writer on another connection makes this fail at once
+      // (SQLITE_BUSY) instead of after the batch's reads.
+      ops = deriveBatch.immediate(cursor);
+    } catch (err) {
+      cursor = readCursorNow();
+      for (const stage of stages) stage.onRollback?.();
+      throw err;
+    } finally {
+      // Before afterCommit: what the stages do there (a WAL checkpoint) may wait for readers as usual.
+      if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+    }
+    if (ops.length > 0) cursor = ops[ops.length - 1].id;
+    if (ops.length > 0) for (const stage of stages) stage.afterCommit?.(ops);
+    return ops.length;
+  }
+
+  return {
+    step,
+    drain() {
+      let total = 0;
+      for (let n = step(); n > 0; n = step()) total += n;
+      return total;
+    },
+    lag(now) {
+      const last = Number(lastId.get() ?? 0);
+      const oldest = oldestAfter.get(cursor) as number | undefined;
+      return {
+        operations: Math.max(0, last - cursor),
+        seconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
+        cursor,
+      };
+    },
+  };
+}
+
+function parseArray<T>(text: string): T[] {
+  try {
+    const v = JSON.parse(text);
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,255 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { ClassifyOptions, Exchange } from '../scim/types.js';
+import type { FromLogWorker, LogWorkerData, ToLogWorker, WorkerStats } from './log-worker.js';
+import type { Recorder, RecorderStats } from './recorder.js';
+
+// The proxy's side of the log writer thread (issue 12 §1). Recording on the proxy's thread is a push onto an
+// array; every few milliseconds the array is handed to the worker in one message. Classification, the insert and
+// every retry happen there. Bounded and fail-open like the recorder it replaces: past `maxQueue` exchanges not
+// yet written, new ones are dropped and counted, and a dead worker costs drops, never a stalled request.
+
+// The write turn's states (a shared Int32): free, the log writer's, the consumer's.
+export const TURN_FREE = 0;
+export const TURN_WORKER = 1;
+export const TURN_MAIN = 2;
+
+/**
+ * Who writes now, between the log writer thread and the derivation consumer: two connections to one SQLite file
+ * would otherwise meet in SQLite's lock, where the proxy's thread would wait out a busy timeout (better-sqlite3 is
+ * synchronous) and the writer would count its retries as a failing disk.
+ */
+export interface WriteTurn {
+  /** take the turn if free; never waits (the consumer on the proxy's thread) */
+  tryAcquire(): boolean;
+  /** take the turn, waiting for the writer's transaction to end (flush and shutdown only) */
+  acquire(): void;
+  release(): void;
+}
+
+export interface LogThread extends Recorder {
+  turn: WriteTurn;
+  /** runs a pragma on the worker's connection (the disk-full test caps max_page_count there) */
+  pragma(statement: string): unknown;
+  /** resolves once the worker has opened the database and takes exchanges (rejects if it cannot start) */
+  ready: Promise<void>;
+  /** ends the worker; call after stop() */
+  close(): Promise<void>;
+}
+
+export interface LogThreadOptions {
+  dbPath: string;
+  classify: ClassifyOptions;
+  maxQueue?: number;
+  /**
+   * journal_size_limit for the worker's connection (storage.ts budgetPlan): the WAL is truncated to it by
+   * whichever connection resets it after a checkpoint, and the log writer is the one that writes most.
+   */
+  walLimitBytes?: number;
+  /** how often pending exchanges are handed over */
+  handoffMs?: number;
+  clock?: () => number;
+  /** new rows are in the log (the derivation consumer reads them) */
+  onWritten?(lastId: number): void;
+  onError?(err: Error & { code?: string | null }, retryable: boolean): void;
+}
+
+/** Handed over at once past this many, so one message never carries an unbounded backlog. */
+const handoffBatch = 512;
+/** A synchronous call (flush) waits at most this long for the worker. */
+const syncTimeoutMs = 15_000;
+
+export function startLogThread({
+  dbPath,
+  classify,
+  maxQueue = 100_000,
+  walLimitBytes,
+  handoffMs = 10,
+  clock = Date.now,
+  onWritten,
+  onError,
+}: LogThreadOptions): LogThread {
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const lock = new Int32Array(new SharedArrayBuffer(4));
+  const { port1: reply, port2: workerReply } = new MessageChannel();
+  const data: LogWorkerData = { dbPath, classify, maxQueue, walLimitBytes, signal, lock, reply: workerReply };
+  const turn: WriteTurn = {
+    tryAcquire: () => Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) === TURN_FREE,
+    acquire() {
+      while (Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) !== TURN_FREE) {
+        Atomics.wait(lock, 0, TURN_WORKER, 50);
+      }
+    },
+    release() {
+      Atomics.store(lock, 0, TURN_FREE);
+      Atomics.notify(lock, 0);
+    },
+  };
+  const worker = spawnWorker(data, [workerReply]);
+  worker.unref();
+
+  let pending: Exchange[] = [];
+  /** exchanges posted to the worker; the worker reports how many it has received */
+  let posted = 0;
+  let dropped = 0;
+  let lastDropAt: number | null = null;
+  let stopped = false;
+  let dead: string | null = null;
+  let w: WorkerStats = {
+    queued: 0,
+    written: 0,
+    dropped: 0,
+    writeErrors: 0,
+    failing: false,
+    lastError: null,
+    lastErrorAt: null,
+    lastDropAt: null,
+    received: 0,
+    lastId: 0,
+  };
+  const backlog = () => pending.length + (posted - w.received) + w.queued;
+
+  let started: () => void = () => {};
+  let failedToStart: (err: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    started = resolve;
+    failedToStart = reject;
+  });
+  worker.on('message', (message: FromLogWorker) => {
+    if (message.type === 'ready') return started();
+    if (message.type === 'error') {
+      w = message.stats;
+      const err = Object.assign(new Error(message.message), { code: message.code });
+      onError?.(err, message.retryable);
+      return;
+    }
+    // Derive first, then show the new counts: whoever sees `written` move finds the rows derived too (unless
+    // the writer has already started its next batch; then the consumer's timer derives them).
+    onWritten?.(message.stats.lastId);
+    w = message.stats;
+  });
+  const onDeath = (reason: string) => {
+    dead ??= reason;
+    // A thread that ended mid-write holds the turn forever otherwise.
+    turn.release();
+    failedToStart(new Error(reason));
+    clearInterval(timer);
+  };
+  worker.on('error', (err) => {
+    onDeath(err.message);
+    onError?.(err, false);
+  });
+  worker.on('exit', (code) => onDeath(`the log writer thread exited (${code})`));
+
+  function handOff(): void {
+    if (pending.length === 0 || dead) return;
+    const exchanges = pending;
+    pending = [];
+    posted += exchanges.length;
+    // A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and
+    // a message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied.
+    const transfer: ArrayBuffer[] = [];
+    for (const e of exchanges) {
+      e.requestBody = own(e.requestBody, transfer);
+      e.responseBody = own(e.responseBody, transfer);
+    }
+    worker.postMessage({ type: 'record', exchanges } satisfies ToLogWorker, transfer);
+  }
+  const timer = setInterval(handOff, handoffMs);
+  timer.unref();
+
+  /** Post a message and block until the worker answers on the reply port (or `timeoutMs` passes). */
+  function call(message: ToLogWorker, timeoutMs = syncTimeoutMs): unknown {
+    if (dead) return undefined;
+    handOff();
+    Atomics.store(signal, 0, 0);
+    worker.postMessage(message);
+    if (Atomics.wait(signal, 0, 0, timeoutMs) === 'timed-out') return undefined;
+    return receiveMessageOnPort(reply)?.message;
+  }
+
+  function stats(): RecorderStats {
+    const failing = w.failing || dead !== null;
+    return {
+      queued: backlog(),
+      written: w.written,
+      dropped: dropped + w.dropped,
+      writeErrors: w.writeErrors,
+      failing,
+      lastError: dead ?? w.lastError,
+      lastErrorAt: w.lastErrorAt,
+      lastDropAt: Math.max(lastDropAt ?? 0, w.lastDropAt ?? 0) || null,
+    };
+  }
+
+  return {
+    record(exchange) {
+      // O(1): the count of what is in flight is kept, never recomputed.
+      if (stopped || dead || backlog() >= maxQueue) {
+        dropped++;
+        lastDropAt = clock();
+        return;
+      }
+      pending.push(exchange);
+      if (pending.length >= handoffBatch) handOff();
+    },
+    flush() {
+      const answer = call({ type: 'flush' }) as WorkerStats | undefined;
+      if (answer) w = answer;
+      onWritten?.(w.lastId);
+    },
+    stats,
+    start() {},
+    stop({ deadlineMs = 5_000 } = {}) {
+      if (stopped) return 0;
+      stopped = true;
+      clearInterval(timer);
+      const answer = call({ type: 'stop', deadlineMs }, deadlineMs + 5_000) as
+        | { dropped: number; stats: WorkerStats }
+        | undefined;
+      if (answer) {
+        w = answer.stats;
+        return answer.dropped;
+      }
+      // The worker is gone or did not answer in time: whatever it had not confirmed is lost, and counted.
+      const lost = backlog();
+      dropped += lost;
+      pending = [];
+      posted = w.received;
+      w = { ...w, queued: 0 };
+      if (lost > 0) lastDropAt = clock();
+      return lost;
+    },
+    pragma: (statement) => call({ type: 'pragma', statement }),
+    turn,
+    ready,
+    async close() {
+      clearInterval(timer);
+      await worker.terminate();
+      turn.release();
+    },
+  };
+}
+
+/** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */
+function own(body: Buffer | null, transfer: ArrayBuffer[]): Buffer | null {
+  if (body === null) return null;
+  const copy = new Uint8Array(body.byteLength);
+  copy.set(body);
+  transfer.push(copy.buffer);
+  return copy as Buffer;
+}
+
+/**
+ * The worker runs the compiled log-worker.js beside this file when running the build (dist/). From the
+ * TypeScript sources (vitest, `npm run dev`, the benchmarks) it registers tsx in the new thread first: on Node 20
+ * a worker does not inherit the loader hooks of its parent, nor accept `--import` in its execArgv.
+ */
+function spawnWorker(workerData: LogWorkerData, transferList: MessagePort[]): Worker {
+  const js = new URL('./log-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData, transferList });
+  const ts = new URL('./log-worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(ts)}); })`;
+  return new Worker(boot, { eval: true, workerData, transferList });
+}
