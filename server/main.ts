@@ -35,8 +35,6 @@ export interface StartOptions {
   logger?: Logger;
   /** overrides config.upstream (demo mode passes its embedded target here) */
   upstream?: string;
-  /** extra ingest stages, wired by later pipeline stages */
-  stages?: IngestStage[];
   /** folder of the built dashboard; default dist/web (tests build into a temp folder) */
   webRoot?: string;
   /** recorder queue bound (tests lower it to see drops quickly) */
@@ -247,7 +245,6 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       alerts.stage,
       terms,
       storage.stage,
-      ...(options.stages ?? []),
     ],
   });
   let lastLoggedError = 0;

@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { useHealth } from '../features/health/api.js';
-import { recorderTooltip, storagePruned } from '../features/health/tooltip.js';
+import { derivationLag, recorderTooltip, storagePruned } from '../features/health/tooltip.js';
 import { useStatus } from '../features/overview/api.js';
 import { Link, useLocation } from '../lib/router.js';
 
@@ -80,6 +80,7 @@ export function Layout({ children }: { children: ReactNode }) {
 function HealthPills({ health }: { health: NonNullable<ReturnType<typeof useHealth>['data']> }) {
   const dbOk = health.db === 'ok';
   const up = health.upstream;
+  const lag = derivationLag(health);
   return (
     <ul className="health" aria-label="scimtap health">
       <li className={dbOk ? 'ok' : 'bad'} title={recorderTooltip(health)}>
@@ -91,6 +92,11 @@ function HealthPills({ health }: { health: NonNullable<ReturnType<typeof useHeal
       <li className={up === 'reachable' ? 'ok' : up === 'unknown' ? 'unknown' : 'bad'}>
         <span aria-hidden="true">{up === 'reachable' ? '●' : up === 'unknown' ? '○' : '▲'}</span> app {up}
       </li>
+      {lag ? (
+        <li className="unknown" title={lag.title}>
+          <span aria-hidden="true">◔</span> {lag.text}
+        </li>
+      ) : null}
       {health.email?.state === 'failing' ? (
         <li className="bad" title={health.email.lastError ?? undefined}>
           <span aria-hidden="true">▲</span> email failing

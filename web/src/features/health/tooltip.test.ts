@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Health } from './api.js';
-import { recorderTooltip, storagePruned } from './tooltip.js';
+import { derivationLag, recorderTooltip, storagePruned } from './tooltip.js';
 
 const MB = 1024 * 1024;
 const base: Health = {
@@ -63,5 +63,24 @@ describe('recorderTooltip', () => {
 
   it('copes with a server that reports no storage', () => {
     expect(recorderTooltip({ ...base, storage: null })).toBe('');
+  });
+});
+
+describe('derivationLag', () => {
+  const lagging = (operations: number, seconds: number): Health => ({
+    ...base,
+    derivation: { operations, seconds, cursor: 100 },
+  });
+  it('says nothing while derivation keeps up, or when the health answer has no lag', () => {
+    expect(derivationLag(base)).toBeNull();
+    expect(derivationLag(lagging(0, 0))).toBeNull();
+    // a busy second is normal: shown from 5 s on
+    expect(derivationLag(lagging(300, 4.9))).toBeNull();
+  });
+  it('shows how far behind, and what it means for the pages', () => {
+    const lag = derivationLag(lagging(1200, 12.4));
+    expect(lag?.text).toBe('derivation 12 s behind');
+    expect(lag?.title).toMatch(/^1200 recorded operations are not yet in cycles/);
+    expect(lag?.title).toMatch(/as of 12 s ago/);
   });
 });

@@ -32,3 +32,22 @@ export function recorderTooltip(health: Health): string {
   if (total > 0) lines.push(`Dropped: ${health.recorder.dropped} since start, ${total} in all`);
   return lines.join('\n');
 }
+
+/** Derivation this far behind the operations log, in seconds, shows on every page (issue 12 §2). */
+export const derivationShownAfterSeconds = 5;
+
+/**
+ * What the derivation pill says, or null when derivation keeps up: cycles, users & groups and incidents are
+ * folded from the operations log after it is written, and may lag during a burst.
+ */
+export function derivationLag(health: Health): { text: string; title: string } | null {
+  const d = health.derivation;
+  if (!d || d.operations === 0 || d.seconds < derivationShownAfterSeconds) return null;
+  const seconds = Math.round(d.seconds);
+  return {
+    text: `derivation ${seconds} s behind`,
+    title:
+      `${d.operations} recorded operations are not yet in cycles, users & groups and incidents: these pages ` +
+      `show the state as of ${seconds} s ago. Derivation catches up by itself once the burst is over.`,
+  };
+}
