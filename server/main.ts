@@ -338,6 +338,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     trustedProxies: addressSet(config.trustedProxies),
     clock,
   });
+  // A listener that cannot bind undoes what is already open, in reverse order, or an open handle would keep a
+  // process that failed to start alive.
+  const undoStart = async () => {
+    proxy.close();
+    recorder.stop();
+    await logThread?.close();
+    consumer.stop();
+    storage.stop();
+    await checkpointer.stop();
+    db.$client.close();
+  };
   let proxyListener: Awaited<ReturnType<typeof listen>>;
   try {
     proxyListener = await listen(
@@ -349,13 +360,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       proxy.handle,
     );
   } catch (err) {
-    proxy.close();
-    recorder.stop();
-    await logThread?.close();
-    consumer.stop();
-    storage.stop();
-    await checkpointer.stop();
-    db.$client.close();
+    await undoStart();
     throw listenerError('proxy', 'listen', config.listen, err);
   }
 
@@ -389,15 +394,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       server.once('error', reject);
     });
   } catch (err) {
-    // Undo what is already open, or the proxy listener would keep a process that failed to start alive.
     await proxyListener.close();
-    proxy.close();
-    recorder.stop();
-    await logThread?.close();
-    consumer.stop();
-    storage.stop();
-    await checkpointer.stop();
-    db.$client.close();
+    await undoStart();
     throw listenerError('admin', 'adminListen', config.adminListen, err);
   }
   const adminAddress = adminServer.address() as { port: number };
