@@ -1,3 +1,5 @@
+import { appWideErrorCodes } from '../vocabulary.js';
+
 // One definition of what a failure says (issue 12 §3). The identity fold (identity.ts), the cycle rollups, the
 // detection windows and the rules all ask these, so the dashboard and the email never count differently.
 
@@ -8,19 +10,8 @@ export interface FailureFacts {
   errorCode: string | null;
 }
 
-// Errors that say nothing about the object itself (the token, the app being down or non-compliant, throttling,
-// the client giving up): they neither start nor end an identity's failing streak.
-const appWideErrorCodes: ReadonlySet<string> = new Set([
-  'Unauthorized',
-  'InsufficientRights',
-  'UpstreamUnreachable',
-  'Timeout',
-  'ClientAborted',
-  'ClientThrottled',
-  'ScimCompliance',
-  'TooManyRequests',
-  'ServiceIncompatible',
-]);
+// Errors that say nothing about the object itself: the vocabulary's list, as a set for the hot lookups.
+const appWide: ReadonlySet<string> = new Set(appWideErrorCodes);
 
 export function isAuthFailure(op: Pick<FailureFacts, 'httpStatus'>): boolean {
   return op.httpStatus === 401 || op.httpStatus === 403;
@@ -48,7 +39,7 @@ export function isNonCompliantFilterAnswer(op: Pick<FailureFacts, 'httpStatus' |
 /** A failure that is the object's own (a conflict, a bad attribute, a 500 on this user): what makes it stuck. */
 export function isObjectFailure(op: FailureFacts): boolean {
   if (op.status !== 'failure') return false;
-  if (op.errorCode !== null && appWideErrorCodes.has(op.errorCode)) return false;
+  if (op.errorCode !== null && appWide.has(op.errorCode)) return false;
   return !isAuthFailure(op) && !isUnavailable(op);
 }
 

@@ -1,4 +1,5 @@
 import { and, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
+import type { ObservedOperation } from '../../detect/tracker.js';
 import type { ClientKind } from '../../scim/types.js';
 import type { Db } from '../db.js';
 import { cycles, identities, operations } from '../schema/index.js';
@@ -6,28 +7,11 @@ import { cycles, identities, operations } from '../schema/index.js';
 // What the alert engine reads back from the store: the operations it replays at start, the cycles before them
 // (for the escrow count), and the stuck identities. Stuck is spelled here once, for the rule and /api/status.
 
-/** The operation fields detection reads (a StoredOperation fits). */
-export interface ObservedOperationRow {
-  id: number;
-  time: number;
-  durationMs: number;
-  cycleId: number | null;
-  identityId: number | null;
-  httpMethod: string;
-  path: string;
-  query: string;
-  httpStatus: number | null;
-  operation: string;
-  status: string;
-  identityType: string | null;
-  identity: string | null;
-  targetId: string | null;
-  errorCode: string | null;
-  reason: string | null;
-  tokenFingerprint: string | null;
+/** An operation as detection replays it from the table: the tracker's `ObservedOperation`, its client known. */
+export type ObservedOperationRow = ObservedOperation & {
   clientKind: ClientKind | string;
   clientIp: string | null;
-}
+};
 
 export function maxOperationId(db: Db): number {
   return (
