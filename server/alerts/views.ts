@@ -1,6 +1,6 @@
 import type { RuleCode } from '../detect/types.js';
-import type { NotificationView } from '../notify/queries.js';
 import type { Db } from '../store/db.js';
+import type { NotificationView } from '../store/queries/notifications.js';
 import { inhibitorOf, isSilenceActive, silenceFor } from './decide.js';
 import type { AlertEngine } from './engine.js';
 import { activeSilences } from './store.js';

@@ -1,6 +1,7 @@
 import type { ClientKind, OperationKind, ResourceType } from '../scim/types.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage, OperationRecord } from '../store/ingest.js';
+import { metaTable } from '../store/meta.js';
 
 /** The part of an operation that tells whose request it was. */
 export interface ClientFacts {
@@ -66,18 +67,14 @@ export interface ClientStage extends IngestStage {
  * live in `meta`, so retention pruning old operations never makes Entra's token a stranger's again.
  */
 export function createClientStage({ db }: { db: Db }): ClientStage {
-  const sqlite = db.$client;
-  const read = sqlite.prepare('select value from meta where key = ?').pluck();
-  const write = sqlite.prepare(
-    'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
-  );
+  const meta = metaTable(db);
   // Insertion order is acceptance order: a Set keeps it, and re-accepting moves a token to the end.
   let accepted = new Set<string>();
 
   function load(): void {
     accepted = new Set();
     try {
-      const v = JSON.parse(String(read.get(metaKey) ?? '[]'));
+      const v = JSON.parse(meta.get(metaKey) ?? '[]');
       if (Array.isArray(v)) for (const fp of v) if (typeof fp === 'string') accepted.add(fp);
     } catch {
       // unreadable: start over; the next accepted request writes it again
@@ -100,7 +97,7 @@ export function createClientStage({ db }: { db: Db }): ClientStage {
           changed = true;
         }
       }
-      if (changed) write.run(metaKey, JSON.stringify([...accepted]));
+      if (changed) meta.set(metaKey, JSON.stringify([...accepted]));
     },
     onRollback() {
       try {

@@ -1,6 +1,7 @@
 import type { Incident, NotifyEvent } from '../alerts/types.js';
 import type { Config, ReceiverConfig } from '../config.js';
 import type { Db } from '../store/db.js';
+import { receiverWasTold } from '../store/queries/notifications.js';
 import { type EmailContext, renderIncidentEmail, renderTestEmail } from './email.js';
 import { queueEmail, queueMessage } from './outbox.js';
 import { type Receiver, routes } from './receivers/index.js';
@@ -51,12 +52,7 @@ export function createRouting(
   receivers: ReadonlyMap<string, Receiver>,
 ): Routing {
   const routeOf = new Map(config.receivers.map((r) => [r.name, r]));
-  const wasTold = db.$client
-    .prepare(
-      `select 1 from outbox where receiver = ? and incident_id = ? and event in ('first', 'reasonChanged', 'reminder')
-       and state <> 'superseded' limit 1`,
-    )
-    .pluck();
+  const wasTold = receiverWasTold(db);
   const email = (
     incident: Incident | null,
     event: NotifyEvent,
@@ -103,7 +99,7 @@ export function createRouting(
     queueAcknowledged(incident, sequence, ctx, now) {
       let queued = false;
       for (const [name, receiver] of receivers) {
-        if (!receiver.accepts('acknowledged') || !wasTold.get(name, incident.id)) continue;
+        if (!receiver.accepts('acknowledged') || !wasTold(name, incident.id)) continue;
         const message = receiver.render(incident, 'acknowledged', ctx, now);
         const id = queueMessage(db, {
           receiver: name,

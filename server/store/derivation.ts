@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import type { IngestStage, StoredOperation } from './ingest.js';
+import { metaTable } from './meta.js';
 
 // The operations table is the log; everything derived from it (clients, cycles, identities and memberships,
 // search terms, detection input, metrics) is computed by one consumer that reads the log in id order from a
@@ -48,18 +49,12 @@ type OperationRow = Omit<
 };
 
 export function readCursor(db: Db): number {
-  const v = db.$client.prepare('select value from meta where key = ?').pluck().get(cursorKey);
-  const n = Number(v ?? 0);
-  return Number.isFinite(n) ? n : 0;
+  return metaTable(db).number(cursorKey);
 }
 
 /** Sets the cursor (a rebuild resets it to 0 before deriving everything again). */
 export function writeCursor(db: Db, id: number): void {
-  db.$client
-    .prepare(
-      'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
-    )
-    .run(cursorKey, String(id));
+  metaTable(db).set(cursorKey, String(id));
 }
 
 export function createDerivation({ db, stages, batchSize = 500 }: DerivationOptions): Derivation {
@@ -81,14 +76,8 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
   );
   const lastId = sqlite.prepare('select max(id) from operations').pluck();
-  const getCursor = sqlite.prepare('select value from meta where key = ?').pluck();
-  const setCursor = sqlite.prepare(
-    'insert into meta (key, value) values (?, ?) on conflict (key) do update set value = excluded.value',
-  );
-  const readCursorNow = () => {
-    const n = Number(getCursor.get(cursorKey) ?? 0);
-    return Number.isFinite(n) ? n : 0;
-  };
+  const meta = metaTable(db);
+  const readCursorNow = () => meta.number(cursorKey);
   // Kept in memory between batches (this consumer is the only one that moves it while scimtap runs); read again
   // after a failed batch, when the transaction that would have moved it rolled back.
   let cursor = readCursorNow();
@@ -123,7 +112,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       else assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
     }
     for (const stage of stages) stage.afterInsert?.(ops);
-    setCursor.run(cursorKey, String(ops[ops.length - 1].id));
+    meta.set(cursorKey, String(ops[ops.length - 1].id));
     return ops;
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MessageView } from '../../server/notify/queries.js';
+import type { MessageView } from '../../server/store/queries/notifications.js';
 import { type Receivers, startReceivers } from '../helpers/receivers.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
 

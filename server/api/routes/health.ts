@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import type { EmailDeliveryState } from '../../notify/queries.js';
 import { type Db, pingDatabase } from '../../store/db.js';
 import type { DerivationLag } from '../../store/derivation.js';
+import type { EmailDeliveryState } from '../../store/queries/notifications.js';
 import type { RecorderStats } from '../../store/recorder.js';
 import type { StorageStats } from '../../store/storage.js';
 

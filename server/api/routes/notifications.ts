@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { getMessage, getNotification, listNotifications } from '../../notify/queries.js';
 import { UnknownReceiverError } from '../../notify/routing.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
+import { getMessage, getNotification, listNotifications } from '../../store/queries/notifications.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { notifyEvents, outboxStates } from '../../vocabulary.js';
 import { ApiError, parseInput } from '../errors.js';

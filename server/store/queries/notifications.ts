@@ -1,5 +1,5 @@
-import type { Db } from '../store/db.js';
-import type { JsonMessagePreview } from './routing.js';
+import type { JsonMessagePreview } from '../../notify/routing.js';
+import type { Db } from '../db.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -252,4 +252,15 @@ export function emailDeliveryState(db: Db): EmailDeliveryState {
     lastAttemptAt: last.at,
     pending,
   };
+}
+
+/** Whether a receiver was told an incident fired (an acknowledgement is only news to whoever heard of it). */
+export function receiverWasTold(db: Db): (receiver: string, incidentId: number | null) => boolean {
+  const told = db.$client
+    .prepare(
+      `select 1 from outbox where receiver = ? and incident_id = ? and event in ('first', 'reasonChanged', 'reminder')
+       and state <> 'superseded' limit 1`,
+    )
+    .pluck();
+  return (receiver, incidentId) => told.get(receiver, incidentId) === 1;
 }
