@@ -6,8 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fillOperations } from '../../bench/lib/fill.js';
 import { entra, recorder } from '../../test/helpers/traffic.js';
 import { type Db, openDatabase } from '../store/db.js';
+import { prune } from '../store/prune.js';
 import { getOperation } from '../store/queries/operations.js';
-import { prune, retentionCutoffs, retentionJob } from './retention.js';
+import { retentionCutoffs, retentionJob } from './retention.js';
 
 const day = 86_400_000;
 const now = Date.UTC(2025, 5, 30, 12, 0, 0);
