@@ -1,8 +1,8 @@
 import { existsSync, rmSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { type Config, defaultDbPath } from '../config.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../main.js';
+import { markDatabase, probeDatabase } from '../store/open.js';
 import { type CycleInfo, createSimulator, type Simulator, type SimulatorSummary } from './simulator/index.js';
 import { mulberry32 } from './simulator/random.js';
 import { chapterFor, conflictingUserNames, preexistingAccounts, STORY_LENGTH } from './story.js';
@@ -48,19 +48,7 @@ export function prepareDemoDatabase(path: string): void {
   let applicationId: number;
   let recorded: boolean;
   try {
-    const probe = new Database(path, { readonly: true, fileMustExist: true });
-    try {
-      applicationId = Number(probe.pragma('application_id', { simple: true }));
-      recorded =
-        probe
-          .prepare("select count(*) from sqlite_master where type = 'table' and name = 'operations'")
-          .pluck()
-          .get() === 1
-          ? probe.prepare('select exists (select 1 from operations)').pluck().get() === 1
-          : false;
-    } finally {
-      probe.close();
-    }
+    ({ applicationId, recorded } = probeDatabase(path));
   } catch (err) {
     throw new Error(`SCIMTAP_DB (${path}): the demo cannot read it: ${(err as Error).message}`);
   }
@@ -121,7 +109,7 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
   }
   const logger = scimtap.logger;
   // Marks the file as the demo's: the next demo may reset it, and nothing else is ever taken for it.
-  scimtap.db.$client.pragma(`application_id = ${DEMO_APPLICATION_ID}`);
+  markDatabase(scimtap.db, DEMO_APPLICATION_ID);
 
   let cycleRequests = 0;
   let expireAfter: number | null = null;

@@ -1,5 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
+import Database from 'better-sqlite3';
 import { type Db, openDatabase } from './db.js';
 
 /**
@@ -53,4 +54,30 @@ function canAccess(path: string, mode: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * What an existing database file is, read without writing to it: its `application_id` (the demo marks its own
+ * files) and whether it holds recorded operations. Throws when the file cannot be read as a database.
+ */
+export function probeDatabase(path: string): { applicationId: number; recorded: boolean } {
+  const probe = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const applicationId = Number(probe.pragma('application_id', { simple: true }));
+    const hasTable =
+      probe
+        .prepare("select count(*) from sqlite_master where type = 'table' and name = 'operations'")
+        .pluck()
+        .get() === 1;
+    const recorded =
+      hasTable && probe.prepare('select exists (select 1 from operations)').pluck().get() === 1;
+    return { applicationId, recorded };
+  } finally {
+    probe.close();
+  }
+}
+
+/** Marks the file with an `application_id` that `probeDatabase` reads back (the demo marks its own). */
+export function markDatabase(db: Db, applicationId: number): void {
+  db.$client.pragma(`application_id = ${Math.trunc(applicationId)}`);
 }
