@@ -2,8 +2,8 @@ import type { Incident, NotifyEvent } from '../alerts/types.js';
 import type { Config, ReceiverConfig } from '../config.js';
 import type { Db } from '../store/db.js';
 import { receiverWasTold } from '../store/queries/notifications.js';
+import { queueEmail, queueMessage } from '../store/queries/outbox.js';
 import { type EmailContext, renderIncidentEmail, renderTestEmail } from './email.js';
-import { queueEmail, queueMessage } from './outbox.js';
 import { type Receiver, routes } from './receivers/index.js';
 
 /** A receiver as the API shows it: never its URL or key, only where it goes, masked. */

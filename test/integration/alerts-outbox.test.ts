@@ -2,9 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createOutbox, queueEmail } from '../../server/notify/outbox.js';
+import { createOutbox } from '../../server/notify/outbox.js';
 import { createSmtpSender } from '../../server/notify/sender.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
+import { queueEmail } from '../../server/store/queries/outbox.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
