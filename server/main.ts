@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { type AlertEngine, createAlertEngine, type EvaluationReport } from './alerts/engine.js';
 import { createAdminApp } from './api/index.js';
-import { createMetrics } from './api/metrics.js';
+import { createMetrics, registerStorageMetrics } from './api/metrics.js';
 import { adminBaseUrl, type Config } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
@@ -193,39 +193,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
   );
-  // Storage (issue 10 §6): the budget, what is used, what was pruned to stay within it, and the file itself.
-  metrics.gauge(
-    'scimtap_storage_budget_bytes',
-    'SCIMTAP_MAX_DB_MB in bytes',
-    () => config.maxDbMb * 1024 * 1024,
-  );
-  metrics.gauge('scimtap_storage_bytes', 'Database file plus WAL on disk', () => storage.stats().totalBytes);
-  metrics.gauge('scimtap_storage_wal_bytes', 'Size of the WAL file', () => storage.stats().walBytes);
-  metrics.gauge(
-    'scimtap_storage_free_bytes',
-    'Freelist pages in the file, reused before it grows',
-    () => storage.stats().freeBytes,
-  );
-  metrics.counter(
-    'scimtap_storage_pruned_bodies_total',
-    'Bodies deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
-    () => storage.stats().bodiesPruned,
-  );
-  metrics.counter(
-    'scimtap_storage_pruned_operations_total',
-    'Operations deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
-    () => storage.stats().operationsPruned,
-  );
-  metrics.counter(
-    'scimtap_storage_wal_truncations_total',
-    'Truncating WAL checkpoints run because the WAL passed its limit',
-    () => storage.stats().walTruncations,
-  );
-  metrics.gauge(
-    'scimtap_storage_file_lost',
-    '1 while the file at SCIMTAP_DB is not the one open (deleted or replaced)',
-    () => (storage.fileProblem() ? 1 : 0),
-  );
+  registerStorageMetrics(metrics, storage, config.maxDbMb * 1024 * 1024);
   const classifyOptions = {
     capture: config.capture,
     redact: config.redact,

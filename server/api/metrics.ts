@@ -3,6 +3,7 @@ import type { Db } from '../store/db.js';
 import type { IngestStage, StoredOperation } from '../store/ingest.js';
 import { countCycles, countFailingIdentities } from '../store/queries/cycles.js';
 import type { RecorderStats } from '../store/recorder.js';
+import type { StorageGuard } from '../store/storage.js';
 
 export interface Metrics {
   registry: Registry;
@@ -126,4 +127,40 @@ function readRollup(read: () => number): number {
     // One unreadable gauge must not take the whole scrape down.
     return Number.NaN;
   }
+}
+
+/** Storage (issue 10 §6): the budget, what is used, what was pruned to stay within it, and the file itself. */
+export function registerStorageMetrics(
+  metrics: Pick<Metrics, 'gauge' | 'counter'>,
+  storage: Pick<StorageGuard, 'stats' | 'fileProblem'>,
+  budgetBytes: number,
+): void {
+  metrics.gauge('scimtap_storage_budget_bytes', 'SCIMTAP_MAX_DB_MB in bytes', () => budgetBytes);
+  metrics.gauge('scimtap_storage_bytes', 'Database file plus WAL on disk', () => storage.stats().totalBytes);
+  metrics.gauge('scimtap_storage_wal_bytes', 'Size of the WAL file', () => storage.stats().walBytes);
+  metrics.gauge(
+    'scimtap_storage_free_bytes',
+    'Freelist pages in the file, reused before it grows',
+    () => storage.stats().freeBytes,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_bodies_total',
+    'Bodies deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().bodiesPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_pruned_operations_total',
+    'Operations deleted (oldest first) to stay within SCIMTAP_MAX_DB_MB',
+    () => storage.stats().operationsPruned,
+  );
+  metrics.counter(
+    'scimtap_storage_wal_truncations_total',
+    'Truncating WAL checkpoints run because the WAL passed its limit',
+    () => storage.stats().walTruncations,
+  );
+  metrics.gauge(
+    'scimtap_storage_file_lost',
+    '1 while the file at SCIMTAP_DB is not the one open (deleted or replaced)',
+    () => (storage.fileProblem() ? 1 : 0),
+  );
 }
