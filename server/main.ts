@@ -19,7 +19,7 @@ import { startCheckpointer } from './store/checkpointer.js';
 import { type Consumer, startConsumer } from './store/consumer.js';
 import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
-import { createDerivation } from './store/derivation.js';
+import { createDerivation, createLagReader } from './store/derivation.js';
 import { createLogWriter, type IngestStage } from './store/ingest.js';
 import { type LogThread, startLogThread, type WriteTurn } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
@@ -132,7 +132,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     },
     onTick: () => persistDropped(),
     // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
-    afterPrune: () => cycles.onRollback(),
+    afterPrune: () => (logThread ? logThread.reload() : cycles.onRollback()),
     turn,
   });
   // The recorder's own counts, plus what the storage guard knows of the file: both feed recorderFailing.
@@ -161,7 +161,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     const caughtUp = createDerivation({ db, stages: [clients, cycles, terms] }).drain();
     if (caughtUp > 0) logger.warn({ operations: caughtUp }, 'derivation: caught up with an earlier run');
   } catch (err) {
-    // A disk that cannot take it now (the stages reloaded on rollback): the consumer keeps trying once running.
+    // A disk that cannot take it now (the stages reloaded on rollback): derivation keeps trying once running.
     logger.error({ err }, 'derivation: could not catch up with an earlier run at startup');
   }
   // Links in emails point at the admin listener until it is bound and its port known.
@@ -187,6 +187,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     baseUrl: () => linkBase,
     upstream,
     scheduler: evaluateSoon,
+    turn,
   });
   const metrics = createMetrics({ recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
@@ -199,61 +200,47 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     redact: config.redact,
     captureLimitBytes: config.captureLimitBytes,
   };
-  // Derivation (issue 12 §2): every stage reads the operations log from a persisted cursor, after the write.
-  const derivation = createDerivation({
-    db,
-    // Small: a batch holds the event loop while it runs, so it bounds what catching up adds to a request.
-    batchSize: 64,
-    stages: [
-      // First: every later stage reads whose request it was.
-      clients,
-      cycles,
-      upstreamStage,
-      metrics.stage,
-      alerts.stage,
-      terms,
-      storage.stage,
-    ],
-  });
+  // Derivation (issue 12 §2). The stages that write (clients, cycles and identities, search terms) run where the
+  // log is written: on the log writer thread for a file, here for `:memory:`. These ones follow what was
+  // derived, after the commit, on this thread, in log order.
+  const followers: IngestStage[] = [upstreamStage, metrics.stage, alerts.stage, storage.stage];
   let lastLoggedError = 0;
   let lastLoggedDerivationError = 0;
-  const consumer: Consumer = startConsumer({
-    derivation,
-    turn,
-    clock,
-    onError(err) {
-      if (clock() - lastLoggedDerivationError < 10_000) return;
-      lastLoggedDerivationError = clock();
-      logger.error(
-        { err, lag: derivation.lag(clock()) },
-        'derivation: cannot derive from the operations log',
-      );
-    },
-  });
-  metrics.gauge(
-    'scimtap_derivation_lag_operations',
-    'Operations recorded but not yet derived into cycles, identities and detection',
-    () => consumer.lag().operations,
-  );
-  metrics.gauge(
-    'scimtap_derivation_lag_seconds',
-    'Age of the oldest operation not yet derived (0 when caught up)',
-    () => consumer.lag().seconds,
-  );
+  const onDerivationError = (err: unknown) => {
+    if (clock() - lastLoggedDerivationError < 10_000) return;
+    lastLoggedDerivationError = clock();
+    logger.error({ err, lag: lag() }, 'derivation: cannot derive from the operations log');
+  };
   const onRecorderError = (err: unknown, retryable: boolean) => {
     // A failing disk would otherwise log ten times a second.
     if (clock() - lastLoggedError < 10_000) return;
     lastLoggedError = clock();
     logger.error({ err, retryable, stats: recorder?.stats() }, 'recorder: cannot write to the database');
   };
-  // Recording (issue 12 §1): a file database is written by the log writer thread, so classification and the
-  // insert cost the proxy's thread nothing; an in-memory one cannot be shared with a thread and is written here.
+  const readLag = createLagReader(db);
+  // The consumer that derives what the log writer could not derive as it wrote (memory mode); the thread has its own.
+  let consumer: Consumer | undefined;
+  const lag = () => readLag(clock());
+  // Recording (issue 12 §1): a file database is written by the log writer thread, so classification, the insert
+  // and derivation cost the proxy's thread nothing; an in-memory one cannot be shared with a thread.
   if (config.db === ':memory:') {
-    const writeLog = createLogWriter({ db, classify: (exchange) => classify(exchange, classifyOptions) });
+    const derivation = createDerivation({
+      db,
+      // Small: a batch holds the event loop while it runs, so it bounds what catching up adds to a request.
+      batchSize: 64,
+      // Clients first: every later stage reads whose request it was.
+      stages: [clients, cycles, terms, ...followers],
+    });
+    const memoryConsumer = startConsumer({ derivation, clock, onError: onDerivationError });
+    consumer = memoryConsumer;
+    const writeLog = createLogWriter({
+      db,
+      classify: (exchange) => classify(exchange, classifyOptions),
+      derivation,
+    });
     recorder = createRecorder({
       write(batch) {
-        writeLog(batch);
-        consumer.kick();
+        if (!writeLog(batch).derived) memoryConsumer.kick();
       },
       clock,
       maxQueue: options.recorderMaxQueue,
@@ -263,11 +250,15 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     logThread = startLogThread({
       dbPath: config.db,
       classify: classifyOptions,
+      cycles: config,
       maxQueue: options.recorderMaxQueue,
       walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
       clock,
-      onWritten: () => consumer.kick(),
+      onDerived(ops) {
+        for (const stage of followers) stage.afterCommit?.(ops);
+      },
       onError: onRecorderError,
+      onDerivationError: (message) => onDerivationError(new Error(message)),
     });
     recorder = logThread;
     // Forward only once recording works, as before the thread: the first exchange must not wait on its start.
@@ -279,6 +270,16 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       ),
     );
   }
+  metrics.gauge(
+    'scimtap_derivation_lag_operations',
+    'Operations recorded but not yet derived into cycles, identities and detection',
+    () => lag().operations,
+  );
+  metrics.gauge(
+    'scimtap_derivation_lag_seconds',
+    'Age of the oldest operation not yet derived (0 when caught up)',
+    () => lag().seconds,
+  );
   // What the proxy records goes to `sink`; what tests and shutdown call `flush` on is `recorded`, for which
   // "flushed" means written to the log and derived from it.
   const sink = recorder;
@@ -286,11 +287,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     ...sink,
     flush() {
       sink.flush();
-      consumer.drain();
+      consumer?.drain();
     },
   };
   recorder.start();
-  consumer.start();
+  consumer?.start();
   storage.start();
 
   const proxy = createProxy({
@@ -312,7 +313,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     proxy.close();
     recorder.stop();
     await logThread?.close();
-    consumer.stop();
+    consumer?.stop();
     storage.stop();
     await checkpointer.stop();
     db.$client.close();
@@ -348,7 +349,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     config,
     clock,
     alerts,
-    derivationLag: () => consumer.lag(),
+    derivationLag: lag,
     metrics: metrics.render,
     webRoot: options.webRoot,
   });
@@ -371,7 +372,9 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   linkBase = adminBaseUrl(config, adminAddress.port);
   alerts.start();
   const jobs = startJobs(
-    options.periodicJobs === false ? [] : scimtapJobs({ db, config, clock, alerts, cycles }),
+    options.periodicJobs === false
+      ? []
+      : scimtapJobs({ db, config, clock, alerts, cycles: logThread ?? cycles }),
     { logger },
   );
   logger.info(
@@ -406,10 +409,11 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       // Bounded: a disk that cannot take the queue must not hold the shutdown. What is left is counted.
       const droppedAtStop = recorder.stop({ deadlineMs: 5_000 });
       await logThread?.close();
-      // Derive what the log got, so the next start has nothing to catch up on (a crash would only delay it).
-      consumer.stop();
+      // Derive what the log got, so the next start has nothing to catch up on (a crash would only delay it). The
+      // log writer thread did so for its own before it stopped.
+      consumer?.stop();
       try {
-        consumer.drain();
+        consumer?.drain();
       } catch (err) {
         logger.error(
           { err },

@@ -42,6 +42,11 @@ export interface AlertEngineOptions {
   scheduler?: { request(): void };
   /** operations replayed at start to rebuild the windows and recent cycles */
   replayLimit?: number;
+  /**
+   * The write turn shared with the log writer thread (store/log-thread.ts): an evaluation that writes waits for
+   * the writer's transaction to end (one batch) instead of failing on SQLite's lock.
+   */
+  turn?: { acquire(): void; release(): void };
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** how long a webhook, Slack, Teams, PagerDuty or Alertmanager request may take */
@@ -190,7 +195,13 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
 
   function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
     try {
-      const report = evaluateTx(now, notify);
+      options.turn?.acquire();
+      let report: EvaluationReport;
+      try {
+        report = evaluateTx(now, notify);
+      } finally {
+        options.turn?.release();
+      }
       // On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing).
       for (const t of report.transitions) {
         const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';

@@ -16,8 +16,8 @@ import type { Logger } from 'pino';
 import type { AlertEngine } from '../alerts/engine.js';
 import { alertJobs } from '../alerts/jobs.js';
 import type { Config } from '../config.js';
-import type { CycleStage } from '../cycles/index.js';
-import { cycleJobs } from '../cycles/jobs.js';
+
+import { cycleJobs, type StaleCycles } from '../cycles/jobs.js';
 import type { Db } from '../store/db.js';
 import { retentionJob } from './retention.js';
 
@@ -42,8 +42,8 @@ export interface JobDeps {
   clock: () => number;
   /** the incident engine, for the detection tick and the outbox retry */
   alerts?: AlertEngine;
-  /** the cycle stage, whose running cycle closes after a silence */
-  cycles?: CycleStage;
+  /** whoever owns the cycles stage (the log writer thread, or the cycles stage itself): the running cycle closes after a silence */
+  cycles?: StaleCycles;
 }
 
 /** THE list of jobs scimtap runs. */

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { IngestStage, StoredOperation } from './ingest.js';
+import { type IngestStage, type OperationRecord, type StoredOperation, toDerived } from './ingest.js';
 import { metaTable } from './meta.js';
 
 // The operations table is the log; everything derived from it (clients, cycles, identities and memberships,
@@ -8,6 +8,12 @@ import { metaTable } from './meta.js';
 // between recording and derivation loses nothing: the next process derives from where the cursor stands.
 // Operation ids come from AUTOINCREMENT: they only grow, so "id > cursor" is exactly what is not derived yet,
 // even after retention deleted old rows.
+//
+// Two ways in, one result. When derivation is caught up, the log writer hands it the batch it is writing
+// (`writeThrough`): the stages label the rows before the insert and fold them after it, in the insert's own
+// transaction, so nothing is read back and no row is written twice. When it is behind (a burst the writer chose to
+// log only, a crash, a rebuild), `step` reads the log from the cursor and labels the rows with an UPDATE. The
+// property test (derivation.test.ts) mixes both at random and compares them with a rebuild.
 
 export const cursorKey = 'derivation.cursor';
 
@@ -30,8 +36,17 @@ export interface Derivation {
   step(options?: { wait?: boolean }): number;
   /** derive until the cursor reaches the end of the log, or a batch fails (then throws) */
   drain(): number;
+  /**
+   * Write `records` to the log with `insert`, in one transaction, and derive them in it too when nothing before
+   * them waits (the cursor is at the end of the log); otherwise only write them, for `step` to derive later.
+   * Throws what the database throws, with nothing written and the stages reloaded.
+   */
+  writeThrough(records: OperationRecord[], insert: LogInsert): { lastId: number; derived: boolean };
   lag(now: number): DerivationLag;
 }
+
+/** The log's insert (ingest.ts): runs inside the caller's transaction, returns the rows with their ids. */
+export type LogInsert = (records: OperationRecord[]) => StoredOperation[];
 
 export interface DerivationOptions {
   db: Db;
@@ -50,6 +65,28 @@ type OperationRow = Omit<
 
 export function readCursor(db: Db): number {
   return metaTable(db).number(cursorKey);
+}
+
+/**
+ * Derivation's lag as the database says it, from any connection (the proxy's thread, while the log writer thread
+ * derives): operations after the persisted cursor, and the age of the oldest of them.
+ */
+export function createLagReader(db: Db): (now: number) => DerivationLag {
+  const sqlite = db.$client;
+  const lastId = sqlite.prepare('select max(id) from operations').pluck();
+  const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
+  return (now) => {
+    const cursor = readCursor(db);
+    return lagAt(cursor, Number(lastId.get() ?? 0), oldestAfter.get(cursor) as number | undefined, now);
+  };
+}
+
+function lagAt(cursor: number, last: number, oldest: number | undefined, now: number): DerivationLag {
+  return {
+    operations: Math.max(0, last - cursor),
+    seconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
+    cursor,
+  };
 }
 
 /** Sets the cursor (a rebuild resets it to 0 before deriving everything again). */
@@ -76,6 +113,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
   );
   const lastId = sqlite.prepare('select max(id) from operations').pluck();
+  const logEnd = () => Number(lastId.get() ?? 0);
   const meta = metaTable(db);
   const readCursorNow = () => meta.number(cursorKey);
   // Kept in memory between batches (this consumer is the only one that moves it while scimtap runs); read again
@@ -133,26 +171,53 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       if (!wait) sqlite.pragma(`busy_timeout = ${busyTimeout}`);
     }
     if (ops.length > 0) cursor = ops[ops.length - 1].id;
-    if (ops.length > 0) for (const stage of stages) stage.afterCommit?.(ops);
+    if (ops.length > 0) afterCommit(ops);
     return ops.length;
+  }
+
+  function afterCommit(ops: StoredOperation[]): void {
+    if (!stages.some((s) => s.afterCommit)) return;
+    const derived = ops.map(toDerived);
+    for (const stage of stages) stage.afterCommit?.(derived);
+  }
+
+  const writeBatch = sqlite.transaction((records: OperationRecord[], insert: LogInsert) => {
+    // Behind: these rows wait their turn behind the ones before them.
+    if (logEnd() !== cursor) return { stored: insert(records), derived: false };
+    for (const stage of stages) stage.beforeInsert?.(records);
+    const stored = insert(records);
+    for (const stage of stages) stage.afterInsert?.(stored);
+    if (stored.length > 0) meta.set(cursorKey, String(stored[stored.length - 1].id));
+    return { stored, derived: true };
+  });
+
+  function writeThrough(records: OperationRecord[], insert: LogInsert) {
+    let result: { stored: StoredOperation[]; derived: boolean };
+    try {
+      result = writeBatch.immediate(records, insert);
+    } catch (err) {
+      cursor = readCursorNow();
+      for (const stage of stages) stage.onRollback?.();
+      throw err;
+    }
+    const { stored, derived } = result;
+    const last = stored.length ? stored[stored.length - 1].id : 0;
+    if (derived && stored.length > 0) {
+      cursor = last;
+      afterCommit(stored);
+    }
+    return { lastId: last, derived };
   }
 
   return {
     step,
+    writeThrough,
     drain() {
       let total = 0;
       for (let n = step(); n > 0; n = step()) total += n;
       return total;
     },
-    lag(now) {
-      const last = Number(lastId.get() ?? 0);
-      const oldest = oldestAfter.get(cursor) as number | undefined;
-      return {
-        operations: Math.max(0, last - cursor),
-        seconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
-        cursor,
-      };
-    },
+    lag: (now) => lagAt(cursor, logEnd(), oldestAfter.get(cursor) as number | undefined, now),
   };
 }
 

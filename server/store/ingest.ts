@@ -1,5 +1,6 @@
 import type { ClientKind, Exchange, Operation } from '../scim/types.js';
 import type { Db } from './db.js';
+import type { Derivation } from './derivation.js';
 import { capOperation } from './limits.js';
 
 /** An operation about to be stored: later stages may fill in its cycle and identity. */
@@ -17,13 +18,67 @@ export interface StoredOperation extends OperationRecord {
 }
 
 /**
+ * What the stages that run after the commit read of an operation (metrics, the upstream's state, detection): the
+ * labelled row without its bodies. With a log writer thread, this is what crosses back to the proxy's thread, so
+ * it is kept to the fields those stages use.
+ */
+export type DerivedOperation = Pick<
+  StoredOperation,
+  | 'id'
+  | 'time'
+  | 'durationMs'
+  | 'cycleId'
+  | 'identityId'
+  | 'httpMethod'
+  | 'path'
+  | 'query'
+  | 'httpStatus'
+  | 'resourceType'
+  | 'operation'
+  | 'status'
+  | 'identityType'
+  | 'identity'
+  | 'targetId'
+  | 'errorCode'
+  | 'reason'
+  | 'tokenFingerprint'
+  | 'clientKind'
+  | 'clientIp'
+>;
+
+export function toDerived(op: StoredOperation): DerivedOperation {
+  return {
+    id: op.id,
+    time: op.time,
+    durationMs: op.durationMs,
+    cycleId: op.cycleId,
+    identityId: op.identityId,
+    httpMethod: op.httpMethod,
+    path: op.path,
+    query: op.query,
+    httpStatus: op.httpStatus,
+    resourceType: op.resourceType,
+    operation: op.operation,
+    status: op.status,
+    identityType: op.identityType,
+    identity: op.identity,
+    targetId: op.targetId,
+    errorCode: op.errorCode,
+    reason: op.reason,
+    tokenFingerprint: op.tokenFingerprint,
+    clientKind: op.clientKind,
+    clientIp: op.clientIp,
+  };
+}
+
+/**
  * Later pipeline stages (cycles, identities, detection) join the write without the store knowing them.
  * All calls but afterCommit run inside the batch's transaction; on rollback their in-memory state must be reloaded.
  */
 export interface IngestStage {
   beforeInsert?(ops: OperationRecord[]): void;
   afterInsert?(ops: StoredOperation[]): void;
-  afterCommit?(ops: StoredOperation[]): void;
+  afterCommit?(ops: DerivedOperation[]): void;
   onRollback?(): void;
 }
 
@@ -33,20 +88,35 @@ export interface IngestOptions {
   stages?: IngestStage[];
 }
 
+export interface LogWriterOptions extends Omit<IngestOptions, 'stages'> {
+  /** derives what it writes, in the same transaction, when caught up (derivation.ts writeThrough) */
+  derivation?: Derivation;
+}
+
+/** What one write did: the id of the last row, and whether derivation took the batch in the same transaction. */
+export interface LogWrite {
+  lastId: number;
+  derived: boolean;
+}
+
 /**
- * The log write (issue 12 §1): classify a batch and insert its operations and bodies in one transaction, nothing
- * else. What is derived from them (clients, cycles, terms, detection) is the derivation consumer's work
- * (store/derivation.ts), which reads these rows back from its cursor. Returns the id of the last row written.
+ * The log write (issue 12 §1): classify a batch and insert its operations and bodies in one transaction. With a
+ * derivation and `derive` (the default), a batch written while derivation is caught up is derived in that same
+ * transaction; otherwise (no derivation, `derive: false` during a burst, or derivation behind) only the log is
+ * written, and the derivation consumer reads these rows back from its cursor later.
  */
 export function createLogWriter({
   db,
   classify,
-}: Omit<IngestOptions, 'stages'>): (batch: Exchange[]) => number {
+  derivation,
+}: LogWriterOptions): (batch: Exchange[], options?: { derive?: boolean }) => LogWrite {
   const insert = prepareInsert(db);
   const writeBatch = db.$client.transaction((records: OperationRecord[]) => insert(records));
-  return (batch) => {
-    const stored = writeBatch(batch.map((exchange) => toRecord(classify, exchange)));
-    return stored.length ? stored[stored.length - 1].id : 0;
+  return (batch, { derive = true } = {}) => {
+    const records = batch.map((exchange) => toRecord(classify, exchange));
+    if (derivation && derive) return derivation.writeThrough(records, insert);
+    const stored = writeBatch(records);
+    return { lastId: stored.length ? stored[stored.length - 1].id : 0, derived: false };
   };
 }
 
@@ -77,7 +147,10 @@ export function createIngest({
       for (const stage of stages) stage.onRollback?.();
       throw err;
     }
-    for (const stage of stages) stage.afterCommit?.(stored);
+    if (stages.some((s) => s.afterCommit)) {
+      const derived = stored.map(toDerived);
+      for (const stage of stages) stage.afterCommit?.(derived);
+    }
     return stored;
   };
 }

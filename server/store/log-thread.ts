@@ -1,19 +1,25 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { CycleConfig } from '../cycles/index.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
+import type { DerivedOperation } from './ingest.js';
 import type { FromLogWorker, LogWorkerData, ToLogWorker, WorkerStats } from './log-worker.js';
 import type { Recorder, RecorderStats } from './recorder.js';
 
-// The proxy's side of the log writer thread (issue 12 §1). Recording on the proxy's thread is a push onto an
-// array; every few milliseconds the array is handed to the worker in one message. Classification, the insert and
-// every retry happen there. Bounded and fail-open like the recorder it replaces: past `maxQueue` exchanges not
-// yet written, new ones are dropped and counted, and a dead worker costs drops, never a stalled request.
+// The proxy's side of the log writer thread (issue 12 §1, §2). Recording on the proxy's thread is a push onto an
+// array; every few milliseconds the array is handed to the worker in one message. Classification, the insert,
+// every retry, and the derivation of cycles, identities, clients and search terms happen there; what comes back
+// is one DerivedOperation per row for the stages that live on this thread (metrics, detection). Bounded and
+// fail-open like the recorder it replaces: past `maxQueue` exchanges not yet written, new ones are dropped and
+// counted, and a dead worker costs drops, never a stalled request.
 
 // The write turn's states (a shared Int32): free, the log writer's, the consumer's.
 export const TURN_FREE = 0;
 export const TURN_WORKER = 1;
 export const TURN_MAIN = 2;
+/** The words of the shared lock array. */
+export const LockWord = { turn: 0, reload: 1 } as const;
 
 /**
  * Who writes now, between the log writer thread and the derivation consumer: two connections to one SQLite file
@@ -30,6 +36,13 @@ export interface WriteTurn {
 
 export interface LogThread extends Recorder {
   turn: WriteTurn;
+  /** close the running cycle after a silence (cycles/jobs.ts), on the worker, which owns the cycles stage */
+  closeStale(now: number): void;
+  /**
+   * Rows the worker's stages cache were deleted (storage-budget pruning): they reload before the next write.
+   * Call while holding the turn, so no write runs in between.
+   */
+  reload(): void;
   /** runs a pragma on the worker's connection (the disk-full test caps max_page_count there) */
   pragma(statement: string): unknown;
   /** resolves once the worker has opened the database and takes exchanges (rejects if it cannot start) */
@@ -41,6 +54,7 @@ export interface LogThread extends Recorder {
 export interface LogThreadOptions {
   dbPath: string;
   classify: ClassifyOptions;
+  cycles: CycleConfig;
   maxQueue?: number;
   /**
    * journal_size_limit for the worker's connection (storage.ts budgetPlan): the WAL is truncated to it by
@@ -50,9 +64,11 @@ export interface LogThreadOptions {
   /** how often pending exchanges are handed over */
   handoffMs?: number;
   clock?: () => number;
-  /** new rows are in the log (the derivation consumer reads them) */
-  onWritten?(lastId: number): void;
+  /** rows derived and committed, for the stages on this thread, in log order */
+  onDerived?(ops: DerivedOperation[]): void;
   onError?(err: Error & { code?: string | null }, retryable: boolean): void;
+  /** derivation failed on the worker (it retries from its cursor) */
+  onDerivationError?(message: string): void;
 }
 
 /** Handed over at once past this many, so one message never carries an unbounded backlog. */
@@ -63,30 +79,44 @@ const syncTimeoutMs = 15_000;
 export function startLogThread({
   dbPath,
   classify,
+  cycles,
   maxQueue = 100_000,
   walLimitBytes,
   handoffMs = 10,
   clock = Date.now,
-  onWritten,
+  onDerived,
   onError,
+  onDerivationError,
 }: LogThreadOptions): LogThread {
   const signal = new Int32Array(new SharedArrayBuffer(4));
-  const lock = new Int32Array(new SharedArrayBuffer(4));
+  const lock = new Int32Array(new SharedArrayBuffer(8));
   const { port1: reply, port2: workerReply } = new MessageChannel();
-  const data: LogWorkerData = { dbPath, classify, maxQueue, walLimitBytes, signal, lock, reply: workerReply };
+  const { port1: events, port2: workerEvents } = new MessageChannel();
+  const data: LogWorkerData = {
+    dbPath,
+    classify,
+    cycles,
+    maxQueue,
+    walLimitBytes,
+    signal,
+    lock,
+    reply: workerReply,
+    events: workerEvents,
+  };
+  const { turn: T } = LockWord;
   const turn: WriteTurn = {
-    tryAcquire: () => Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) === TURN_FREE,
+    tryAcquire: () => Atomics.compareExchange(lock, T, TURN_FREE, TURN_MAIN) === TURN_FREE,
     acquire() {
-      while (Atomics.compareExchange(lock, 0, TURN_FREE, TURN_MAIN) !== TURN_FREE) {
-        Atomics.wait(lock, 0, TURN_WORKER, 50);
+      while (Atomics.compareExchange(lock, T, TURN_FREE, TURN_MAIN) !== TURN_FREE) {
+        Atomics.wait(lock, T, TURN_WORKER, 50);
       }
     },
     release() {
-      Atomics.store(lock, 0, TURN_FREE);
-      Atomics.notify(lock, 0);
+      Atomics.store(lock, T, TURN_FREE);
+      Atomics.notify(lock, T);
     },
   };
-  const worker = spawnWorker(data, [workerReply]);
+  const worker = spawnWorker(data, [workerReply, workerEvents]);
   worker.unref();
 
   let pending: Exchange[] = [];
@@ -116,19 +146,33 @@ export function startLogThread({
     started = resolve;
     failedToStart = reject;
   });
-  worker.on('message', (message: FromLogWorker) => {
-    if (message.type === 'ready') return started();
-    if (message.type === 'error') {
-      w = message.stats;
-      const err = Object.assign(new Error(message.message), { code: message.code });
-      onError?.(err, message.retryable);
-      return;
+  // One port for everything the worker says, in the order it said it: the rows of a batch arrive before the
+  // counts that include it, so whoever sees `written` move finds detection and metrics fed too.
+  function onEvent(message: FromLogWorker): void {
+    switch (message.type) {
+      case 'ready':
+        started();
+        break;
+      case 'derived':
+        onDerived?.(message.ops);
+        break;
+      case 'derivationError':
+        onDerivationError?.(message.message);
+        break;
+      case 'error':
+        w = message.stats;
+        onError?.(Object.assign(new Error(message.message), { code: message.code }), message.retryable);
+        break;
+      case 'stats':
+        w = message.stats;
     }
-    // Derive first, then show the new counts: whoever sees `written` move finds the rows derived too (unless
-    // the writer has already started its next batch; then the consumer's timer derives them).
-    onWritten?.(message.stats.lastId);
-    w = message.stats;
-  });
+  }
+  events.on('message', onEvent);
+  events.unref();
+  /** After a synchronous call: take what the worker said before answering, now, in order. */
+  function drainEvents(): void {
+    for (let m = receiveMessageOnPort(events); m; m = receiveMessageOnPort(events)) onEvent(m.message);
+  }
   const onDeath = (reason: string) => {
     dead ??= reason;
     // A thread that ended mid-write holds the turn forever otherwise.
@@ -166,6 +210,7 @@ export function startLogThread({
     Atomics.store(signal, 0, 0);
     worker.postMessage(message);
     if (Atomics.wait(signal, 0, 0, timeoutMs) === 'timed-out') return undefined;
+    drainEvents();
     return receiveMessageOnPort(reply)?.message;
   }
 
@@ -197,7 +242,12 @@ export function startLogThread({
     flush() {
       const answer = call({ type: 'flush' }) as WorkerStats | undefined;
       if (answer) w = answer;
-      onWritten?.(w.lastId);
+    },
+    closeStale(now) {
+      if (!dead) worker.postMessage({ type: 'closeStale', now } satisfies ToLogWorker);
+    },
+    reload() {
+      Atomics.add(lock, LockWord.reload, 1);
     },
     stats,
     start() {},

@@ -1,32 +1,43 @@
-// The log writer's thread (issue 12 §1). The proxy's thread hands it exchanges in batches (log-thread.ts); here
-// they are classified and inserted into `operations` and `bodies` by the same bounded, fail-open recorder that
-// used to run on the proxy's thread: backoff on a failing disk, partial batches on a full one, drops counted.
-// After each write it tells the proxy's thread, whose derivation consumer then reads the new rows.
+// The log writer's thread (issue 12 §1, §2). The proxy's thread hands it exchanges in batches (log-thread.ts);
+// here they are classified and written by the same bounded, fail-open recorder that used to run on the proxy's
+// thread (backoff on a failing disk, partial batches on a full one, drops counted), and derived: the clients,
+// cycles and search-terms stages run here, in the log write's transaction while derivation is caught up, or from
+// the cursor when it is behind. What the proxy's thread still needs of each operation (metrics, the upstream's
+// state, detection) goes back to it as DerivedOperation rows, on the events port, after the commit.
 import { statSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { createClientStage } from '../cycles/clients.js';
+import { type CycleConfig, createCycleStage } from '../cycles/index.js';
 import { classify } from '../scim/classify.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
+import { startConsumer } from './consumer.js';
 import { openDatabase } from './db.js';
-import { createLogWriter } from './ingest.js';
-import { TURN_FREE, TURN_MAIN, TURN_WORKER } from './log-thread.js';
+import { createDerivation } from './derivation.js';
+import { createLogWriter, type DerivedOperation, type IngestStage } from './ingest.js';
+import { LockWord, TURN_FREE, TURN_MAIN, TURN_WORKER, type WriteTurn } from './log-thread.js';
 import { createRecorder, type RecorderStats } from './recorder.js';
+import { createTermsStage } from './terms.js';
 
 export interface LogWorkerData {
   dbPath: string;
   classify: ClassifyOptions;
+  cycles: CycleConfig;
   maxQueue?: number;
   walLimitBytes?: number;
   /** for synchronous calls: the worker sets [0] to 1 and notifies once its answer is on `reply` */
   signal: Int32Array;
-  /** the write turn shared with the derivation consumer (log-thread.ts WriteTurn): TURN_* */
+  /** [LockWord.turn]: the write turn shared with the proxy's thread (WriteTurn); [LockWord.reload]: see reload() */
   lock: Int32Array;
   reply: MessagePort;
+  /** everything the worker tells the proxy's thread (FromLogWorker), in order */
+  events: MessagePort;
 }
 
 export type ToLogWorker =
   | { type: 'record'; exchanges: Exchange[] }
   | { type: 'flush' }
   | { type: 'stop'; deadlineMs: number }
+  | { type: 'closeStale'; now: number }
   | { type: 'pragma'; statement: string };
 
 export interface WorkerStats extends RecorderStats {
@@ -38,10 +49,15 @@ export interface WorkerStats extends RecorderStats {
 export type FromLogWorker =
   | { type: 'ready' }
   | { type: 'stats'; stats: WorkerStats }
+  | { type: 'derived'; ops: DerivedOperation[] }
+  | { type: 'derivationError'; message: string }
   | { type: 'error'; message: string; code: string | null; retryable: boolean; stats: WorkerStats };
 
 const data = workerData as LogWorkerData;
-const port = parentPort!;
+const port = data.events;
+// The proxy's thread talks to us on the worker's own port; we answer on `events` (which it can also drain
+// synchronously after a flush) and on `reply`.
+const inbox = parentPort!;
 // This thread may wait for a lock: the proxy's does not wait on it. Longer than scimtap's other writers hold one
 // (alert evaluation, pruning), short enough that another process holding the lock shows as failing at once.
 const db = openDatabase(data.dbPath, { busyTimeoutMs: 100 });
@@ -65,7 +81,51 @@ const walSize = () => {
     return 0;
   }
 };
-const write = createLogWriter({ db, classify: (e) => classify(e, data.classify) });
+/** Past this many exchanges waiting, batches are written to the log only: the log first, derivation after. */
+const deriveInlineBelow = 2_000;
+const turn: WriteTurn = {
+  tryAcquire: () => Atomics.compareExchange(data.lock, LockWord.turn, TURN_FREE, TURN_WORKER) === TURN_FREE,
+  acquire() {
+    // Wait for the proxy thread's turn (pruning, alert evaluation) to end.
+    while (Atomics.compareExchange(data.lock, LockWord.turn, TURN_FREE, TURN_WORKER) !== TURN_FREE) {
+      Atomics.wait(data.lock, LockWord.turn, TURN_MAIN, 50);
+    }
+  },
+  release() {
+    Atomics.store(data.lock, LockWord.turn, TURN_FREE);
+    Atomics.notify(data.lock, LockWord.turn);
+  },
+};
+const clients = createClientStage({ db });
+const cycles = createCycleStage({ db, config: data.cycles });
+const relay: IngestStage = {
+  afterCommit(ops) {
+    port.postMessage({ type: 'derived', ops } satisfies FromLogWorker);
+  },
+};
+const derivation = createDerivation({ db, stages: [clients, cycles, createTermsStage(db), relay] });
+const consumer = startConsumer({
+  derivation,
+  turn,
+  onError: (err) =>
+    port.postMessage({
+      type: 'derivationError',
+      message: (err as Error)?.message ?? String(err),
+    } satisfies FromLogWorker),
+});
+/**
+ * The proxy's thread pruned rows the cycles stage caches (storage budget): it bumps the reload word while it
+ * holds the turn, and the next write here reloads the stages first.
+ */
+let reloadSeen = Atomics.load(data.lock, LockWord.reload);
+function reloadIfPruned(): void {
+  const now = Atomics.load(data.lock, LockWord.reload);
+  if (now === reloadSeen) return;
+  reloadSeen = now;
+  clients.onRollback();
+  cycles.onRollback();
+}
+const write = createLogWriter({ db, classify: (e) => classify(e, data.classify), derivation });
 let received = 0;
 let lastId = 0;
 let reportDue = false;
@@ -81,23 +141,24 @@ const report = () => {
 };
 const recorder = createRecorder({
   write(batch) {
-    // Wait for the consumer's turn to end (one derivation batch), then hold ours for the transaction.
-    while (Atomics.compareExchange(data.lock, 0, TURN_FREE, TURN_WORKER) !== TURN_FREE) {
-      Atomics.wait(data.lock, 0, TURN_MAIN, 50);
-    }
+    turn.acquire();
+    let derived: boolean;
     try {
-      const id = write(batch);
-      if (id) lastId = id;
+      reloadIfPruned();
+      const written = write(batch, { derive: recorder.stats().queued < deriveInlineBelow });
+      derived = written.derived;
+      if (written.lastId) lastId = written.lastId;
       truncateWal();
     } finally {
-      Atomics.store(data.lock, 0, TURN_FREE);
-      Atomics.notify(data.lock, 0);
+      turn.release();
     }
+    // Logged only (a burst, or derivation behind): the consumer catches up between the writes.
+    if (!derived) consumer.kick();
     report();
   },
   maxQueue: data.maxQueue,
-  // Short transactions: scimtap's other writers (alert evaluation, pruning) wait at most 10 ms for one.
-  maxBatch: 250,
+  // Short transactions: scimtap's other writers (alert evaluation, pruning) wait for one to end.
+  maxBatch: 100,
   onError(err, retryable) {
     const code = (err as { code?: unknown })?.code;
     port.postMessage({
@@ -111,7 +172,17 @@ const recorder = createRecorder({
   },
 });
 recorder.start();
+consumer.start();
 port.postMessage({ type: 'ready' } satisfies FromLogWorker);
+
+/** Derive what is behind, now (flush and stop): "written" then also means "derived". */
+function drainDerivation(): void {
+  try {
+    consumer.drain();
+  } catch {
+    // Reported by the consumer's onError; the next start resumes from the cursor.
+  }
+}
 
 /** Answer a synchronous call: the proxy's thread is blocked in Atomics.wait until the signal flips. */
 function answer(value: unknown): void {
@@ -124,7 +195,7 @@ function answer(value: unknown): void {
 const asBuffer = (b: Uint8Array | null) =>
   b === null || Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-port.on('message', (message: ToLogWorker) => {
+inbox.on('message', (message: ToLogWorker) => {
   switch (message.type) {
     case 'record':
       for (const exchange of message.exchanges) {
@@ -136,17 +207,36 @@ port.on('message', (message: ToLogWorker) => {
       return;
     case 'flush':
       recorder.flush();
+      drainDerivation();
       answer(stats());
+      return;
+    case 'closeStale':
+      // A cycle closes after a silence, which no operation brings: the proxy's thread's job asks.
+      turn.acquire();
+      try {
+        reloadIfPruned();
+        cycles.closeStale(message.now);
+      } catch (err) {
+        port.postMessage({
+          type: 'derivationError',
+          message: (err as Error)?.message ?? String(err),
+        } satisfies FromLogWorker);
+      } finally {
+        turn.release();
+      }
       return;
     case 'pragma':
       answer(db.$client.pragma(message.statement, { simple: true }));
       return;
     case 'stop': {
       const dropped = recorder.stop({ deadlineMs: message.deadlineMs });
+      consumer.stop();
+      drainDerivation();
       const final = stats();
       db.$client.close();
       answer({ dropped, stats: final });
       port.close();
+      inbox.close();
       return;
     }
   }
