@@ -1,11 +1,12 @@
 import { getRandomValues } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { StoredGroup, StoredResource } from './collection.js';
 import { buildDiscovery, LIST_SCHEMA, MAX_RESULTS } from './discovery.js';
 import { badRequest, errorBody, ScimError } from './errors.js';
 import { parseFilter } from './filter.js';
 import { parsePatchOp } from './patch.js';
-import { type StoredGroup, type StoredResource, TargetStore } from './store.js';
+import { TargetStore } from './store.js';
 
 export { ScimError } from './errors.js';
 
