@@ -26,7 +26,8 @@ import {
 } from '../../test/fixtures/entra.js';
 import { errorCodes, operationKinds } from '../vocabulary.js';
 import { classify } from './classify.js';
-import { createRedactor, redactBodyText, scrubText } from './redact.js';
+import { createRedactor } from './redact.js';
+import { redactBodyText, scrubText } from './redact-text.js';
 import { parseFilter, parseQuery, parseTarget } from './request-line.js';
 import type { ClassifyOptions, Exchange, Operation } from './types.js';
 

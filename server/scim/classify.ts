@@ -9,7 +9,8 @@ import { asBool, asText, attrName, getKey, isObject, num } from './json.js';
 import { errorInfo, judge } from './judge.js';
 import { memberChangeOf, memberIds, mergeMembers, patchKind, patchOps, patchValue } from './patch.js';
 import { PropertyList } from './properties.js';
-import { createRedactor, type Redactor, redactBodyText, scrubText, secretTexts } from './redact.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { redactBodyText, scrubText, secretTexts } from './redact-text.js';
 import {
   MAX_FILTER_CHARS,
   parseFilter,

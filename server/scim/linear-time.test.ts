@@ -6,13 +6,12 @@ import { safeDecode } from './json.js';
 import {
   createRedactor,
   MAX_SECRET_VALUES,
-  redactBodyText,
   redactJson,
-  scrubText,
   scrubValues,
   secretValues,
   stripBrackets,
 } from './redact.js';
+import { redactBodyText, scrubText } from './redact-text.js';
 import {
   MAX_ATTRIBUTE_PATH_CHARS,
   MAX_FILTER_CHARS,

@@ -15,7 +15,7 @@ import { request, startRawUpstream, until } from './lib.js';
 // unchanged or scimtap's SCIM 502/504, every request settles within the timeout plus a second, and every
 // exchange is recorded with the right error code.
 //
-// Decision (documented in server/proxy/index.ts): SCIMTAP_UPSTREAM_TIMEOUT_MS bounds the whole exchange,
+// Decision (documented in server/proxy/forward.ts): SCIMTAP_UPSTREAM_TIMEOUT_MS bounds the whole exchange,
 // body included. A body still flowing at the deadline is cut (the client sees an incomplete response, never
 // a silently short one): Entra gives up on a call after about the same time, so a longer wait would hold a
 // socket for an answer nobody reads.

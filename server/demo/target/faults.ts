@@ -1,0 +1,38 @@
+/** Knobs that make the target misbehave the way real SCIM apps do. Applied in this order. */
+export interface TargetFaults {
+  /** Every request answers 401, as when the app's token has expired or been revoked. */
+  tokenExpired: boolean;
+  /** Delay in ms added before every answer (after the token check). */
+  latencyMs: number;
+  /** Share (0..1) of requests answered 429 with `Retry-After`. */
+  throttleRate: number;
+  /** Share (0..1) of requests answered 500. */
+  errorRate: number;
+  /** Filter queries with no match answer 404 instead of an empty ListResponse (Entra quarantines for this). */
+  nonCompliantFilter: boolean;
+  /** userNames whose POST always answers 409 uniqueness, matched case-insensitively. */
+  conflictUserNames: string[];
+  /** Source of randomness for the rates; Math.random when unset. */
+  random?: () => number;
+}
+
+export const NO_FAULTS: TargetFaults = {
+  tokenExpired: false,
+  latencyMs: 0,
+  throttleRate: 0,
+  errorRate: 0,
+  nonCompliantFilter: false,
+  conflictUserNames: [],
+};
+
+/** Throws on a rate outside 0..1 or a latency that is not a finite number of ms. */
+export function checkFaults(f: TargetFaults): void {
+  for (const name of ['errorRate', 'throttleRate'] as const) {
+    if (!(f[name] >= 0 && f[name] <= 1))
+      throw new RangeError(`${name} must be between 0 and 1, got ${f[name]}`);
+  }
+  if (!(f.latencyMs >= 0 && Number.isFinite(f.latencyMs))) {
+    throw new RangeError(`latencyMs must be a finite number >= 0, got ${f.latencyMs}`);
+  }
+  if (!Array.isArray(f.conflictUserNames)) throw new TypeError('conflictUserNames must be an array');
+}

@@ -1,0 +1,240 @@
+// Decoded views of a text for the scrubber: each undoes one or more escape families (JSON, HTML, percent) in one
+// pass and keeps, per character, the span of the original text it came from, so a match in a view maps back.
+
+/** A decoded text and, per character, the [from, to) span of the original text it came from. */
+export interface View {
+  text: string;
+  from: Int32Array;
+  to: Int32Array;
+}
+
+interface Decoding {
+  json?: boolean;
+  html?: boolean;
+  percent?: boolean;
+  plusSpace?: boolean;
+}
+
+// HTML5 names for ASCII punctuation (and a few more) that apps' escapers use.
+const ENTITIES = new Map<string, string>(
+  Object.entries({
+    quot: '"',
+    QUOT: '"',
+    amp: '&',
+    AMP: '&',
+    apos: "'",
+    lt: '<',
+    LT: '<',
+    gt: '>',
+    GT: '>',
+    excl: '!',
+    num: '#',
+    dollar: '$',
+    percnt: '%',
+    lpar: '(',
+    rpar: ')',
+    ast: '*',
+    midast: '*',
+    plus: '+',
+    comma: ',',
+    period: '.',
+    sol: '/',
+    colon: ':',
+    semi: ';',
+    equals: '=',
+    quest: '?',
+    commat: '@',
+    lsqb: '[',
+    lbrack: '[',
+    bsol: '\\',
+    rsqb: ']',
+    rbrack: ']',
+    Hat: '^',
+    lowbar: '_',
+    UnderBar: '_',
+    grave: '`',
+    DiacriticalGrave: '`',
+    lcub: '{',
+    lbrace: '{',
+    verbar: '|',
+    vert: '|',
+    VerticalLine: '|',
+    rcub: '}',
+    rbrace: '}',
+    nbsp: '\u00a0',
+    NonBreakingSpace: '\u00a0',
+    Tab: '\t',
+    NewLine: '\n',
+  }),
+);
+// HTML parsers accept these few without their semicolon
+const LEGACY = new Set(['quot', 'QUOT', 'amp', 'AMP', 'lt', 'LT', 'gt', 'GT', 'nbsp']);
+const JSON_SIMPLE = new Map([
+  ['n', '\n'],
+  ['t', '\t'],
+  ['r', '\r'],
+  ['b', '\b'],
+  ['f', '\f'],
+]);
+
+function hexAt(text: string, at: number, n: number): number {
+  if (at + n > text.length) return -1;
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = Number.parseInt(text[i], 16);
+    if (Number.isNaN(d)) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** One pass that undoes the chosen escapes; every escape looks ahead a bounded number of characters. */
+function decode(text: string, d: Decoding): View {
+  const n = text.length;
+  const out: string[] = [];
+  const from = new Int32Array(n);
+  const to = new Int32Array(n);
+  let k = 0;
+  const emit = (s: string, a: number, b: number) => {
+    for (let j = 0; j < s.length; j++) {
+      out.push(s[j]);
+      from[k] = a;
+      to[k] = b;
+      k++;
+    }
+  };
+  let i = 0;
+  while (i < n) {
+    const c = text[i];
+    if (d.json && c === '\\' && i + 1 < n) {
+      const e = text[i + 1];
+      if (e === 'u') {
+        const v = hexAt(text, i + 2, 4);
+        if (v >= 0) {
+          emit(String.fromCharCode(v), i, i + 6);
+          i += 6;
+          continue;
+        }
+      } else if (e === 'x') {
+        const v = hexAt(text, i + 2, 2);
+        if (v >= 0) {
+          emit(String.fromCharCode(v), i, i + 4);
+          i += 4;
+          continue;
+        }
+      } else {
+        emit(JSON_SIMPLE.get(e) ?? e, i, i + 2);
+        i += 2;
+        continue;
+      }
+    }
+    if (d.html && c === '&') {
+      const decoded = entityAt(text, i);
+      if (decoded) {
+        emit(decoded.value, i, decoded.end);
+        i = decoded.end;
+        continue;
+      }
+    }
+    if (d.percent && c === '%') {
+      const decoded = percentAt(text, i);
+      if (decoded) {
+        emit(decoded.value, i, decoded.end);
+        i = decoded.end;
+        continue;
+      }
+    }
+    emit(d.plusSpace && c === '+' ? ' ' : c, i, i + 1);
+    i++;
+  }
+  return { text: out.join(''), from: from.subarray(0, k), to: to.subarray(0, k) };
+}
+
+function entityAt(text: string, at: number): { value: string; end: number } | null {
+  if (text[at + 1] === '#') {
+    const hex = text[at + 2] === 'x' || text[at + 2] === 'X';
+    let j = at + (hex ? 3 : 2);
+    let v = 0;
+    const start = j;
+    while (j < text.length && j - start < 8) {
+      const digit = Number.parseInt(text[j], hex ? 16 : 10);
+      if (Number.isNaN(digit)) break;
+      v = v * (hex ? 16 : 10) + digit;
+      j++;
+    }
+    if (j === start || v > 0x10ffff) return null;
+    if (text[j] === ';') j++;
+    return { value: String.fromCodePoint(v), end: j };
+  }
+  let j = at + 1;
+  while (j < text.length && j - at <= 32 && isAlnum(text.charCodeAt(j))) j++;
+  const name = text.slice(at + 1, j);
+  const value = ENTITIES.get(name);
+  if (value !== undefined && text[j] === ';') return { value, end: j + 1 };
+  // `&quotd` reads as `"d` in HTML: a legacy name needs no semicolon and may run into the next letters
+  for (const legacy of LEGACY) {
+    if (name.startsWith(legacy))
+      return { value: ENTITIES.get(legacy) as string, end: at + 1 + legacy.length };
+  }
+  return null;
+}
+
+/** `%XX`, or a run of them that spells one UTF-8 character. */
+function percentAt(text: string, at: number): { value: string; end: number } | null {
+  const b0 = hexAt(text, at + 1, 2);
+  if (b0 < 0) return null;
+  if (b0 < 0x80) return { value: String.fromCharCode(b0), end: at + 3 };
+  const extra = b0 >= 0xf0 && b0 < 0xf8 ? 3 : b0 >= 0xe0 ? 2 : b0 >= 0xc0 ? 1 : -1;
+  if (extra < 0) return null;
+  let cp = b0 & (0x3f >> extra);
+  let j = at + 3;
+  for (let e = 0; e < extra; e++) {
+    const b = text[j] === '%' ? hexAt(text, j + 1, 2) : -1;
+    if (b < 0x80 || b >= 0xc0) return null;
+    cp = (cp << 6) | (b & 0x3f);
+    j += 3;
+  }
+  if (cp > 0x10ffff) return null;
+  return { value: String.fromCodePoint(cp), end: j };
+}
+
+/** `inner` decoded from `outer.text`, mapped back to the text `outer` came from. */
+function compose(outer: View, inner: View): View {
+  const from = new Int32Array(inner.text.length);
+  const to = new Int32Array(inner.text.length);
+  for (let i = 0; i < inner.text.length; i++) {
+    from[i] = outer.from[inner.from[i]];
+    to[i] = outer.to[inner.to[i] - 1];
+  }
+  return { text: inner.text, from, to };
+}
+
+const ALL: Decoding = { json: true, html: true, percent: true };
+
+/** The raw text's decoded views that differ from it: each escape family alone, all of them, and twice. */
+export function viewsOf(text: string): View[] {
+  const json = text.includes('\\');
+  const html = text.includes('&');
+  const percent = text.includes('%');
+  const plus = text.includes('+');
+  const views: View[] = [];
+  if (json) views.push(decode(text, { json: true }));
+  if (html) views.push(decode(text, { html: true }));
+  if (percent) views.push(decode(text, { percent: true }));
+  if (percent || plus) views.push(decode(text, { percent: true, plusSpace: true }));
+  const families = Number(json) + Number(html) + Number(percent);
+  // one escape inside another (`%5Cu002B`, `&amp;#43;`, a JSON-escaped HTML page)
+  if (families >= 1) {
+    const once = decode(text, ALL);
+    if (families >= 2) views.push(once);
+    if (once.text.includes('\\') || once.text.includes('&') || once.text.includes('%')) {
+      views.push(compose(once, decode(once.text, ALL)));
+      views.push(compose(once, decode(once.text, { ...ALL, plusSpace: true })));
+    }
+  }
+  return views;
+}
