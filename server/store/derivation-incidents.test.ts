@@ -4,6 +4,7 @@ import {
   exchange,
   filterQuery,
   PROBE_GUID,
+  proxyError,
   scimError,
 } from '../../test/fixtures/entra.js';
 import { entra } from '../../test/helpers/traffic.js';
@@ -108,6 +109,23 @@ const moods: Record<string, Step[]> = {
   ],
   throttled: [(at, r) => entra.throttled(at, anyUser(r).id)],
   slow: [(at, r) => slow(at, anyUser(r).name)],
+  // the client's, not the app's: in their cycle, in none of its counts (cycles/rollup.ts countOutcome)
+  client: [
+    (at, r) =>
+      exchange({
+        startedAt: at,
+        method: 'PATCH',
+        path: `/scim/v2/Users/${anyUser(r).id}`,
+        status: 429,
+        resBody: proxyError(429, 'too many concurrent requests from this client'),
+        failure: 'ClientThrottled',
+      }),
+    (at, r) => ({
+      ...entra.deleteUser(at, anyUser(r).id),
+      httpStatus: null,
+      failure: 'ClientAborted' as const,
+    }),
+  ],
 };
 const moodNames = Object.keys(moods);
 
