@@ -6,8 +6,8 @@ import type { Db } from '../store/db.js';
 import {
   cycleFailureCounts,
   firstOperationIdOfCycle,
+  lastDerivedOperationId,
   lastHealthyCycleBefore,
-  maxOperationId,
   nthNewestCycleId,
   observedOperations,
   operationSampleRow,
@@ -50,11 +50,14 @@ export function createDetection({
   const tracker = createTracker({ rules, cycleIntervalMs, maxCycles: RECENT_CYCLES });
   restore();
 
-  /** Rebuild the tracker from the database: the last cycles' operations, and the escrow count before them. */
+  /**
+   * Rebuild the tracker from the database: the last cycles' operations up to the derivation cursor (the consumer
+   * hands over the rest), and the escrow count before them.
+   */
   function restore(): void {
-    const maxId = maxOperationId(db);
-    if (maxId === 0) return;
-    let fromId = Math.max(1, maxId - replayLimit + 1);
+    const lastId = lastDerivedOperationId(db);
+    if (lastId === 0) return;
+    let fromId = Math.max(1, lastId - replayLimit + 1);
     const firstCycle = nthNewestCycleId(db, RECENT_CYCLES - 1);
     if (firstCycle !== null) {
       const firstOp = firstOperationIdOfCycle(db, firstCycle);
@@ -62,8 +65,8 @@ export function createDetection({
       restoreEscrowBase(firstCycle);
     }
     // In chunks by id range: faster than a row iterator, and memory stays bounded.
-    for (let from = fromId; from <= maxId; from += 10_000) {
-      for (const op of observedOperations(db, from, from + 10_000)) tracker.observe(op);
+    for (let from = fromId; from <= lastId; from += 10_000) {
+      for (const op of observedOperations(db, from, Math.min(from + 10_000, lastId + 1))) tracker.observe(op);
     }
   }
 

@@ -13,6 +13,15 @@ export interface FailureFacts {
 // Errors that say nothing about the object itself: the vocabulary's list, as a set for the hot lookups.
 const appWide: ReadonlySet<string> = new Set(appWideErrorCodes);
 
+/**
+ * The client hung up before the answer (ClientAborted), or scimtap turned it away over its share of the upstream
+ * (ClientThrottled): the operation records the client, not the app. It belongs to its cycle, and counts in none
+ * of the cycle's outcome counts (rollup.ts countOutcome) nor in detection's windows.
+ */
+export function isClientSide(op: Pick<FailureFacts, 'errorCode'>): boolean {
+  return op.errorCode === 'ClientAborted' || op.errorCode === 'ClientThrottled';
+}
+
 export function isAuthFailure(op: Pick<FailureFacts, 'httpStatus'>): boolean {
   return op.httpStatus === 401 || op.httpStatus === 403;
 }

@@ -1,6 +1,7 @@
 import type { ClientKind, Operation } from '../scim/types.js';
 import type { CycleRow } from '../store/queries/cycles.js';
 import type { CycleState } from '../store/schema/cycles.js';
+import { isClientSide } from './failing.js';
 import { bucketOf, emptyHistogram, parseHistogram } from './latency.js';
 import { type CycleKind, isProvisioning } from './segment.js';
 
@@ -82,6 +83,37 @@ export function newCycleRollup(
   };
 }
 
+/** A cycle's outcome counts: what the rules test, /api/status and the dashboard show, kept by one fold. */
+export interface OutcomeCounts {
+  total: number;
+  successes: number;
+  failures: number;
+  warnings: number;
+  /** delete + disable operations sent, whatever their outcome */
+  deletes: number;
+  /** 429 answers */
+  throttled: number;
+}
+
+/**
+ * Counts one operation in its cycle's outcome counts, the one definition both the stored rollup (foldCycle below)
+ * and detection's (detect/cycle-fold.ts) fold with. False, counting nothing: the operation is the client's
+ * (failing.ts isClientSide), not the app's answer.
+ */
+export function countOutcome(
+  c: OutcomeCounts,
+  op: { operation: string; status: string; httpStatus: number | null; errorCode: string | null },
+): boolean {
+  if (isClientSide(op)) return false;
+  c.total++;
+  if (op.status === 'success') c.successes++;
+  else if (op.status === 'failure') c.failures++;
+  else c.warnings++;
+  if (op.operation === 'delete' || op.operation === 'disable') c.deletes++;
+  if (op.httpStatus === 429) c.throttled++;
+  return true;
+}
+
 /**
  * Folds one stored operation into its cycle's rollup. In place: it runs once per recorded operation, and the
  * rollup belongs to the cycles stage alone. `firstTouch`: the operation's identity appears in this cycle for the
@@ -94,26 +126,23 @@ export function foldCycle(
 ): CycleRollup {
   if (c.total === 0 && c.probeOutcome !== null && op.operation === 'testConnection')
     c.probeOperationId = op.id;
-  c.total++;
-  if (op.status === 'success') c.successes++;
-  else if (op.status === 'failure') c.failures++;
-  else c.warnings++;
-  c.countsByOperation[op.operation] ??= { success: 0, failure: 0, warning: 0 };
-  c.countsByOperation[op.operation][op.status]++;
-  if (op.errorCode) c.countsByErrorCode[op.errorCode] = (c.countsByErrorCode[op.errorCode] ?? 0) + 1;
-  if (op.operation === 'delete' || op.operation === 'disable') c.deletes++;
-  if (op.httpStatus === 429) c.throttled++;
+  // What Entra sent (progress, the cycle's kind) counts whoever answered.
   if (isProvisioning(op)) c.provisioningOps++;
   if (op.operation === 'lookup') c.lookups++;
   for (const m of op.members) c.membersTouched += m.ids.length;
-  const ms = Math.max(0, op.durationMs);
-  c.histogram[bucketOf(ms)]++;
-  c.latencySumMs += ms;
-  if (ms > c.latencyMaxMs) c.latencyMaxMs = ms;
   if (firstTouch) {
     if (firstTouch.type === 'User') c.usersTouched++;
     else c.groupsTouched++;
   }
+  // What the app answered: counts by operation and error code add up to the outcome counts, latencies with them.
+  if (!countOutcome(c, op)) return c;
+  c.countsByOperation[op.operation] ??= { success: 0, failure: 0, warning: 0 };
+  c.countsByOperation[op.operation][op.status]++;
+  if (op.errorCode) c.countsByErrorCode[op.errorCode] = (c.countsByErrorCode[op.errorCode] ?? 0) + 1;
+  const ms = Math.max(0, op.durationMs);
+  c.histogram[bucketOf(ms)]++;
+  c.latencySumMs += ms;
+  if (ms > c.latencyMaxMs) c.latencyMaxMs = ms;
   return c;
 }
 

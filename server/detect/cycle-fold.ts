@@ -1,9 +1,11 @@
 import { countsTowardEscrowBase } from '../cycles/failing.js';
+import { countOutcome } from '../cycles/rollup.js';
 import type { ObservedOperation } from './tracker.js';
 import type { AffectedIdentity, CycleRollup, OperationSample } from './types.js';
 
 // A cycle as detection sees it: the counts the rules test, with first/last times and samples for the email.
-// The cycle itself (which operations belong to it) is the cycles stage's: operations arrive with its id.
+// The cycle itself (which operations belong to it) is the cycles stage's: operations arrive with its id, and its
+// outcome counts are the stored rollup's, folded by the same function (cycles/rollup.ts countOutcome).
 
 const SAMPLES = 5;
 const IDENTITIES = 20;
@@ -88,7 +90,7 @@ export function foldCycle(
 ): void {
   c.lastOperationAt = Math.max(c.lastOperationAt, op.time);
   c.lastOperationId = Math.max(c.lastOperationId, op.id);
-  c.total++;
+  if (!countOutcome(c, op)) return;
   if (op.operation === 'testConnection') {
     c.probe ??= {
       failed: op.status === 'failure',
@@ -99,10 +101,7 @@ export function foldCycle(
   } else {
     c.probeOnly = false;
   }
-  if (op.status === 'success') c.successes++;
-  else if (op.status === 'warning') c.warnings++;
-  else {
-    c.failures++;
+  if (op.status === 'failure') {
     if (countsTowardEscrowBase(op)) c.failuresBase++;
     c.firstFailureAt ??= op.time;
     c.lastFailureAt = op.time;
@@ -112,13 +111,11 @@ export function foldCycle(
     if (nonCompliant) c.complianceFailures++;
   }
   if (op.operation === 'delete' || op.operation === 'disable') {
-    c.deletes++;
     c.firstDeleteAt ??= op.time;
     c.lastDeleteAt = op.time;
     push(c.deleteSamples, sample, SAMPLES);
   }
   if (op.httpStatus === 429) {
-    c.throttled++;
     c.firstThrottleAt ??= op.time;
     c.lastThrottleAt = op.time;
     push(c.throttleSamples, sample, SAMPLES);

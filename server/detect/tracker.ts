@@ -1,5 +1,5 @@
 import type { RulesConfig } from '../config.js';
-import { isAuthFailure, isNonCompliantFilterAnswer, isUnavailable } from '../cycles/failing.js';
+import { isAuthFailure, isClientSide, isNonCompliantFilterAnswer, isUnavailable } from '../cycles/failing.js';
 import type { ClientKind, OperationKind, OperationStatus } from '../scim/types.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { type CycleAcc, foldCycle, IdentitySet, newCycleAcc, push } from './cycle-fold.js';
@@ -203,10 +203,15 @@ export function createTracker({
       strangers.add(op);
       return;
     }
-    // Entra gave up, or scimtap turned away a client over its share: neither says anything about the app
-    if (op.errorCode === 'ClientAborted' || op.errorCode === 'ClientThrottled') return;
     const key = identityKey(op);
     const sample = toSample(op);
+    // Entra gave up, or scimtap turned away a client over its share: neither says anything about the app. In its
+    // cycle (its last operation, as the stored cycle's end), in no count and no window.
+    if (isClientSide(op)) {
+      const cycle = cycleFor(op);
+      if (cycle) foldCycle(cycle, op, { key, sample, authFailed: false, nonCompliant: false });
+      return;
+    }
     const down = isUnavailable(op);
     const authFailed = isAuthFailure(op);
 

@@ -1,6 +1,6 @@
 import type { ClientKind, Exchange, Operation } from '../scim/types.js';
 import type { Db } from './db.js';
-import type { Derivation } from './derivation.js';
+import { type Derivation, writeCursor } from './derivation.js';
 import { capOperation } from './limits.js';
 
 /** An operation about to be stored: later stages may fill in its cycle and identity. */
@@ -123,7 +123,8 @@ export function createLogWriter({
 /**
  * Classify, insert and run the stages in one transaction: the pipeline before the log had a consumer. Tests and
  * benchmarks that build rollups without a running scimtap still use it; scimtap itself writes the log with
- * createLogWriter and derives with createDerivation.
+ * createLogWriter and derives with createDerivation. The rows are derived as they are written, so the derivation
+ * cursor moves with them: what reads up to the cursor (the alert engine's restore) sees them.
  */
 export function createIngest({
   db,
@@ -135,6 +136,7 @@ export function createIngest({
     for (const stage of stages) stage.beforeInsert?.(records);
     const stored = insert(records);
     for (const stage of stages) stage.afterInsert?.(stored);
+    if (stored.length > 0) writeCursor(db, stored[stored.length - 1].id);
     return stored;
   });
 

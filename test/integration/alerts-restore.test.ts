@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createAlertEngine } from '../../server/alerts/engine.js';
 import { rulesSchema } from '../../server/config.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
+import { writeCursor } from '../../server/store/derivation.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
@@ -70,6 +71,8 @@ function history(db: Db, count: number, failures: number): number {
       }
       t += 40 * MIN;
     }
+    // derived: the engine replays operations up to the derivation cursor
+    writeCursor(db, Number(sqlite.prepare('select max(id) from operations').pluck().get()));
   })();
   return t;
 }

@@ -2,6 +2,7 @@ import { and, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
 import type { ObservedOperation } from '../../detect/tracker.js';
 import type { ClientKind } from '../../scim/types.js';
 import type { Db } from '../db.js';
+import { readCursor } from '../derivation.js';
 import { cycles, identities, operations } from '../schema/index.js';
 
 // What the alert engine reads back from the store: the operations it replays at start, the cycles before them
@@ -20,6 +21,15 @@ export function maxOperationId(db: Db): number {
       .from(operations)
       .get()?.id ?? 0
   );
+}
+
+/**
+ * The last operation the engine may replay at start: the derivation cursor (issue 12 §2). Rows past it are not
+ * labelled yet (no cycle, no identity), and the consumer hands them to the engine's stage once derived: replayed
+ * too, they would count twice.
+ */
+export function lastDerivedOperationId(db: Db): number {
+  return Math.min(readCursor(db), maxOperationId(db));
 }
 
 /** Operations with `fromId <= id < toId`, in id order. */
