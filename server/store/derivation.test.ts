@@ -11,9 +11,10 @@ import { createDerivation, readCursor } from './derivation.js';
 import { createLogWriter, type IngestStage } from './ingest.js';
 import { createTermsStage } from './terms.js';
 
-// Issue 12 §2's property: deriving incrementally, in random batches interleaved with random log writes, with
-// crashes (restarts) at random points, some in the middle of a derivation transaction, gives the same cycles,
-// identities, memberships and per-operation labels as a rebuild from an empty cursor.
+// Issue 12 §2's property: deriving incrementally, in random batches interleaved with random log writes (some
+// logged alone, as in a burst, some derived in their own transaction as the log writer does when caught up),
+// with crashes (restarts) at random points, some in the middle of a derivation or write-through transaction,
+// gives the same cycles, identities, memberships and per-operation labels as a rebuild from an empty cursor.
 
 /** mulberry32: a seeded generator, so that a failing seed can be run again */
 function random(seed: number) {
@@ -81,21 +82,29 @@ function runIncrementally(seed: number) {
   const exchanges = traffic(rand, 150 + rand.int(250));
   const clock = () => exchanges[exchanges.length - 1].startedAt + 1;
   const db = openDatabase(':memory:');
-  const writeLog = createLogWriter({ db, classify: (e) => classify(e, classifyOptions) });
+  const classifyOne = (e: Exchange) => classify(e, classifyOptions);
+  const writeLog = createLogWriter({ db, classify: classifyOne });
   // A restart: the stages' memory is gone; what they know comes back from the database.
   const boot = (extra: IngestStage[] = []) => {
     const cycles = createCycleStage({ db, config, clock });
     const stages = [createClientStage({ db }), cycles, createTermsStage(db), ...extra];
-    return { cycles, derivation: createDerivation({ db, stages, batchSize: 1 + rand.int(60) }) };
+    const derivation = createDerivation({ db, stages, batchSize: 1 + rand.int(60) });
+    return { cycles, derivation, writeThrough: createLogWriter({ db, classify: classifyOne, derivation }) };
   };
   let live = boot();
   let written = 0;
   let crashes = 0;
+  let derivedAsWritten = 0;
   while (written < exchanges.length) {
     const choice = rand.next();
-    if (choice < 0.45) {
+    if (choice < 0.25) {
       const n = 1 + rand.int(40);
       writeLog(exchanges.slice(written, written + n));
+      written += n;
+    } else if (choice < 0.45) {
+      // The log writer's way when caught up: derived in the write's transaction (else logged alone).
+      const n = 1 + rand.int(40);
+      if (live.writeThrough(exchanges.slice(written, written + n)).derived) derivedAsWritten++;
       written += n;
     } else if (choice < 0.85) {
       live.derivation.step();
@@ -113,6 +122,11 @@ function runIncrementally(seed: number) {
         },
       ]);
       if (readCursor(db) < written) expect(() => crashing.derivation.step()).toThrow('crash');
+      else {
+        // Caught up: the crash comes in a write-through transaction, which takes the log rows down with it.
+        const n = 1 + rand.int(40);
+        expect(() => crashing.writeThrough(exchanges.slice(written, written + n))).toThrow('crash');
+      }
       live = boot();
       crashes++;
     }
@@ -120,15 +134,17 @@ function runIncrementally(seed: number) {
   live.derivation.drain();
   live.cycles.closeStale(clock());
   expect(live.derivation.lag(clock()).operations).toBe(0);
-  return { db, clock, crashes, operations: exchanges.length };
+  return { db, clock, crashes, derivedAsWritten, operations: exchanges.length };
 }
 
 describe('derivation from the operations log', () => {
   it('gives what a rebuild from an empty cursor gives, over random batches, interleavings and crashes', () => {
     let crashes = 0;
+    let derivedAsWritten = 0;
     for (let seed = 1; seed <= 25; seed++) {
-      const { db, clock, crashes: c, operations } = runIncrementally(seed);
+      const { db, clock, crashes: c, derivedAsWritten: d, operations } = runIncrementally(seed);
       crashes += c;
+      derivedAsWritten += d;
       const incremental = snapshot(db);
       expect(incremental.cycles.length, `seed ${seed}: cycles`).toBeGreaterThan(1);
       expect(incremental.identities.length, `seed ${seed}: identities`).toBeGreaterThan(0);
@@ -138,8 +154,9 @@ describe('derivation from the operations log', () => {
       expect(readCursor(db)).toBe(operations);
       db.$client.close();
     }
-    // The runs did crash, in both places.
+    // The runs did crash, in both places, and did derive batches as they were written.
     expect(crashes).toBeGreaterThan(25);
+    expect(derivedAsWritten).toBeGreaterThan(25);
   });
 
   it('reports how far it is behind, in operations and seconds', () => {
