@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,7 +59,8 @@ export async function freePort(): Promise<number> {
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const { wrap, owner } = asServerUser();
-  const dir = mkdtempSync(join(tmpdir(), 'scimtap-pg-'));
+  // As root, under /tmp: a TMPDIR inside root's home would be out of the postgres user's reach.
+  const dir = mkdtempSync(join(owner ? '/tmp' : tmpdir(), 'scimtap-pg-'));
   if (owner) chownSync(dir, owner[0], owner[1]);
   const data = join(dir, 'data');
   const [initCmd, initArgs] = wrap(join(bin, 'initdb'), [
@@ -80,37 +81,28 @@ export async function startPostgres(): Promise<PostgresServer> {
     unix_socket_directories: dir,
     log_min_messages: 'warning',
   };
-  const [cmd, args] = wrap(join(bin, 'postgres'), [
+  const postgresArgs = [
     ...['-D', data, '-p', String(port)],
     ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-  ]);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  ];
+  // A guard shell between us and the postmaster: it stops the server and removes its folder when its stdin (a
+  // pipe from this process) closes, which happens however the test process ends, kill -9 included.
+  const guard =
+    'dir="$1"; postgres_bin="$2"; shift 2; "$postgres_bin" "$@" & pid=$!; read -r _; kill -QUIT "$pid"; wait "$pid"; rm -rf "$dir"';
+  const [cmd, args] = wrap('/bin/sh', ['-c', guard, 'guard', dir, join(bin, 'postgres'), ...postgresArgs]);
+  const child: ChildProcess = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d) => {
     log = (log + d).slice(-4000);
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-
-  // The postmaster's own pid (runuser sits between it and us), so stop() and a dying test process reach it.
-  const postmasterPid = (): number | undefined => {
-    try {
-      return Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    } catch {
-      return undefined;
-    }
-  };
-  let pid: number | undefined;
-  const killOnExit = () => {
-    if (pid) tryKill(pid, 'SIGQUIT');
-  };
-  process.once('exit', killOnExit);
 
   try {
     await waitUntilReady(url, child, () => log);
-    pid = postmasterPid();
   } catch (err) {
-    tryKill(postmasterPid(), 'SIGQUIT');
-    child.kill('SIGKILL');
+    child.stdin?.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -130,15 +122,9 @@ export async function startPostgres(): Promise<PostgresServer> {
       return url.replace(/\/postgres$/, `/${name}`);
     },
     async stop() {
-      process.off('exit', killOnExit);
-      const exited = new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else child.once('exit', () => resolve());
-      });
-      // SIGINT: fast shutdown (disconnects clients, no waiting for them), still a clean stop.
-      tryKill(pid, 'SIGINT');
+      // Immediate shutdown (SIGQUIT): the cluster is thrown away, so there is nothing to flush.
+      child.stdin?.end();
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      tryKill(pid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -160,14 +146,5 @@ async function waitUntilReady(url: string, child: ChildProcess, log: () => strin
     } finally {
       await client.end().catch(() => {});
     }
-  }
-}
-
-function tryKill(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
   }
 }
