@@ -9,7 +9,9 @@ import { advisoryLockKeys, type Pool } from './pool.js';
 // - its connection killed (pg_terminate_backend, a server restart): at once.
 // The other replicas try for the lock every `retryMs`, so one takes over within 15 s. A leader that cannot
 // reach the server steps down after its heartbeat fails (`retryMs` + `heartbeatTimeoutMs`, ~5 s), before the
-// server can free the lock (~11 s): two replicas never both believe they lead.
+// server can free the lock (~11 s): two replicas never both believe they lead. A replica that lost the lead
+// against its will (session killed, server unreachable) waits three tries before contending again, so a
+// healthy replica takes over rather than the one whose connection just failed.
 
 export interface LeaderLease {
   readonly leading: boolean;
@@ -41,6 +43,7 @@ export function startLeaderLease({
   let leading = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let contendAfter = 0;
 
   const setLeading = (value: boolean) => {
     if (leading === value) return;
@@ -49,6 +52,7 @@ export function startLeaderLease({
   };
   const drop = (err?: Error) => {
     if (err && !stopped) onError?.(err);
+    if (leading) contendAfter = Date.now() + 3 * retryMs;
     setLeading(false);
     const old = client;
     client = undefined;
@@ -92,7 +96,7 @@ export function startLeaderLease({
       if (leading) {
         // Heartbeat: a leader that cannot reach the server must step down before the server frees the lock.
         await c.query('select 1');
-      } else {
+      } else if (Date.now() >= contendAfter) {
         const { rows } = await c.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [key]);
         if (rows[0]?.got && client === c && !stopped) setLeading(true);
       }
