@@ -55,8 +55,12 @@ describe('claiming outbox rows on PostgreSQL', () => {
         // Empty under contention is not proof that nothing is left: stop when no row is due.
         if (rows.length === 0 && (await dueCount(pool)) === 0) return got;
         got.push(...rows.map((r) => r.id));
+        // The time a send takes: the other sender claims meanwhile.
+        await new Promise((r) => setTimeout(r, 5));
       }
     };
+    // Both pools connected before the race starts, so neither drains the outbox while the other connects.
+    await Promise.all([a.query('select 1'), b.query('select 1')]);
     const [fromA, fromB] = await Promise.all([claimer(a), claimer(b)]);
     expect(fromA.length).toBeGreaterThan(0);
     expect(fromB.length).toBeGreaterThan(0);
