@@ -67,7 +67,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     ...['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C'],
     ...['--no-sync', '--no-instructions'],
   ]);
-  execFileSync(initCmd, initArgs, { stdio: 'pipe' });
+  // cwd: a folder the postgres user can enter (the test's own may be root's).
+  execFileSync(initCmd, initArgs, { stdio: 'pipe', cwd: dir });
 
   const port = await freePort();
   // Durability off: a test cluster is thrown away, and fsync on two shared cores costs seconds per test file.
@@ -90,7 +91,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const guard =
     'dir="$1"; postgres_bin="$2"; shift 2; "$postgres_bin" "$@" & pid=$!; read -r _; kill -QUIT "$pid"; wait "$pid"; rm -rf "$dir"';
   const [cmd, args] = wrap('/bin/sh', ['-c', guard, 'guard', dir, join(bin, 'postgres'), ...postgresArgs]);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], cwd: dir });
   let log = '';
   child.stderr?.on('data', (d) => {
     log = (log + d).slice(-4000);
