@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { ConfigError, configHelp, loadConfig } from './config.js';
+import { ConfigError, configHelp, loadConfig, unavailableStore } from './config.js';
 import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
@@ -41,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   for (const warning of config.warnings) process.stderr.write(`scimtap: warning: ${warning}\n`);
+  const unavailable = config.store && unavailableStore(config.store);
+  if (unavailable) {
+    process.stderr.write(`scimtap: ${unavailable}\n`);
+    return 1;
+  }
   await buildDashboardIfStale();
   const scimtap =
     config.mode === 'demo'

@@ -19,3 +19,11 @@ export {
   rulesSchema,
 } from './config/schema.js';
 export { configHelp } from './config/sources.js';
+export {
+  describeStore,
+  isPostgresUrl,
+  redactUrl,
+  type StoreConfig,
+  storeFromSetting,
+  unavailableStore,
+} from './config/store.js';

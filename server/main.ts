@@ -5,7 +5,7 @@ import pino, { type Logger } from 'pino';
 import { type AlertEngine, createAlertEngine, type EvaluationReport } from './alerts/engine.js';
 import { createAdminApp } from './api/index.js';
 import { createMetrics, registerStorageMetrics } from './api/metrics.js';
-import { adminBaseUrl, type Config } from './config.js';
+import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
 import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
 import { createBurstRunner } from './jobs/burst.js';
@@ -62,12 +62,16 @@ export interface Scimtap {
   stop(): Promise<void>;
 }
 
+export { redactUrl };
+
 /** Wire the pipeline (ARCHITECTURE §1) and open both listeners. */
 export async function startScimtap(config: Config, options: StartOptions = {}): Promise<Scimtap> {
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? pino({ level: config.logLevel, base: { app: 'scimtap' } });
   const upstream = options.upstream ?? config.upstream;
   if (!upstream) throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
+  const unavailable = config.store && unavailableStore(config.store);
+  if (unavailable) throw new Error(unavailable);
 
   const db = openConfiguredDatabase(config.db);
   // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
@@ -472,15 +476,4 @@ function listenerError(
           ? `: this host has no such address; fix ${setting}`
           : ` (${setting})`;
   return new Error(`${which} listener ${host}:${port}: ${(err as Error).message}${hint}`);
-}
-
-/** Never log credentials that may sit in a URL. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }

@@ -16,6 +16,7 @@ import {
   receiverSchema,
 } from './schema.js';
 import { describeKey, emptyToUndefined, settingsGiven, sources, unknownVariables } from './sources.js';
+import { describeStore, postgresUrlProblem, storeFromSetting } from './store.js';
 
 // Turning the environment, flags and JSON file into a Config, with the checks between keys and the demo's rules.
 
@@ -66,9 +67,13 @@ export function loadConfig(
     }
   };
   const mode = command === 'demo' || !parsed.upstream ? 'demo' : 'proxy';
+  const store = storeFromSetting(parsed.db ?? defaultDbPath[mode]);
+  const urlProblem = store.kind === 'postgres' && postgresUrlProblem(store.url);
+  if (urlProblem) problems.push(`${describeKey(['db'])}: ${urlProblem}`);
   const config: Config = {
     ...parsed,
-    db: parsed.db ?? defaultDbPath[mode],
+    db: describeStore(store),
+    store,
     upstreamCa: pem('upstreamCa'),
     tlsCert: pem('tlsCert'),
     tlsKey: pem('tlsKey'),

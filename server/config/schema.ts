@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ruleCodes } from '../detect/types.js';
 import { cidrProblems, splitList } from '../proxy/cidr.js';
+import type { StoreConfig } from './store.js';
 
 // What a valid configuration is: the zod schemas, the defaults they carry, and the Config type built from them.
 
@@ -214,7 +215,12 @@ export type Config = Omit<
   z.infer<typeof configSchema>,
   'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db' | 'receivers' | ReceiverShortcuts
 > & {
+  /**
+   * The SQLite file. With a PostgreSQL store (see `store`), the URL with its password masked: shown, never opened.
+   */
   db: string;
+  /** what SCIMTAP_DB names: a SQLite file or a PostgreSQL URL; absent in hand-built configs means SQLite at `db` */
+  store?: StoreConfig;
   /** every receiver but email's default, named; email is always there (a `type: "email"` entry routes it) */
   receivers: ReceiverConfig[];
   /** PEM contents (files are read at load time so that a bad path is a config error) */

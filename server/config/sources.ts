@@ -49,7 +49,10 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
   listen: ['0.0.0.0:8080', "proxy listener: Entra's Tenant URL points here (demo: 127.0.0.1:8080)"],
   adminListen: ['127.0.0.1:8081', 'dashboard, /api and /metrics'],
   adminToken: ['unset', 'bearer token for the admin listener (16+ characters); required off loopback'],
-  db: ['./data/scimtap.db', 'SQLite file, created with its folder (demo: ./data/scimtap-demo.db)'],
+  db: [
+    './data/scimtap.db',
+    'SQLite file, created with its folder (demo: ./data/scimtap-demo.db); postgres:// URLs: not available yet',
+  ],
   appName: [
     'SCIM app',
     'the app name in emails and the dashboard, e.g. "Tanium SSO" (demo: "Tanium SSO (demo)")',

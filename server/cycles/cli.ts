@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, configHelp, loadConfig } from '../config.js';
+import { ConfigError, configHelp, loadConfig, unavailableStore } from '../config.js';
 import { openDatabase } from '../store/db.js';
 import { rebuildRollups } from './rebuild.js';
 
@@ -35,6 +35,11 @@ export async function runRebuild(
       return 2;
     }
     throw e;
+  }
+  const unavailable = config.store && unavailableStore(config.store);
+  if (unavailable) {
+    err.write(`scimtap rebuild: ${unavailable}\n`);
+    return 1;
   }
   if (config.db !== ':memory:' && !existsSync(config.db)) {
     err.write(`scimtap rebuild: no database at ${config.db} (set SCIMTAP_DB or --db)\n`);

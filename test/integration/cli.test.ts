@@ -122,6 +122,30 @@ describe('scimtap command line', () => {
     expect(r.stderr).toMatch(message);
   });
 
+  it('a PostgreSQL URL in SCIMTAP_DB stops scimtap with status 1: no folder named postgres:, no password shown', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scimtap-cli-'));
+    const url = 'postgres://scimtap:hunter2hunter2@127.0.0.1:9/scimtap';
+    for (const args of [[], ['demo'], ['rebuild']]) {
+      const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/scimtap.js'), ...args], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          SCIMTAP_UPSTREAM: 'http://127.0.0.1:9',
+          SCIMTAP_DB: url,
+          SCIMTAP_LISTEN: '127.0.0.1:0',
+          SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+        },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/SCIMTAP_DB \(postgres:\/\/scimtap:\*\*\*@127\.0\.0\.1:9\/scimtap\)/);
+      expect(r.stderr).toMatch(/PostgreSQL store is not available in this version yet/);
+      expect(`${r.stdout}${r.stderr}`).not.toContain('hunter2');
+      expect(existsSync(join(dir, 'postgres:'))).toBe(false);
+    }
+  });
+
   it('prints each option with its meaning and default', () => {
     const r = run(['--help']);
     expect(r.stdout).toMatch(/--listen\s+SCIMTAP_LISTEN\s+default: 0\.0\.0\.0:8080\n\s+proxy listener/);

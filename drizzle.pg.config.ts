@@ -1,0 +1,10 @@
+import { defineConfig } from 'drizzle-kit';
+
+// The PostgreSQL store's migrations: their own folder, since one folder holds one dialect's journal. SQLite's
+// stay in ./drizzle (existing databases record them by that journal). See drizzle/README.md.
+export default defineConfig({
+  dialect: 'postgresql',
+  schema: './server/store/schema-pg/*.ts',
+  out: './drizzle/pg',
+  casing: 'snake_case',
+});

@@ -1,0 +1,40 @@
+import pg from 'pg';
+
+// One bounded pool per process for the PostgreSQL store. TLS comes from the URL (`sslmode=require`,
+// `verify-full` ...), which the driver reads itself; the URL is never logged whole (config/store.ts redacts it).
+
+export interface PoolOptions {
+  /** connections at most: every replica's pool counts against the server's max_connections */
+  max?: number;
+  /** how long a query waits for a free connection before failing (the recorder then queues and retries) */
+  connectionTimeoutMs?: number;
+  /** called with errors of idle connections (server restart, network cut), which would otherwise crash */
+  onError?: (err: Error) => void;
+}
+
+export function createPool(
+  url: string,
+  { max = 10, connectionTimeoutMs = 5_000, onError }: PoolOptions = {},
+) {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: connectionTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'scimtap',
+  });
+  pool.on('error', (err) => onError?.(err));
+  return pool;
+}
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/**
+ * Session-level advisory lock keys, one per purpose, in a range of their own ("scimtap" in the high bits) so
+ * they cannot collide with another application's locks on a shared server.
+ */
+export const advisoryLockKeys = {
+  migrate: 0x5c17a9_0000_0001n,
+  leader: 0x5c17a9_0000_0002n,
+} as const;
