@@ -60,3 +60,23 @@ export function closeGracefully(server: Server, graceMs = 10_000): Promise<void>
     server.closeIdleConnections();
   });
 }
+
+/** A listener that cannot bind, named with the setting that moves it. */
+export function listenerError(
+  which: 'proxy' | 'admin',
+  key: 'listen' | 'adminListen',
+  { host, port }: { host: string; port: number },
+  err: unknown,
+): Error {
+  const setting = key === 'listen' ? 'SCIMTAP_LISTEN (--listen)' : 'SCIMTAP_ADMIN_LISTEN (--admin-listen)';
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint =
+    code === 'EADDRINUSE'
+      ? `: the port is in use; stop what holds it, or choose another port with ${setting}`
+      : code === 'EACCES'
+        ? `: not allowed to bind this port (below 1024 needs privileges); choose another with ${setting}`
+        : code === 'EADDRNOTAVAIL'
+          ? `: this host has no such address; fix ${setting}`
+          : ` (${setting})`;
+  return new Error(`${which} listener ${host}:${port}: ${(err as Error).message}${hint}`);
+}
