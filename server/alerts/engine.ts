@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { evaluateRules } from '../detect/rules.js';
-import type { DetectionInput, RuleCode } from '../detect/types.js';
+import type { DetectionInput } from '../detect/types.js';
 import type { EmailContext } from '../notify/email.js';
 import { createOutbox, type Outbox } from '../notify/outbox.js';
 import { createReceivers } from '../notify/receivers/index.js';
@@ -12,11 +11,11 @@ import type { IngestStage } from '../store/ingest.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
-import { type Reconciled, reconcile } from './lifecycle.js';
+import { createEvaluation, type EvaluationReport } from './evaluation.js';
 import { createOpenIncidents } from './open-incidents.js';
-import { markInhibition, type NotifyContext, notifyDecision, type QueueStage } from './stages.js';
-import { acknowledgeIncident, activeSilences, lastSent, nextSequence } from './store.js';
-import type { Incident, NotifyReason, Silence } from './types.js';
+import type { QueueStage } from './stages.js';
+import { acknowledgeIncident, nextSequence } from './store.js';
+import type { Incident, Silence } from './types.js';
 
 export interface AlertEngineOptions {
   db: Db;
@@ -53,21 +52,7 @@ export interface AlertEngineOptions {
   receiverTimeoutMs?: number;
 }
 
-export interface EvaluationReport {
-  findings: number;
-  open: number;
-  resolved: number;
-  emails: { incidentId: number; event: NotifyReason }[];
-  /** incidents that started firing or resolved in this evaluation (logged once committed) */
-  transitions: {
-    incidentId: number;
-    rule: RuleCode;
-    scope: string;
-    severity: string;
-    state: 'firing' | 'resolved';
-    summary: string;
-  }[];
-}
+export type { EvaluationReport };
 
 export interface AlertEngine {
   /** feeds detection from committed operations and schedules an evaluation */
@@ -106,22 +91,7 @@ export interface AlertEngine {
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const { db, config, clock, logger, recorderStats, baseUrl } = options;
   const rules = config.rules;
-  const sqlite = db.$client;
-  const sender =
-    options.sender !== undefined ? options.sender : config.smtpUrl ? createSmtpSender(config.smtpUrl) : null;
-  const receivers = createReceivers(config.receivers ?? [], { clock, timeoutMs: options.receiverTimeoutMs });
-  const routing = createRouting(db, { ...config, receivers: config.receivers ?? [] }, receivers);
-  const outbox = createOutbox({
-    db,
-    clock,
-    sender,
-    receivers,
-    from: config.mailFrom,
-    recipients: config.notifyTo,
-    logger,
-    retryBaseMs: options.retryBaseMs,
-    retryMaxMs: options.retryMaxMs,
-  });
+  const { routing, outbox } = createDelivery(options);
   const incidents = createOpenIncidents(db);
   const detection = createDetection({
     db,
@@ -143,62 +113,24 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     return input;
   }
 
-  function emailContext(): EmailContext {
-    return {
-      appName: config.appName,
-      baseUrl: baseUrl().replace(/\/+$/, ''),
-      adminTokenSet: Boolean(config.adminToken),
-      upstreamPath: upstreamPathOf(options.upstream),
-    };
-  }
+  const emailContext = (): EmailContext => ({
+    appName: config.appName,
+    baseUrl: baseUrl().replace(/\/+$/, ''),
+    adminTokenSet: Boolean(config.adminToken),
+    upstreamPath: upstreamPathOf(options.upstream),
+  });
 
   /** The queue stage: one decision, written for every receiver it routes to, under one sequence number. */
   const queue: QueueStage = (incident, event, now) =>
     routing.queueIncident(incident, event, nextSequence(db, incident.id, event), emailContext(), now);
-
-  /**
-   * One evaluation, in one transaction: findings → incident lifecycle (lifecycle.ts) → stored incidents → for
-   * each, the notify stages (stages.ts: inhibit → silence → dedupe) and the queue.
-   */
-  const evaluateTx = sqlite.transaction((now: number, notify: boolean): EvaluationReport => {
-    const silences = activeSilences(db, now);
-    const findings = evaluateRules(detectionInput(now, silences), rules, now);
-    const before = new Map(incidents.list().map((i) => [i.key, i.state]));
-    const reconciled = reconcile([...incidents.list()], findings, now, rules);
-    // A resolution is news too: without notifying, it waits (still firing) for the next evaluation that notifies.
-    const next = notify ? reconciled : deferResolutions(reconciled);
-    const firing = new Set<RuleCode>(next.open.filter((i) => i.state === 'firing').map((i) => i.rule));
-    const ctx: NotifyContext = { now, rules, firing, silences, lastSent: (id) => lastSent(db, id) };
-    const report: EvaluationReport = {
-      findings: findings.length,
-      open: next.open.length,
-      resolved: next.resolved.length,
-      emails: [],
-      transitions: [],
-    };
-
-    for (const gone of next.dropped) incidents.drop(gone);
-    for (const found of [...next.open, ...next.resolved]) {
-      markInhibition(found, firing, now);
-      const incident = incidents.persist(found, now);
-      const transition = transitionOf(incident, before.get(incident.key));
-      if (transition) report.transitions.push(transition);
-      if (!notify) continue;
-      const decision = notifyDecision(incident, ctx);
-      if (decision.stage === 'queue' && queue(incident, decision.reason, now)) {
-        report.emails.push({ incidentId: incident.id, event: decision.reason });
-      }
-    }
-    incidents.replace(next.open);
-    return report;
-  });
+  const evaluateOnce = createEvaluation({ db, rules, incidents, input: detectionInput, queue });
 
   function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
     try {
       options.turn?.acquire();
       let report: EvaluationReport;
       try {
-        report = evaluateTx(now, notify);
+        report = evaluateOnce(now, notify);
       } finally {
         options.turn?.release();
       }
@@ -244,24 +176,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     tick,
     firingIncidents: () => incidents.list().filter((i) => i.state === 'firing'),
     openIncidents: () => [...incidents.list()],
-    acknowledge(id, by, comment) {
-      const now = clock();
-      const current = incidents.find(id);
-      const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
-      const row = acknowledgeIncident(db, id, by, comment, now);
-      if (row && !wasAcknowledged && row.state === 'firing') {
-        const seq = nextSequence(db, id, 'acknowledged');
-        if (routing.queueAcknowledged(row, seq, emailContext(), now)) outbox.kick();
-      }
-      if (current && row) {
-        current.acknowledgedAt = row.acknowledgedAt;
-        current.acknowledgedBy = row.acknowledgedBy;
-        current.ackComment = row.ackComment;
-        current.updatedAt = row.updatedAt;
-        incidents.written({ ...current, id });
-      }
-      return row;
-    },
+    acknowledge: (id, by, comment) =>
+      acknowledgeAndTell({ db, incidents, routing, outbox, emailContext }, id, by, comment, clock()),
     queueTestEmail(requestedBy) {
       return engine.queueTest('email', requestedBy);
     },
@@ -285,24 +201,6 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   return engine;
 }
 
-/** The incidents that would resolve stay firing (their `clearedAt` kept), to resolve when it can be said. */
-function deferResolutions(r: Reconciled): Reconciled {
-  const kept = r.resolved.map((i): Incident => ({ ...i, state: 'firing', resolvedAt: null }));
-  return { open: [...r.open, ...kept], resolved: [], dropped: r.dropped };
-}
-
-/** A change worth a log line: an incident that started firing, or resolved after firing. */
-function transitionOf(
-  incident: Incident & { id: number },
-  was: Incident['state'] | undefined,
-): EvaluationReport['transitions'][number] | null {
-  const fired = incident.state === 'firing' && was !== 'firing';
-  const resolved = incident.state === 'resolved' && was === 'firing';
-  if (!fired && !resolved) return null;
-  const { id: incidentId, rule, scope, severity, summary } = incident;
-  return { incidentId, rule, scope, severity, state: incident.state as 'firing' | 'resolved', summary };
-}
-
 function upstreamPathOf(upstream: string | undefined): string | undefined {
   if (!upstream) return undefined;
   try {
@@ -310,4 +208,60 @@ function upstreamPathOf(upstream: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The sender, receivers, routing and outbox the engine's notifications go through. */
+function createDelivery(options: AlertEngineOptions): { routing: Routing; outbox: Outbox } {
+  const { db, config, clock, logger } = options;
+  const sender =
+    options.sender !== undefined ? options.sender : config.smtpUrl ? createSmtpSender(config.smtpUrl) : null;
+  const receivers = createReceivers(config.receivers ?? [], { clock, timeoutMs: options.receiverTimeoutMs });
+  const routing = createRouting(db, { ...config, receivers: config.receivers ?? [] }, receivers);
+  const outbox = createOutbox({
+    db,
+    clock,
+    sender,
+    receivers,
+    from: config.mailFrom,
+    recipients: config.notifyTo,
+    logger,
+    retryBaseMs: options.retryBaseMs,
+    retryMaxMs: options.retryMaxMs,
+  });
+  return { routing, outbox };
+}
+
+/**
+ * Acknowledge an incident: stored, kept in the in-memory open incidents, and, the first time a firing incident
+ * is acknowledged, told to whoever its routes name.
+ */
+function acknowledgeAndTell(
+  deps: {
+    db: Db;
+    incidents: ReturnType<typeof createOpenIncidents>;
+    routing: Routing;
+    outbox: Outbox;
+    emailContext(): EmailContext;
+  },
+  id: number,
+  by: string,
+  comment: string | null,
+  now: number,
+): Incident | null {
+  const { db, incidents, routing, outbox } = deps;
+  const current = incidents.find(id);
+  const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
+  const row = acknowledgeIncident(db, id, by, comment, now);
+  if (row && !wasAcknowledged && row.state === 'firing') {
+    const seq = nextSequence(db, id, 'acknowledged');
+    if (routing.queueAcknowledged(row, seq, deps.emailContext(), now)) outbox.kick();
+  }
+  if (current && row) {
+    current.acknowledgedAt = row.acknowledgedAt;
+    current.acknowledgedBy = row.acknowledgedBy;
+    current.ackComment = row.ackComment;
+    current.updatedAt = row.updatedAt;
+    incidents.written({ ...current, id });
+  }
+  return row;
 }
