@@ -202,7 +202,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     // After committed batches: incidents follow the traffic every 500 ms, and are notified once the burst is over
     // (at most 10 s into one that never pauses), so an email counts the whole burst, not the part seen by then.
     const evaluateSoon = createBurstRunner(
-      { during: () => alerts.evaluate(undefined, { notify: false }), after: () => alerts.evaluate() },
+      {
+        during: () => alerts.evaluateIfFree({ notify: false }),
+        after: () => alerts.evaluateIfFree(),
+      },
       {
         duringMs: 500,
         quietMs: 500,

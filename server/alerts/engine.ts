@@ -45,7 +45,7 @@ export interface AlertEngineOptions {
    * The write turn shared with the log writer thread (store/log-thread.ts): an evaluation that writes waits for
    * the writer's transaction to end (one batch) instead of failing on SQLite's lock.
    */
-  turn?: { acquire(): void; release(): void };
+  turn?: { acquire(): void; tryAcquire(): boolean; release(): void };
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** how long a webhook, Slack, Teams, PagerDuty or Alertmanager request may take */
@@ -63,6 +63,11 @@ export interface AlertEngine {
    * about them waits for the evaluation after the burst, which counts all of it.
    */
   evaluate(now?: number, options?: { notify?: boolean }): EvaluationReport;
+  /**
+   * Evaluate now unless the log writer thread is mid-transaction; then ask the scheduler again and return null.
+   * What runs after committed batches, on the proxy's thread, which must never wait for the writer.
+   */
+  evaluateIfFree(options?: { notify?: boolean }): EvaluationReport | null;
   /** evaluate, then deliver whatever is due (what the jobs do, for tests and the CLI) */
   tick(): Promise<EvaluationReport>;
   firingIncidents(): Incident[];
@@ -126,8 +131,21 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const evaluateOnce = createEvaluation({ db, rules, incidents, input: detectionInput, queue });
 
   function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
+    options.turn?.acquire();
+    return evaluateHoldingTurn(now, notify);
+  }
+
+  function evaluateIfFree({ notify = true }: { notify?: boolean } = {}): EvaluationReport | null {
+    if (options.turn && !options.turn.tryAcquire()) {
+      schedule();
+      return null;
+    }
+    return evaluateHoldingTurn(clock(), notify);
+  }
+
+  /** Called with the turn taken (or no turn at all); releases it. */
+  function evaluateHoldingTurn(now: number, notify: boolean): EvaluationReport {
     try {
-      options.turn?.acquire();
       let report: EvaluationReport;
       try {
         report = evaluateOnce(now, notify);
@@ -173,6 +191,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const engine: AlertEngine = {
     stage,
     evaluate,
+    evaluateIfFree,
     tick,
     firingIncidents: () => incidents.list().filter((i) => i.state === 'firing'),
     openIncidents: () => [...incidents.list()],

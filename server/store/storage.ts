@@ -56,9 +56,8 @@ export interface StorageGuard {
   prune(): Promise<void>;
   stats(): StorageStats;
   /**
-   * An ingest stage: after each committed batch, a WAL past its limit is checkpointed and truncated at once, and
-   * pruning starts once the pages in use pass the budget. A tick a second is too slow under a flood (the WAL took
-   * 8 MB between two ticks).
+   * An ingest stage: after each committed batch, pruning starts once the pages in use pass the budget (a tick a
+   * second is too slow under a flood).
    */
   stage: IngestStage;
   /** cheap: what the last tick found of the file */
@@ -287,9 +286,12 @@ export function createStorageGuard({
     });
   }
 
-  /** After each committed batch (and each tick): a WAL past its limit, pages in use past the budget. */
+  /**
+   * After each committed batch: pruning starts once the pages in use pass the budget. The WAL is not checkpointed
+   * here: the log writer thread truncates it after its own batches, and a checkpoint on this thread would hold
+   * the proxy's event loop while it copies pages.
+   */
   function afterCommit(): void {
-    checkpoint();
     if (!pruning && !stopped && usedBytes() > plan.pruneAboveBytes) {
       pruning = prune()
         .catch(() => {})
@@ -303,6 +305,9 @@ export function createStorageGuard({
     if (stopped || !sqlite.open) return;
     checkFile();
     try {
+      // Once a second, what this thread's own writes (alerts, the outbox) and a writer that could not truncate
+      // left in the WAL.
+      checkpoint();
       afterCommit();
     } catch {
       // A database that cannot be read (a deleted file, a failing disk) is the recorder's to report.
