@@ -1,5 +1,6 @@
 // A scimtap SQLite database filled the way scimtap fills it (real classify, log writer, derivation stages, the
 // alert engine queueing notifications), for tests that read a whole database: `scimtap migrate-store`.
+import Database from 'better-sqlite3';
 import { createAlertEngine } from '../../server/alerts/engine.js';
 import { loadConfig, rulesSchema } from '../../server/config.js';
 import { createClientStage } from '../../server/cycles/clients.js';
@@ -9,6 +10,9 @@ import type { Exchange } from '../../server/scim/types.js';
 import { openDatabase } from '../../server/store/db.js';
 import { createDerivation } from '../../server/store/derivation.js';
 import { createLogWriter } from '../../server/store/ingest.js';
+import { copyPlan, quote } from '../../server/store/pg/copy-plan.js';
+import { progressPrefix } from '../../server/store/pg/migrate-store.js';
+import type { Pool } from '../../server/store/pg/pool.js';
 import { createTermsStage } from '../../server/store/terms.js';
 import {
   addMembersBody,
@@ -148,4 +152,40 @@ export function recordDatabase(path: string, { cycles = 12, perCycle = 20 } = {}
     )
     .run(now);
   db.$client.close();
+}
+
+/**
+ * Every table of a SQLite file and of a PostgreSQL copy of it as comparable rows: key order, the copied
+ * columns, numbers as text, SQLite's values converted as migrate-store converts them; no progress rows.
+ */
+export async function dumps(file: string, pool: Pool) {
+  const plan = copyPlan({ nulReplaced: 0 });
+  const sqlite = new Database(file, { readonly: true });
+  const norm = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v);
+  const source: Record<string, unknown[][]> = {};
+  const target: Record<string, unknown[][]> = {};
+  try {
+    for (const t of plan) {
+      const select = `select ${t.columns.map(quote).join(', ')} from ${quote(t.name)}`;
+      const order = ` order by ${t.key.map(quote).join(', ')}`;
+      source[t.name] = (
+        sqlite
+          .prepare(select + order)
+          .raw()
+          .all() as unknown[][]
+      ).map((row) => row.map((v, i) => norm(t.convert[i]?.(v))));
+      const where = t.name === 'meta' ? ` where key not like '${progressPrefix}%'` : '';
+      // PostgreSQL orders text by its collation; SQLite byte-wise: compare in one order.
+      const { rows } = await pool.query({ text: select + where + order, rowMode: 'array' });
+      target[t.name] = (rows as unknown[][]).map((row) => row.map(norm));
+      if (!t.integerKey) {
+        const byKey = (a: unknown[], b: unknown[]) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
+        source[t.name]?.sort(byKey);
+        target[t.name]?.sort(byKey);
+      }
+    }
+  } finally {
+    sqlite.close();
+  }
+  return { source, target };
 }

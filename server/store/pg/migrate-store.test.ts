@@ -1,47 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../test/helpers/postgres.js';
-import { recordDatabase } from '../../../test/helpers/recorded-db.js';
-import { copiedTables, copyPlan, quote, sqliteTableNames } from './copy-plan.js';
+import { dumps, recordDatabase } from '../../../test/helpers/recorded-db.js';
+import { copiedTables, copyPlan, sqliteTableNames } from './copy-plan.js';
 import { insertOperationsIn } from './log.js';
-import { migrateStore, progressPrefix } from './migrate-store.js';
+import { migrateStore } from './migrate-store.js';
 import { createPool, type Pool } from './pool.js';
-
-/** Every table of both databases as comparable rows: key order, the copied columns, values as text. */
-export async function dumps(file: string, pool: Pool) {
-  const plan = copyPlan({ nulReplaced: 0 });
-  const sqlite = new Database(file, { readonly: true });
-  const norm = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? String(v) : v);
-  const source: Record<string, unknown[][]> = {};
-  const target: Record<string, unknown[][]> = {};
-  try {
-    for (const t of plan) {
-      const select = `select ${t.columns.map(quote).join(', ')} from ${quote(t.name)}`;
-      const order = ` order by ${t.key.map(quote).join(', ')}`;
-      source[t.name] = (
-        sqlite
-          .prepare(select + order)
-          .raw()
-          .all() as unknown[][]
-      ).map((row) => row.map((v, i) => norm(t.convert[i]?.(v))));
-      const where = t.name === 'meta' ? ` where key not like '${progressPrefix}%'` : '';
-      // PostgreSQL orders text by its collation; SQLite byte-wise: compare in one order.
-      const { rows } = await pool.query({ text: select + where + order, rowMode: 'array' });
-      target[t.name] = (rows as unknown[][]).map((row) => row.map(norm));
-      if (!t.integerKey) {
-        const byKey = (a: unknown[], b: unknown[]) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
-        source[t.name]?.sort(byKey);
-        target[t.name]?.sort(byKey);
-      }
-    }
-  } finally {
-    sqlite.close();
-  }
-  return { source, target };
-}
 
 describe('scimtap migrate-store', () => {
   let server: PostgresServer;

@@ -86,9 +86,8 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     const resumed = await prepareTarget(pool, plan, source, { force, target });
     source.db.exec('begin');
     const tables: TableSummary[] = [];
-    for (const table of plan) {
-      tables.push(await copyTable(pool, source.db, table, { batchSize, report, reportEveryMs }));
-    }
+    const reporter = createReporter(report, reportEveryMs);
+    for (const table of plan) tables.push(await copyTable(pool, source.db, table, { batchSize, reporter }));
     source.db.exec('commit');
     await pool.query(
       'insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value',
@@ -154,6 +153,27 @@ function describeFingerprint(value: string): string {
   }
 }
 
+/** Progress lines: each table's last line always, the ones in between at most one per `everyMs`. */
+interface Reporter {
+  say(line: string): void;
+  tick(line: () => string): void;
+}
+
+function createReporter(report: (line: string) => void, everyMs: number): Reporter {
+  let last = Date.now();
+  return {
+    say(line) {
+      last = Date.now();
+      report(line);
+    },
+    tick(line) {
+      if (Date.now() - last < everyMs) return;
+      last = Date.now();
+      report(line());
+    },
+  };
+}
+
 interface Progress {
   /** the key of the last row copied, in key order */
   after: unknown[];
@@ -164,11 +184,7 @@ async function copyTable(
   pool: Pool,
   sqlite: Database.Database,
   table: TablePlan,
-  {
-    batchSize,
-    report,
-    reportEveryMs,
-  }: { batchSize: number; report: (l: string) => void; reportEveryMs: number },
+  { batchSize, reporter }: { batchSize: number; reporter: Reporter },
 ): Promise<TableSummary> {
   const keyList = table.key.map(quote).join(', ');
   const saved = await pool.query<{ value: string }>('select value from meta where key = $1', [
@@ -195,7 +211,6 @@ async function copyTable(
     `insert into ${quote(table.name)} (${columns}) ` +
     `select ${columns} from json_populate_recordset(null::${quote(table.name)}, $1::json)`;
   const started = Date.now();
-  let lastReport = 0;
   let copiedNow = 0;
   const line = (final: boolean) => {
     const seconds = (Date.now() - started) / 1000;
@@ -204,7 +219,9 @@ async function copyTable(
       ? `${table.name}: ${fmt(progress.rows)} rows (${fmt(copiedNow)} copied now in ${seconds.toFixed(1)} s, ${fmt(rate)} rows/s)`
       : `${table.name}: ${fmt(progress.rows)} / ${fmt(total)} rows (${fmt(rate)} rows/s)`;
   };
-  if (progress.rows > 0) report(`${table.name}: resuming after ${fmt(progress.rows)} rows copied earlier`);
+  if (progress.rows > 0 && progress.rows < total) {
+    reporter.say(`${table.name}: resuming after ${fmt(progress.rows)} rows copied earlier`);
+  }
   for (;;) {
     const statement = progress.after.length === 0 ? first : next;
     const rows: Record<string, unknown>[] = [];
@@ -241,13 +258,14 @@ async function copyTable(
     progress.after = last;
     progress.rows += rows.length;
     copiedNow += rows.length;
-    if (Date.now() - lastReport >= reportEveryMs) {
-      lastReport = Date.now();
-      report(line(false));
-    }
+    reporter.tick(() => line(false));
   }
   if (table.integerKey) await advanceSequence(pool, table);
-  report(line(true));
+  reporter.say(
+    copiedNow === 0 && progress.rows > 0
+      ? `${table.name}: ${fmt(progress.rows)} rows, copied earlier`
+      : line(true),
+  );
   return { table: table.name, rows: progress.rows, copiedNow };
 }
 
