@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, type PostgresServer, startPostgres } from '../../../test/helpers/postgres.js';
 import { dumps, recordDatabase } from '../../../test/helpers/recorded-db.js';
@@ -142,6 +143,17 @@ describe('scimtap migrate-store (command line)', () => {
         return f;
       },
       /--from \(.*notes\.txt\): cannot be read as a SQLite database/,
+    ],
+    [
+      "another version's database",
+      () => {
+        const f = join(dir, 'old.db');
+        const db = new Database(f);
+        db.exec('create table operations (id integer primary key, path text)');
+        db.close();
+        return f;
+      },
+      /--from \(.*old\.db\): written by an older scimtap \(no .*\); start this version of scimtap on it once/,
     ],
   ])('refuses --from naming %s, with status 2', async (_, from, message) => {
     const r = await cli([

@@ -7,7 +7,7 @@ import { dumps, recordDatabase } from '../../../test/helpers/recorded-db.js';
 import { copiedTables, copyPlan, sqliteTableNames } from './copy-plan.js';
 import { insertOperationsIn } from './log.js';
 import { migrateStore } from './migrate-store.js';
-import { createPool, type Pool } from './pool.js';
+import { advisoryLockKeys, createPool, type Pool } from './pool.js';
 
 describe('scimtap migrate-store', () => {
   let server: PostgresServer;
@@ -87,5 +87,19 @@ describe('scimtap migrate-store', () => {
     const again = await migrateStore({ from: file, to: url });
     expect(again.resumed).toBe(true);
     expect(again.tables.every((t) => t.copiedNow === 0)).toBe(true);
+  });
+
+  // Two copies into one database at once would interleave their batches: the second is refused.
+  it('refuses a second copy into the same database while one runs', async () => {
+    const url = await server.createDatabase();
+    const holder = await pool(url).connect();
+    try {
+      await holder.query('select pg_advisory_lock($1)', [advisoryLockKeys.migrateStore.toString()]);
+      await expect(migrateStore({ from: file, to: url })).rejects.toThrow(
+        /--to \(.*\): another migrate-store is copying into it/,
+      );
+    } finally {
+      holder.release(true);
+    }
   });
 });
