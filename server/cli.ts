@@ -9,6 +9,7 @@ import { runSimulate } from './demo/simulator/cli.js';
 import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
 import { packageRoot } from './paths.js';
 import { checkSmtp, checkUpstream, startupBanner } from './startup.js';
+import { runMigrateStore } from './store/pg/migrate-store-cli.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
 
@@ -17,6 +18,8 @@ Usage:
   scimtap demo [options]       the demo: an embedded Tanium-like app and simulated Entra traffic, on loopback
   scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
   scimtap rebuild [--db FILE]  recompute cycles and identities from the recorded operations
+  scimtap migrate-store --from FILE --to URL
+                               copy a SQLite database into PostgreSQL (resumable; --help for more)
   scimtap --help
 
 ${configHelp}
@@ -25,6 +28,7 @@ ${configHelp}
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'simulate') return runSimulate(argv.slice(1));
   if (argv[0] === 'rebuild') return runRebuild(argv.slice(1));
+  if (argv[0] === 'migrate-store') return runMigrateStore(argv.slice(1));
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage);
     return 0;

@@ -37,4 +37,6 @@ export type PoolClient = pg.PoolClient;
 export const advisoryLockKeys = {
   migrate: 0x5c17a9_0000_0001n,
   leader: 0x5c17a9_0000_0002n,
+  /** one `scimtap migrate-store` at a time per target database */
+  migrateStore: 0x5c17a9_0000_0003n,
 } as const;
