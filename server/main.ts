@@ -13,10 +13,11 @@ import { createBurstRunner } from './jobs/burst.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import { packageRoot } from './paths.js';
 import { addressSet } from './proxy/cidr.js';
-import { createProxy, REFUSED_REASON } from './proxy/index.js';
+import { createProxy } from './proxy/index.js';
 import { closeGracefully, listen, listenerError } from './proxy/server.js';
+import { createUpstreamState } from './proxy/upstream-state.js';
 import { startCheckpointer } from './store/checkpointer.js';
-import { droppedTotalKey, readCounter, writeCounter } from './store/counters.js';
+import { createDropCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
 import { createDerivation } from './store/derivation.js';
 import type { IngestStage } from './store/ingest.js';
@@ -83,42 +84,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   }
 
   async function wire(closers: Closers, upstream: string): Promise<Scimtap> {
-    const db = openConfiguredDatabase(config.db);
-    closers.add('database', () => db.$client.close());
-    // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
-    const opened = config.db === ':memory:' ? undefined : statSync(config.db);
-    const droppedBefore = readCounter(db, droppedTotalKey);
-    if (droppedBefore > 0) {
-      logger.warn(
-        { droppedTotal: droppedBefore },
-        'recorder: exchanges dropped by earlier runs (not recorded)',
-      );
-    }
-    const checkpointer = startCheckpointer(db, config.db, {
-      onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
-    });
-    closers.add('checkpointer', () => checkpointer.stop());
+    const { db, opened } = openStore(config, logger, closers);
     const clients = createClientStage({ db });
     const cycles = createCycleStage({ db, config, clock });
-    let lastUpstream: 'reachable' | 'unreachable' | 'unknown' = 'unknown';
-    const upstreamStage: IngestStage = {
-      afterCommit(ops) {
-        const last = ops[ops.length - 1];
-        // a request scimtap refused (a dot-segment path) or throttled itself never reached the upstream: it says
-        // nothing of it
-        if (
-          !last ||
-          last.errorCode === 'ClientAborted' ||
-          last.errorCode === 'ClientThrottled' ||
-          last.reason?.startsWith(REFUSED_REASON)
-        )
-          return;
-        lastUpstream =
-          last.errorCode === 'UpstreamUnreachable' || last.errorCode === 'Timeout'
-            ? 'unreachable'
-            : 'reachable';
-      },
-    };
+    const upstreamState = createUpstreamState();
     let recorder: Recorder | undefined;
     // The write turn between the log writer thread (created below, for a file database) and this thread's writers.
     let logThread: LogThread | undefined;
@@ -133,20 +102,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       budgetBytes: config.maxDbMb * 1024 * 1024,
       opened,
       clock,
-      onEvent(event, detail) {
-        if (event === 'fileProblem') {
-          logger.error(
-            detail,
-            'SCIMTAP_DB: the database file was deleted or replaced while scimtap has it open; what is recorded now is lost at exit. Restart scimtap.',
-          );
-        } else if ((detail.bodies as number) + (detail.operations as number) > 0) {
-          logger.warn(
-            detail,
-            'storage: pruned the oldest bodies and operations to stay within SCIMTAP_MAX_DB_MB',
-          );
-        }
-      },
-      onTick: () => persistDropped(),
+      onEvent: storageEvents(logger),
+      onTick: () => drops.persist(),
       // The cycles stage caches identity rows; budget pruning deletes some, so it reloads (as after a rollback).
       afterPrune: () => (logThread ? logThread.reload() : cycles.onRollback()),
       turn,
@@ -157,46 +114,13 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       ...recorder!.stats(),
       fileProblem: storage.fileProblem(),
     });
-    let persistedDropped = droppedBefore;
     /** Drops survive a restart in the meta table; the metric alone would die with the process. */
-    const persistDropped = () => {
-      const total = droppedBefore + (recorder?.stats().dropped ?? 0);
-      if (total === persistedDropped) return true;
-      try {
-        writeCounter(db, droppedTotalKey, total);
-        persistedDropped = total;
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const drops = createDropCounter(db, () => recorder, logger);
     /** exchanges the recorder could not write before it stopped (set by its closer) */
     let droppedAtStop = 0;
-    closers.add('dropped counter', () => {
-      if (!recorder) return;
-      const { dropped, written } = recorder.stats();
-      const droppedTotal = droppedBefore + dropped;
-      const persisted = persistDropped();
-      if (droppedAtStop > 0 || !persisted) {
-        // The log line is the record of last resort when the database cannot take the counter either.
-        logger.error(
-          { droppedAtStop, dropped, droppedTotal, persisted },
-          'recorder: exchanges could not be written before shutdown (counted as dropped)',
-        );
-      }
-      logger.info({ written, dropped, droppedTotal }, 'scimtap stopped');
-    });
-    // What an earlier run recorded but did not derive (it crashed, or was killed while derivation lagged) is
-    // derived now, before the alert engine starts: it replays recent operations from the database to rebuild its
-    // detection state, so it must find them labelled, and must not then be handed them a second time.
+    closers.add('dropped counter', () => drops.report(droppedAtStop));
     const terms = createTermsStage(db);
-    try {
-      const caughtUp = createDerivation({ db, stages: [clients, cycles, terms] }).drain();
-      if (caughtUp > 0) logger.warn({ operations: caughtUp }, 'derivation: caught up with an earlier run');
-    } catch (err) {
-      // A disk that cannot take it now (the stages reloaded on rollback): derivation keeps trying once running.
-      logger.error({ err }, 'derivation: could not catch up with an earlier run at startup');
-    }
+    catchUpAtStart(db, [clients, cycles, terms], logger);
     // Links in emails point at the admin listener until it is bound and its port known.
     let linkBase = adminBaseUrl(config);
     // After committed batches: incidents follow the traffic every 500 ms, and are notified once the burst is over
@@ -238,7 +162,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     // Derivation (issue 12 §2). The stages that write (clients, cycles and identities, search terms) run where the
     // log is written: on the log writer thread for a file, here for `:memory:`. These ones follow what was
     // derived, after the commit, on this thread, in log order.
-    const followers: IngestStage[] = [upstreamStage, metrics.stage, alerts.stage, storage.stage];
+    const followers: IngestStage[] = [upstreamState.stage, metrics.stage, alerts.stage, storage.stage];
     const recording = await startRecording({
       db,
       config,
@@ -279,45 +203,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
     consumer?.start();
     storage.start();
 
-    const proxy = createProxy({
-      upstream,
-      sink,
-      timeoutMs: config.upstreamTimeoutMs,
-      bodyTimeoutMs: config.bodyTimeoutMs,
-      clientConcurrency: config.clientConcurrency,
-      captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
-      upstreamCa: config.upstreamCa,
-      redact: config.capture === 'redacted' ? config.redact : null,
-      trustedClients: config.trustedClients ? addressSet(config.trustedClients) : undefined,
-      trustedProxies: addressSet(config.trustedProxies),
-      clock,
-    });
-    closers.add('proxy', async () => {
-      // A request that raced the listener's close may still be waiting on the upstream: let it finish (bounded) so
-      // that its exchange is recorded before the recorder stops, not after the database is closed.
-      const inFlightDeadline = Date.now() + 2_000;
-      while (proxy.inFlight() > 0 && Date.now() < inFlightDeadline) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      proxy.close();
-      // Aborted upstream requests report their exchange on the next turns of the event loop.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    });
-    let proxyListener: Awaited<ReturnType<typeof listen>>;
-    try {
-      proxyListener = await listen(
-        {
-          ...config.listen,
-          bodyTimeoutMs: config.bodyTimeoutMs,
-          tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
-        },
-        proxy.handle,
-      );
-    } catch (err) {
-      throw listenerError('proxy', 'listen', config.listen, err);
-    }
-    const proxyClose = proxyListener.close;
-    closers.add('proxy listener', () => proxyClose());
+    const proxyListener = await startProxy(config, upstream, sink, clock, closers);
 
     const app = createAdminApp({
       db,
@@ -329,8 +215,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       publicUrl: config.publicUrl,
       recorderStats,
       storageStats: () => storage.stats(),
-      droppedTotal: () => droppedBefore + (recorder?.stats().dropped ?? 0),
-      upstreamState: () => lastUpstream,
+      droppedTotal: drops.total,
+      upstreamState: upstreamState.state,
       emailState: () => emailDeliveryState(db),
       config,
       clock,
@@ -339,20 +225,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       metrics: metrics.render,
       webRoot: options.webRoot,
     });
-    let adminServer: ReturnType<typeof serve>;
-    try {
-      adminServer = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-        const server = serve(
-          { fetch: app.fetch, hostname: config.adminListen.host, port: config.adminListen.port },
-          () => resolve(server),
-        );
-        server.once('error', reject);
-      });
-    } catch (err) {
-      throw listenerError('admin', 'adminListen', config.adminListen, err);
-    }
-    const admin = adminServer;
-    closers.add('admin listener', () => closeGracefully(admin as import('node:http').Server, 2_000));
+    const adminServer = await openAdmin(config, app, closers);
     const adminAddress = adminServer.address() as { port: number };
     const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminAddress.port);
     linkBase = adminBaseUrl(config, adminAddress.port);
@@ -396,4 +269,120 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       stop,
     };
   }
+}
+
+/** Open the database (migrations applied) and its WAL checkpointer; `opened` is the file's identity. */
+function openStore(config: Config, logger: Logger, closers: Closers) {
+  const db = openConfiguredDatabase(config.db);
+  closers.add('database', () => db.$client.close());
+  // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
+  const opened = config.db === ':memory:' ? undefined : statSync(config.db);
+  const checkpointer = startCheckpointer(db, config.db, {
+    onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
+  });
+  closers.add('checkpointer', () => checkpointer.stop());
+  return { db, opened };
+}
+
+/**
+ * What an earlier run recorded but did not derive (it crashed, or was killed while derivation lagged) is derived
+ * now, before the alert engine starts: it replays recent operations from the database to rebuild its detection
+ * state, so it must find them labelled, and must not then be handed them a second time.
+ */
+function catchUpAtStart(db: Db, stages: IngestStage[], logger: Logger): void {
+  try {
+    const caughtUp = createDerivation({ db, stages }).drain();
+    if (caughtUp > 0) logger.warn({ operations: caughtUp }, 'derivation: caught up with an earlier run');
+  } catch (err) {
+    // A disk that cannot take it now (the stages reloaded on rollback): derivation keeps trying once running.
+    logger.error({ err }, 'derivation: could not catch up with an earlier run at startup');
+  }
+}
+
+function storageEvents(logger: Logger) {
+  return (event: 'fileProblem' | 'pruned', detail: Record<string, unknown>) => {
+    if (event === 'fileProblem') {
+      logger.error(
+        detail,
+        'SCIMTAP_DB: the database file was deleted or replaced while scimtap has it open; what is recorded now is lost at exit. Restart scimtap.',
+      );
+    } else if ((detail.bodies as number) + (detail.operations as number) > 0) {
+      logger.warn(
+        detail,
+        'storage: pruned the oldest bodies and operations to stay within SCIMTAP_MAX_DB_MB',
+      );
+    }
+  };
+}
+
+/** The proxy and its listener; closing lets in-flight requests finish (bounded) so their exchanges are recorded. */
+async function startProxy(
+  config: Config,
+  upstream: string,
+  sink: Recorder,
+  clock: () => number,
+  closers: Closers,
+): Promise<Awaited<ReturnType<typeof listen>>> {
+  const proxy = createProxy({
+    upstream,
+    sink,
+    timeoutMs: config.upstreamTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    clientConcurrency: config.clientConcurrency,
+    captureLimitBytes: config.capture === 'none' ? 0 : config.captureLimitBytes,
+    upstreamCa: config.upstreamCa,
+    redact: config.capture === 'redacted' ? config.redact : null,
+    trustedClients: config.trustedClients ? addressSet(config.trustedClients) : undefined,
+    trustedProxies: addressSet(config.trustedProxies),
+    clock,
+  });
+  closers.add('proxy', async () => {
+    // A request that raced the listener's close may still be waiting on the upstream: let it finish (bounded) so
+    // that its exchange is recorded before the recorder stops, not after the database is closed.
+    const inFlightDeadline = Date.now() + 2_000;
+    while (proxy.inFlight() > 0 && Date.now() < inFlightDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    proxy.close();
+    // Aborted upstream requests report their exchange on the next turns of the event loop.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  });
+  let listener: Awaited<ReturnType<typeof listen>>;
+  try {
+    listener = await listen(
+      {
+        ...config.listen,
+        bodyTimeoutMs: config.bodyTimeoutMs,
+        tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+      },
+      proxy.handle,
+    );
+  } catch (err) {
+    throw listenerError('proxy', 'listen', config.listen, err);
+  }
+  const close = listener.close;
+  closers.add('proxy listener', () => close());
+  return listener;
+}
+
+/** The admin listener: the API, /metrics and the dashboard. */
+async function openAdmin(
+  config: Config,
+  app: ReturnType<typeof createAdminApp>,
+  closers: Closers,
+): Promise<ReturnType<typeof serve>> {
+  let server: ReturnType<typeof serve>;
+  try {
+    server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve(
+        { fetch: app.fetch, hostname: config.adminListen.host, port: config.adminListen.port },
+        () => resolve(s),
+      );
+      s.once('error', reject);
+    });
+  } catch (err) {
+    throw listenerError('admin', 'adminListen', config.adminListen, err);
+  }
+  closers.add('admin listener', () => closeGracefully(server as import('node:http').Server, 2_000));
+  return server;
 }
