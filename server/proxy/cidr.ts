@@ -53,6 +53,8 @@ export function cidrProblems(ranges: readonly string[]): string[] {
 
 /** How many addresses an AddressSet and the peer normalisation remember (forgotten all at once past it). */
 const memoSize = 1_024;
+/** Longer strings are not remembered (an IPv6 address with a zone is well under this). */
+const memoChars = 64;
 
 export function addressSet(ranges: readonly string[]): AddressSet {
   const list = new BlockList();
@@ -73,6 +75,7 @@ export function addressSet(ranges: readonly string[]): AddressSet {
     ranges: [...ranges],
     has(address) {
       if (!address || ranges.length === 0) return false;
+      if (address.length > memoChars) return check(address);
       let hit = known.get(address);
       if (hit === undefined) {
         hit = check(address);
@@ -94,6 +97,8 @@ const normalised = new Map<string, string | null>();
  */
 export function normaliseAddress(address: string | null | undefined): string | null {
   if (!address) return null;
+  // X-Forwarded-For hops are anyone's to write: only what could be an address is remembered.
+  if (address.length > memoChars) return normalise(address);
   let known = normalised.get(address);
   if (known === undefined) {
     known = normalise(address);
