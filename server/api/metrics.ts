@@ -123,7 +123,10 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
           const key = `${labels.resource_type}\u0000${labels.operation}\u0000${labels.status}`;
           last = counts.get(key);
           if (last) last.n++;
-          else counts.set(key, (last = { labels, n: 1 }));
+          else {
+            last = { labels, n: 1 };
+            counts.set(key, last);
+          }
         }
         latency.observe({ resource_type: op.resourceType, operation: op.operation }, op.durationMs / 1000);
       }
