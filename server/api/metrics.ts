@@ -22,6 +22,8 @@ export interface MetricsDeps {
   db?: Db;
 }
 
+type OperationLabels = { resource_type: string; operation: string; status: string };
+
 export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   const registry = new Registry();
   // Prefix `scimtap_` only: prom-client's names already start with `process_` / `nodejs_`.
@@ -103,10 +105,32 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
 
   const stage: IngestStage = {
     afterCommit(ops: StoredOperation[]) {
+      // prom-client hashes the labels of every call: the counter is raised once per distinct label set of the
+      // batch (a batch is usually one kind of operation), the histogram still observes every duration.
+      let counts: Map<string, { labels: OperationLabels; n: number }> | undefined;
+      let last: { labels: OperationLabels; n: number } | undefined;
       for (const op of ops) {
-        operations.inc({ resource_type: op.resourceType, operation: op.operation, status: op.status });
+        const labels = { resource_type: op.resourceType, operation: op.operation, status: op.status };
+        if (
+          last &&
+          last.labels.resource_type === labels.resource_type &&
+          last.labels.operation === labels.operation &&
+          last.labels.status === labels.status
+        ) {
+          last.n++;
+        } else {
+          counts ??= new Map();
+          const key = `${labels.resource_type}\u0000${labels.operation}\u0000${labels.status}`;
+          last = counts.get(key);
+          if (last) last.n++;
+          else {
+            last = { labels, n: 1 };
+            counts.set(key, last);
+          }
+        }
         latency.observe({ resource_type: op.resourceType, operation: op.operation }, op.durationMs / 1000);
       }
+      if (counts) for (const { labels, n } of counts.values()) operations.inc(labels, n);
     },
   };
   return {

@@ -51,6 +51,11 @@ export function cidrProblems(ranges: readonly string[]): string[] {
   });
 }
 
+/** How many addresses an AddressSet and the peer normalisation remember (forgotten all at once past it). */
+const memoSize = 1_024;
+/** Longer strings are not remembered (an IPv6 address with a zone is well under this). */
+const memoChars = 64;
+
 export function addressSet(ranges: readonly string[]): AddressSet {
   const list = new BlockList();
   for (const r of ranges) {
@@ -58,15 +63,33 @@ export function addressSet(ranges: readonly string[]): AddressSet {
     if ('problem' in parsed) throw new Error(parsed.problem);
     list.addSubnet(parsed.network, parsed.prefix, parsed.type);
   }
+  // Asked for every request's peer: BlockList.check parses the address into a SocketAddress each time, so the
+  // answers for recent addresses are kept (a few clients, one keep-alive connection each, ask the same question).
+  const known = new Map<string, boolean>();
+  const check = (address: string): boolean => {
+    const a = normaliseAddress(address);
+    if (a === null) return false;
+    return list.check(a, isIP(a) === 4 ? 'ipv4' : 'ipv6');
+  };
   return {
     ranges: [...ranges],
     has(address) {
-      const a = normaliseAddress(address);
-      if (a === null) return false;
-      return list.check(a, isIP(a) === 4 ? 'ipv4' : 'ipv6');
+      if (!address || ranges.length === 0) return false;
+      if (address.length > memoChars) return check(address);
+      let hit = known.get(address);
+      if (hit === undefined) {
+        hit = check(address);
+        if (known.size >= memoSize) known.clear();
+        known.set(address, hit);
+      }
+      return hit;
     },
   };
 }
+
+// Every request's peer address is normalised (and X-Forwarded-For hops from trusted proxies): a regex and isIP
+// each time, for the few addresses a SCIM client connects from.
+const normalised = new Map<string, string | null>();
 
 /**
  * A socket's address as an IP: an IPv4 client of a dual-stack listener shows as `::ffff:a.b.c.d`, which
@@ -74,6 +97,18 @@ export function addressSet(ranges: readonly string[]): AddressSet {
  */
 export function normaliseAddress(address: string | null | undefined): string | null {
   if (!address) return null;
+  // X-Forwarded-For hops are anyone's to write: only what could be an address is remembered.
+  if (address.length > memoChars) return normalise(address);
+  let known = normalised.get(address);
+  if (known === undefined) {
+    known = normalise(address);
+    if (normalised.size >= memoSize) normalised.clear();
+    normalised.set(address, known);
+  }
+  return known;
+}
+
+function normalise(address: string): string | null {
   let a = address.trim();
   if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
   const zone = a.indexOf('%');

@@ -111,6 +111,20 @@ export function createFairShare({ perClient, queuePerClient }: FairShareOptions)
  * balancer that is not listed in SCIMTAP_TRUSTED_PROXIES, every request shares the balancer's quota.
  */
 export function addressKey(address: string): string {
+  let key = keys.get(address);
+  if (key === undefined) {
+    key = keyOf(address);
+    // bounded: forgotten all at once past it
+    if (keys.size >= 1_024) keys.clear();
+    keys.set(address, key);
+  }
+  return key;
+}
+
+// Asked once per request, of the few addresses a SCIM client connects from: a regex and, for IPv6, a split.
+const keys = new Map<string, string>();
+
+function keyOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1];
   if (!isIPv6(address)) return address;

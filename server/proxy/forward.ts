@@ -192,7 +192,9 @@ function upstreamCall(target: Upstream, x: Forwarding, rawUrl: string, fail: Fai
   return () => {
     if (x.done || x.failure) return;
     x.upstreamReq = send();
-    req.on('data', (chunk: Buffer) => x.request.push(chunk));
+    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3), and Node's parser
+    // emits no data: a lookup's GET saves a listener.
+    if (hasBody(req)) req.on('data', (chunk: Buffer) => x.request.push(chunk));
     req.pipe(x.upstreamReq);
   };
 }

@@ -67,6 +67,8 @@ export function responseHeaders(raw: string[]): string[] {
 
 function connectionListed(value: string | undefined, into?: Set<string>): Set<string> | undefined {
   if (!value) return into;
+  // The usual value names only a header that is hop-by-hop anyway: no set to build for every request and answer.
+  if (value.length === 10 && value.toLowerCase() === 'keep-alive') return into;
   const set = into ?? new Set<string>();
   for (const s of value.split(',')) set.add(s.trim().toLowerCase());
   return set;

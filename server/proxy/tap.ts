@@ -24,10 +24,30 @@ export class BodyTap {
     return this.bytes > this.kept;
   }
 
+  /**
+   * The kept bytes. Several chunks are joined into a buffer of their own, which no one else holds: the log writer
+   * thread's hand-off moves it rather than copying it again (`isOwnBody`). A single chunk is returned as is.
+   */
   body(): Buffer | null {
     if (this.kept === 0) return null;
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+    if (this.chunks.length === 1) return this.chunks[0];
+    const out = Buffer.allocUnsafeSlow(this.kept);
+    let at = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    ownBuffers.add(out.buffer);
+    return out;
   }
+}
+
+/** The ArrayBuffers of bodies a tap joined (see body()): each holds one body and nothing else references it. */
+const ownBuffers = new WeakSet<ArrayBufferLike>();
+
+/** Whether `body` is all of a buffer a tap joined for it, and so may be transferred to another thread as is. */
+export function isOwnBody(body: Buffer): boolean {
+  return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && ownBuffers.has(body.buffer);
 }
 
 export interface Credential {

@@ -36,6 +36,8 @@ function decodeLayer(s: string): string {
  */
 export function dotSegment(path: string): string | null {
   let text = String(path);
+  // Without a dot or an escape no segment can be one, at any layer: the usual SCIM path is done in two scans.
+  if (!text.includes('.') && !text.includes('%')) return null;
   for (let layer = 0; ; layer++) {
     for (const raw of text.split(/[/\\]/)) {
       const semicolon = raw.indexOf(';');

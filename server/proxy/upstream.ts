@@ -35,15 +35,18 @@ export function createUpstream(upstream: string, upstreamCa?: string): Upstream 
     ? new https.Agent({ ...agentOptions, ca: upstreamCa ? [...rootCertificates, upstreamCa] : undefined })
     : new http.Agent(agentOptions);
   const request = secure ? https.request : http.request;
+  // Read once: URL's getters serialise on every read, and send() runs for every request.
+  const { protocol, hostname, host } = base;
+  const port = base.port || (secure ? 443 : 80);
   return {
     send: (req, rawUrl) =>
       request({
-        protocol: base.protocol,
-        hostname: base.hostname,
-        port: base.port || (secure ? 443 : 80),
+        protocol,
+        hostname,
+        port,
         method: req.method,
         path: joinPath(basePath, rawUrl),
-        headers: forwardHeaders(req.rawHeaders, base.host),
+        headers: forwardHeaders(req.rawHeaders, host),
         agent,
       }),
     close: () => agent.destroy(),

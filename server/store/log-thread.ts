@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { CycleConfig } from '../cycles/index.js';
+import { isOwnBody } from '../proxy/tap.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
 import type { DerivedOperation } from './ingest.js';
 import type { FromLogWorker, LogWorkerData, ToLogWorker, WorkerStats } from './log-worker.js';
@@ -285,6 +286,11 @@ export function startLogThread({
 /** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */
 function own(body: Buffer | null, transfer: ArrayBuffer[]): Buffer | null {
   if (body === null) return null;
+  // A body the proxy's tap joined from several chunks is already alone in its buffer: moved, not copied twice.
+  if (isOwnBody(body)) {
+    transfer.push(body.buffer as ArrayBuffer);
+    return body;
+  }
   const copy = new Uint8Array(body.byteLength);
   copy.set(body);
   transfer.push(copy.buffer);
