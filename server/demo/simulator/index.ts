@@ -152,6 +152,104 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** Waits for the next evenly spaced slot; bursts never make up for a slow answer. */
+function createPacer({
+  rate,
+  clock,
+  sleep,
+  signal,
+}: {
+  rate: number;
+  clock: () => number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  signal: AbortSignal;
+}): () => Promise<void> {
+  const gapMs = rate > 0 ? 1000 / rate : 0;
+  let nextSlot = 0;
+  return async () => {
+    if (gapMs === 0) return;
+    const now = clock();
+    const slot = Math.max(now, nextSlot);
+    nextSlot = slot + gapMs;
+    if (slot > now) await sleep(slot - now, signal);
+  };
+}
+
+interface Counts {
+  requests: number;
+  failures: number;
+  cycleRequests: number;
+  cycleFailures: number;
+  byKind: Partial<Record<OperationKind, KindCounts>>;
+  /** HTTP status (or 'none' when no answer) → count */
+  byHttpStatus: Record<string, number>;
+}
+
+/** Counts an answered request (the request itself was counted when sent). */
+function count(counts: Counts, kind: OperationKind, result: HttpResult, ok: boolean): void {
+  if (!ok) {
+    counts.failures++;
+    counts.cycleFailures++;
+  }
+  counts.byKind[kind] ??= { success: 0, failure: 0 };
+  counts.byKind[kind][ok ? 'success' : 'failure']++;
+  const statusKey = result.status === null ? 'none' : String(result.status);
+  counts.byHttpStatus[statusKey] = (counts.byHttpStatus[statusKey] ?? 0) + 1;
+}
+
+function logEntry(
+  cycle: number,
+  { kind, identity, method, path, targetId = null }: Call,
+  result: HttpResult,
+  ok: boolean,
+): SimulatorLogEntry {
+  return {
+    cycle,
+    kind,
+    status: ok ? 'success' : 'failure',
+    identity,
+    httpStatus: result.status,
+    method,
+    path,
+    targetId: typeof targetId === 'string' ? targetId : ok && targetId ? targetId(result) : null,
+    error: ok ? null : errorDetail(result),
+  };
+}
+
+/** Entra's cycle starts with a filter query for a random GUID: 200 and an empty ListResponse expected. */
+function probeCall(guid: string): Call {
+  return {
+    kind: 'testConnection',
+    identity: null,
+    method: 'GET',
+    path: userLookupPath(guid),
+    succeeded: (r) => lookupOk(r) && listResources(r.body)!.length === 0,
+  };
+}
+
+/** Hands items to `concurrency` workers, each taking the next one when done, until all are done or halted. */
+async function inWorkers<T>(
+  items: T[],
+  concurrency: number,
+  halted: () => boolean,
+  process: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !halted()) await process(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+/** Objects still out of sync: Entra's escrow. */
+function pendingCounts(dir: Directory): SimulatorSummary['pending'] {
+  let users = 0;
+  let groups = 0;
+  for (const user of dir.users.values()) if (userPending(user)) users++;
+  for (const group of dir.groups.values()) if (groupPending(dir, group)) groups++;
+  return { users, groups };
+}
+
 /** An Entra-like SCIM client: probe, lookups, creates, updates, disables, deletes and memberships, cycle after cycle. */
 export function createSimulator(options: SimulatorOptions): Simulator {
   const {
@@ -188,92 +286,54 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     maxSockets: concurrency,
     tlsInsecure,
   });
-  const gapMs = rate > 0 ? 1000 / rate : 0;
   const abort = new AbortController();
+  const pace = createPacer({ rate, clock, sleep, signal: abort.signal });
 
   let stopped = false;
-  let nextSlot = 0;
   let cycle = 0;
   let cycleKind: SimulatorProgress['kind'] = null;
   let objectsDone = 0;
   let objectsTotal = 0;
   let waitUntil: number | null = null;
-  let requests = 0;
-  let failures = 0;
-  let cycleRequests = 0;
-  let cycleFailures = 0;
-  const byKind: Partial<Record<OperationKind, KindCounts>> = {};
-  const byHttpStatus: Record<string, number> = {};
+  const counts: Counts = {
+    requests: 0,
+    failures: 0,
+    cycleRequests: 0,
+    cycleFailures: 0,
+    byKind: {},
+    byHttpStatus: {},
+  };
 
-  const halted = () => stopped || requests >= maxRequests;
-
-  /** Waits for the next evenly spaced slot; bursts never make up for a slow answer. */
-  async function pace(): Promise<void> {
-    if (gapMs === 0) return;
-    const now = clock();
-    const slot = Math.max(now, nextSlot);
-    nextSlot = slot + gapMs;
-    if (slot > now) await sleep(slot - now, abort.signal);
-  }
+  const halted = () => stopped || counts.requests >= maxRequests;
 
   /** Sends one request and logs it; null when the run was stopped before it could be sent. */
-  async function send({
-    kind,
-    identity,
-    method,
-    path,
-    body,
-    succeeded = (r) => isOk(r.status),
-    targetId = null,
-  }: Call): Promise<{ result: HttpResult; ok: boolean } | null> {
+  async function send(call: Call): Promise<{ result: HttpResult; ok: boolean } | null> {
     if (halted()) return null;
     await pace();
     if (halted()) return null;
-    requests++;
-    cycleRequests++;
-    const result = await client.request(method, path, body);
+    counts.requests++;
+    counts.cycleRequests++;
+    const result = await client.request(call.method, call.path, call.body);
+    const { succeeded = (r) => isOk(r.status) } = call;
     const ok = succeeded(result);
-    if (!ok) {
-      failures++;
-      cycleFailures++;
-    }
-    byKind[kind] ??= { success: 0, failure: 0 };
-    const counts = byKind[kind];
-    counts[ok ? 'success' : 'failure']++;
-    const statusKey = result.status === null ? 'none' : String(result.status);
-    byHttpStatus[statusKey] = (byHttpStatus[statusKey] ?? 0) + 1;
-    onOperation?.({
-      cycle,
-      kind,
-      status: ok ? 'success' : 'failure',
-      identity,
-      httpStatus: result.status,
-      method,
-      path,
-      targetId: typeof targetId === 'string' ? targetId : ok && targetId ? targetId(result) : null,
-      error: ok ? null : errorDetail(result),
-    });
+    count(counts, call.kind, result, ok);
+    onOperation?.(logEntry(cycle, call, result, ok));
     return { result, ok };
   }
 
   const exportContext: ExportContext = { send, dir, dialect, membersPerPatch };
 
-  async function runPhase<T>(items: T[], process: (item: T) => Promise<void>): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < items.length && !halted()) {
-        await process(items[next++]!);
-        objectsDone++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-  }
+  const runPhase = <T>(items: T[], process: (item: T) => Promise<void>) =>
+    inWorkers(items, concurrency, halted, async (item) => {
+      await process(item);
+      objectsDone++;
+    });
 
   async function runCycle(): Promise<CycleInfo> {
     cycle++;
     cycleKind = cycle === 1 ? 'initial' : 'incremental';
-    cycleRequests = 0;
-    cycleFailures = 0;
+    counts.cycleRequests = 0;
+    counts.cycleFailures = 0;
     const startedAt = clock();
     const changes = cycle === 1 ? null : mutate(dir, rand, defaultChurn(dir, churn));
     // Drawn before the story hook so that the probe value does not depend on what the hook does.
@@ -300,8 +360,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         ...base,
         phase: 'end',
         objects: objectsTotal,
-        requests: cycleRequests,
-        failures: cycleFailures,
+        requests: counts.cycleRequests,
+        failures: counts.cycleFailures,
         aborted,
         probe,
       };
@@ -310,14 +370,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     };
     const haltReason = (): 'stopped' | 'maxRequests' => (stopped ? 'stopped' : 'maxRequests');
 
-    // Entra's cycle starts with a filter query for a random GUID: 200 and an empty ListResponse expected.
-    const probe = await send({
-      kind: 'testConnection',
-      identity: null,
-      method: 'GET',
-      path: userLookupPath(probeGuid),
-      succeeded: (r) => lookupOk(r) && listResources(r.body)!.length === 0,
-    });
+    const probe = await send(probeCall(probeGuid));
     if (!probe) return end(haltReason(), null);
     const probeInfo = { httpStatus: probe.result.status, error: errorDetail(probe.result) };
     // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
@@ -357,20 +410,16 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     }
     if (stoppedReason === 'completed') {
       if (stopped) stoppedReason = 'stopped';
-      else if (requests >= maxRequests) stoppedReason = 'maxRequests';
+      else if (counts.requests >= maxRequests) stoppedReason = 'maxRequests';
     }
-    let pendingUsers = 0;
-    let pendingGroups = 0;
-    for (const user of dir.users.values()) if (userPending(user)) pendingUsers++;
-    for (const group of dir.groups.values()) if (groupPending(dir, group)) pendingGroups++;
     return {
       cycles: cycle,
-      requests,
-      failures,
-      byKind,
-      byHttpStatus,
+      requests: counts.requests,
+      failures: counts.failures,
+      byKind: counts.byKind,
+      byHttpStatus: counts.byHttpStatus,
       durationMs: clock() - started,
-      pending: { users: pendingUsers, groups: pendingGroups },
+      pending: pendingCounts(dir),
       directory: { users: dir.users.size, groups: dir.groups.size },
       stoppedReason,
       probeFailure,
@@ -388,8 +437,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       kind: cycleKind,
       objectsDone,
       objectsTotal,
-      requests,
-      failures,
+      requests: counts.requests,
+      failures: counts.failures,
       waitingMs: waitUntil === null ? null : Math.max(0, waitUntil - clock()),
     }),
     disableUsers: (count) => disableUsers(dir, rand, count),
