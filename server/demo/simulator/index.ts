@@ -19,8 +19,8 @@ import {
   isOk,
   lookupOk,
 } from './export.js';
-import { createScimClient, type HttpResult } from './http.js';
-import { createRandom } from './random.js';
+import { createScimClient, type HttpResult, type ScimClient } from './http.js';
+import { createRandom, type Random } from './random.js';
 import { type Dialect, listResources, userLookupPath } from './requests.js';
 
 export type { Dialect } from './requests.js';
@@ -287,15 +287,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     tlsInsecure,
   });
   const abort = new AbortController();
-  const pace = createPacer({ rate, clock, sleep, signal: abort.signal });
-
-  let stopped = false;
-  let cycle = 0;
-  let cycleKind: SimulatorProgress['kind'] = null;
-  let objectsDone = 0;
-  let objectsTotal = 0;
-  let waitUntil: number | null = null;
-  const counts: Counts = {
+  const state: RunState = {
+    stopped: false,
+    cycle: 0,
+    cycleKind: null,
+    objectsDone: 0,
+    objectsTotal: 0,
+    waitUntil: null,
     requests: 0,
     failures: 0,
     cycleRequests: 0,
@@ -303,146 +301,204 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     byKind: {},
     byHttpStatus: {},
   };
-
-  const halted = () => stopped || counts.requests >= maxRequests;
-
-  /** Sends one request and logs it; null when the run was stopped before it could be sent. */
-  async function send(call: Call): Promise<{ result: HttpResult; ok: boolean } | null> {
-    if (halted()) return null;
-    await pace();
-    if (halted()) return null;
-    counts.requests++;
-    counts.cycleRequests++;
-    const result = await client.request(call.method, call.path, call.body);
-    const { succeeded = (r) => isOk(r.status) } = call;
-    const ok = succeeded(result);
-    count(counts, call.kind, result, ok);
-    onOperation?.(logEntry(cycle, call, result, ok));
-    return { result, ok };
-  }
-
-  const exportContext: ExportContext = { send, dir, dialect, membersPerPatch };
-
-  const runPhase = <T>(items: T[], process: (item: T) => Promise<void>) =>
-    inWorkers(items, concurrency, halted, async (item) => {
-      await process(item);
-      objectsDone++;
-    });
-
-  async function runCycle(): Promise<CycleInfo> {
-    cycle++;
-    cycleKind = cycle === 1 ? 'initial' : 'incremental';
-    counts.cycleRequests = 0;
-    counts.cycleFailures = 0;
-    const startedAt = clock();
-    const changes = cycle === 1 ? null : mutate(dir, rand, defaultChurn(dir, churn));
-    // Drawn before the story hook so that the probe value does not depend on what the hook does.
-    const probeGuid = rand.guid();
-    const base = { cycle, kind: cycleKind, startedAt, changes } as const;
-    await onCycle?.({
-      ...base,
-      phase: 'start',
-      objects: 0,
-      requests: 0,
-      failures: 0,
-      aborted: null,
-      probe: null,
-    });
-
-    const userPlan = [...dir.users.values()].filter(userPending);
-    let groupEstimate = 0;
-    for (const group of dir.groups.values()) if (groupPending(dir, group)) groupEstimate++;
-    objectsDone = 0;
-    objectsTotal = userPlan.length + groupEstimate;
-
-    const end = async (aborted: CycleInfo['aborted'], probe: CycleInfo['probe']) => {
-      const info: CycleInfo = {
-        ...base,
-        phase: 'end',
-        objects: objectsTotal,
-        requests: counts.cycleRequests,
-        failures: counts.cycleFailures,
-        aborted,
-        probe,
-      };
-      await onCycle?.(info);
-      return info;
-    };
-    const haltReason = (): 'stopped' | 'maxRequests' => (stopped ? 'stopped' : 'maxRequests');
-
-    const probe = await send(probeCall(probeGuid));
-    if (!probe) return end(haltReason(), null);
-    const probeInfo = { httpStatus: probe.result.status, error: errorDetail(probe.result) };
-    // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
-    if (!probe.ok) return end('probeFailed', probeInfo);
-
-    await runPhase(userPlan, (user) => exportUser(exportContext, user));
-    if (halted()) return end(haltReason(), probeInfo);
-    // Planned after the users: memberships of users created this cycle go out in the same cycle.
-    const groupPlan = [...dir.groups.values()].filter((g) => groupPending(dir, g));
-    objectsTotal = objectsDone + groupPlan.length;
-    await runPhase(groupPlan, (group) => exportGroup(exportContext, group));
-    return end(halted() ? haltReason() : null, probeInfo);
-  }
-
-  async function run(): Promise<SimulatorSummary> {
-    const started = clock();
-    let stoppedReason: SimulatorSummary['stoppedReason'] = 'completed';
-    let probeFailure: SimulatorSummary['probeFailure'] = null;
-    try {
-      while (!halted() && (cycles === 0 || cycle < cycles)) {
-        const info = await runCycle();
-        if (info.aborted === 'probeFailed' && cycle === 1 && stopOnFirstProbeFailure) {
-          stoppedReason = 'probeFailed';
-          probeFailure = info.probe;
-          break;
-        }
-        if (halted() || (cycles !== 0 && cycle >= cycles)) break;
-        const wait = info.startedAt + intervalMs - clock();
-        if (wait > 0) {
-          waitUntil = clock() + wait;
-          await sleep(wait, abort.signal);
-          waitUntil = null;
-        }
-      }
-    } finally {
-      client.close();
-    }
-    if (stoppedReason === 'completed') {
-      if (stopped) stoppedReason = 'stopped';
-      else if (counts.requests >= maxRequests) stoppedReason = 'maxRequests';
-    }
-    return {
-      cycles: cycle,
-      requests: counts.requests,
-      failures: counts.failures,
-      byKind: counts.byKind,
-      byHttpStatus: counts.byHttpStatus,
-      durationMs: clock() - started,
-      pending: pendingCounts(dir),
-      directory: { users: dir.users.size, groups: dir.groups.size },
-      stoppedReason,
-      probeFailure,
-    };
-  }
+  const halted = () => state.stopped || state.requests >= maxRequests;
+  const pace = createPacer({ rate, clock, sleep, signal: abort.signal });
+  const send = createSender({ client, pace, state, halted, onOperation });
+  const sim: SimulatorRun = {
+    state,
+    dir,
+    rand,
+    churn,
+    clock,
+    onCycle,
+    halted,
+    concurrency,
+    send,
+    exportContext: { send, dir, dialect, membersPerPatch },
+  };
 
   return {
-    run,
+    run: () =>
+      runCycles(sim, { cycles, intervalMs, stopOnFirstProbeFailure, sleep, signal: abort.signal, client }),
     stop() {
-      stopped = true;
+      state.stopped = true;
       abort.abort();
     },
     progress: () => ({
-      cycle,
-      kind: cycleKind,
-      objectsDone,
-      objectsTotal,
-      requests: counts.requests,
-      failures: counts.failures,
-      waitingMs: waitUntil === null ? null : Math.max(0, waitUntil - clock()),
+      cycle: state.cycle,
+      kind: state.cycleKind,
+      objectsDone: state.objectsDone,
+      objectsTotal: state.objectsTotal,
+      requests: state.requests,
+      failures: state.failures,
+      waitingMs: state.waitUntil === null ? null : Math.max(0, state.waitUntil - clock()),
     }),
     disableUsers: (count) => disableUsers(dir, rand, count),
     enableUsers: (serials) => enableUsers(dir, serials),
     userNames: () => [...dir.users.values()].flatMap((u) => (u.desired ? [u.desired.userName] : [])),
   };
+}
+
+/** Where the run stands: what progress() reports, and the counts the summary and each cycle's info carry. */
+interface RunState extends Counts {
+  stopped: boolean;
+  cycle: number;
+  cycleKind: SimulatorProgress['kind'];
+  objectsDone: number;
+  objectsTotal: number;
+  waitUntil: number | null;
+}
+
+type Send = ExportContext['send'];
+
+/** What a cycle works with. */
+interface SimulatorRun {
+  state: RunState;
+  dir: Directory;
+  rand: Random;
+  churn: number;
+  clock: () => number;
+  onCycle: SimulatorOptions['onCycle'];
+  /** stopped, or maxRequests reached */
+  halted: () => boolean;
+  concurrency: number;
+  send: Send;
+  exportContext: ExportContext;
+}
+
+/** Sends one request and logs it; null when the run was stopped before it could be sent. */
+function createSender({
+  client,
+  pace,
+  state,
+  halted,
+  onOperation,
+}: {
+  client: ScimClient;
+  pace: () => Promise<void>;
+  state: RunState;
+  halted: () => boolean;
+  onOperation: SimulatorOptions['onOperation'];
+}): Send {
+  return async (call) => {
+    if (halted()) return null;
+    await pace();
+    if (halted()) return null;
+    state.requests++;
+    state.cycleRequests++;
+    const result = await client.request(call.method, call.path, call.body);
+    const { succeeded = (r) => isOk(r.status) } = call;
+    const ok = succeeded(result);
+    count(state, call.kind, result, ok);
+    onOperation?.(logEntry(state.cycle, call, result, ok));
+    return { result, ok };
+  };
+}
+
+/** Cycle after cycle, `intervalMs` apart from start to start, until done, stopped or out of requests. */
+async function runCycles(
+  sim: SimulatorRun,
+  o: Pick<Required<SimulatorOptions>, 'cycles' | 'intervalMs' | 'stopOnFirstProbeFailure' | 'sleep'> & {
+    signal: AbortSignal;
+    client: ScimClient;
+  },
+): Promise<SimulatorSummary> {
+  const { state, clock, halted, dir } = sim;
+  const started = clock();
+  let stoppedReason: SimulatorSummary['stoppedReason'] = 'completed';
+  let probeFailure: SimulatorSummary['probeFailure'] = null;
+  try {
+    while (!halted() && (o.cycles === 0 || state.cycle < o.cycles)) {
+      const info = await runCycle(sim);
+      if (info.aborted === 'probeFailed' && state.cycle === 1 && o.stopOnFirstProbeFailure) {
+        stoppedReason = 'probeFailed';
+        probeFailure = info.probe;
+        break;
+      }
+      if (halted() || (o.cycles !== 0 && state.cycle >= o.cycles)) break;
+      const wait = info.startedAt + o.intervalMs - clock();
+      if (wait > 0) {
+        state.waitUntil = clock() + wait;
+        await o.sleep(wait, o.signal);
+        state.waitUntil = null;
+      }
+    }
+  } finally {
+    o.client.close();
+  }
+  if (stoppedReason === 'completed' && halted()) stoppedReason = state.stopped ? 'stopped' : 'maxRequests';
+  return {
+    cycles: state.cycle,
+    requests: state.requests,
+    failures: state.failures,
+    byKind: state.byKind,
+    byHttpStatus: state.byHttpStatus,
+    durationMs: clock() - started,
+    pending: pendingCounts(dir),
+    directory: { users: dir.users.size, groups: dir.groups.size },
+    stoppedReason,
+    probeFailure,
+  };
+}
+
+async function runCycle(sim: SimulatorRun): Promise<CycleInfo> {
+  const { state, dir, rand, clock, halted, exportContext } = sim;
+  state.cycle++;
+  state.cycleKind = state.cycle === 1 ? 'initial' : 'incremental';
+  state.cycleRequests = 0;
+  state.cycleFailures = 0;
+  const startedAt = clock();
+  const changes = state.cycle === 1 ? null : mutate(dir, rand, defaultChurn(dir, sim.churn));
+  // Drawn before the story hook so that the probe value does not depend on what the hook does.
+  const probeGuid = rand.guid();
+  const base = { cycle: state.cycle, kind: state.cycleKind, startedAt, changes } as const;
+  await sim.onCycle?.({
+    ...base,
+    phase: 'start',
+    objects: 0,
+    requests: 0,
+    failures: 0,
+    aborted: null,
+    probe: null,
+  });
+
+  const userPlan = [...dir.users.values()].filter(userPending);
+  let groupEstimate = 0;
+  for (const group of dir.groups.values()) if (groupPending(dir, group)) groupEstimate++;
+  state.objectsDone = 0;
+  state.objectsTotal = userPlan.length + groupEstimate;
+
+  const end = async (aborted: CycleInfo['aborted'], probe: CycleInfo['probe']) => {
+    const info: CycleInfo = {
+      ...base,
+      phase: 'end',
+      objects: state.objectsTotal,
+      requests: state.cycleRequests,
+      failures: state.cycleFailures,
+      aborted,
+      probe,
+    };
+    await sim.onCycle?.(info);
+    return info;
+  };
+  const haltReason = (): 'stopped' | 'maxRequests' => (state.stopped ? 'stopped' : 'maxRequests');
+  const runPhase = <T>(items: T[], process: (item: T) => Promise<void>) =>
+    inWorkers(items, sim.concurrency, halted, async (item) => {
+      await process(item);
+      state.objectsDone++;
+    });
+
+  const probe = await sim.send(probeCall(probeGuid));
+  if (!probe) return end(haltReason(), null);
+  const probeInfo = { httpStatus: probe.result.status, error: errorDetail(probe.result) };
+  // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
+  if (!probe.ok) return end('probeFailed', probeInfo);
+
+  await runPhase(userPlan, (user) => exportUser(exportContext, user));
+  if (halted()) return end(haltReason(), probeInfo);
+  // Planned after the users: memberships of users created this cycle go out in the same cycle.
+  const groupPlan = [...dir.groups.values()].filter((g) => groupPending(dir, g));
+  state.objectsTotal = state.objectsDone + groupPlan.length;
+  await runPhase(groupPlan, (group) => exportGroup(exportContext, group));
+  return end(halted() ? haltReason() : null, probeInfo);
 }
