@@ -142,87 +142,109 @@ interface Facts {
   sample: { userName: string; targetId: string; groupName: string; cycleId: number };
 }
 
+type Route = [name: string, path: string];
+interface Timing {
+  name: string;
+  p50: number;
+  p95: number;
+  note: string;
+}
+
 async function run(child: ChildProcess, adminUrl: string, f: Facts) {
-  const rows: { name: string; p50: number; p95: number; note: string }[] = [];
-  async function time(name: string, path: string) {
-    const once = async () => {
-      const started = performance.now();
-      const res = await fetch(`${adminUrl}${path}`);
-      const body = await res.text();
-      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
-      return { ms: performance.now() - started, body };
-    };
-    await once();
-    const { body } = await once();
-    const ms: number[] = [];
-    for (let i = 0; i < RUNS; i++) ms.push((await once()).ms);
-    let note = '';
-    try {
-      const json = JSON.parse(body) as { items?: unknown[] };
-      if (Array.isArray(json.items)) note = `${json.items.length} items`;
-    } catch {}
-    rows.push({ name, p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), note });
+  const rows: Timing[] = [];
+  for (const [name, path] of operationsRoutes(f)) rows.push(await time(adminUrl, name, path));
+  // The other engineers' routes, when they exist.
+  for (const [name, path] of optionalRoutes(f)) {
+    const probe = await fetch(`${adminUrl}${path}`);
+    await probe.arrayBuffer();
+    if (probe.status === 404) {
+      log(`(skipped ${path}: not there)`);
+      continue;
+    }
+    rows.push(await time(adminUrl, name, path));
   }
+  report(rows, await measureExport(adminUrl, child.pid!));
+}
+
+/** Two warm-up requests, then RUNS timed ones. */
+async function time(adminUrl: string, name: string, path: string): Promise<Timing> {
+  const once = async () => {
+    const started = performance.now();
+    const res = await fetch(`${adminUrl}${path}`);
+    const body = await res.text();
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${body.slice(0, 200)}`);
+    return { ms: performance.now() - started, body };
+  };
+  await once();
+  const { body } = await once();
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) ms.push((await once()).ms);
+  let note = '';
+  try {
+    const json = JSON.parse(body) as { items?: unknown[] };
+    if (Array.isArray(json.items)) note = `${json.items.length} items`;
+  } catch {}
+  return { name, p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), note };
+}
+
+function operationsRoutes(f: Facts): Route[] {
   const iso = (ms: number) => new Date(ms).toISOString();
   const deep = encodeCursor(f.maxId - 900_000 > 0 ? f.maxId - 900_000 : Math.floor(f.maxId / 10));
+  return [
+    ['operations (no filter)', '/api/operations'],
+    ['operations limit=1000', '/api/operations?limit=1000'],
+    ['operations deep cursor (~900k rows in)', `/api/operations?cursor=${deep}`],
+    ['operations deep cursor + status=failure', `/api/operations?status=failure&cursor=${deep}`],
+    ['operations cycle', `/api/operations?cycle=${f.midCycle ?? f.sample.cycleId}`],
+    ['operations identity=userName', `/api/operations?identity=${encodeURIComponent(f.sample.userName)}`],
+    ['operations identity=targetId', `/api/operations?identity=${f.sample.targetId}`],
+    ...(f.someIdentity
+      ? [['operations identity=identity id', `/api/operations?identity=${f.someIdentity}`] as Route]
+      : []),
+    ['operations resourceType=Group', '/api/operations?resourceType=Group'],
+    ['operations resourceType=Schema (none)', '/api/operations?resourceType=Schema'],
+    ['operations operation=delete', '/api/operations?operation=delete'],
+    ['operations operation=testConnection', '/api/operations?operation=testConnection'],
+    ['operations action=disable', '/api/operations?action=disable'],
+    ['operations status=failure', '/api/operations?status=failure'],
+    ['operations httpStatus=409', '/api/operations?httpStatus=409'],
+    ['operations httpStatus=401 (none)', '/api/operations?httpStatus=401'],
+    ['operations errorCode=TooManyRequests', '/api/operations?errorCode=TooManyRequests'],
+    ['operations from=last 24 h', `/api/operations?from=${iso(f.lastTime - day)}`],
+    [
+      'operations from/to one day 90 days ago',
+      `/api/operations?from=${iso(f.lastTime - 91 * day)}&to=${iso(f.lastTime - 90 * day)}`,
+    ],
+    ['operations to=170 days ago', `/api/operations?to=${iso(f.lastTime - 170 * day)}`],
+    [
+      'operations from/to 150..90 days ago',
+      `/api/operations?from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
+    ],
+    [
+      'operations status=failure + last 7 days',
+      `/api/operations?status=failure&from=${iso(f.lastTime - 7 * day)}`,
+    ],
+    [
+      'operations operation=delete + last 24 h',
+      `/api/operations?operation=delete&from=${iso(f.lastTime - day)}`,
+    ],
+    [
+      'operations resourceType=User + 150..90 days ago',
+      `/api/operations?resourceType=User&from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
+    ],
+    ['operations q=<one user>', `/api/operations?q=${encodeURIComponent(f.sample.userName.slice(0, 12))}`],
+    ['operations q=a (keystroke 1)', '/api/operations?q=a'],
+    ['operations q=contoso (every user)', '/api/operations?q=contoso'],
+    ['operations q=<group name>', `/api/operations?q=${encodeURIComponent(f.sample.groupName)}`],
+    ['operations q=<target id prefix>', `/api/operations?q=${f.sample.targetId.slice(0, 8)}`],
+    ['operations q=already in use (reason)', '/api/operations?q=already%20in%20use'],
+    ['operations q=nothing matches', '/api/operations?q=zz-no-such-thing'],
+    ['operations/:id', `/api/operations/${f.maxId - 10}`],
+  ];
+}
 
-  await time('operations (no filter)', '/api/operations');
-  await time('operations limit=1000', '/api/operations?limit=1000');
-  await time('operations deep cursor (~900k rows in)', `/api/operations?cursor=${deep}`);
-  await time('operations deep cursor + status=failure', `/api/operations?status=failure&cursor=${deep}`);
-  await time('operations cycle', `/api/operations?cycle=${f.midCycle ?? f.sample.cycleId}`);
-  await time(
-    'operations identity=userName',
-    `/api/operations?identity=${encodeURIComponent(f.sample.userName)}`,
-  );
-  await time('operations identity=targetId', `/api/operations?identity=${f.sample.targetId}`);
-  if (f.someIdentity)
-    await time('operations identity=identity id', `/api/operations?identity=${f.someIdentity}`);
-  await time('operations resourceType=Group', '/api/operations?resourceType=Group');
-  await time('operations resourceType=Schema (none)', '/api/operations?resourceType=Schema');
-  await time('operations operation=delete', '/api/operations?operation=delete');
-  await time('operations operation=testConnection', '/api/operations?operation=testConnection');
-  await time('operations action=disable', '/api/operations?action=disable');
-  await time('operations status=failure', '/api/operations?status=failure');
-  await time('operations httpStatus=409', '/api/operations?httpStatus=409');
-  await time('operations httpStatus=401 (none)', '/api/operations?httpStatus=401');
-  await time('operations errorCode=TooManyRequests', '/api/operations?errorCode=TooManyRequests');
-  await time('operations from=last 24 h', `/api/operations?from=${iso(f.lastTime - day)}`);
-  await time(
-    'operations from/to one day 90 days ago',
-    `/api/operations?from=${iso(f.lastTime - 91 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-  );
-  await time('operations to=170 days ago', `/api/operations?to=${iso(f.lastTime - 170 * day)}`);
-  await time(
-    'operations from/to 150..90 days ago',
-    `/api/operations?from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-  );
-  await time(
-    'operations status=failure + last 7 days',
-    `/api/operations?status=failure&from=${iso(f.lastTime - 7 * day)}`,
-  );
-  await time(
-    'operations operation=delete + last 24 h',
-    `/api/operations?operation=delete&from=${iso(f.lastTime - day)}`,
-  );
-  await time(
-    'operations resourceType=User + 150..90 days ago',
-    `/api/operations?resourceType=User&from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-  );
-  await time(
-    'operations q=<one user>',
-    `/api/operations?q=${encodeURIComponent(f.sample.userName.slice(0, 12))}`,
-  );
-  await time('operations q=a (keystroke 1)', '/api/operations?q=a');
-  await time('operations q=contoso (every user)', '/api/operations?q=contoso');
-  await time('operations q=<group name>', `/api/operations?q=${encodeURIComponent(f.sample.groupName)}`);
-  await time('operations q=<target id prefix>', `/api/operations?q=${f.sample.targetId.slice(0, 8)}`);
-  await time('operations q=already in use (reason)', '/api/operations?q=already%20in%20use');
-  await time('operations q=nothing matches', '/api/operations?q=zz-no-such-thing');
-  await time('operations/:id', `/api/operations/${f.maxId - 10}`);
-
-  // The other engineers' routes, when they exist.
-  const optional: [string, string][] = [
+function optionalRoutes(f: Facts): Route[] {
+  return [
     ['status', '/api/status'],
     ['cycles', '/api/cycles'],
     ['cycles/:id', `/api/cycles/${f.midCycle ?? 1}`],
@@ -233,21 +255,14 @@ async function run(child: ChildProcess, adminUrl: string, f: Facts) {
     ['identities/:id', `/api/identities/${f.someIdentity ?? 1}`],
     ['timeseries (last 24 h)', `/api/timeseries/operations?from=${f.lastTime - day}&to=${f.lastTime}`],
   ];
-  for (const [name, path] of optional) {
-    const probe = await fetch(`${adminUrl}${path}`);
-    await probe.arrayBuffer();
-    if (probe.status === 404) {
-      log(`(skipped ${path}: not there)`);
-      continue;
-    }
-    await time(name, path);
-  }
+}
 
-  // The export: every row, read as a client would, while the server's RSS is sampled.
-  const before = procStats(child.pid!);
+/** The export: every row, read as a client would, while the server's RSS is sampled. */
+async function measureExport(adminUrl: string, pid: number) {
+  const before = procStats(pid);
   let peakRss = before?.rssMb ?? 0;
   const sampler = setInterval(() => {
-    const s = procStats(child.pid!);
+    const s = procStats(pid);
     if (s) peakRss = Math.max(peakRss, s.rssMb);
   }, 20);
   const started = performance.now();
@@ -263,11 +278,14 @@ async function run(child: ChildProcess, adminUrl: string, f: Facts) {
   }
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const after = procStats(child.pid!);
+  const after = procStats(pid);
   const exported = lines - 1;
   const cpu = before && after ? after.cpuSec - before.cpuSec : Number.NaN;
+  return { before, after, peakRss, bytes, seconds, exported, cpu };
+}
 
-  // Report.
+function report(rows: Timing[], e: Awaited<ReturnType<typeof measureExport>>) {
+  const { before, after, peakRss, bytes, seconds, exported, cpu } = e;
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (x: number) => x.toFixed(1).padStart(8);
   log('');

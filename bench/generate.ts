@@ -64,43 +64,66 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+async function startTargetChild(): Promise<{ child: ChildProcess; url: string; token: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/generate.ts', '--serve-target'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const { url, token } = JSON.parse(await waitForLine(child, /\{"url".*\}/)) as {
+    url: string;
+    token: string;
+  };
+  return { child, url, token };
+}
+
+async function startScimtapChild(
+  upstream: string,
+  db: string,
+): Promise<{ child: ChildProcess; proxy: string }> {
+  const child = spawn(process.execPath, ['bin/scimtap.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      SCIMTAP_UPSTREAM: upstream,
+      SCIMTAP_LISTEN: '127.0.0.1:0',
+      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+      SCIMTAP_DB: db,
+      SCIMTAP_CAPTURE: 'redacted',
+      SCIMTAP_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = JSON.parse(await waitForLine(child, /\{[^\n]*"scimtap is forwarding"[^\n]*\}/)) as {
+    proxy: string;
+  };
+  child.stdout?.resume();
+  return { child, proxy: ready.proxy };
+}
+
+/** What scimtap actually stored, in total and per operation. */
+function countStored(path: string): { stored: number; byOperation: { operation: string; n: number }[] } {
+  const db = new Database(path, { readonly: true });
+  const stored = (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
+  const byOperation = db
+    .prepare('select operation, count(*) as n from operations group by operation order by n desc')
+    .all() as { operation: string; n: number }[];
+  db.close();
+  return { stored, byOperation };
+}
+
 async function main(): Promise<void> {
   const ops = Number(values.ops);
   const out = resolve(root, values.out!);
   mkdirSync(dirname(out), { recursive: true });
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${out}${suffix}`, { force: true });
 
-  const targetChild = spawn(process.execPath, ['--import', 'tsx', 'bench/generate.ts', '--serve-target'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const { url, token } = JSON.parse(await waitForLine(targetChild, /\{"url".*\}/)) as {
-    url: string;
-    token: string;
-  };
-
-  const scimtap = spawn(process.execPath, ['bin/scimtap.js'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      SCIMTAP_UPSTREAM: url,
-      SCIMTAP_LISTEN: '127.0.0.1:0',
-      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-      SCIMTAP_DB: out,
-      SCIMTAP_CAPTURE: 'redacted',
-      SCIMTAP_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = JSON.parse(await waitForLine(scimtap, /\{[^\n]*"scimtap is forwarding"[^\n]*\}/)) as {
-    proxy: string;
-  };
-  scimtap.stdout?.resume();
+  const { child: targetChild, url, token } = await startTargetChild();
+  const { child: scimtap, proxy } = await startScimtapChild(url, out);
 
   const started = performance.now();
   let lastReport = started;
   const simulator = createSimulator({
-    target: ready.proxy,
+    target: proxy,
     token,
     users: Number(values.users),
     groups: Number(values.groups),
@@ -130,12 +153,7 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   await stopChild(targetChild);
 
-  const db = new Database(out, { readonly: true });
-  const stored = (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
-  const byOperation = db
-    .prepare('select operation, count(*) as n from operations group by operation order by n desc')
-    .all() as { operation: string; n: number }[];
-  db.close();
+  const { stored, byOperation } = countStored(out);
 
   console.log(
     `generated ${summary.requests.toLocaleString('en')} operations in ${summary.cycles} cycles: ` +

@@ -55,6 +55,7 @@ async function wrk(t: Target, kind: 'get' | 'post'): Promise<number> {
 
 type Name = 'direct' | 'forwarder' | 'scimtap' | 'baseline';
 type Kind = 'get' | 'post';
+const kinds: Kind[] = ['get', 'post'];
 interface Sample {
   rps: number[];
   lat: number[];
@@ -71,24 +72,9 @@ async function main() {
   const forwarderPort = JSON.parse(forwarder.line).port as number;
   const proxyPort = 30_000 + Math.floor(Math.random() * 10_000);
   const dbPath = join(dir, 'bench.db');
-  // scimtap logs at warn here, so readiness is its port answering (waitForPort below).
-  const startScimtap = (cwd: string, port: number, db: string, nodeArgs: string[]) =>
-    spawn(process.execPath, [...nodeArgs, 'bin/scimtap.js'], {
-      cwd,
-      env: {
-        ...process.env,
-        SCIMTAP_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
-        SCIMTAP_LISTEN: `127.0.0.1:${port}`,
-        SCIMTAP_ADMIN_LISTEN: `127.0.0.1:${port + 1}`,
-        SCIMTAP_DB: db,
-        SCIMTAP_CAPTURE: 'redacted',
-        SCIMTAP_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-  const scimtap = startScimtap(root, proxyPort, dbPath, scimtapNodeArgs);
+  const scimtap = startScimtap(root, upstreamPort, proxyPort, dbPath, scimtapNodeArgs);
   const baseline = baselineRoot
-    ? startScimtap(baselineRoot, proxyPort + 2, join(dir, 'baseline.db'), [])
+    ? startScimtap(baselineRoot, upstreamPort, proxyPort + 2, join(dir, 'baseline.db'), [])
     : undefined;
   const targets: Partial<Record<Name, Target>> = {
     direct: { host: '127.0.0.1', port: upstreamPort },
@@ -99,7 +85,28 @@ async function main() {
   for (const t of Object.values(targets)) await waitForPort(t);
 
   const names = Object.keys(targets) as Name[];
-  const kinds: Kind[] = ['get', 'post'];
+  const results = await measure(targets, names);
+
+  const health = await (await fetch(`http://127.0.0.1:${proxyPort + 1}/api/health`)).json();
+  scimtap.kill('SIGTERM');
+  await new Promise((r) => scimtap.once('exit', r));
+  baseline?.kill('SIGTERM');
+  upstream.child.kill('SIGTERM');
+  forwarder.child.kill('SIGTERM');
+  const { recorded, passwordStored } = storedFacts(dbPath);
+  rmSync(dir, { recursive: true, force: true });
+  report(results, names);
+  console.log(
+    `\nrecorded operations: ${recorded}; recorder dropped: ${health.recorder?.dropped}; ` +
+      `derivation behind at the end: ${JSON.stringify(health.derivation ?? null)}; password values stored: ${passwordStored}`,
+  );
+}
+
+/** Interleaved rounds: wrk's req/s, then paced latency, per target and kind. */
+async function measure(
+  targets: Partial<Record<Name, Target>>,
+  names: Name[],
+): Promise<Record<Name, Record<Kind, Sample>>> {
   const results = {} as Record<Name, Record<Kind, Sample>>;
   for (const n of names) results[n] = { get: { rps: [], lat: [] }, post: { rps: [], lat: [] } };
   // Warm up every path (JIT, keep-alive pools) before measuring.
@@ -117,23 +124,10 @@ async function main() {
     }
     process.stdout.write(`round ${r + 1}/${rounds} done\n`);
   }
+  return results;
+}
 
-  const health = await (await fetch(`http://127.0.0.1:${proxyPort + 1}/api/health`)).json();
-  scimtap.kill('SIGTERM');
-  await new Promise((r) => scimtap.once('exit', r));
-  baseline?.kill('SIGTERM');
-  upstream.child.kill('SIGTERM');
-  forwarder.child.kill('SIGTERM');
-  const db = new Database(dbPath, { readonly: true });
-  const recorded = (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
-  const passwordStored = (
-    db.prepare("select count(*) as n from bodies where request_body like '%not-a-real-password%'").get() as {
-      n: number;
-    }
-  ).n;
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-
+function report(results: Record<Name, Record<Kind, Sample>>, names: Name[]): void {
   const median = (v: number[]) => percentile(v, 50);
   console.log(
     `\nscimtap proxy benchmark — ${rounds} interleaved rounds; wrk ${seconds} s at ${connections} connections; ` +
@@ -162,10 +156,36 @@ async function main() {
     );
   }
   console.log(`\n${verdicts.join('\n')}`);
-  console.log(
-    `\nrecorded operations: ${recorded}; recorder dropped: ${health.recorder?.dropped}; ` +
-      `derivation behind at the end: ${JSON.stringify(health.derivation ?? null)}; password values stored: ${passwordStored}`,
-  );
+}
+
+/** scimtap logs at warn here, so readiness is its port answering (waitForPort). */
+function startScimtap(cwd: string, upstreamPort: number, port: number, db: string, nodeArgs: string[]) {
+  return spawn(process.execPath, [...nodeArgs, 'bin/scimtap.js'], {
+    cwd,
+    env: {
+      ...process.env,
+      SCIMTAP_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+      SCIMTAP_LISTEN: `127.0.0.1:${port}`,
+      SCIMTAP_ADMIN_LISTEN: `127.0.0.1:${port + 1}`,
+      SCIMTAP_DB: db,
+      SCIMTAP_CAPTURE: 'redacted',
+      SCIMTAP_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+/** Operations recorded, and whether the benchmark's password ever reached a stored body (it must not). */
+function storedFacts(dbPath: string): { recorded: number; passwordStored: number } {
+  const db = new Database(dbPath, { readonly: true });
+  const recorded = (db.prepare('select count(*) as n from operations').get() as { n: number }).n;
+  const passwordStored = (
+    db.prepare("select count(*) as n from bodies where request_body like '%not-a-real-password%'").get() as {
+      n: number;
+    }
+  ).n;
+  db.close();
+  return { recorded, passwordStored };
 }
 
 async function waitForPort(t: Target) {

@@ -87,33 +87,14 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
 
   const db = config.db;
   prepareDemoDatabase(db);
-  const demoConfig: Config = {
-    ...config,
-    db,
-    cycleIntervalMin: DEMO_TIMING.cycleIntervalMin,
-    rules: {
-      ...config.rules,
-      cycleGapMinutes: DEMO_TIMING.cycleGapMinutes,
-      stalledGraceMinutes: DEMO_TIMING.stalledGraceMinutes,
-    },
-  };
+  const demoConfig = withDemoTiming(config);
 
-  // Fault dice come from the seed too, so a demo run is reproducible apart from timing.
-  const target = await startTarget({ port: 0, host: '127.0.0.1', faults: { random: mulberry32(seed + 1) } });
-  let scimtap: Scimtap;
-  try {
-    scimtap = await startScimtap(demoConfig, { ...startOptions, upstream: target.url });
-  } catch (err) {
-    await target.close();
-    throw err;
-  }
+  const { target, scimtap } = await startTargetAndScimtap(demoConfig, startOptions, seed);
   const logger = scimtap.logger;
   // Marks the file as the demo's: the next demo may reset it, and nothing else is ever taken for it.
   markDatabase(scimtap.db, DEMO_APPLICATION_ID);
 
-  let cycleRequests = 0;
-  let expireAfter: number | null = null;
-  let disabledByStory: number[] = [];
+  const player = story ? createStoryPlayer(target, logger, users) : null;
   const simulator = createSimulator({
     target: loopbackUrl(scimtap.proxyUrl),
     token: target.token,
@@ -127,61 +108,25 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     dialect: '2017',
     tlsInsecure: true,
     onOperation() {
-      cycleRequests++;
-      if (expireAfter !== null && cycleRequests >= expireAfter) {
-        target.setFaults({ tokenExpired: true });
-        expireAfter = null;
-      }
+      player?.onOperation();
     },
     onCycle(info) {
       if (info.phase === 'start') {
-        cycleRequests = 0;
-        if (story) {
-          const chapter = chapterFor(info.cycle);
-          target.setFaults(chapter.faults);
-          expireAfter = chapter.expireTokenAfter;
-          if (chapter.disableShare > 0) {
-            disabledByStory = simulator.disableUsers(Math.round(users * chapter.disableShare));
-          }
-          if (chapter.reenable) {
-            simulator.enableUsers(disabledByStory);
-            disabledByStory = [];
-          }
-          logger.info(
-            { cycle: info.cycle, chapter: `${chapter.chapter}/${STORY_LENGTH}` },
-            `demo: ${chapter.note}`,
-          );
-        }
+        player?.startChapter(info.cycle, simulator);
       } else {
-        logger.info(
-          {
-            cycle: info.cycle,
-            kind: info.kind,
-            requests: info.requests,
-            failures: info.failures,
-            aborted: info.aborted,
-          },
-          'demo: simulated cycle finished',
-        );
+        const { cycle, kind, requests, failures, aborted } = info;
+        logger.info({ cycle, kind, requests, failures, aborted }, 'demo: simulated cycle finished');
       }
       onCycle?.(info);
     },
   });
   if (story) {
     target.setFaults({ conflictUserNames: conflictingUserNames(simulator.userNames()) });
-    // Straight to the target, not through the proxy: these accounts predate scimtap and Entra.
-    for (const account of preexistingAccounts(simulator.userNames())) {
-      const res = await fetch(`${target.url}/Users`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/scim+json' },
-        body: JSON.stringify(account),
-      });
-      if (res.status !== 201) {
-        const detail = await res.text();
-        await scimtap.stop();
-        await target.close();
-        throw new Error(`demo: could not seed the target: HTTP ${res.status} ${detail}`);
-      }
+    const failure = await seedPreexistingAccounts(target, simulator.userNames());
+    if (failure !== null) {
+      await scimtap.stop();
+      await target.close();
+      throw new Error(`demo: could not seed the target: ${failure}`);
     }
   }
 
@@ -203,6 +148,80 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     return stopping;
   };
   return { scimtap, target, simulator, logger, done, stop };
+}
+
+/** The target, then scimtap in front of it; the target is closed again if scimtap cannot start. */
+async function startTargetAndScimtap(
+  config: Config,
+  startOptions: StartOptions,
+  seed: number,
+): Promise<{ target: Target; scimtap: Scimtap }> {
+  // Fault dice come from the seed too, so a demo run is reproducible apart from timing.
+  const target = await startTarget({ port: 0, host: '127.0.0.1', faults: { random: mulberry32(seed + 1) } });
+  try {
+    return { target, scimtap: await startScimtap(config, { ...startOptions, upstream: target.url }) };
+  } catch (err) {
+    await target.close();
+    throw err;
+  }
+}
+
+function withDemoTiming(config: Config): Config {
+  return {
+    ...config,
+    cycleIntervalMin: DEMO_TIMING.cycleIntervalMin,
+    rules: {
+      ...config.rules,
+      cycleGapMinutes: DEMO_TIMING.cycleGapMinutes,
+      stalledGraceMinutes: DEMO_TIMING.stalledGraceMinutes,
+    },
+  };
+}
+
+/**
+ * The scripted story: each cycle's chapter sets the target's faults, may expire the token after some requests
+ * of the cycle, and disables (later re-enables) a share of the users at the source.
+ */
+function createStoryPlayer(target: Target, logger: Logger, users: number) {
+  let cycleRequests = 0;
+  let expireAfter: number | null = null;
+  let disabledByStory: number[] = [];
+  return {
+    onOperation() {
+      cycleRequests++;
+      if (expireAfter !== null && cycleRequests >= expireAfter) {
+        target.setFaults({ tokenExpired: true });
+        expireAfter = null;
+      }
+    },
+    startChapter(cycle: number, simulator: Simulator) {
+      cycleRequests = 0;
+      const chapter = chapterFor(cycle);
+      target.setFaults(chapter.faults);
+      expireAfter = chapter.expireTokenAfter;
+      if (chapter.disableShare > 0) {
+        disabledByStory = simulator.disableUsers(Math.round(users * chapter.disableShare));
+      }
+      if (chapter.reenable) {
+        simulator.enableUsers(disabledByStory);
+        disabledByStory = [];
+      }
+      logger.info({ cycle, chapter: `${chapter.chapter}/${STORY_LENGTH}` }, `demo: ${chapter.note}`);
+    },
+  };
+}
+
+/** Straight to the target, not through the proxy: these accounts predate scimtap and Entra. Null when all were created. */
+async function seedPreexistingAccounts(target: Target, userNames: string[]): Promise<string | null> {
+  for (const account of preexistingAccounts(userNames)) {
+    const res = await fetch(`${target.url}/Users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify(account),
+    });
+    if (res.status !== 201) return `HTTP ${res.status} ${await res.text()}`;
+  }
+  return null;
 }
 
 /** The proxy may listen on a wildcard address; the simulator connects to it over loopback. */

@@ -1,6 +1,6 @@
 import type { Incident, NotifyEvent } from '../alerts/types.js';
 import type { OperationSample } from '../detect/types.js';
-import { adviceFor } from './advice.js';
+import { type Advice, adviceFor } from './advice.js';
 
 export interface EmailContext {
   appName: string;
@@ -118,6 +118,34 @@ export function renderIncidentEmail(
 ): RenderedEmail {
   if (incident.id === null)
     throw new Error('renderIncidentEmail: the incident must be stored first (links need its id)');
+  const parts = incidentEmailParts(incident, event, ctx, now);
+  return { subject: parts.subject, text: incidentText(parts), html: incidentHtml(parts) };
+}
+
+/** What the text and the HTML both say, worked out once. */
+interface IncidentEmailParts {
+  incident: Incident;
+  event: NotifyEvent;
+  subject: string;
+  lead: string;
+  /** what is failing and how often */
+  what: string;
+  entraLine: string;
+  samplesTitle: string;
+  identitiesShown: Incident['evidence']['identities'];
+  identitiesTitle: string;
+  advice: Advice;
+  incidentUrl: string;
+  links: { label: string; url: string }[];
+  silenceCurl: string;
+}
+
+function incidentEmailParts(
+  incident: Incident,
+  event: NotifyEvent,
+  ctx: EmailContext,
+  now: number,
+): IncidentEmailParts {
   const advice = adviceFor(incident, { upstreamPath: ctx.upstreamPath });
   const e = incident.evidence;
   const incidentUrl = `${ctx.baseUrl}/incidents/${incident.id}`;
@@ -130,40 +158,55 @@ export function renderIncidentEmail(
     ? `Resembles Entra's ${incident.entraReason}. ${advice.entra}`
     : advice.entra;
   const identitiesShown = e.identities.slice(0, 20);
-  const identityLine = (i: (typeof identitiesShown)[number]) =>
-    oneLine(
-      `${i.name}${i.type ? ` (${i.type})` : ''}${i.streak ? `, failing ${i.streak} cycles` : ''}${i.errorCode ? ` — ${i.errorCode}` : ''}${i.reason ? `: ${i.reason}` : ''}`,
-      300,
-    );
-  const silenceText = [
-    `Acknowledge (stops reminders) or silence it from the incident page: ${incidentUrl}`,
-    `Or silence the rule for 4 hours: ${silenceCurl(ctx, incident)}`,
-  ];
-  const subject = subjectFor(incident, event, ctx.appName);
-  const samplesTitle = event === 'resolved' ? 'Last sample requests' : 'Sample requests';
+  return {
+    incident,
+    event,
+    subject: subjectFor(incident, event, ctx.appName),
+    lead: lead(incident, event, now),
+    what,
+    entraLine,
+    samplesTitle: event === 'resolved' ? 'Last sample requests' : 'Sample requests',
+    identitiesShown,
+    identitiesTitle: `Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})`,
+    advice,
+    incidentUrl,
+    links,
+    silenceCurl: silenceCurl(ctx, incident),
+  };
+}
 
-  const text = [
-    subject,
+function identityLine(i: Incident['evidence']['identities'][number]): string {
+  return oneLine(
+    `${i.name}${i.type ? ` (${i.type})` : ''}${i.streak ? `, failing ${i.streak} cycles` : ''}${i.errorCode ? ` — ${i.errorCode}` : ''}${i.reason ? `: ${i.reason}` : ''}`,
+    300,
+  );
+}
+
+function incidentText(p: IncidentEmailParts): string {
+  const { incident, event, advice, identitiesShown } = p;
+  const e = incident.evidence;
+  const silenceText = [
+    `Acknowledge (stops reminders) or silence it from the incident page: ${p.incidentUrl}`,
+    `Or silence the rule for 4 hours: ${p.silenceCurl}`,
+  ];
+  return [
+    p.subject,
     '',
-    lead(incident, event, now),
+    p.lead,
     `Incident #${incident.id} · rule ${incident.rule} · ${incident.severity}${incident.acknowledgedBy ? ` · acknowledged by ${oneLine(incident.acknowledgedBy, 80)}` : ''}`,
     '',
     'What is failing',
-    `  ${what}`,
-    `  ${entraLine}`,
+    `  ${p.what}`,
+    `  ${p.entraLine}`,
     ...(e.samples.length
       ? [
           '',
-          `${samplesTitle} (method, path, status, error; never bodies or credentials)`,
+          `${p.samplesTitle} (method, path, status, error; never bodies or credentials)`,
           ...e.samples.map((s) => `  ${sampleLine(s)}`),
         ]
       : []),
     ...(identitiesShown.length
-      ? [
-          '',
-          `Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})`,
-          ...identitiesShown.map((i) => `  ${identityLine(i)}`),
-        ]
+      ? ['', p.identitiesTitle, ...identitiesShown.map((i) => `  ${identityLine(i)}`)]
       : []),
     ...(event === 'resolved'
       ? []
@@ -177,45 +220,53 @@ export function renderIncidentEmail(
         ]),
     '',
     'Links',
-    ...links.map((l) => `  ${l.label}: ${l.url}`),
+    ...p.links.map((l) => `  ${l.label}: ${l.url}`),
     ...(event === 'resolved' ? [] : ['', 'Silence', ...silenceText.map((s) => `  ${s}`)]),
     '',
     '— scimtap, watching SCIM provisioning',
     '',
   ].join('\n');
+}
 
-  const li = (items: string[]) => `<ul>${items.map((x) => `<li>${x}</li>`).join('')}</ul>`;
-  const html = [
+const li = (items: string[]) => `<ul>${items.map((x) => `<li>${x}</li>`).join('')}</ul>`;
+
+function incidentHtml(p: IncidentEmailParts): string {
+  const { incident, event, advice, identitiesShown } = p;
+  return [
     `<!doctype html><html><body style="${emailStyles.body}">`,
-    `<h2 style="${emailStyles.title}">${escapeHtml(subject)}</h2>`,
-    `<p>${escapeHtml(lead(incident, event, now))}<br>Incident #${incident.id} · rule <code>${escapeHtml(incident.rule)}</code> · ${escapeHtml(incident.severity)}${incident.acknowledgedBy ? ` · acknowledged by ${escapeHtml(incident.acknowledgedBy)}` : ''}</p>`,
+    `<h2 style="${emailStyles.title}">${escapeHtml(p.subject)}</h2>`,
+    `<p>${escapeHtml(p.lead)}<br>Incident #${incident.id} · rule <code>${escapeHtml(incident.rule)}</code> · ${escapeHtml(incident.severity)}${incident.acknowledgedBy ? ` · acknowledged by ${escapeHtml(incident.acknowledgedBy)}` : ''}</p>`,
     '<h3>What is failing</h3>',
-    `<p>${escapeHtml(what)}<br>${escapeHtml(entraLine)}</p>`,
-    e.samples.length
-      ? `<h3>${escapeHtml(samplesTitle)}</h3><table cellpadding="4" style="${emailStyles.samples}">` +
-        '<tr><th align="left">time</th><th align="left">request</th><th align="left">status</th><th align="left">error</th></tr>' +
-        e.samples
-          .map(
-            (s) =>
-              `<tr><td>${escapeHtml(isoSecond(s.time))}</td><td>${escapeHtml(oneLine(`${s.httpMethod} ${s.query ? `${s.path}?${s.query}` : s.path}`, 400))}</td><td>${escapeHtml(s.httpStatus ?? 'no answer')}</td><td>${escapeHtml(oneLine([s.errorCode, s.reason].filter(Boolean).join(': '), 300))}</td></tr>`,
-          )
-          .join('') +
-        `</table><p style="${emailStyles.note}">Never bodies or credentials.</p>`
-      : '',
+    `<p>${escapeHtml(p.what)}<br>${escapeHtml(p.entraLine)}</p>`,
+    samplesHtml(p.samplesTitle, incident.evidence.samples),
     identitiesShown.length
-      ? `<h3>Affected identities (${e.identityCount}${e.identityCount > identitiesShown.length ? `, first ${identitiesShown.length} shown` : ''})</h3>${li(identitiesShown.map((i) => escapeHtml(identityLine(i))))}`
+      ? `<h3>${p.identitiesTitle}</h3>${li(identitiesShown.map((i) => escapeHtml(identityLine(i))))}`
       : '',
     event === 'resolved'
       ? ''
       : `<h3>Likely cause</h3>${advice.cause.map((c) => `<p>${escapeHtml(c)}</p>`).join('')}<h3>What to do</h3>${li(advice.action.map(escapeHtml))}`,
-    `<h3>Links</h3>${li(links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`))}`,
+    `<h3>Links</h3>${li(p.links.map((l) => `<a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a>`))}`,
     event === 'resolved'
       ? ''
-      : `<h3>Silence</h3><p>Acknowledge (stops reminders) or silence it from the <a href="${escapeHtml(incidentUrl)}">incident page</a>, or silence the rule for 4 hours:</p><pre style="${emailStyles.pre}">${escapeHtml(silenceCurl(ctx, incident))}</pre>`,
+      : `<h3>Silence</h3><p>Acknowledge (stops reminders) or silence it from the <a href="${escapeHtml(p.incidentUrl)}">incident page</a>, or silence the rule for 4 hours:</p><pre style="${emailStyles.pre}">${escapeHtml(p.silenceCurl)}</pre>`,
     `<p style="${emailStyles.signature}">— scimtap, watching SCIM provisioning</p>`,
     '</body></html>',
   ].join('\n');
-  return { subject, text, html };
+}
+
+function samplesHtml(title: string, samples: OperationSample[]): string {
+  if (!samples.length) return '';
+  return (
+    `<h3>${escapeHtml(title)}</h3><table cellpadding="4" style="${emailStyles.samples}">` +
+    '<tr><th align="left">time</th><th align="left">request</th><th align="left">status</th><th align="left">error</th></tr>' +
+    samples
+      .map(
+        (s) =>
+          `<tr><td>${escapeHtml(isoSecond(s.time))}</td><td>${escapeHtml(oneLine(`${s.httpMethod} ${s.query ? `${s.path}?${s.query}` : s.path}`, 400))}</td><td>${escapeHtml(s.httpStatus ?? 'no answer')}</td><td>${escapeHtml(oneLine([s.errorCode, s.reason].filter(Boolean).join(': '), 300))}</td></tr>`,
+      )
+      .join('') +
+    `</table><p style="${emailStyles.note}">Never bodies or credentials.</p>`
+  );
 }
 
 export function renderTestEmail(ctx: EmailContext, now: number, requestedBy: string | null): RenderedEmail {

@@ -81,17 +81,7 @@ export function createRouting(
       for (const [name, receiver] of receivers) {
         if (!receiver.accepts(event) || !routes(routeOf.get(name), incident)) continue;
         const message = receiver.render(incident, event, ctx, now);
-        const id = queueMessage(db, {
-          receiver: name,
-          target: receiver.target,
-          incidentId: incident.id,
-          event,
-          sequence,
-          reasonKey: incident.reasonKey,
-          subject: message.subject,
-          body: message.body,
-          now,
-        });
+        const id = queueToReceiver(db, name, receiver, { incident, event, sequence, message, now });
         queued = id !== null || queued;
       }
       return queued;
@@ -101,17 +91,8 @@ export function createRouting(
       for (const [name, receiver] of receivers) {
         if (!receiver.accepts('acknowledged') || !wasTold(name, incident.id)) continue;
         const message = receiver.render(incident, 'acknowledged', ctx, now);
-        const id = queueMessage(db, {
-          receiver: name,
-          target: receiver.target,
-          incidentId: incident.id,
-          event: 'acknowledged',
-          sequence,
-          reasonKey: incident.reasonKey,
-          subject: message.subject,
-          body: message.body,
-          now,
-        });
+        const event = 'acknowledged';
+        const id = queueToReceiver(db, name, receiver, { incident, event, sequence, message, now });
         queued = id !== null || queued;
       }
       return queued;
@@ -126,50 +107,79 @@ export function createRouting(
           const receiver = receivers.get(target);
           if (!receiver) throw new UnknownReceiverError(`no receiver "${target}"`);
           const message = receiver.renderTest(ctx, now, requestedBy);
-          id = queueMessage(db, {
-            receiver: target,
-            target: receiver.target,
-            incidentId: null,
+          id = queueToReceiver(db, target, receiver, {
+            incident: null,
             event: 'test',
             sequence,
-            reasonKey: null,
-            subject: message.subject,
-            body: message.body,
+            message,
             now,
           });
         }
         if (id !== null) return id;
       }
     },
-    preview(name, body) {
-      const receiver = receivers.get(name);
-      const type = receiver?.type ?? null;
-      try {
-        const shown = receiver?.preview ? receiver.preview(body) : { payload: JSON.parse(body) as unknown };
-        return { type, payload: JSON.stringify(shown.payload, null, 2), note: shown.note ?? null };
-      } catch {
-        // Written by another version, or not JSON: shown as stored (stored bodies never hold a secret).
-        return { type, payload: body, note: 'shown as stored: not JSON this version reads' };
-      }
-    },
-    receivers() {
-      const emailRoute = routeOf.get('email');
-      return [
-        {
-          name: 'email',
-          type: 'email' as const,
-          target: config.notifyTo.join(', '),
-          severities: emailRoute?.severities ?? null,
-          rules: emailRoute?.rules ?? null,
-        },
-        ...[...receivers].map(([name, r]) => ({
-          name,
-          type: r.type,
-          target: r.target,
-          severities: routeOf.get(name)?.severities ?? null,
-          rules: routeOf.get(name)?.rules ?? null,
-        })),
-      ];
-    },
+    preview: (name, body) => previewMessage(receivers.get(name), body),
+    receivers: () => receiverViews(config.notifyTo, routeOf, receivers),
   };
+}
+
+/** One chat, paging or webhook message into the outbox; null when that row was already queued. */
+function queueToReceiver(
+  db: Db,
+  name: string,
+  receiver: Receiver,
+  m: {
+    incident: Incident | null;
+    event: NotifyEvent;
+    sequence: number;
+    message: { subject: string; body: string };
+    now: number;
+  },
+): number | null {
+  return queueMessage(db, {
+    receiver: name,
+    target: receiver.target,
+    incidentId: m.incident?.id ?? null,
+    event: m.event,
+    sequence: m.sequence,
+    reasonKey: m.incident?.reasonKey ?? null,
+    subject: m.message.subject,
+    body: m.message.body,
+    now: m.now,
+  });
+}
+
+function previewMessage(receiver: Receiver | undefined, body: string): JsonMessagePreview {
+  const type = receiver?.type ?? null;
+  try {
+    const shown = receiver?.preview ? receiver.preview(body) : { payload: JSON.parse(body) as unknown };
+    return { type, payload: JSON.stringify(shown.payload, null, 2), note: shown.note ?? null };
+  } catch {
+    // Written by another version, or not JSON: shown as stored (stored bodies never hold a secret).
+    return { type, payload: body, note: 'shown as stored: not JSON this version reads' };
+  }
+}
+
+function receiverViews(
+  notifyTo: string[],
+  routeOf: ReadonlyMap<string, ReceiverConfig>,
+  receivers: ReadonlyMap<string, Receiver>,
+): ReceiverView[] {
+  const emailRoute = routeOf.get('email');
+  return [
+    {
+      name: 'email',
+      type: 'email' as const,
+      target: notifyTo.join(', '),
+      severities: emailRoute?.severities ?? null,
+      rules: emailRoute?.rules ?? null,
+    },
+    ...[...receivers].map(([name, r]) => ({
+      name,
+      type: r.type,
+      target: r.target,
+      severities: routeOf.get(name)?.severities ?? null,
+      rules: routeOf.get(name)?.rules ?? null,
+    })),
+  ];
 }

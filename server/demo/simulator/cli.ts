@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { createSimulator, type SimulatorSummary } from './index.js';
+import { type CycleInfo, createSimulator, type SimulatorProgress, type SimulatorSummary } from './index.js';
 
 export const simulateUsage = `scimtap simulate — send Entra-like SCIM provisioning traffic to any SCIM endpoint
 
@@ -138,6 +138,7 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
 
   const tty = Boolean(io.stderr.isTTY);
   const started = Date.now();
+  const status = createStatusLine(io.stderr, tty);
   const simulator = createSimulator({
     target: flags.target,
     token: flags.token,
@@ -155,51 +156,17 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
     // A wrong URL that swallows requests should fail within a reasonable time, not Entra's 60 s per call.
     requestTimeoutMs: 30_000,
     onCycle(info) {
-      if (info.phase !== 'end' || info.aborted === 'stopped') return;
-      // The final message explains a first probe that fails; a line for the skipped cycle would repeat it.
-      if (info.aborted === 'probeFailed' && info.cycle === 1) return;
-      clearLine();
-      const seconds = ((Date.now() - info.startedAt) / 1000).toFixed(1);
-      const aborted =
-        info.aborted === 'probeFailed' ? ` — probe failed (${describeProbe(info.probe)}), cycle skipped` : '';
-      io.stderr.write(
-        `cycle ${info.cycle} (${info.kind}): ${info.requests} requests, ${info.failures} failures, ${seconds} s${aborted}\n`,
-      );
+      const text = cycleEndLine(info, Date.now());
+      if (text === null) return;
+      status.clear();
+      io.stderr.write(text);
     },
   });
 
   const render = () => {
-    const p = simulator.progress();
-    if (p.cycle === 0) return;
-    const cycles = flags.cycles === 0 ? '' : `/${flags.cycles}`;
-    const elapsed = (Date.now() - started) / 1000;
-    const perSecond = elapsed > 0 ? Math.round(p.requests / elapsed) : 0;
-    const tail = `${p.requests} requests · ${p.failures} failures · ${perSecond}/s`;
-    if (p.waitingMs !== null) {
-      line(`cycle ${p.cycle}${cycles} done · next in ${Math.ceil(p.waitingMs / 1000)} s · ${tail}`);
-      return;
-    }
-    const total = Math.max(p.objectsTotal, p.objectsDone);
-    const share = total === 0 ? 0 : p.objectsDone / total;
-    const width = 24;
-    const filled = Math.round(share * width);
-    const bar = tty ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : '';
-    line(`cycle ${p.cycle}${cycles} ${p.kind ?? ''} ${bar}${p.objectsDone}/${total} objects · ${tail}`);
+    const text = progressLine(simulator.progress(), flags.cycles, (Date.now() - started) / 1000, tty);
+    if (text !== null) status.line(text);
   };
-  let lastLineLength = 0;
-  function line(text: string) {
-    if (tty) {
-      const shown = text.slice(0, Math.max(20, (io.stderr.columns || 120) - 1));
-      io.stderr.write(`\r${shown}${' '.repeat(Math.max(0, lastLineLength - shown.length))}`);
-      lastLineLength = shown.length;
-    } else {
-      io.stderr.write(`${text}\n`);
-    }
-  }
-  function clearLine() {
-    if (tty && lastLineLength > 0) io.stderr.write(`\r${' '.repeat(lastLineLength)}\r`);
-    lastLineLength = 0;
-  }
   // A terminal gets a live bar; a log file gets a plain line every 5 s.
   const ticker = setInterval(render, tty ? 200 : 5_000);
   const removeInterrupt = io.onInterrupt(() => simulator.stop());
@@ -209,7 +176,7 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
   } finally {
     clearInterval(ticker);
     removeInterrupt();
-    clearLine();
+    status.clear();
   }
 
   if (summary.stoppedReason === 'probeFailed') {
@@ -218,6 +185,54 @@ export async function runSimulate(argv: string[], io: SimulateIo = defaultIo): P
   }
   io.stdout.write(formatSummary(summary));
   return summary.stoppedReason === 'stopped' ? 130 : 0;
+}
+
+/** The line for a cycle that ended; null when there is nothing to add. */
+function cycleEndLine(info: CycleInfo, now: number): string | null {
+  if (info.phase !== 'end' || info.aborted === 'stopped') return null;
+  // The final message explains a first probe that fails; a line for the skipped cycle would repeat it.
+  if (info.aborted === 'probeFailed' && info.cycle === 1) return null;
+  const seconds = ((now - info.startedAt) / 1000).toFixed(1);
+  const aborted =
+    info.aborted === 'probeFailed' ? ` — probe failed (${describeProbe(info.probe)}), cycle skipped` : '';
+  return `cycle ${info.cycle} (${info.kind}): ${info.requests} requests, ${info.failures} failures, ${seconds} s${aborted}\n`;
+}
+
+/** The live status: a bar on a terminal, a plain line otherwise; null before the first cycle. */
+function progressLine(p: SimulatorProgress, cycles: number, elapsed: number, tty: boolean): string | null {
+  if (p.cycle === 0) return null;
+  const of = cycles === 0 ? '' : `/${cycles}`;
+  const perSecond = elapsed > 0 ? Math.round(p.requests / elapsed) : 0;
+  const tail = `${p.requests} requests · ${p.failures} failures · ${perSecond}/s`;
+  if (p.waitingMs !== null) {
+    return `cycle ${p.cycle}${of} done · next in ${Math.ceil(p.waitingMs / 1000)} s · ${tail}`;
+  }
+  const total = Math.max(p.objectsTotal, p.objectsDone);
+  const share = total === 0 ? 0 : p.objectsDone / total;
+  const width = 24;
+  const filled = Math.round(share * width);
+  const bar = tty ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : '';
+  return `cycle ${p.cycle}${of} ${p.kind ?? ''} ${bar}${p.objectsDone}/${total} objects · ${tail}`;
+}
+
+/** On a terminal one line rewritten in place; elsewhere one line per update. */
+function createStatusLine(stderr: SimulateIo['stderr'], tty: boolean) {
+  let lastLineLength = 0;
+  return {
+    line(text: string) {
+      if (tty) {
+        const shown = text.slice(0, Math.max(20, (stderr.columns || 120) - 1));
+        stderr.write(`\r${shown}${' '.repeat(Math.max(0, lastLineLength - shown.length))}`);
+        lastLineLength = shown.length;
+      } else {
+        stderr.write(`${text}\n`);
+      }
+    },
+    clear() {
+      if (tty && lastLineLength > 0) stderr.write(`\r${' '.repeat(lastLineLength)}\r`);
+      lastLineLength = 0;
+    },
+  };
 }
 
 function describeProbe(probe: SimulatorSummary['probeFailure']): string {

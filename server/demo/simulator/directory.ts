@@ -205,19 +205,17 @@ export function mutate(dir: Directory, rand: Random, churn: Churn): ChangeCounts
     renames: 0,
   };
   const keys = [...dir.users.keys()];
+  mutateUsers(dir, rand, churn, keys, done);
+  mutateGroups(dir, rand, churn, keys, done);
+  return done;
+}
 
+/** Updates, disables, enables, deletes and creates; `keys` (the user serials) gains the new hires. */
+function mutateUsers(dir: Directory, rand: Random, churn: Churn, keys: number[], done: ChangeCounts): void {
   for (let i = rand.count(churn.updates); i > 0; i--) {
     const user = randomLiveUser(dir, rand, keys, () => true);
     if (!user) break;
-    const d = { ...user.desired! };
-    const what = rand.int(3);
-    if (what === 0) d.jobTitle = rand.pick(jobTitles.filter((t) => t !== d.jobTitle));
-    else if (what === 1) d.department = rand.pick(departments.filter((t) => t !== d.department));
-    else {
-      d.familyName = capitalise(rand.pick(familyNames.filter((f) => capitalise(f) !== d.familyName)));
-      d.displayName = `${d.givenName} ${d.familyName}`;
-    }
-    user.desired = d;
+    changeAttribute(rand, user);
     done.updates++;
   }
   for (let i = rand.count(churn.disables); i > 0; i--) {
@@ -249,39 +247,53 @@ export function mutate(dir: Directory, rand: Random, churn: Churn): ChangeCounts
     keys.push(user.serial);
     done.creates++;
   }
+}
 
-  const groupKeys = [...dir.groups.keys()];
-  if (groupKeys.length > 0 && keys.length > 0) {
-    for (let i = rand.count(churn.memberAdds); i > 0; i--) {
-      const group = dir.groups.get(rand.pick(groupKeys));
-      if (!group?.desired) continue;
-      for (let k = 1 + rand.int(3); k > 0; k--) {
-        const user = randomLiveUser(dir, rand, keys, () => true);
-        if (user) group.desired.members.add(user.serial);
-      }
-      done.memberAdds++;
-    }
-    for (let i = rand.count(churn.memberRemoves); i > 0; i--) {
-      const group = dir.groups.get(rand.pick(groupKeys));
-      if (!group?.desired || group.desired.members.size === 0) continue;
-      const members = [...group.desired.members];
-      for (let k = 1 + rand.int(2); k > 0 && members.length > 0; k--) {
-        group.desired.members.delete(members.splice(rand.int(members.length), 1)[0]!);
-      }
-      done.memberRemoves++;
-    }
-    for (let i = rand.count(churn.renames); i > 0; i--) {
-      const group = dir.groups.get(rand.pick(groupKeys));
-      if (!group?.desired) continue;
-      const name = groupName(dir, rand, group.serial);
-      if (dir.usedGroupNames.has(name)) continue;
-      dir.usedGroupNames.delete(group.desired.displayName);
-      dir.usedGroupNames.add(name);
-      group.desired = { ...group.desired, displayName: name };
-      done.renames++;
-    }
+/** One of a user's job title, department or family name changes. */
+function changeAttribute(rand: Random, user: SimUser): void {
+  const d = { ...user.desired! };
+  const what = rand.int(3);
+  if (what === 0) d.jobTitle = rand.pick(jobTitles.filter((t) => t !== d.jobTitle));
+  else if (what === 1) d.department = rand.pick(departments.filter((t) => t !== d.department));
+  else {
+    d.familyName = capitalise(rand.pick(familyNames.filter((f) => capitalise(f) !== d.familyName)));
+    d.displayName = `${d.givenName} ${d.familyName}`;
   }
-  return done;
+  user.desired = d;
+}
+
+/** Members added and removed, groups renamed. */
+function mutateGroups(dir: Directory, rand: Random, churn: Churn, keys: number[], done: ChangeCounts): void {
+  const groupKeys = [...dir.groups.keys()];
+  if (groupKeys.length === 0 || keys.length === 0) return;
+  for (let i = rand.count(churn.memberAdds); i > 0; i--) {
+    const group = dir.groups.get(rand.pick(groupKeys));
+    if (!group?.desired) continue;
+    for (let k = 1 + rand.int(3); k > 0; k--) {
+      const user = randomLiveUser(dir, rand, keys, () => true);
+      if (user) group.desired.members.add(user.serial);
+    }
+    done.memberAdds++;
+  }
+  for (let i = rand.count(churn.memberRemoves); i > 0; i--) {
+    const group = dir.groups.get(rand.pick(groupKeys));
+    if (!group?.desired || group.desired.members.size === 0) continue;
+    const members = [...group.desired.members];
+    for (let k = 1 + rand.int(2); k > 0 && members.length > 0; k--) {
+      group.desired.members.delete(members.splice(rand.int(members.length), 1)[0]!);
+    }
+    done.memberRemoves++;
+  }
+  for (let i = rand.count(churn.renames); i > 0; i--) {
+    const group = dir.groups.get(rand.pick(groupKeys));
+    if (!group?.desired) continue;
+    const name = groupName(dir, rand, group.serial);
+    if (dir.usedGroupNames.has(name)) continue;
+    dir.usedGroupNames.delete(group.desired.displayName);
+    dir.usedGroupNames.add(name);
+    group.desired = { ...group.desired, displayName: name };
+    done.renames++;
+  }
 }
 
 /** Source-side delete: the user leaves every group it was in. */

@@ -19,8 +19,8 @@ import {
   isOk,
   lookupOk,
 } from './export.js';
-import { createScimClient, type HttpResult } from './http.js';
-import { createRandom } from './random.js';
+import { createScimClient, type HttpResult, type ScimClient } from './http.js';
+import { createRandom, type Random } from './random.js';
 import { type Dialect, listResources, userLookupPath } from './requests.js';
 
 export type { Dialect } from './requests.js';
@@ -152,6 +152,104 @@ const defaultSleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** Waits for the next evenly spaced slot; bursts never make up for a slow answer. */
+function createPacer({
+  rate,
+  clock,
+  sleep,
+  signal,
+}: {
+  rate: number;
+  clock: () => number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  signal: AbortSignal;
+}): () => Promise<void> {
+  const gapMs = rate > 0 ? 1000 / rate : 0;
+  let nextSlot = 0;
+  return async () => {
+    if (gapMs === 0) return;
+    const now = clock();
+    const slot = Math.max(now, nextSlot);
+    nextSlot = slot + gapMs;
+    if (slot > now) await sleep(slot - now, signal);
+  };
+}
+
+interface Counts {
+  requests: number;
+  failures: number;
+  cycleRequests: number;
+  cycleFailures: number;
+  byKind: Partial<Record<OperationKind, KindCounts>>;
+  /** HTTP status (or 'none' when no answer) → count */
+  byHttpStatus: Record<string, number>;
+}
+
+/** Counts an answered request (the request itself was counted when sent). */
+function count(counts: Counts, kind: OperationKind, result: HttpResult, ok: boolean): void {
+  if (!ok) {
+    counts.failures++;
+    counts.cycleFailures++;
+  }
+  counts.byKind[kind] ??= { success: 0, failure: 0 };
+  counts.byKind[kind][ok ? 'success' : 'failure']++;
+  const statusKey = result.status === null ? 'none' : String(result.status);
+  counts.byHttpStatus[statusKey] = (counts.byHttpStatus[statusKey] ?? 0) + 1;
+}
+
+function logEntry(
+  cycle: number,
+  { kind, identity, method, path, targetId = null }: Call,
+  result: HttpResult,
+  ok: boolean,
+): SimulatorLogEntry {
+  return {
+    cycle,
+    kind,
+    status: ok ? 'success' : 'failure',
+    identity,
+    httpStatus: result.status,
+    method,
+    path,
+    targetId: typeof targetId === 'string' ? targetId : ok && targetId ? targetId(result) : null,
+    error: ok ? null : errorDetail(result),
+  };
+}
+
+/** Entra's cycle starts with a filter query for a random GUID: 200 and an empty ListResponse expected. */
+function probeCall(guid: string): Call {
+  return {
+    kind: 'testConnection',
+    identity: null,
+    method: 'GET',
+    path: userLookupPath(guid),
+    succeeded: (r) => lookupOk(r) && listResources(r.body)!.length === 0,
+  };
+}
+
+/** Hands items to `concurrency` workers, each taking the next one when done, until all are done or halted. */
+async function inWorkers<T>(
+  items: T[],
+  concurrency: number,
+  halted: () => boolean,
+  process: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !halted()) await process(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+}
+
+/** Objects still out of sync: Entra's escrow. */
+function pendingCounts(dir: Directory): SimulatorSummary['pending'] {
+  let users = 0;
+  let groups = 0;
+  for (const user of dir.users.values()) if (userPending(user)) users++;
+  for (const group of dir.groups.values()) if (groupPending(dir, group)) groups++;
+  return { users, groups };
+}
+
 /** An Entra-like SCIM client: probe, lookups, creates, updates, disables, deletes and memberships, cycle after cycle. */
 export function createSimulator(options: SimulatorOptions): Simulator {
   const {
@@ -188,212 +286,219 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     maxSockets: concurrency,
     tlsInsecure,
   });
-  const gapMs = rate > 0 ? 1000 / rate : 0;
   const abort = new AbortController();
-
-  let stopped = false;
-  let nextSlot = 0;
-  let cycle = 0;
-  let cycleKind: SimulatorProgress['kind'] = null;
-  let objectsDone = 0;
-  let objectsTotal = 0;
-  let waitUntil: number | null = null;
-  let requests = 0;
-  let failures = 0;
-  let cycleRequests = 0;
-  let cycleFailures = 0;
-  const byKind: Partial<Record<OperationKind, KindCounts>> = {};
-  const byHttpStatus: Record<string, number> = {};
-
-  const halted = () => stopped || requests >= maxRequests;
-
-  /** Waits for the next evenly spaced slot; bursts never make up for a slow answer. */
-  async function pace(): Promise<void> {
-    if (gapMs === 0) return;
-    const now = clock();
-    const slot = Math.max(now, nextSlot);
-    nextSlot = slot + gapMs;
-    if (slot > now) await sleep(slot - now, abort.signal);
-  }
-
-  /** Sends one request and logs it; null when the run was stopped before it could be sent. */
-  async function send({
-    kind,
-    identity,
-    method,
-    path,
-    body,
-    succeeded = (r) => isOk(r.status),
-    targetId = null,
-  }: Call): Promise<{ result: HttpResult; ok: boolean } | null> {
-    if (halted()) return null;
-    await pace();
-    if (halted()) return null;
-    requests++;
-    cycleRequests++;
-    const result = await client.request(method, path, body);
-    const ok = succeeded(result);
-    if (!ok) {
-      failures++;
-      cycleFailures++;
-    }
-    byKind[kind] ??= { success: 0, failure: 0 };
-    const counts = byKind[kind];
-    counts[ok ? 'success' : 'failure']++;
-    const statusKey = result.status === null ? 'none' : String(result.status);
-    byHttpStatus[statusKey] = (byHttpStatus[statusKey] ?? 0) + 1;
-    onOperation?.({
-      cycle,
-      kind,
-      status: ok ? 'success' : 'failure',
-      identity,
-      httpStatus: result.status,
-      method,
-      path,
-      targetId: typeof targetId === 'string' ? targetId : ok && targetId ? targetId(result) : null,
-      error: ok ? null : errorDetail(result),
-    });
-    return { result, ok };
-  }
-
-  const exportContext: ExportContext = { send, dir, dialect, membersPerPatch };
-
-  async function runPhase<T>(items: T[], process: (item: T) => Promise<void>): Promise<void> {
-    let next = 0;
-    const worker = async () => {
-      while (next < items.length && !halted()) {
-        await process(items[next++]!);
-        objectsDone++;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
-  }
-
-  async function runCycle(): Promise<CycleInfo> {
-    cycle++;
-    cycleKind = cycle === 1 ? 'initial' : 'incremental';
-    cycleRequests = 0;
-    cycleFailures = 0;
-    const startedAt = clock();
-    const changes = cycle === 1 ? null : mutate(dir, rand, defaultChurn(dir, churn));
-    // Drawn before the story hook so that the probe value does not depend on what the hook does.
-    const probeGuid = rand.guid();
-    const base = { cycle, kind: cycleKind, startedAt, changes } as const;
-    await onCycle?.({
-      ...base,
-      phase: 'start',
-      objects: 0,
-      requests: 0,
-      failures: 0,
-      aborted: null,
-      probe: null,
-    });
-
-    const userPlan = [...dir.users.values()].filter(userPending);
-    let groupEstimate = 0;
-    for (const group of dir.groups.values()) if (groupPending(dir, group)) groupEstimate++;
-    objectsDone = 0;
-    objectsTotal = userPlan.length + groupEstimate;
-
-    const end = async (aborted: CycleInfo['aborted'], probe: CycleInfo['probe']) => {
-      const info: CycleInfo = {
-        ...base,
-        phase: 'end',
-        objects: objectsTotal,
-        requests: cycleRequests,
-        failures: cycleFailures,
-        aborted,
-        probe,
-      };
-      await onCycle?.(info);
-      return info;
-    };
-    const haltReason = (): 'stopped' | 'maxRequests' => (stopped ? 'stopped' : 'maxRequests');
-
-    // Entra's cycle starts with a filter query for a random GUID: 200 and an empty ListResponse expected.
-    const probe = await send({
-      kind: 'testConnection',
-      identity: null,
-      method: 'GET',
-      path: userLookupPath(probeGuid),
-      succeeded: (r) => lookupOk(r) && listResources(r.body)!.length === 0,
-    });
-    if (!probe) return end(haltReason(), null);
-    const probeInfo = { httpStatus: probe.result.status, error: errorDetail(probe.result) };
-    // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
-    if (!probe.ok) return end('probeFailed', probeInfo);
-
-    await runPhase(userPlan, (user) => exportUser(exportContext, user));
-    if (halted()) return end(haltReason(), probeInfo);
-    // Planned after the users: memberships of users created this cycle go out in the same cycle.
-    const groupPlan = [...dir.groups.values()].filter((g) => groupPending(dir, g));
-    objectsTotal = objectsDone + groupPlan.length;
-    await runPhase(groupPlan, (group) => exportGroup(exportContext, group));
-    return end(halted() ? haltReason() : null, probeInfo);
-  }
-
-  async function run(): Promise<SimulatorSummary> {
-    const started = clock();
-    let stoppedReason: SimulatorSummary['stoppedReason'] = 'completed';
-    let probeFailure: SimulatorSummary['probeFailure'] = null;
-    try {
-      while (!halted() && (cycles === 0 || cycle < cycles)) {
-        const info = await runCycle();
-        if (info.aborted === 'probeFailed' && cycle === 1 && stopOnFirstProbeFailure) {
-          stoppedReason = 'probeFailed';
-          probeFailure = info.probe;
-          break;
-        }
-        if (halted() || (cycles !== 0 && cycle >= cycles)) break;
-        const wait = info.startedAt + intervalMs - clock();
-        if (wait > 0) {
-          waitUntil = clock() + wait;
-          await sleep(wait, abort.signal);
-          waitUntil = null;
-        }
-      }
-    } finally {
-      client.close();
-    }
-    if (stoppedReason === 'completed') {
-      if (stopped) stoppedReason = 'stopped';
-      else if (requests >= maxRequests) stoppedReason = 'maxRequests';
-    }
-    let pendingUsers = 0;
-    let pendingGroups = 0;
-    for (const user of dir.users.values()) if (userPending(user)) pendingUsers++;
-    for (const group of dir.groups.values()) if (groupPending(dir, group)) pendingGroups++;
-    return {
-      cycles: cycle,
-      requests,
-      failures,
-      byKind,
-      byHttpStatus,
-      durationMs: clock() - started,
-      pending: { users: pendingUsers, groups: pendingGroups },
-      directory: { users: dir.users.size, groups: dir.groups.size },
-      stoppedReason,
-      probeFailure,
-    };
-  }
+  const state: RunState = {
+    stopped: false,
+    cycle: 0,
+    cycleKind: null,
+    objectsDone: 0,
+    objectsTotal: 0,
+    waitUntil: null,
+    requests: 0,
+    failures: 0,
+    cycleRequests: 0,
+    cycleFailures: 0,
+    byKind: {},
+    byHttpStatus: {},
+  };
+  const halted = () => state.stopped || state.requests >= maxRequests;
+  const pace = createPacer({ rate, clock, sleep, signal: abort.signal });
+  const send = createSender({ client, pace, state, halted, onOperation });
+  const sim: SimulatorRun = {
+    state,
+    dir,
+    rand,
+    churn,
+    clock,
+    onCycle,
+    halted,
+    concurrency,
+    send,
+    exportContext: { send, dir, dialect, membersPerPatch },
+  };
 
   return {
-    run,
+    run: () =>
+      runCycles(sim, { cycles, intervalMs, stopOnFirstProbeFailure, sleep, signal: abort.signal, client }),
     stop() {
-      stopped = true;
+      state.stopped = true;
       abort.abort();
     },
     progress: () => ({
-      cycle,
-      kind: cycleKind,
-      objectsDone,
-      objectsTotal,
-      requests,
-      failures,
-      waitingMs: waitUntil === null ? null : Math.max(0, waitUntil - clock()),
+      cycle: state.cycle,
+      kind: state.cycleKind,
+      objectsDone: state.objectsDone,
+      objectsTotal: state.objectsTotal,
+      requests: state.requests,
+      failures: state.failures,
+      waitingMs: state.waitUntil === null ? null : Math.max(0, state.waitUntil - clock()),
     }),
     disableUsers: (count) => disableUsers(dir, rand, count),
     enableUsers: (serials) => enableUsers(dir, serials),
     userNames: () => [...dir.users.values()].flatMap((u) => (u.desired ? [u.desired.userName] : [])),
   };
+}
+
+/** Where the run stands: what progress() reports, and the counts the summary and each cycle's info carry. */
+interface RunState extends Counts {
+  stopped: boolean;
+  cycle: number;
+  cycleKind: SimulatorProgress['kind'];
+  objectsDone: number;
+  objectsTotal: number;
+  waitUntil: number | null;
+}
+
+type Send = ExportContext['send'];
+
+/** What a cycle works with. */
+interface SimulatorRun {
+  state: RunState;
+  dir: Directory;
+  rand: Random;
+  churn: number;
+  clock: () => number;
+  onCycle: SimulatorOptions['onCycle'];
+  /** stopped, or maxRequests reached */
+  halted: () => boolean;
+  concurrency: number;
+  send: Send;
+  exportContext: ExportContext;
+}
+
+/** Sends one request and logs it; null when the run was stopped before it could be sent. */
+function createSender({
+  client,
+  pace,
+  state,
+  halted,
+  onOperation,
+}: {
+  client: ScimClient;
+  pace: () => Promise<void>;
+  state: RunState;
+  halted: () => boolean;
+  onOperation: SimulatorOptions['onOperation'];
+}): Send {
+  return async (call) => {
+    if (halted()) return null;
+    await pace();
+    if (halted()) return null;
+    state.requests++;
+    state.cycleRequests++;
+    const result = await client.request(call.method, call.path, call.body);
+    const { succeeded = (r) => isOk(r.status) } = call;
+    const ok = succeeded(result);
+    count(state, call.kind, result, ok);
+    onOperation?.(logEntry(state.cycle, call, result, ok));
+    return { result, ok };
+  };
+}
+
+/** Cycle after cycle, `intervalMs` apart from start to start, until done, stopped or out of requests. */
+async function runCycles(
+  sim: SimulatorRun,
+  o: Pick<Required<SimulatorOptions>, 'cycles' | 'intervalMs' | 'stopOnFirstProbeFailure' | 'sleep'> & {
+    signal: AbortSignal;
+    client: ScimClient;
+  },
+): Promise<SimulatorSummary> {
+  const { state, clock, halted, dir } = sim;
+  const started = clock();
+  let stoppedReason: SimulatorSummary['stoppedReason'] = 'completed';
+  let probeFailure: SimulatorSummary['probeFailure'] = null;
+  try {
+    while (!halted() && (o.cycles === 0 || state.cycle < o.cycles)) {
+      const info = await runCycle(sim);
+      if (info.aborted === 'probeFailed' && state.cycle === 1 && o.stopOnFirstProbeFailure) {
+        stoppedReason = 'probeFailed';
+        probeFailure = info.probe;
+        break;
+      }
+      if (halted() || (o.cycles !== 0 && state.cycle >= o.cycles)) break;
+      const wait = info.startedAt + o.intervalMs - clock();
+      if (wait > 0) {
+        state.waitUntil = clock() + wait;
+        await o.sleep(wait, o.signal);
+        state.waitUntil = null;
+      }
+    }
+  } finally {
+    o.client.close();
+  }
+  if (stoppedReason === 'completed' && halted()) stoppedReason = state.stopped ? 'stopped' : 'maxRequests';
+  return {
+    cycles: state.cycle,
+    requests: state.requests,
+    failures: state.failures,
+    byKind: state.byKind,
+    byHttpStatus: state.byHttpStatus,
+    durationMs: clock() - started,
+    pending: pendingCounts(dir),
+    directory: { users: dir.users.size, groups: dir.groups.size },
+    stoppedReason,
+    probeFailure,
+  };
+}
+
+async function runCycle(sim: SimulatorRun): Promise<CycleInfo> {
+  const { state, dir, rand, clock, halted, exportContext } = sim;
+  state.cycle++;
+  state.cycleKind = state.cycle === 1 ? 'initial' : 'incremental';
+  state.cycleRequests = 0;
+  state.cycleFailures = 0;
+  const startedAt = clock();
+  const changes = state.cycle === 1 ? null : mutate(dir, rand, defaultChurn(dir, sim.churn));
+  // Drawn before the story hook so that the probe value does not depend on what the hook does.
+  const probeGuid = rand.guid();
+  const base = { cycle: state.cycle, kind: state.cycleKind, startedAt, changes } as const;
+  await sim.onCycle?.({
+    ...base,
+    phase: 'start',
+    objects: 0,
+    requests: 0,
+    failures: 0,
+    aborted: null,
+    probe: null,
+  });
+
+  const userPlan = [...dir.users.values()].filter(userPending);
+  let groupEstimate = 0;
+  for (const group of dir.groups.values()) if (groupPending(dir, group)) groupEstimate++;
+  state.objectsDone = 0;
+  state.objectsTotal = userPlan.length + groupEstimate;
+
+  const end = async (aborted: CycleInfo['aborted'], probe: CycleInfo['probe']) => {
+    const info: CycleInfo = {
+      ...base,
+      phase: 'end',
+      objects: state.objectsTotal,
+      requests: state.cycleRequests,
+      failures: state.cycleFailures,
+      aborted,
+      probe,
+    };
+    await sim.onCycle?.(info);
+    return info;
+  };
+  const haltReason = (): 'stopped' | 'maxRequests' => (state.stopped ? 'stopped' : 'maxRequests');
+  const runPhase = <T>(items: T[], process: (item: T) => Promise<void>) =>
+    inWorkers(items, sim.concurrency, halted, async (item) => {
+      await process(item);
+      state.objectsDone++;
+    });
+
+  const probe = await sim.send(probeCall(probeGuid));
+  if (!probe) return end(haltReason(), null);
+  const probeInfo = { httpStatus: probe.result.status, error: errorDetail(probe.result) };
+  // A failing probe is a quarantine exception for Entra: nothing else is sent this cycle.
+  if (!probe.ok) return end('probeFailed', probeInfo);
+
+  await runPhase(userPlan, (user) => exportUser(exportContext, user));
+  if (halted()) return end(haltReason(), probeInfo);
+  // Planned after the users: memberships of users created this cycle go out in the same cycle.
+  const groupPlan = [...dir.groups.values()].filter((g) => groupPending(dir, g));
+  state.objectsTotal = state.objectsDone + groupPlan.length;
+  await runPhase(groupPlan, (group) => exportGroup(exportContext, group));
+  return end(halted() ? haltReason() : null, probeInfo);
 }

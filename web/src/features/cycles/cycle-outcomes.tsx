@@ -5,6 +5,7 @@ import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading } from '../../components/states.js';
 import { ErrorReason, HttpStatus, StatusBadge } from '../../components/status-badge.js';
 import { Link } from '../../lib/router.js';
+import type { CycleOutcome } from '../../types/api.js';
 import { useCycleOutcomes } from './api.js';
 
 const outcomes = ['failure', 'success', 'warning'] as const;
@@ -53,40 +54,7 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
           </thead>
           <tbody>
             {data.items.map((o) => (
-              <tr key={o.identityId} className={o.outcome === 'failure' ? 'row-failure' : undefined}>
-                <th scope="row" className="identity-cell">
-                  <Link to={`/identities/${o.identityId}`}>{o.name ?? o.targetId ?? `#${o.identityId}`}</Link>
-                </th>
-                <td>{o.type ?? '—'}</td>
-                <td>
-                  <StatusBadge status={o.outcome} />
-                </td>
-                <td
-                  className="nowrap"
-                  data-operation-id={o.lastOperationId}
-                  data-http-status={o.httpStatus ?? undefined}
-                >
-                  <Link to={`/operations/${o.lastOperationId}`}>
-                    {o.lastOperation} <HttpStatus status={o.httpStatus} />
-                  </Link>
-                </td>
-                <td className="num">
-                  {o.operations} {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
-                </td>
-                <td className="reason-cell">
-                  {o.lastFailure ? (
-                    <ErrorReason
-                      operationId={o.lastFailure.operationId}
-                      httpStatus={o.lastFailure.httpStatus}
-                      errorCode={o.lastFailure.errorCode}
-                      reason={o.lastFailure.reason}
-                      past={o.lastFailure.past}
-                    />
-                  ) : (
-                    <span className="muted">—</span>
-                  )}
-                </td>
-              </tr>
+              <OutcomeRow key={o.identityId} outcome={o} />
             ))}
           </tbody>
         </DataTable>
@@ -95,5 +63,44 @@ export function CycleOutcomes({ cycleId }: { cycleId: number }) {
         <Pager label="Outcomes" pager={pager} nextCursor={data.nextCursor} busy={isPlaceholderData} />
       ) : null}
     </section>
+  );
+}
+
+function OutcomeRow({ outcome: o }: { outcome: CycleOutcome }) {
+  return (
+    <tr className={o.outcome === 'failure' ? 'row-failure' : undefined}>
+      <th scope="row" className="identity-cell">
+        <Link to={`/identities/${o.identityId}`}>{o.name ?? o.targetId ?? `#${o.identityId}`}</Link>
+      </th>
+      <td>{o.type ?? '—'}</td>
+      <td>
+        <StatusBadge status={o.outcome} />
+      </td>
+      <td
+        className="nowrap"
+        data-operation-id={o.lastOperationId}
+        data-http-status={o.httpStatus ?? undefined}
+      >
+        <Link to={`/operations/${o.lastOperationId}`}>
+          {o.lastOperation} <HttpStatus status={o.httpStatus} />
+        </Link>
+      </td>
+      <td className="num">
+        {o.operations} {o.failures > 0 ? <span className="form-error">({o.failures})</span> : null}
+      </td>
+      <td className="reason-cell">
+        {o.lastFailure ? (
+          <ErrorReason
+            operationId={o.lastFailure.operationId}
+            httpStatus={o.lastFailure.httpStatus}
+            errorCode={o.lastFailure.errorCode}
+            reason={o.lastFailure.reason}
+            past={o.lastFailure.past}
+          />
+        ) : (
+          <span className="muted">—</span>
+        )}
+      </td>
+    </tr>
   );
 }

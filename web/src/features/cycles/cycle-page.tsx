@@ -123,32 +123,42 @@ function CycleSummary({ cycle: c }: { cycle: Cycle }) {
             {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
           </dd>
         </div>
-        {c.probe ? (
-          <div>
-            <dt>Probe</dt>
-            <dd
-              data-operation-id={c.probe.operationId ?? undefined}
-              data-http-status={c.probe.httpStatus ?? undefined}
-              data-error-code={c.probe.errorCode ?? undefined}
-            >
-              <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
-              <ErrorCode code={c.probe.errorCode} />
-            </dd>
-          </div>
-        ) : null}
-        {c.progress ? (
-          <div>
-            <dt>Progress</dt>
-            <dd>
-              {formatCount(c.progress.processed)}
-              {c.progress.expected
-                ? ` / ${formatCount(c.progress.expected)} (${c.progress.percent}%)`
-                : ' objects'}
-            </dd>
-          </div>
-        ) : null}
+        <ProbeFact probe={c.probe} />
+        <ProgressFact progress={c.progress} />
       </dl>
     </section>
+  );
+}
+
+/** The cycle's Test Connection probe, when it had one. */
+function ProbeFact({ probe }: { probe: Cycle['probe'] }) {
+  if (!probe) return null;
+  return (
+    <div>
+      <dt>Probe</dt>
+      <dd
+        data-operation-id={probe.operationId ?? undefined}
+        data-http-status={probe.httpStatus ?? undefined}
+        data-error-code={probe.errorCode ?? undefined}
+      >
+        <StatusBadge status={probe.status} /> <HttpStatus status={probe.httpStatus} />{' '}
+        <ErrorCode code={probe.errorCode} />
+      </dd>
+    </div>
+  );
+}
+
+/** How far a running cycle has got. */
+function ProgressFact({ progress }: { progress: Cycle['progress'] }) {
+  if (!progress) return null;
+  return (
+    <div>
+      <dt>Progress</dt>
+      <dd>
+        {formatCount(progress.processed)}
+        {progress.expected ? ` / ${formatCount(progress.expected)} (${progress.percent}%)` : ' objects'}
+      </dd>
+    </div>
   );
 }
 

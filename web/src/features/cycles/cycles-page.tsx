@@ -85,55 +85,61 @@ function CyclesTable({ cycles, placeholder }: { cycles: Cycle[]; placeholder: bo
       </thead>
       <tbody>
         {cycles.map((c) => (
-          <tr key={c.id} className={riskRowClass(c.risk)} data-cycle-id={c.id} data-risk={c.risk}>
-            <th scope="row">
-              <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
-            </th>
-            <td>{c.kind}</td>
-            <td>
-              <span className={`badge badge-${c.state}`}>
-                <span aria-hidden="true">{c.state === 'running' ? '▶' : '■'}</span> {c.state}
-              </span>
-            </td>
-            <td className="nowrap">
-              <Time iso={c.startedAt} />
-            </td>
-            <td className="num nowrap">{formatDuration(c.durationMs)}</td>
-            <td className="num">{formatCount(c.total)}</td>
-            <td className="num">
-              {c.failures > 0 ? (
-                <Link to={`/operations?cycle=${c.id}&status=failure`}>
-                  {formatCount(c.failures)} ({formatPercent(c.failureRate)})
-                </Link>
-              ) : (
-                <span className="muted">0</span>
-              )}
-            </td>
-            <td className="num">{formatCount(c.usersTouched)}</td>
-            <td className="num">{formatCount(c.groupsTouched)}</td>
-            <td className="num nowrap">
-              {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
-            </td>
-            <td className="nowrap">
-              {c.probe ? (
-                <span
-                  data-operation-id={c.probe.operationId ?? undefined}
-                  data-http-status={c.probe.httpStatus ?? undefined}
-                  data-error-code={c.probe.errorCode ?? undefined}
-                >
-                  <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
-                  <ErrorCode code={c.probe.errorCode} />
-                </span>
-              ) : (
-                <span className="muted">none</span>
-              )}
-            </td>
-            <td>
-              <RiskBadge risk={c.risk} />
-            </td>
-          </tr>
+          <CycleRow key={c.id} cycle={c} />
         ))}
       </tbody>
     </DataTable>
+  );
+}
+
+function CycleRow({ cycle: c }: { cycle: Cycle }) {
+  return (
+    <tr className={riskRowClass(c.risk)} data-cycle-id={c.id} data-risk={c.risk}>
+      <th scope="row">
+        <Link to={`/cycles/${c.id}`}>#{c.id}</Link>
+      </th>
+      <td>{c.kind}</td>
+      <td>
+        <span className={`badge badge-${c.state}`}>
+          <span aria-hidden="true">{c.state === 'running' ? '▶' : '■'}</span> {c.state}
+        </span>
+      </td>
+      <td className="nowrap">
+        <Time iso={c.startedAt} />
+      </td>
+      <td className="num nowrap">{formatDuration(c.durationMs)}</td>
+      <td className="num">{formatCount(c.total)}</td>
+      <td className="num">
+        {c.failures > 0 ? (
+          <Link to={`/operations?cycle=${c.id}&status=failure`}>
+            {formatCount(c.failures)} ({formatPercent(c.failureRate)})
+          </Link>
+        ) : (
+          <span className="muted">0</span>
+        )}
+      </td>
+      <td className="num">{formatCount(c.usersTouched)}</td>
+      <td className="num">{formatCount(c.groupsTouched)}</td>
+      <td className="num nowrap">
+        {formatDuration(c.latency.p50Ms)} / {formatDuration(c.latency.p95Ms)}
+      </td>
+      <td className="nowrap">
+        {c.probe ? (
+          <span
+            data-operation-id={c.probe.operationId ?? undefined}
+            data-http-status={c.probe.httpStatus ?? undefined}
+            data-error-code={c.probe.errorCode ?? undefined}
+          >
+            <StatusBadge status={c.probe.status} /> <HttpStatus status={c.probe.httpStatus} />{' '}
+            <ErrorCode code={c.probe.errorCode} />
+          </span>
+        ) : (
+          <span className="muted">none</span>
+        )}
+      </td>
+      <td>
+        <RiskBadge risk={c.risk} />
+      </td>
+    </tr>
   );
 }

@@ -92,44 +92,8 @@ function IdentitySummary({ identity: i }: { identity: Identity }) {
               )}
             </dd>
           </div>
-          <div>
-            <dt>Last outcome</dt>
-            <dd className="last-outcome" data-operation-id={i.lastOperationId ?? undefined}>
-              <StatusBadge status={i.lastStatus} />{' '}
-              {i.lastOperationId !== null ? (
-                <Link to={`/operations/${i.lastOperationId}`}>
-                  {i.lastOperation} <HttpStatus status={i.lastHttpStatus} />
-                </Link>
-              ) : (
-                '—'
-              )}{' '}
-              {i.lastCycleId ? (
-                <span className="muted">
-                  in <Link to={`/cycles/${i.lastCycleId}`}>cycle #{i.lastCycleId}</Link>
-                </span>
-              ) : null}
-            </dd>
-          </div>
-          <div>
-            <dt>Last failure</dt>
-            <dd>
-              {i.lastFailure ? (
-                <>
-                  <ErrorReason
-                    operationId={i.lastFailure.operationId}
-                    httpStatus={i.lastFailure.httpStatus}
-                    errorCode={i.lastFailure.errorCode}
-                    reason={null}
-                    cycleId={i.lastFailure.cycleId}
-                    past={i.lastFailure.past}
-                  />{' '}
-                  <Time iso={i.lastFailure.time} />
-                </>
-              ) : (
-                'none seen'
-              )}
-            </dd>
-          </div>
+          <LastOutcome identity={i} />
+          <LastFailure identity={i} />
           <div>
             <dt>Active</dt>
             <dd>
@@ -153,6 +117,54 @@ function IdentitySummary({ identity: i }: { identity: Identity }) {
         </dl>
       </section>
     </>
+  );
+}
+
+function LastOutcome({ identity: i }: { identity: Identity }) {
+  return (
+    <div>
+      <dt>Last outcome</dt>
+      <dd className="last-outcome" data-operation-id={i.lastOperationId ?? undefined}>
+        <StatusBadge status={i.lastStatus} />{' '}
+        {i.lastOperationId !== null ? (
+          <Link to={`/operations/${i.lastOperationId}`}>
+            {i.lastOperation} <HttpStatus status={i.lastHttpStatus} />
+          </Link>
+        ) : (
+          '—'
+        )}{' '}
+        {i.lastCycleId ? (
+          <span className="muted">
+            in <Link to={`/cycles/${i.lastCycleId}`}>cycle #{i.lastCycleId}</Link>
+          </span>
+        ) : null}
+      </dd>
+    </div>
+  );
+}
+
+function LastFailure({ identity: i }: { identity: Identity }) {
+  return (
+    <div>
+      <dt>Last failure</dt>
+      <dd>
+        {i.lastFailure ? (
+          <>
+            <ErrorReason
+              operationId={i.lastFailure.operationId}
+              httpStatus={i.lastFailure.httpStatus}
+              errorCode={i.lastFailure.errorCode}
+              reason={null}
+              cycleId={i.lastFailure.cycleId}
+              past={i.lastFailure.past}
+            />{' '}
+            <Time iso={i.lastFailure.time} />
+          </>
+        ) : (
+          'none seen'
+        )}
+      </dd>
+    </div>
   );
 }
 

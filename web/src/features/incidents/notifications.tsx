@@ -1,4 +1,4 @@
-import { Fragment, useState } from 'react';
+import { useState } from 'react';
 import { Pager, useCursorStack } from '../../components/pager.js';
 import { Empty, ErrorView, Loading } from '../../components/states.js';
 import { Time } from '../../components/time.js';
@@ -68,86 +68,94 @@ export function NotificationsTable({ items }: { items: Notification[] }) {
       </thead>
       <tbody>
         {items.map((n) => (
-          <Fragment key={n.id}>
-            <tr className={n.state === 'failed' ? 'row-failure' : undefined}>
-              <td className="nowrap">
-                <Time iso={n.createdAt} />
-              </td>
-              <td>{n.receiver}</td>
-              <td>
-                {n.event}
-                {n.incidentId ? (
-                  <div className="small">
-                    <Link to={`/incidents/${n.incidentId}`}>incident #{n.incidentId}</Link>
-                  </div>
-                ) : null}
-              </td>
-              <td className="reason-cell">
-                {n.subject}
-                {n.recipients.length ? (
-                  <div className="muted small">
-                    {n.receiver === 'email' ? 'to ' : 'via '}
-                    {n.recipients.join(', ')}
-                  </div>
-                ) : null}
-                {n.lastError ? <div className="form-error small">{n.lastError}</div> : null}
-              </td>
-              <td>
-                <NotificationState n={n} />
-                {n.sentAt ? (
-                  <div className="muted small">
-                    <Time iso={n.sentAt} />
-                  </div>
-                ) : n.nextAttemptAt && n.recipients.length ? (
-                  <div className="muted small">
-                    next try <Time iso={n.nextAttemptAt} />
-                  </div>
-                ) : null}
-              </td>
-              <td className="num">
-                {n.deliveries.length > 0 ? (
-                  <button
-                    type="button"
-                    className="disclosure"
-                    aria-expanded={open === n.id}
-                    onClick={() => setOpen(open === n.id ? null : n.id)}
-                  >
-                    {n.attempts} <span aria-hidden="true">{open === n.id ? '▾' : '▸'}</span>
-                    <span className="sr-only"> delivery attempts</span>
-                  </button>
-                ) : (
-                  n.attempts
-                )}
-              </td>
-              <td>
-                <ViewMessageButton n={n} />
-              </td>
-            </tr>
-            {open === n.id ? (
-              <tr className="detail-row">
-                <td colSpan={7}>
-                  <ol className="deliveries">
-                    {n.deliveries.map((d) => (
-                      <li key={d.id}>
-                        <Time iso={d.at} /> {d.ok ? '✓ delivered' : '✕ failed'} in{' '}
-                        {formatDuration(d.durationMs)}
-                        {d.responseCode
-                          ? ` · ${n.receiver === 'email' ? 'SMTP' : 'HTTP'} ${d.responseCode}`
-                          : ''}
-                        {d.error ? <span className="form-error"> · {d.error}</span> : null}
-                        {!d.ok && d.retryable !== null ? (
-                          <span className="muted"> ({d.retryable ? 'will retry' : 'permanent'})</span>
-                        ) : null}
-                      </li>
-                    ))}
-                  </ol>
-                </td>
-              </tr>
-            ) : null}
-          </Fragment>
+          <NotificationRow
+            key={n.id}
+            n={n}
+            open={open === n.id}
+            onToggle={() => setOpen(open === n.id ? null : n.id)}
+          />
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** A notification's row, and below it when open its delivery attempts. */
+function NotificationRow({ n, open, onToggle }: { n: Notification; open: boolean; onToggle: () => void }) {
+  return (
+    <>
+      <tr className={n.state === 'failed' ? 'row-failure' : undefined}>
+        <td className="nowrap">
+          <Time iso={n.createdAt} />
+        </td>
+        <td>{n.receiver}</td>
+        <td>
+          {n.event}
+          {n.incidentId ? (
+            <div className="small">
+              <Link to={`/incidents/${n.incidentId}`}>incident #{n.incidentId}</Link>
+            </div>
+          ) : null}
+        </td>
+        <td className="reason-cell">
+          {n.subject}
+          {n.recipients.length ? (
+            <div className="muted small">
+              {n.receiver === 'email' ? 'to ' : 'via '}
+              {n.recipients.join(', ')}
+            </div>
+          ) : null}
+          {n.lastError ? <div className="form-error small">{n.lastError}</div> : null}
+        </td>
+        <td>
+          <NotificationState n={n} />
+          {n.sentAt ? (
+            <div className="muted small">
+              <Time iso={n.sentAt} />
+            </div>
+          ) : n.nextAttemptAt && n.recipients.length ? (
+            <div className="muted small">
+              next try <Time iso={n.nextAttemptAt} />
+            </div>
+          ) : null}
+        </td>
+        <td className="num">
+          {n.deliveries.length > 0 ? (
+            <button type="button" className="disclosure" aria-expanded={open} onClick={onToggle}>
+              {n.attempts} <span aria-hidden="true">{open ? '▾' : '▸'}</span>
+              <span className="sr-only"> delivery attempts</span>
+            </button>
+          ) : (
+            n.attempts
+          )}
+        </td>
+        <td>
+          <ViewMessageButton n={n} />
+        </td>
+      </tr>
+      {open ? <DeliveryAttempts n={n} /> : null}
+    </>
+  );
+}
+
+function DeliveryAttempts({ n }: { n: Notification }) {
+  return (
+    <tr className="detail-row">
+      <td colSpan={7}>
+        <ol className="deliveries">
+          {n.deliveries.map((d) => (
+            <li key={d.id}>
+              <Time iso={d.at} /> {d.ok ? '✓ delivered' : '✕ failed'} in {formatDuration(d.durationMs)}
+              {d.responseCode ? ` · ${n.receiver === 'email' ? 'SMTP' : 'HTTP'} ${d.responseCode}` : ''}
+              {d.error ? <span className="form-error"> · {d.error}</span> : null}
+              {!d.ok && d.retryable !== null ? (
+                <span className="muted"> ({d.retryable ? 'will retry' : 'permanent'})</span>
+              ) : null}
+            </li>
+          ))}
+        </ol>
+      </td>
+    </tr>
   );
 }
 

@@ -70,105 +70,121 @@ export function OperationDetailView({ op }: { op: Detail }) {
         scimType={op.scimType}
         reason={op.reason}
       />
-      <dl className="facts">
-        <div>
-          <dt title="activityDateTime in the API and the CSV">Time</dt>
-          <dd>
-            <Time iso={op.activityDateTime} />
-          </dd>
-        </div>
-        <div>
-          <dt>Request</dt>
-          <dd className="mono">
-            {op.httpMethod} {op.path}
-            {op.query ? `?${safeDecode(op.query)}` : ''}
-          </dd>
-        </div>
-        <div>
-          <dt>Answer</dt>
-          <dd>
-            <HttpStatus status={op.httpStatus} /> <StatusBadge status={op.status} /> in{' '}
-            {formatDuration(op.durationInMilliseconds)}
-          </dd>
-        </div>
-        <div>
-          <dt>Operation</dt>
-          <dd>
-            {op.operation}{' '}
-            <span className="muted">
-              ({op.resourceType}, Entra action {op.provisioningAction})
-            </span>
-          </dd>
-        </div>
-        <div>
-          <dt>Identity</dt>
-          <dd>
-            {op.identityId ? (
-              <Link to={`/identities/${op.identityId}`}>{op.identity ?? op.targetId}</Link>
-            ) : (
-              (op.identity ?? '—')
-            )}
-            {op.externalId ? <span className="muted"> · externalId {op.externalId}</span> : null}
-            {op.targetId ? <span className="muted"> · id {op.targetId}</span> : null}
-          </dd>
-        </div>
-        <div>
-          <dt>Cycle</dt>
-          <dd>
-            {op.cycleId ? (
-              <Link to={`/cycles/${op.cycleId}`}>#{op.cycleId}</Link>
-            ) : (
-              <span className="muted">none</span>
-            )}
-          </dd>
-        </div>
-        <div>
-          <dt>Token</dt>
-          <dd className="mono">{op.tokenFingerprint ?? <span className="muted">none sent</span>}</dd>
-        </div>
-        <div>
-          <dt>Client</dt>
-          <dd>
-            {op.clientIp ?? '—'} <span className="muted">{op.userAgent ?? ''}</span>
-          </dd>
-        </div>
-      </dl>
-      {op.modifiedProperties.length > 0 ? (
-        <table className="table compact">
-          <caption>Modified properties</caption>
-          <thead>
-            <tr>
-              <th scope="col">Attribute</th>
-              <th scope="col">New value</th>
-            </tr>
-          </thead>
-          <tbody>
-            {op.modifiedProperties.map((p, i) => (
-              // biome-ignore lint/suspicious/noArrayIndexKey: the same attribute may be set twice in one PATCH
-              <tr key={i}>
-                <td className="mono">{p.name}</td>
-                <td className="mono">{p.redacted ? <span className="muted">[redacted]</span> : p.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      {op.members.length > 0 ? (
-        <p>
-          Members:{' '}
-          {op.members.map((m) => (
-            <span key={m.op} className="member-change">
-              {m.op} {m.ids.length} ({m.ids.slice(0, 10).join(', ')}
-              {m.ids.length > 10 ? ', …' : ''})
-            </span>
-          ))}
-        </p>
-      ) : null}
+      <OperationFacts op={op} />
+      <ModifiedProperties properties={op.modifiedProperties} />
+      <MemberChanges members={op.members} />
       <div className="bodies">
         <BodyView title="Request body" body={op.requestBody} truncated={op.requestTruncated} />
         <BodyView title="Response body" body={op.responseBody} truncated={op.responseTruncated} />
       </div>
     </div>
+  );
+}
+
+function OperationFacts({ op }: { op: Detail }) {
+  return (
+    <dl className="facts">
+      <div>
+        <dt title="activityDateTime in the API and the CSV">Time</dt>
+        <dd>
+          <Time iso={op.activityDateTime} />
+        </dd>
+      </div>
+      <div>
+        <dt>Request</dt>
+        <dd className="mono">
+          {op.httpMethod} {op.path}
+          {op.query ? `?${safeDecode(op.query)}` : ''}
+        </dd>
+      </div>
+      <div>
+        <dt>Answer</dt>
+        <dd>
+          <HttpStatus status={op.httpStatus} /> <StatusBadge status={op.status} /> in{' '}
+          {formatDuration(op.durationInMilliseconds)}
+        </dd>
+      </div>
+      <div>
+        <dt>Operation</dt>
+        <dd>
+          {op.operation}{' '}
+          <span className="muted">
+            ({op.resourceType}, Entra action {op.provisioningAction})
+          </span>
+        </dd>
+      </div>
+      <div>
+        <dt>Identity</dt>
+        <dd>
+          {op.identityId ? (
+            <Link to={`/identities/${op.identityId}`}>{op.identity ?? op.targetId}</Link>
+          ) : (
+            (op.identity ?? '—')
+          )}
+          {op.externalId ? <span className="muted"> · externalId {op.externalId}</span> : null}
+          {op.targetId ? <span className="muted"> · id {op.targetId}</span> : null}
+        </dd>
+      </div>
+      <div>
+        <dt>Cycle</dt>
+        <dd>
+          {op.cycleId ? (
+            <Link to={`/cycles/${op.cycleId}`}>#{op.cycleId}</Link>
+          ) : (
+            <span className="muted">none</span>
+          )}
+        </dd>
+      </div>
+      <div>
+        <dt>Token</dt>
+        <dd className="mono">{op.tokenFingerprint ?? <span className="muted">none sent</span>}</dd>
+      </div>
+      <div>
+        <dt>Client</dt>
+        <dd>
+          {op.clientIp ?? '—'} <span className="muted">{op.userAgent ?? ''}</span>
+        </dd>
+      </div>
+    </dl>
+  );
+}
+
+function ModifiedProperties({ properties }: { properties: Detail['modifiedProperties'] }) {
+  if (properties.length === 0) return null;
+  return (
+    <table className="table compact">
+      <caption>Modified properties</caption>
+      <thead>
+        <tr>
+          <th scope="col">Attribute</th>
+          <th scope="col">New value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {properties.map((p, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: the same attribute may be set twice in one PATCH
+          <tr key={i}>
+            <td className="mono">{p.name}</td>
+            <td className="mono">{p.redacted ? <span className="muted">[redacted]</span> : p.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function MemberChanges({ members }: { members: Detail['members'] }) {
+  if (members.length === 0) return null;
+  return (
+    <p>
+      Members:{' '}
+      {members.map((m) => (
+        <span key={m.op} className="member-change">
+          {m.op} {m.ids.length} ({m.ids.slice(0, 10).join(', ')}
+          {m.ids.length > 10 ? ', …' : ''})
+        </span>
+      ))}
+    </p>
   );
 }
 

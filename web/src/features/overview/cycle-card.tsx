@@ -5,7 +5,7 @@ import { Link } from '../../lib/router.js';
 import { useNow } from '../../lib/use-now.js';
 import type { Cycle } from '../../types/api.js';
 import { useCycleDetail } from './api.js';
-import { progressView } from './cycle-progress.js';
+import { type ProgressView, progressView } from './cycle-progress.js';
 import { type OutcomeCounts, outcomeCounts } from './outcome-counts.js';
 
 const kindLabel: Record<string, string> = {
@@ -46,22 +46,7 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
           started <Time iso={cycle.startedAt} />
         </span>
       </div>
-      <div
-        className="progress"
-        role="progressbar"
-        aria-label="Cycle progress"
-        aria-valuemin={0}
-        aria-valuemax={100}
-        aria-valuenow={v.percent ?? undefined}
-        aria-valuetext={`${v.label}, ${v.processedText}`}
-        data-testid="cycle-progress"
-      >
-        <div
-          className={`progress-fill${v.percent === null ? ' is-unknown' : v.percent >= 100 && !running ? ' is-done' : ''}`}
-          style={v.percent === null ? undefined : { width: `${v.percent}%` }}
-        />
-        <span className="progress-label">{v.label}</span>
-      </div>
+      <ProgressBar view={v} running={running} />
       <dl className="facts">
         <div>
           <dt>Processed</dt>
@@ -91,20 +76,47 @@ export function CycleCard({ cycle }: { cycle: Cycle }) {
       </dl>
       {v.entraText ? <p className="muted small">{v.entraText}.</p> : null}
       {v.hint ? <p className="muted small">{v.hint}</p> : null}
-      <ul className="counts" aria-label="Outcomes in this cycle" data-testid="cycle-counts">
-        <Count label="created" value={counts?.created} />
-        <Count label="updated" value={counts?.updated} />
-        <Count label="disabled" value={counts?.disabled} />
-        <Count label="deleted" value={counts?.deleted} />
-        {/* failures come with the status itself, so they never wait for the detail */}
-        <Count
-          label="failed"
-          value={cycle.failures}
-          bad={cycle.failures > 0}
-          href={`/operations?cycle=${cycle.id}&status=failure`}
-        />
-      </ul>
+      <OutcomeCountList cycle={cycle} counts={counts} />
     </section>
+  );
+}
+
+function ProgressBar({ view: v, running }: { view: ProgressView; running: boolean }) {
+  return (
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label="Cycle progress"
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={v.percent ?? undefined}
+      aria-valuetext={`${v.label}, ${v.processedText}`}
+      data-testid="cycle-progress"
+    >
+      <div
+        className={`progress-fill${v.percent === null ? ' is-unknown' : v.percent >= 100 && !running ? ' is-done' : ''}`}
+        style={v.percent === null ? undefined : { width: `${v.percent}%` }}
+      />
+      <span className="progress-label">{v.label}</span>
+    </div>
+  );
+}
+
+function OutcomeCountList({ cycle, counts }: { cycle: Cycle; counts: OutcomeCounts | null }) {
+  return (
+    <ul className="counts" aria-label="Outcomes in this cycle" data-testid="cycle-counts">
+      <Count label="created" value={counts?.created} />
+      <Count label="updated" value={counts?.updated} />
+      <Count label="disabled" value={counts?.disabled} />
+      <Count label="deleted" value={counts?.deleted} />
+      {/* failures come with the status itself, so they never wait for the detail */}
+      <Count
+        label="failed"
+        value={cycle.failures}
+        bad={cycle.failures > 0}
+        href={`/operations?cycle=${cycle.id}&status=failure`}
+      />
+    </ul>
   );
 }
 
