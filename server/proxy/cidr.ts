@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { memoize } from './memo.js';
 
 /** A set of address ranges (SCIMTAP_TRUSTED_CLIENTS, SCIMTAP_TRUSTED_PROXIES), matched by Node's own BlockList. */
 export interface AddressSet {
@@ -51,11 +52,6 @@ export function cidrProblems(ranges: readonly string[]): string[] {
   });
 }
 
-/** How many addresses an AddressSet and the peer normalisation remember (forgotten all at once past it). */
-const memoSize = 1_024;
-/** Longer strings are not remembered (an IPv6 address with a zone is well under this). */
-const memoChars = 64;
-
 export function addressSet(ranges: readonly string[]): AddressSet {
   const list = new BlockList();
   for (const r of ranges) {
@@ -65,31 +61,20 @@ export function addressSet(ranges: readonly string[]): AddressSet {
   }
   // Asked for every request's peer: BlockList.check parses the address into a SocketAddress each time, so the
   // answers for recent addresses are kept (a few clients, one keep-alive connection each, ask the same question).
-  const known = new Map<string, boolean>();
-  const check = (address: string): boolean => {
+  const check = memoize((address) => {
     const a = normaliseAddress(address);
     if (a === null) return false;
     return list.check(a, isIP(a) === 4 ? 'ipv4' : 'ipv6');
-  };
+  });
   return {
     ranges: [...ranges],
-    has(address) {
-      if (!address || ranges.length === 0) return false;
-      if (address.length > memoChars) return check(address);
-      let hit = known.get(address);
-      if (hit === undefined) {
-        hit = check(address);
-        if (known.size >= memoSize) known.clear();
-        known.set(address, hit);
-      }
-      return hit;
-    },
+    has: (address) => !!address && ranges.length > 0 && check(address),
   };
 }
 
 // Every request's peer address is normalised (and X-Forwarded-For hops from trusted proxies): a regex and isIP
 // each time, for the few addresses a SCIM client connects from.
-const normalised = new Map<string, string | null>();
+const normaliseKnown = memoize(normalise);
 
 /**
  * A socket's address as an IP: an IPv4 client of a dual-stack listener shows as `::ffff:a.b.c.d`, which
@@ -97,15 +82,7 @@ const normalised = new Map<string, string | null>();
  */
 export function normaliseAddress(address: string | null | undefined): string | null {
   if (!address) return null;
-  // X-Forwarded-For hops are anyone's to write: only what could be an address is remembered.
-  if (address.length > memoChars) return normalise(address);
-  let known = normalised.get(address);
-  if (known === undefined) {
-    known = normalise(address);
-    if (normalised.size >= memoSize) normalised.clear();
-    normalised.set(address, known);
-  }
-  return known;
+  return normaliseKnown(address);
 }
 
 function normalise(address: string): string | null {

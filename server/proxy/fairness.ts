@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { memoize } from './memo.js';
 
 // Fair shares of the upstream pool (issue 10 §2): one client address may have at most `perClient` upstream
 // requests in flight; up to `queuePerClient` more wait for one of its own slots to free; the rest are refused.
@@ -108,21 +109,10 @@ export function createFairShare({ perClient, queuePerClient }: FairShareOptions)
  * Whose share a request counts against, from the client's address (the socket's peer, or X-Forwarded-For's
  * client when the peer is a trusted proxy: see `clientAddress`). An IPv6 address is taken as its /64: one
  * host usually holds a whole /64, so counting single v6 addresses would let it open 2^64 shares. Behind a load
- * balancer that is not listed in SCIMTAP_TRUSTED_PROXIES, every request shares the balancer's quota.
+ * balancer that is not listed in SCIMTAP_TRUSTED_PROXIES, every request shares the balancer's quota. Asked once
+ * per request, of the few addresses a SCIM client connects from (a regex and, for IPv6, a split): remembered.
  */
-export function addressKey(address: string): string {
-  let key = keys.get(address);
-  if (key === undefined) {
-    key = keyOf(address);
-    // bounded: forgotten all at once past it
-    if (keys.size >= 1_024) keys.clear();
-    keys.set(address, key);
-  }
-  return key;
-}
-
-// Asked once per request, of the few addresses a SCIM client connects from: a regex and, for IPv6, a split.
-const keys = new Map<string, string>();
+export const addressKey: (address: string) => string = memoize(keyOf);
 
 function keyOf(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
