@@ -1,3 +1,5 @@
+import { mulberry32 } from '../../server/demo/simulator/random.js';
+
 /**
  * The generators behind `fillOperations`: a seeded random source, an Entra-shaped tenant and one builder per
  * kind of SCIM request Entra sends. Every builder draws from the same random source in a fixed order, so a
@@ -22,18 +24,6 @@ export function createRandom(seed: number): Random {
     return `${a.slice(0, 8)}-${a.slice(8, 12)}-4${a.slice(13, 16)}-a${a.slice(17, 20)}-${a.slice(20, 32)}`;
   };
   return { rnd, pick, guid };
-}
-
-/** Small, fast, seedable PRNG (public domain). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const givenNames = [

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../demo/simulator/random.js';
 import type {
   ErrorCode,
   MemberChange,
@@ -59,17 +60,8 @@ export function syntheticOperation(o: Partial<Operation> & Pick<Operation, 'time
   };
 }
 
-/** Small, seeded, good enough for test data (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small, seeded, good enough for test data: the simulator's mulberry32. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 const FAIL: Record<number, { errorCode: ErrorCode; reason: string }> = {
   409: { errorCode: 'EntryConflict', reason: 'A user with the same userName already exists' },
