@@ -4,7 +4,7 @@ import { evaluateRules } from '../detect/rules.js';
 import type { ErrorCode, Operation, OperationKind, OperationStatus } from '../scim/types.js';
 import type { IngestStage } from '../store/ingest.js';
 import { getCycleRow } from '../store/queries/cycles.js';
-import type { RecorderStats } from '../store/recorder.js';
+import { idleRecorderStats } from '../store/recorder.js';
 import { createDetection, type Detection } from './detection.js';
 
 // One rollup (issue 12 §3): the cycle the rules test and the cycle /api/status and the dashboard show are folded by
@@ -14,16 +14,7 @@ import { createDetection, type Detection } from './detection.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
-const quiet: RecorderStats = {
-  queued: 0,
-  written: 0,
-  dropped: 0,
-  writeErrors: 0,
-  failing: false,
-  lastError: null,
-  lastErrorAt: null,
-  lastDropAt: null,
-};
+const quiet = idleRecorderStats();
 
 let seq = 0;
 function call(

@@ -3,21 +3,12 @@ import { statusRoutes } from '../api/routes/status.js';
 import { createHarness } from '../cycles/testing.js';
 import { evaluateRules } from '../detect/rules.js';
 import type { ErrorCode, Operation, OperationKind } from '../scim/types.js';
-import type { RecorderStats } from '../store/recorder.js';
+import { idleRecorderStats } from '../store/recorder.js';
 import { createDetection } from './detection.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
-const quiet: RecorderStats = {
-  queued: 0,
-  written: 0,
-  dropped: 0,
-  writeErrors: 0,
-  failing: false,
-  lastError: null,
-  lastErrorAt: null,
-  lastDropAt: null,
-};
+const quiet = idleRecorderStats();
 
 /** One call on a user in the cycle starting at `cycle` (0, 1, 2 ...: 40 minutes apart). */
 interface Call {

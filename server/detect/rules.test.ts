@@ -4,7 +4,7 @@ import { type RulesConfig, rulesSchema } from '../config.js';
 import { createCycleStage, type StoredCycleOperation } from '../cycles/index.js';
 import { createHarness } from '../cycles/testing.js';
 import type { ErrorCode, IdentityType, OperationKind, OperationStatus } from '../scim/types.js';
-import type { RecorderStats } from '../store/recorder.js';
+import { idleRecorderStats, type RecorderStats } from '../store/recorder.js';
 import { evaluateRules, formatDuration, percentile, rules as ruleFns } from './rules.js';
 import type { ObservedOperation } from './tracker.js';
 import type { Finding, RuleCode } from './types.js';
@@ -13,16 +13,7 @@ const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const defaults = rulesSchema.parse({});
-const quietRecorder: RecorderStats = {
-  queued: 0,
-  written: 0,
-  dropped: 0,
-  writeErrors: 0,
-  failing: false,
-  lastError: null,
-  lastErrorAt: null,
-  lastDropAt: null,
-};
+const quietRecorder = idleRecorderStats();
 
 /** A tiny script language for Entra-like traffic: each step appends operations at a time. */
 class Traffic {

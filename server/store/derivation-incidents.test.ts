@@ -18,6 +18,7 @@ import { type Db, openDatabase } from './db.js';
 import { createDerivation, readCursor, writeCursor } from './derivation.js';
 import { createLogWriter, type IngestStage, type StoredOperation } from './ingest.js';
 import { clearRollups } from './queries/rollups.js';
+import { idleRecorderStats } from './recorder.js';
 import { createTermsStage } from './terms.js';
 
 // Issue 12's property, for incidents: the alert engine follows the derived operations (as main.ts wires it, its
@@ -179,16 +180,7 @@ function engineFor(db: Db, clock: () => number, errors: Errors): AlertEngine {
     clock,
     // the engine logs (and swallows) a batch detection could not follow: the test fails on it
     logger: { info() {}, warn() {}, error: noted },
-    recorderStats: () => ({
-      queued: 0,
-      written: 0,
-      dropped: 0,
-      writeErrors: 0,
-      failing: false,
-      lastError: null,
-      lastErrorAt: null,
-      lastDropAt: null,
-    }),
+    recorderStats: idleRecorderStats,
     baseUrl: () => 'http://127.0.0.1:8081',
     sender: null,
   });

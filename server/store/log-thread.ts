@@ -6,7 +6,7 @@ import { isOwnBody } from '../proxy/tap.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
 import type { DerivedOperation } from './ingest.js';
 import type { FromLogWorker, LogWorkerData, ToLogWorker, WorkerStats } from './log-worker.js';
-import type { Recorder, RecorderStats } from './recorder.js';
+import { idleRecorderStats, type Recorder, type RecorderStats } from './recorder.js';
 
 // The proxy's side of the log writer thread (issue 12 §1, §2). Recording on the proxy's thread is a push onto an
 // array; every few milliseconds the array is handed to the worker in one message. Classification, the insert,
@@ -127,18 +127,7 @@ export function startLogThread({
   let lastDropAt: number | null = null;
   let stopped = false;
   let dead: string | null = null;
-  let w: WorkerStats = {
-    queued: 0,
-    written: 0,
-    dropped: 0,
-    writeErrors: 0,
-    failing: false,
-    lastError: null,
-    lastErrorAt: null,
-    lastDropAt: null,
-    received: 0,
-    lastId: 0,
-  };
+  let w: WorkerStats = { ...idleRecorderStats(), received: 0, lastId: 0 };
   const backlog = () => pending.length + (posted - w.received) + w.queued;
 
   let started: () => void = () => {};

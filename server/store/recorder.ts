@@ -21,6 +21,20 @@ export interface RecorderStats {
   fileProblem?: 'missing' | 'replaced' | null;
 }
 
+/** A recorder that has done nothing yet: no queue, nothing written or dropped, no failure. */
+export function idleRecorderStats(): RecorderStats {
+  return {
+    queued: 0,
+    written: 0,
+    dropped: 0,
+    writeErrors: 0,
+    failing: false,
+    lastError: null,
+    lastErrorAt: null,
+    lastDropAt: null,
+  };
+}
+
 export interface RecorderOptions {
   /** Writes one batch, in one transaction. Throws to signal failure (the batch is retried if retryable). */
   write(batch: Exchange[]): void;
@@ -81,16 +95,7 @@ export function createRecorder({
   let backoffMs = 0;
   let stopped = false;
   let lastFailure: unknown = null;
-  const stats: RecorderStats = {
-    queued: 0,
-    written: 0,
-    dropped: 0,
-    writeErrors: 0,
-    failing: false,
-    lastError: null,
-    lastErrorAt: null,
-    lastDropAt: null,
-  };
+  const stats: RecorderStats = idleRecorderStats();
 
   function record(exchange: Exchange): void {
     // After stop nothing would ever write it: an exchange that finishes during shutdown is counted, not lost.

@@ -4,18 +4,9 @@ import { createAlertEngine } from '../../server/alerts/engine.js';
 import { type AdminDeps, createAdminApp } from '../../server/api/index.js';
 import { loadConfig } from '../../server/config.js';
 import type { Db } from '../../server/store/db.js';
-import type { RecorderStats } from '../../server/store/recorder.js';
+import { idleRecorderStats } from '../../server/store/recorder.js';
 
-export const idleRecorder = (): RecorderStats => ({
-  queued: 0,
-  written: 0,
-  dropped: 0,
-  writeErrors: 0,
-  failing: false,
-  lastError: null,
-  lastErrorAt: null,
-  lastDropAt: null,
-});
+export const idleRecorder = idleRecorderStats;
 
 export function testAdminApp(db: Db, overrides: Partial<AdminDeps> = {}) {
   const config = loadConfig({ SCIMTAP_UPSTREAM: 'http://127.0.0.1:9', SCIMTAP_DB: ':memory:' });

@@ -13,6 +13,7 @@ import { createLogWriter } from '../../server/store/ingest.js';
 import { copyPlan, quote } from '../../server/store/pg/copy-plan.js';
 import { progressPrefix } from '../../server/store/pg/migrate-store.js';
 import type { Pool } from '../../server/store/pg/pool.js';
+import { idleRecorderStats } from '../../server/store/recorder.js';
 import { createTermsStage } from '../../server/store/terms.js';
 import {
   addMembersBody,
@@ -103,16 +104,7 @@ export function recordDatabase(path: string, { cycles = 12, perCycle = 20 } = {}
     config,
     clock,
     logger: { info() {}, warn() {}, error() {} },
-    recorderStats: () => ({
-      queued: 0,
-      written: 0,
-      dropped: 0,
-      writeErrors: 0,
-      failing: false,
-      lastError: null,
-      lastErrorAt: null,
-      lastDropAt: null,
-    }),
+    recorderStats: idleRecorderStats,
     baseUrl: () => 'http://127.0.0.1:8081',
     sender: null,
   });

@@ -7,19 +7,11 @@ import { createAlertEngine } from '../../server/alerts/engine.js';
 import { rulesSchema } from '../../server/config.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
 import { writeCursor } from '../../server/store/derivation.js';
+import { idleRecorderStats } from '../../server/store/recorder.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MIN = 60_000;
-const quiet = {
-  queued: 0,
-  written: 0,
-  dropped: 0,
-  writeErrors: 0,
-  failing: false,
-  lastError: null,
-  lastErrorAt: null,
-  lastDropAt: null,
-};
+const quiet = idleRecorderStats();
 
 /** `count` cycles, each a probe and `failures` failed updates (409), as the cycles stage would have stored them. */
 function history(db: Db, count: number, failures: number): number {

@@ -6,6 +6,7 @@ import type { FiringIncident } from '../../cycles/health.js';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
 import type { Operation } from '../../scim/types.js';
+import { idleRecorderStats } from '../../store/recorder.js';
 import { onApiError } from '../errors.js';
 import { statusRoutes } from './status.js';
 
@@ -28,16 +29,7 @@ async function statusAt(minutes: number, firingIncidents?: () => FiringIncident[
       config: h.config,
       clock: () => now,
       logger: { info() {}, warn() {}, error() {} },
-      recorderStats: () => ({
-        queued: 0,
-        written: 0,
-        dropped: 0,
-        writeErrors: 0,
-        failing: false,
-        lastError: null,
-        lastErrorAt: null,
-        lastDropAt: null,
-      }),
+      recorderStats: idleRecorderStats,
       baseUrl: () => 'http://127.0.0.1:8081',
       sender: null,
     });
