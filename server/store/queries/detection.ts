@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, gte, lt, sql } from 'drizzle-orm';
 import type { ObservedOperation } from '../../detect/tracker.js';
+import type { OperationSample } from '../../detect/types.js';
 import type { ClientKind } from '../../scim/types.js';
 import type { Db } from '../db.js';
 import { readCursor } from '../derivation.js';
@@ -165,19 +166,7 @@ export function stuckIdentityRows(db: Db, stuckCycles: number, limit = 1_000): S
     .all();
 }
 
-export interface OperationSampleRow {
-  id: number;
-  time: number;
-  httpMethod: string;
-  path: string;
-  query: string;
-  httpStatus: number | null;
-  errorCode: string | null;
-  reason: string | null;
-  identity: string | null;
-}
-
-export function operationSampleRow(db: Db, id: number): OperationSampleRow | undefined {
+export function operationSampleRow(db: Db, id: number): OperationSample | undefined {
   return db
     .select({
       id: operations.id,
