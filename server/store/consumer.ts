@@ -1,4 +1,4 @@
-import type { Derivation, DerivationLag } from './derivation.js';
+import type { Derivation } from './derivation.js';
 import type { WriteTurn } from './log-thread.js';
 import { isRetryableWriteError } from './recorder.js';
 
@@ -19,7 +19,6 @@ export interface Consumer {
   kick(): void;
   /** derive everything recorded so far, now: flush, shutdown and tests ("recorded" means "derived" after it) */
   drain(): void;
-  lag(): DerivationLag;
   stats(): ConsumerStats;
   start(): void;
   stop(): void;
@@ -30,17 +29,10 @@ export interface ConsumerOptions {
   /** shared with the log writer thread: the consumer derives only while the writer is not writing */
   turn?: WriteTurn;
   intervalMs?: number;
-  clock?: () => number;
   onError?(err: unknown): void;
 }
 
-export function startConsumer({
-  derivation,
-  turn,
-  intervalMs = 25,
-  clock = Date.now,
-  onError,
-}: ConsumerOptions): Consumer {
+export function startConsumer({ derivation, turn, intervalMs = 25, onError }: ConsumerOptions): Consumer {
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
   let retryAt = 0;
@@ -98,7 +90,6 @@ export function startConsumer({
       retryAt = 0;
       while (step(true) > 0) {}
     },
-    lag: () => derivation.lag(clock()),
     stats: () => ({ ...stats }),
     start() {
       // The safety net: a kick lost to a lock, or a retry after a backoff.

@@ -1,5 +1,11 @@
 import type { Db } from './db.js';
-import { type IngestStage, type OperationRecord, type StoredOperation, toDerived } from './ingest.js';
+import {
+  type IngestStage,
+  type LogWrite,
+  type OperationRecord,
+  type StoredOperation,
+  toDerived,
+} from './ingest.js';
 import { metaTable } from './meta.js';
 
 // The operations table is the log; everything derived from it (clients, cycles, identities and memberships,
@@ -41,7 +47,7 @@ export interface Derivation {
    * them waits (the cursor is at the end of the log); otherwise only write them, for `step` to derive later.
    * Throws what the database throws, with nothing written and the stages reloaded.
    */
-  writeThrough(records: OperationRecord[], insert: LogInsert): { lastId: number; derived: boolean };
+  writeThrough(records: OperationRecord[], insert: LogInsert): LogWrite;
   lag(now: number): DerivationLag;
 }
 
@@ -191,7 +197,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
     return { stored, derived: true };
   });
 
-  function writeThrough(records: OperationRecord[], insert: LogInsert) {
+  function writeThrough(records: OperationRecord[], insert: LogInsert): LogWrite {
     let result: { stored: StoredOperation[]; derived: boolean };
     try {
       result = writeBatch.immediate(records, insert);

@@ -35,6 +35,26 @@ export interface WriteTurn {
   release(): void;
 }
 
+/**
+ * One side's hold on the write turn in `lock`: `mine` is TURN_MAIN on the proxy's thread, TURN_WORKER on the log
+ * writer's. Acquiring waits (Atomics.wait, in slices) while the other side holds it.
+ */
+export function writeTurn(lock: Int32Array, mine: typeof TURN_MAIN | typeof TURN_WORKER): WriteTurn {
+  const theirs = mine === TURN_MAIN ? TURN_WORKER : TURN_MAIN;
+  const T = LockWord.turn;
+  const take = () => Atomics.compareExchange(lock, T, TURN_FREE, mine) === TURN_FREE;
+  return {
+    tryAcquire: take,
+    acquire() {
+      while (!take()) Atomics.wait(lock, T, theirs, 50);
+    },
+    release() {
+      Atomics.store(lock, T, TURN_FREE);
+      Atomics.notify(lock, T);
+    },
+  };
+}
+
 export interface LogThread extends Recorder {
   turn: WriteTurn;
   /** close the running cycle after a silence (cycles/jobs.ts), on the worker, which owns the cycles stage */
@@ -104,19 +124,7 @@ export function startLogThread({
     reply: workerReply,
     events: workerEvents,
   };
-  const { turn: T } = LockWord;
-  const turn: WriteTurn = {
-    tryAcquire: () => Atomics.compareExchange(lock, T, TURN_FREE, TURN_MAIN) === TURN_FREE,
-    acquire() {
-      while (Atomics.compareExchange(lock, T, TURN_FREE, TURN_MAIN) !== TURN_FREE) {
-        Atomics.wait(lock, T, TURN_WORKER, 50);
-      }
-    },
-    release() {
-      Atomics.store(lock, T, TURN_FREE);
-      Atomics.notify(lock, T);
-    },
-  };
+  const turn = writeTurn(lock, TURN_MAIN);
   const worker = spawnWorker(data, [workerReply, workerEvents]);
   worker.unref();
 
@@ -127,7 +135,7 @@ export function startLogThread({
   let lastDropAt: number | null = null;
   let stopped = false;
   let dead: string | null = null;
-  let w: WorkerStats = { ...idleRecorderStats(), received: 0, lastId: 0 };
+  let w: WorkerStats = { ...idleRecorderStats(), received: 0 };
   const backlog = () => pending.length + (posted - w.received) + w.queued;
 
   let started: () => void = () => {};

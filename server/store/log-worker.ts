@@ -14,7 +14,7 @@ import { startConsumer } from './consumer.js';
 import { openDatabase } from './db.js';
 import { createDerivation } from './derivation.js';
 import { createLogWriter, type DerivedOperation, type IngestStage } from './ingest.js';
-import { LockWord, TURN_FREE, TURN_MAIN, TURN_WORKER, type WriteTurn } from './log-thread.js';
+import { LockWord, TURN_WORKER, writeTurn } from './log-thread.js';
 import { createRecorder, type RecorderStats } from './recorder.js';
 import { createTermsStage } from './terms.js';
 
@@ -43,7 +43,6 @@ export type ToLogWorker =
 export interface WorkerStats extends RecorderStats {
   /** exchanges received from the proxy's thread so far */
   received: number;
-  lastId: number;
 }
 
 export type FromLogWorker =
@@ -83,19 +82,8 @@ const walSize = () => {
 };
 /** Past this many exchanges waiting, batches are written to the log only: the log first, derivation after. */
 const deriveInlineBelow = 2_000;
-const turn: WriteTurn = {
-  tryAcquire: () => Atomics.compareExchange(data.lock, LockWord.turn, TURN_FREE, TURN_WORKER) === TURN_FREE,
-  acquire() {
-    // Wait for the proxy thread's turn (pruning, alert evaluation) to end.
-    while (Atomics.compareExchange(data.lock, LockWord.turn, TURN_FREE, TURN_WORKER) !== TURN_FREE) {
-      Atomics.wait(data.lock, LockWord.turn, TURN_MAIN, 50);
-    }
-  },
-  release() {
-    Atomics.store(data.lock, LockWord.turn, TURN_FREE);
-    Atomics.notify(data.lock, LockWord.turn);
-  },
-};
+// Waits for the proxy thread's turn (pruning, alert evaluation) to end.
+const turn = writeTurn(data.lock, TURN_WORKER);
 const clients = createClientStage({ db });
 const cycles = createCycleStage({ db, config: data.cycles });
 const relay: IngestStage = {
@@ -127,9 +115,8 @@ function reloadIfPruned(): void {
 }
 const write = createLogWriter({ db, classify: (e) => classify(e, data.classify), derivation });
 let received = 0;
-let lastId = 0;
 let reportDue = false;
-const stats = (): WorkerStats => ({ ...recorder.stats(), received, lastId });
+const stats = (): WorkerStats => ({ ...recorder.stats(), received });
 // One report per turn of the event loop, after the recorder has counted what it wrote.
 const report = () => {
   if (reportDue) return;
@@ -145,9 +132,7 @@ const recorder = createRecorder({
     let derived: boolean;
     try {
       reloadIfPruned();
-      const written = write(batch, { derive: recorder.stats().queued < deriveInlineBelow });
-      derived = written.derived;
-      if (written.lastId) lastId = written.lastId;
+      derived = write(batch, { derive: recorder.stats().queued < deriveInlineBelow }).derived;
       truncateWal();
     } finally {
       turn.release();

@@ -80,7 +80,7 @@ export async function startRecording({
       // Clients first: every later stage reads whose request it was.
       stages: [writers.clients, writers.cycles, writers.terms, ...followers],
     });
-    const consumer = startConsumer({ derivation, clock, onError: onDerivationError });
+    const consumer = startConsumer({ derivation, onError: onDerivationError });
     // Closed after the recorder: what its last batches logged without deriving is derived then.
     closers.add('derivation', () => {
       consumer.stop();
