@@ -12,6 +12,7 @@ import { type AlertEngine, createAlertEngine } from '../alerts/engine.js';
 import { loadConfig, rulesSchema } from '../config.js';
 import { createClientStage } from '../cycles/clients.js';
 import { createCycleStage } from '../cycles/index.js';
+import { createRandom, type Random } from '../demo/simulator/random.js';
 import { classify } from '../scim/classify.js';
 import type { Exchange } from '../scim/types.js';
 import { type Db, openDatabase } from './db.js';
@@ -27,18 +28,6 @@ import { createTermsStage } from './terms.js';
 // database, as at startup), gives the same incidents and notifications as a rebuild from an empty cursor with a
 // fresh engine. A restart that loses, or counts twice, what the engine had seen changes a count, a state or an
 // evidence sample, and the comparison fails.
-
-/** mulberry32: a seeded generator, so that a failing seed can be run again */
-function random(seed: number) {
-  let a = seed;
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
 
 const start = Date.UTC(2025, 0, 15, 9, 0, 0);
 const MIN = 60_000;
@@ -80,9 +69,9 @@ const refused = (at: number, id: string) =>
   });
 const slow = (at: number, name: string) => ({ ...entra.lookupUser(at, name), durationMs: 12_000 });
 
-type Step = (at: number, rand: ReturnType<typeof random>) => Exchange;
-const pick = <T>(rand: ReturnType<typeof random>, list: T[]): T => list[rand.int(list.length)];
-const anyUser = (rand: ReturnType<typeof random>) => pick(rand, users);
+type Step = (at: number, rand: Random) => Exchange;
+const pick = <T>(rand: Random, list: T[]): T => list[rand.int(list.length)];
+const anyUser = (rand: Random) => pick(rand, users);
 
 /** What one cycle is mostly made of: each fires (or clears) some rule. */
 const moods: Record<string, Step[]> = {
@@ -131,7 +120,7 @@ const moods: Record<string, Step[]> = {
 const moodNames = Object.keys(moods);
 
 /** Entra-like cycles: a probe, then calls, some of the cycle's mood; pauses between cycles, now and then hours. */
-function traffic(rand: ReturnType<typeof random>, n: number): Exchange[] {
+function traffic(rand: Random, n: number): Exchange[] {
   const out: Exchange[] = [];
   let at = start;
   while (out.length < n) {
@@ -249,7 +238,7 @@ function incidents(db: Db) {
 }
 
 function run(seed: number) {
-  const rand = random(seed);
+  const rand = createRandom(seed);
   const exchanges = traffic(rand, 150 + rand.int(250));
   const log: Evaluation[] = [];
   const end = exchanges[exchanges.length - 1].startedAt + 1;

@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { createClientStage } from '../cycles/clients.js';
 import { createCycleStage } from '../cycles/index.js';
 import { rebuildRollups } from '../cycles/rebuild.js';
+import { createRandom, type Random } from '../demo/simulator/random.js';
 import { classify } from '../scim/classify.js';
 import type { Exchange } from '../scim/types.js';
 import { type Db, openDatabase } from './db.js';
@@ -16,22 +17,10 @@ import { createTermsStage } from './terms.js';
 // with crashes (restarts) at random points, some in the middle of a derivation or write-through transaction,
 // gives the same cycles, identities, memberships and per-operation labels as a rebuild from an empty cursor.
 
-/** mulberry32: a seeded generator, so that a failing seed can be run again */
-function random(seed: number) {
-  let a = seed;
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
-}
-
 const start = Date.UTC(2025, 0, 15, 9, 0, 0);
 
 /** Entra-like traffic: cycles of calls on a few users, separated by gaps longer than the cycle gap, and strangers. */
-function traffic(rand: ReturnType<typeof random>, n: number): Exchange[] {
+function traffic(rand: Random, n: number): Exchange[] {
   const out: Exchange[] = [];
   let at = start;
   const users = Array.from({ length: 8 }, (_, i) => ({ name: `user${i}@contoso.example`, id: `u-${i}` }));
@@ -78,7 +67,7 @@ function snapshot(db: Db) {
 }
 
 function runIncrementally(seed: number) {
-  const rand = random(seed);
+  const rand = createRandom(seed);
   const exchanges = traffic(rand, 150 + rand.int(250));
   const clock = () => exchanges[exchanges.length - 1].startedAt + 1;
   const db = openDatabase(':memory:');
@@ -148,7 +137,7 @@ describe('derivation from the operations log', () => {
       const incremental = snapshot(db);
       expect(incremental.cycles.length, `seed ${seed}: cycles`).toBeGreaterThan(1);
       expect(incremental.identities.length, `seed ${seed}: identities`).toBeGreaterThan(0);
-      const rebuilt = rebuildRollups(db, config, { clock, batchSize: 1 + random(seed).int(500) });
+      const rebuilt = rebuildRollups(db, config, { clock, batchSize: 1 + createRandom(seed).int(500) });
       expect(rebuilt.operations).toBe(operations);
       expect(snapshot(db), `seed ${seed}`).toEqual(incremental);
       expect(readCursor(db)).toBe(operations);
