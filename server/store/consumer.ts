@@ -2,9 +2,10 @@ import type { Derivation } from './derivation.js';
 import type { WriteTurn } from './log-thread.js';
 import { isRetryableWriteError } from './recorder.js';
 
-// Runs the derivation consumer (derivation.ts) on scimtap's main thread, off the request path: it is kicked when
-// the log writer reports new rows, and by a timer as a safety net. One batch per turn of the event loop, so a
-// backlog after a burst delays requests by at most one batch, and derivation catches up once the burst is over.
+// Derives what was logged without being derived (derivation.ts `step`): on the log writer thread after a batch it
+// wrote to the log alone, or on the main thread for a `:memory:` database. Kicked after such a write, and by a
+// timer as a safety net. One batch per turn of the event loop, so a backlog after a burst delays the thread's
+// other work by at most one batch, and derivation catches up once the burst is over.
 
 export interface ConsumerStats {
   /** operations derived since start */
