@@ -8,8 +8,8 @@
 // BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it; BENCH_SCIMTAP_NODE_ARGS passes node flags to scimtap
 // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a CPU profile of each of its threads). BENCH_BASELINE names
 // another checkout (built, with node_modules) whose scimtap runs in the same rounds as `baseline`: before/after.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,8 +41,8 @@ function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; li
 
 const lookupPath = '/scim/v2/Users?filter=userName+eq+%22ada%40contoso.example%22';
 
-/** wrk for `seconds`: requests per second, and the count of non-2xx answers and socket errors. */
-async function wrk(t: Target, kind: 'get' | 'post'): Promise<number> {
+/** wrk for `seconds`: requests per second, and the count of requests (for CPU per request). */
+async function wrk(t: Target, kind: 'get' | 'post'): Promise<{ rps: number; requests: number }> {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`];
   if (kind === 'post') args.push('-s', join(root, 'bench/lib/post.lua'));
   else args.push('-H', 'Authorization: Bearer token-benchmark');
@@ -50,7 +50,64 @@ async function wrk(t: Target, kind: 'get' | 'post'): Promise<number> {
   const { stdout } = await run('wrk', [...args, url]);
   const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(stdout);
   if (errors) console.error(`${t.port} ${kind}: ${errors[0]}`);
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN),
+    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN),
+  };
+}
+
+// Where the CPU goes (Linux /proc): with 2 shared cores, throughput is set by the CPU that each request costs
+// every thread on the machine, so the report shows, per request under wrk, the proxy's main thread (its tid is
+// its pid), its other threads (scimtap's log writer, V8's helpers) and the upstream's.
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds used so far by each thread of `pid` (utime + stime), by tid; empty where /proc is missing. */
+function threadCpu(pid: number | undefined): Map<number, number> {
+  const cpu = new Map<number, number>();
+  if (pid === undefined) return cpu;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      // The command name may hold spaces and parentheses: the fields after its closing parenthesis are fixed.
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / ticksPerSecond);
+    }
+  } catch {
+    // not Linux, or the process is gone: no breakdown
+  }
+  return cpu;
+}
+
+interface CpuShare {
+  main: number;
+  others: number;
+  upstream: number;
+}
+
+/** µs of CPU per request between two snapshots: the proxy's main thread, its other threads, the upstream. */
+function cpuPerRequest(
+  pid: number,
+  before: Map<number, number>,
+  after: Map<number, number>,
+  upstream: [Map<number, number>, Map<number, number>],
+  requests: number,
+): CpuShare {
+  const delta = (a: Map<number, number>, b: Map<number, number>, keep: (tid: number) => boolean) => {
+    let s = 0;
+    for (const [tid, t] of b) if (keep(tid)) s += t - (a.get(tid) ?? 0);
+    return (s * 1e6) / requests;
+  };
+  return {
+    main: delta(before, after, (tid) => tid === pid),
+    others: delta(before, after, (tid) => tid !== pid),
+    upstream: delta(upstream[0], upstream[1], () => true),
+  };
 }
 
 type Name = 'direct' | 'forwarder' | 'scimtap' | 'baseline';
@@ -59,6 +116,7 @@ const kinds: Kind[] = ['get', 'post'];
 interface Sample {
   rps: number[];
   lat: number[];
+  cpu: CpuShare[];
 }
 
 async function main() {
@@ -85,7 +143,13 @@ async function main() {
   for (const t of Object.values(targets)) await waitForPort(t);
 
   const names = Object.keys(targets) as Name[];
-  const results = await measure(targets, names);
+  const pids: Record<Name, number | undefined> = {
+    direct: upstream.child.pid,
+    forwarder: forwarder.child.pid,
+    scimtap: scimtap.pid,
+    baseline: baseline?.pid,
+  };
+  const results = await measure(targets, names, pids);
 
   const health = await (await fetch(`http://127.0.0.1:${proxyPort + 1}/api/health`)).json();
   scimtap.kill('SIGTERM');
@@ -106,9 +170,11 @@ async function main() {
 async function measure(
   targets: Partial<Record<Name, Target>>,
   names: Name[],
+  pids: Record<Name, number | undefined>,
 ): Promise<Record<Name, Record<Kind, Sample>>> {
   const results = {} as Record<Name, Record<Kind, Sample>>;
-  for (const n of names) results[n] = { get: { rps: [], lat: [] }, post: { rps: [], lat: [] } };
+  for (const n of names)
+    results[n] = { get: { rps: [], lat: [], cpu: [] }, post: { rps: [], lat: [], cpu: [] } };
   // Warm up every path (JIT, keep-alive pools) before measuring.
   for (const n of names) for (const k of kinds) await pacedLatency(targets[n]!, 300, 1_000, k);
   for (let r = 0; r < rounds; r++) {
@@ -116,7 +182,20 @@ async function measure(
     const order = names.map((_, i) => names[(i + r) % names.length]);
     for (const n of order) {
       for (const k of kinds) {
-        results[n][k].rps.push(await wrk(targets[n]!, k));
+        const pid = pids[n]!;
+        const before = threadCpu(pid);
+        const upstreamBefore = threadCpu(pids.direct);
+        const { rps, requests } = await wrk(targets[n]!, k);
+        results[n][k].rps.push(rps);
+        if (before.size > 0) {
+          const upstream: [Map<number, number>, Map<number, number>] = [
+            upstreamBefore,
+            threadCpu(pids.direct),
+          ];
+          const share = cpuPerRequest(pid, before, threadCpu(pid), upstream, requests);
+          // direct: the proxy is the upstream itself
+          results[n][k].cpu.push(n === 'direct' ? { ...share, upstream: 0 } : share);
+        }
         // Let recording catch up after the burst, so the paced run measures the steady state.
         await new Promise((resolve) => setTimeout(resolve, 500));
         results[n][k].lat.push(...(await pacedLatency(targets[n]!, 300, seconds * 1000, k)));
@@ -156,6 +235,26 @@ function report(results: Record<Name, Record<Kind, Sample>>, names: Name[]): voi
     );
   }
   console.log(`\n${verdicts.join('\n')}`);
+  cpuReport(results, names);
+}
+
+/** µs of CPU per request under wrk, medians over the rounds (see threadCpu). */
+function cpuReport(results: Record<Name, Record<Kind, Sample>>, names: Name[]): void {
+  if (results.forwarder.get.cpu.length === 0) return;
+  console.log('\nCPU per request under wrk (µs, median of rounds; /proc per thread)\n');
+  console.log('| | kind | main thread | other threads | upstream | total |');
+  console.log('|---|---|--:|--:|--:|--:|');
+  for (const k of kinds) {
+    for (const n of names) {
+      const c = results[n][k].cpu;
+      const m = (f: (s: CpuShare) => number) => percentile(c.map(f), 50);
+      const total = m((s) => s.main + s.others + s.upstream);
+      console.log(
+        `| ${n} | ${k.toUpperCase()} | ${m((s) => s.main).toFixed(0)} | ${m((s) => s.others).toFixed(0)} | ` +
+          `${m((s) => s.upstream).toFixed(0)} | ${total.toFixed(0)} |`,
+      );
+    }
+  }
 }
 
 /** scimtap logs at warn here, so readiness is its port answering (waitForPort). */
