@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
+import { resolveAppEntries } from './apps.js';
 import { ConfigError, describeIssue } from './problems.js';
 import {
   type Command,
@@ -38,7 +39,7 @@ export function loadConfig(
   problems.push(...crossChecks(raw));
   // Demo mode must be unmistakable (a misspelt SCIMTAP_UPSTREAM used to start it quietly, into the real database).
   const given = settingsGiven(env, flags, configPath);
-  if (command === 'serve' && !raw.upstream && given.length > 0) {
+  if (command === 'serve' && !raw.upstream && raw.apps === undefined && given.length > 0) {
     problems.push(
       `${describeKey(['upstream'])}: not set, while ${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} given. Set it to the SCIM app's base URL (e.g. https://tenant.example.com/scim/v2), or run \`scimtap demo\` for the demo.`,
     );
@@ -54,19 +55,22 @@ export function loadConfig(
     webhookUrl: _w,
     webhookSecret: _ws,
     alertmanagerUrl: _a,
+    apps: appEntries,
     ...parsed
   } = result.data;
-  const pem = (key: 'upstreamCa' | 'tlsCert' | 'tlsKey') => {
-    const path = parsed[key];
-    if (!path) return undefined;
+  const readPem = (path: string, key: string) => {
     try {
       return readFile(path);
     } catch (err) {
-      problems.push(`${describeKey([key])}: cannot read ${path}: ${(err as Error).message}`);
+      problems.push(`${key}: cannot read ${path}: ${(err as Error).message}`);
       return undefined;
     }
   };
-  const mode = command === 'demo' || !parsed.upstream ? 'demo' : 'proxy';
+  const pem = (key: 'upstreamCa' | 'tlsCert' | 'tlsKey') => {
+    const path = parsed[key];
+    return path ? readPem(path, describeKey([key])) : undefined;
+  };
+  const mode = command === 'demo' || (!parsed.upstream && !appEntries) ? 'demo' : 'proxy';
   const store = storeFromSetting(parsed.db ?? defaultDbPath[mode]);
   const urlProblem = store.kind === 'postgres' && postgresUrlProblem(store.url);
   if (urlProblem) problems.push(`${describeKey(['db'])}: ${urlProblem}`);
@@ -81,9 +85,26 @@ export function loadConfig(
     warnings,
     receivers,
   };
+  if (appEntries && mode === 'proxy') {
+    const { apps, problems: appProblems } = resolveAppEntries(appEntries, config, readPem);
+    problems.push(...appProblems);
+    if (command === 'serve' && apps.length > 1) problems.push(severalAppsProblem(apps.length));
+    config.apps = apps;
+  }
   if (mode === 'demo') Object.assign(config, demoOverrides(raw, warnings));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   return config;
+}
+
+/**
+ * Several apps need their own cycles, identities, incidents and emails each; until the pipeline keeps them apart
+ * (issue 14), one scimtap serves one app, which an `apps` list of one already puts at `/<id>/`.
+ */
+function severalAppsProblem(count: number): string {
+  return (
+    `apps: ${count} apps are listed, and this version of scimtap serves one app per process: ` +
+    'list one app (its Tenant URL is https://<scimtap host>/<id>/), and run one scimtap per app for the others'
+  );
 }
 
 /**
@@ -152,9 +173,11 @@ function demoOverrides(raw: Record<string, unknown>, warnings: string[]): Partia
       'alertmanagerUrl',
     ] as const
   ).filter((k) => raw[k] !== undefined && raw[k] !== '');
-  if (ignored.length > 0 || (Array.isArray(raw.receivers) && raw.receivers.length > 0)) {
+  const receiversGiven = Array.isArray(raw.receivers) && raw.receivers.length > 0;
+  if (ignored.length > 0 || receiversGiven || raw.apps !== undefined) {
     const names: string[] = ignored.map((k) => sources[k][0]);
-    if (Array.isArray(raw.receivers) && raw.receivers.length > 0) names.push('the receivers list');
+    if (receiversGiven) names.push('the receivers list');
+    if (raw.apps !== undefined) names.push('the apps list');
     warnings.push(
       `demo mode ignores ${names.join(', ')}: the demo talks to its own embedded app and never sends email or alerts`,
     );
@@ -164,6 +187,7 @@ function demoOverrides(raw: Record<string, unknown>, warnings: string[]): Partia
     // would name the real app; the "(demo)" keeps a screenshot from passing for production.
     ...(raw.appName === undefined || raw.appName === '' ? { appName: DEMO_APP_NAME } : {}),
     upstream: undefined,
+    apps: undefined,
     smtpUrl: undefined,
     notifyTo: [],
     receivers: [],

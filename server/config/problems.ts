@@ -1,5 +1,5 @@
 import { nearest } from './nearest.js';
-import { rulesSchema } from './schema.js';
+import { appSchema, rulesSchema } from './schema.js';
 import { describeKey, sources } from './sources.js';
 
 // How a configuration problem is told: every problem at once, naming the setting, echoing the bad value (never a
@@ -20,6 +20,14 @@ export class ConfigError extends Error {
 // Values of these keys are never echoed in an error: they are, or may contain, credentials.
 const secretKey = /token|secret|password|smtp|webhook|routingkey|key$/i;
 
+/** The keys the config file may hold at `path` (an object of the file), for "did you mean". */
+function validKeysAt(path: PropertyKey[]): string[] {
+  const inApp = path[0] === 'apps';
+  if (path[0] === 'rules' || (inApp && path[2] === 'rules')) return Object.keys(rulesSchema.shape);
+  if (inApp) return Object.keys(appSchema.shape);
+  return [...Object.keys(sources), 'rules', 'receivers', 'apps'];
+}
+
 /** One zod issue as the operator should read it: which setting, what is wrong, what was given, what was meant. */
 export function describeIssue(
   issue: { path: PropertyKey[]; message: string; code?: string; keys?: string[] },
@@ -27,8 +35,7 @@ export function describeIssue(
 ): string[] {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     const where = issue.path.length ? `config file key ${issue.path.map(String).join('.')}` : 'config file';
-    const valid =
-      issue.path[0] === 'rules' ? Object.keys(rulesSchema.shape) : [...Object.keys(sources), 'rules'];
+    const valid = validKeysAt(issue.path);
     return issue.keys.map((k) => {
       const near = nearest(k, valid);
       return `${where}: unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`;

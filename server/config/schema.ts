@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ruleCodes } from '../detect/types.js';
 import { cidrProblems, splitList } from '../proxy/cidr.js';
+import type { AppConfig } from './apps.js';
 import type { StoreConfig } from './store.js';
 
 // What a valid configuration is: the zod schemas, the defaults they carry, and the Config type built from them.
@@ -143,6 +144,43 @@ export const rulesSchema = z
   .strict();
 export type RulesConfig = z.infer<typeof rulesSchema>;
 
+/** Some of the rules' settings, each as strict as in rulesSchema but without its default: an app's overrides. */
+const ruleOverridesSchema = z
+  .object(
+    Object.fromEntries(Object.entries(rulesSchema.shape).map(([k, v]) => [k, v.unwrap().optional()])) as {
+      [K in keyof typeof rulesSchema.shape]: z.ZodOptional<
+        ReturnType<(typeof rulesSchema.shape)[K]['unwrap']>
+      >;
+    },
+  )
+  .strict();
+
+/**
+ * An app id is the first segment of its Tenant URL (`https://scimtap.example.com/<id>/`): lowercase letters,
+ * digits and `-`, so that it needs no percent-encoding, reads the same in a URL, a metric label and a file name,
+ * and cannot be a dot segment.
+ */
+export const appIdPattern = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
+/** One entry of the JSON file's `apps` list (issue 14): an app that scimtap fronts, with its own settings. */
+export const appSchema = z
+  .object({
+    id: z.string().regex(appIdPattern, 'lowercase letters, digits and -, at most 40, e.g. "tanium-sso"'),
+    name: z.string().min(1).max(120),
+    upstream: httpUrl,
+    /** this app's notification addresses (absent: the top-level SCIMTAP_NOTIFY_TO) */
+    notifyTo: z.array(z.email('not an email address')).max(50).optional(),
+    /** this app's provisioning interval (absent: the top-level SCIMTAP_CYCLE_INTERVAL_MIN) */
+    cycleIntervalMinutes: z.number().int().positive().optional(),
+    expectedObjects: z.number().int().positive().optional(),
+    /** overrides of the top-level rules, key by key */
+    rules: ruleOverridesSchema.optional(),
+    /** a PEM file of extra CAs for this app's upstream */
+    upstreamCa: z.string().min(1).optional(),
+  })
+  .strict();
+export type AppEntry = z.infer<typeof appSchema>;
+
 export const configSchema = z
   .object({
     upstream: httpUrl.optional(),
@@ -185,6 +223,8 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     rules: rulesSchema.default(rulesSchema.parse({})),
     receivers: z.array(receiverSchema).max(20).default([]),
+    // A fleet of hundreds would want a store per shard; 200 keeps one process's sockets and threads sane.
+    apps: z.array(appSchema).min(1, 'list at least one app, or leave `apps` out').max(200).optional(),
     slackWebhookUrl: httpUrl.optional(),
     teamsWebhookUrl: httpUrl.optional(),
     pagerdutyRoutingKey: z.string().optional(),
@@ -213,8 +253,10 @@ type ReceiverShortcuts =
 
 export type Config = Omit<
   z.infer<typeof configSchema>,
-  'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db' | 'receivers' | ReceiverShortcuts
+  'upstreamCa' | 'tlsCert' | 'tlsKey' | 'db' | 'receivers' | 'apps' | ReceiverShortcuts
 > & {
+  /** the JSON file's `apps` list, resolved (config/apps.ts); absent: SCIMTAP_UPSTREAM is the one app, at the root */
+  apps?: AppConfig[];
   /**
    * The SQLite file. With a PostgreSQL store (see `store`), the URL with its password masked: shown, never opened.
    */

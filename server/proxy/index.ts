@@ -47,7 +47,8 @@ export interface ProxyOptions {
 }
 
 export interface ScimProxy {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** `rawUrl`: the request target the app sees (without an app's prefix, see router.ts); default req.url */
+  handle(req: IncomingMessage, res: ServerResponse, rawUrl?: string): void;
   /** requests forwarded and not yet finished */
   inFlight(): number;
   close(): void;
@@ -87,9 +88,8 @@ export function createProxy({
     },
   };
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  function handle(req: IncomingMessage, res: ServerResponse, rawUrl = req.url ?? '/'): void {
     const clientIp = clientAddress(req, trustedProxies);
-    const rawUrl = req.url ?? '/';
     const { path, query } = splitTarget(rawUrl);
     if (trustedClients && !trustedClients.has(clientIp)) {
       refuseClient(req, res, { startedAt: clock(), path, query, clientIp });

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../config.js';
+import { appsOf, SINGLE_APP_ID } from './apps.js';
+
+/** loadConfig with the JSON file `file` (SCIMTAP_CONFIG) and `env`; other files: `files`. */
+function load(
+  file: unknown,
+  {
+    env = {},
+    files = {},
+    command = 'serve',
+  }: {
+    env?: Record<string, string>;
+    files?: Record<string, string>;
+    command?: 'serve' | 'tool' | 'demo';
+  } = {},
+) {
+  const all: Record<string, string> = { 'scimtap.json': JSON.stringify(file), ...files };
+  return loadConfig(
+    { SCIMTAP_CONFIG: 'scimtap.json', ...env },
+    [],
+    (p) => {
+      if (p in all) return all[p];
+      throw new Error('ENOENT: no such file');
+    },
+    { command },
+  );
+}
+
+function problemsOf(file: unknown, options?: Parameters<typeof load>[1]): string[] {
+  try {
+    load(file, options);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+const tanium = { id: 'tanium', name: 'Tanium SSO', upstream: 'https://tanium.example.com/scim/v2' };
+
+describe('the apps list', () => {
+  it('resolves each app against the top-level settings, key by key', () => {
+    const config = load({
+      notifyTo: 'idm@example.com',
+      cycleIntervalMin: 40,
+      rules: { credentialsConsecutive: 4, tooManyDeletes: 300 },
+      apps: [{ ...tanium, rules: { tooManyDeletes: 50 }, expectedObjects: 1200 }],
+    });
+    expect(config.mode).toBe('proxy');
+    expect(config.apps).toEqual([
+      expect.objectContaining({
+        id: 'tanium',
+        name: 'Tanium SSO',
+        upstream: 'https://tanium.example.com/scim/v2',
+        prefix: '/tanium',
+        notifyTo: ['idm@example.com'],
+        cycleIntervalMin: 40,
+        expectedObjects: 1200,
+      }),
+    ]);
+    const rules = config.apps![0].rules;
+    expect(rules.tooManyDeletes).toBe(50);
+    expect(rules.credentialsConsecutive).toBe(4);
+    // an override leaves the rest at their defaults
+    expect(rules.cycleGapMinutes).toBe(5);
+  });
+
+  it("takes an app's own notifyTo, interval and CA file over the top-level ones", () => {
+    const config = load(
+      {
+        notifyTo: 'idm@example.com',
+        apps: [
+          {
+            ...tanium,
+            notifyTo: ['tanium-owner@example.com'],
+            cycleIntervalMinutes: 120,
+            upstreamCa: 'ca.pem',
+          },
+        ],
+      },
+      { files: { 'ca.pem': '-----BEGIN CERTIFICATE-----\n' } },
+    );
+    expect(config.apps![0]).toMatchObject({
+      notifyTo: ['tanium-owner@example.com'],
+      cycleIntervalMin: 120,
+      upstreamCa: '-----BEGIN CERTIFICATE-----\n',
+    });
+  });
+
+  it('without a list, SCIMTAP_UPSTREAM is the single app, at the root', () => {
+    const config = load(
+      {},
+      { env: { SCIMTAP_UPSTREAM: 'https://t.example.com/scim', SCIMTAP_APP_NAME: 'Okta' } },
+    );
+    expect(config.apps).toBeUndefined();
+    expect(appsOf(config)).toEqual([
+      expect.objectContaining({
+        id: SINGLE_APP_ID,
+        name: 'Okta',
+        upstream: 'https://t.example.com/scim',
+        prefix: '',
+      }),
+    ]);
+  });
+
+  it('lists every problem of every entry at once', () => {
+    const problems = problemsOf({
+      apps: [
+        { id: 'Tanium SSO', name: '', upstream: 'ftp://x' },
+        { ...tanium, notifyTo: ['not-an-address'], rules: { tooManyDelete: 3 } },
+        { ...tanium, upstreamCa: 'missing.pem', colour: 'red' },
+      ],
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^apps\.0\.id: lowercase letters, digits and -/),
+        expect.stringMatching(/^apps\.0\.name: /),
+        expect.stringMatching(/^apps\.0\.upstream: expected an http:\/\/ or https:\/\/ URL/),
+        expect.stringMatching(/^apps\.1\.notifyTo\.0: not an email address/),
+        expect.stringMatching(/unknown key "tooManyDelete" \(did you mean "tooManyDeletes"\?\)/),
+        expect.stringMatching(/unknown key "colour"/),
+      ]),
+    );
+    expect(problems.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('refuses two apps with one id, an unreadable CA file, and SCIMTAP_UPSTREAM beside the list', () => {
+    const problems = problemsOf(
+      { apps: [tanium, { ...tanium, name: 'Tanium again', upstreamCa: 'missing.pem' }] },
+      { env: { SCIMTAP_UPSTREAM: 'https://t.example.com' }, command: 'tool' },
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^SCIMTAP_UPSTREAM .*not used with an `apps` list/),
+        'apps.1.id: "tanium" is already the id of apps.0; each app needs its own',
+        expect.stringMatching(/^apps\.1\.upstreamCa: cannot read missing\.pem/),
+      ]),
+    );
+  });
+
+  it('says plainly that one process serves one app in this version', () => {
+    const two = {
+      apps: [tanium, { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' }],
+    };
+    expect(problemsOf(two)).toEqual([
+      expect.stringMatching(/^apps: 2 apps are listed, .*one app per process/),
+    ]);
+    // commands that only read the database do not care
+    expect(problemsOf(two, { command: 'tool' })).toEqual([]);
+  });
+
+  it('an apps list is not the demo, and the demo ignores it with a warning', () => {
+    expect(load({ apps: [tanium] }).mode).toBe('proxy');
+    const demo = load({ apps: [tanium] }, { command: 'demo' });
+    expect(demo.mode).toBe('demo');
+    expect(demo.apps).toBeUndefined();
+    expect(demo.warnings.join('\n')).toContain('the apps list');
+  });
+});

@@ -1,0 +1,93 @@
+import type { AppEntry, Config, RulesConfig } from './schema.js';
+
+// The apps scimtap fronts (issue 14). The JSON file's `apps` list names each app, its upstream and what it
+// overrides of the top-level settings; without the list, SCIMTAP_UPSTREAM is the one app, at the root of the
+// proxy listener, exactly as before.
+
+/** The id of the one app configured by SCIMTAP_UPSTREAM alone (no `apps` list): its Tenant URL is the root. */
+export const SINGLE_APP_ID = 'default';
+
+/** An app as the pipeline uses it: every setting resolved against the top-level ones. */
+export interface AppConfig {
+  id: string;
+  name: string;
+  /** base URL of the app's SCIM endpoint */
+  upstream: string;
+  /**
+   * The path under which Entra's Tenant URL reaches this app on the proxy listener, without a trailing slash:
+   * `/<id>` for an app of the list, '' for the single app (the root).
+   */
+  prefix: string;
+  notifyTo: string[];
+  cycleIntervalMin: number;
+  expectedObjects?: number;
+  rules: RulesConfig;
+  /** PEM contents of extra CAs for this app's upstream (read at load time, so a bad path is a config error) */
+  upstreamCa?: string;
+}
+
+type TopLevel = Pick<
+  Config,
+  'appName' | 'upstream' | 'notifyTo' | 'cycleIntervalMin' | 'expectedObjects' | 'rules' | 'upstreamCa'
+>;
+
+/**
+ * The apps of a loaded configuration: those of its `apps` list, or the single app of SCIMTAP_UPSTREAM. Pure; the
+ * list's CA files were read by `resolveAppEntries` at load time.
+ */
+export function appsOf(config: TopLevel & { apps?: AppConfig[] }): AppConfig[] {
+  if (config.apps) return config.apps;
+  if (!config.upstream) return [];
+  return [
+    {
+      id: SINGLE_APP_ID,
+      name: config.appName,
+      upstream: config.upstream,
+      prefix: '',
+      notifyTo: config.notifyTo,
+      cycleIntervalMin: config.cycleIntervalMin,
+      expectedObjects: config.expectedObjects,
+      rules: config.rules,
+      upstreamCa: config.upstreamCa,
+    },
+  ];
+}
+
+/**
+ * The `apps` list resolved against the top-level settings, and every problem with it (the schema has checked
+ * each entry's shape; these are the rules between entries and with the rest of the file). `readPem` reads an
+ * entry's `upstreamCa` file and returns undefined after adding its own problem.
+ */
+export function resolveAppEntries(
+  entries: AppEntry[],
+  top: TopLevel,
+  readPem: (path: string, key: string) => string | undefined,
+): { apps: AppConfig[]; problems: string[] } {
+  const problems: string[] = [];
+  if (top.upstream) {
+    problems.push(
+      'SCIMTAP_UPSTREAM (--upstream): not used with an `apps` list, where each app names its upstream; remove one of them',
+    );
+  }
+  const firstIndex = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const seen = firstIndex.get(entry.id);
+    if (seen === undefined) firstIndex.set(entry.id, i);
+    else
+      problems.push(`apps.${i}.id: "${entry.id}" is already the id of apps.${seen}; each app needs its own`);
+  });
+  const apps = entries.map(
+    (entry, i): AppConfig => ({
+      id: entry.id,
+      name: entry.name,
+      upstream: entry.upstream,
+      prefix: `/${entry.id}`,
+      notifyTo: entry.notifyTo ?? top.notifyTo,
+      cycleIntervalMin: entry.cycleIntervalMinutes ?? top.cycleIntervalMin,
+      expectedObjects: entry.expectedObjects ?? top.expectedObjects,
+      rules: { ...top.rules, ...entry.rules },
+      upstreamCa: entry.upstreamCa ? readPem(entry.upstreamCa, `apps.${i}.upstreamCa`) : top.upstreamCa,
+    }),
+  );
+  return { apps, problems };
+}
