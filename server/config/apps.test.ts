@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
-import { appsOf, SINGLE_APP_ID } from './apps.js';
+import { appsOf, forApp, SINGLE_APP_ID } from './apps.js';
 
 /** loadConfig with the JSON file `file` (SCIMTAP_CONFIG) and `env`; other files: `files`. */
 function load(
@@ -156,5 +156,23 @@ describe('the apps list', () => {
     expect(demo.mode).toBe('demo');
     expect(demo.apps).toBeUndefined();
     expect(demo.warnings.join('\n')).toContain('the apps list');
+  });
+
+  it("runs the pipeline with the app's settings in place of the top-level ones", () => {
+    const config = load({
+      appName: 'ignored',
+      notifyTo: 'idm@example.com',
+      apps: [{ ...tanium, notifyTo: ['owner@example.com'], rules: { tooManyDeletes: 50 } }],
+    });
+    const run = forApp(config, config.apps![0]);
+    expect(run).toMatchObject({
+      appName: 'Tanium SSO',
+      upstream: 'https://tanium.example.com/scim/v2',
+      notifyTo: ['owner@example.com'],
+    });
+    expect(run.rules.tooManyDeletes).toBe(50);
+    // the settings an app cannot override are the file's
+    expect(run.listen).toEqual(config.listen);
+    expect(appsOf(run)).toEqual(config.apps);
   });
 });

@@ -54,6 +54,23 @@ export function appsOf(config: TopLevel & { apps?: AppConfig[] }): AppConfig[] {
 }
 
 /**
+ * The configuration the pipeline runs with for `app`: the top-level settings that an app can override, replaced
+ * by the app's. One scimtap runs one pipeline today; this is how an `apps` list of one reaches it. Pure.
+ */
+export function forApp<C extends TopLevel>(config: C, app: AppConfig): C {
+  return {
+    ...config,
+    appName: app.name,
+    upstream: app.upstream,
+    notifyTo: app.notifyTo,
+    cycleIntervalMin: app.cycleIntervalMin,
+    expectedObjects: app.expectedObjects,
+    rules: app.rules,
+    upstreamCa: app.upstreamCa,
+  };
+}
+
+/**
  * The `apps` list resolved against the top-level settings, and every problem with it (the schema has checked
  * each entry's shape; these are the rules between entries and with the rest of the file). `readPem` reads an
  * entry's `upstreamCa` file and returns undefined after adding its own problem.
