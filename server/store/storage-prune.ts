@@ -14,6 +14,7 @@ export interface StorageCounters {
   lastPruneAt: number | null;
 }
 
+/** Nothing pruned or truncated yet. */
 export function noStorageCounters(): StorageCounters {
   return {
     bodiesPruned: 0,
@@ -25,7 +26,7 @@ export function noStorageCounters(): StorageCounters {
   };
 }
 
-/** Deletes at most `limit` rows, oldest first, in one transaction; returns how many went. */
+/** Deletes at most `limit` rows, oldest first; returns how many went. */
 type PruneDelete = (limit: number) => number;
 
 export interface PruneDeletes {
@@ -36,6 +37,7 @@ export interface PruneDeletes {
   identities: PruneDelete;
 }
 
+/** The deletes pruning runs, prepared once. */
 export function pruneDeletes(
   sqlite: Db['$client'],
   counters: StorageCounters,
