@@ -167,7 +167,6 @@ export function createRecorder({
   onError,
 }: RecorderOptions): Recorder {
   const queue = new ExchangeQueue();
-  const queued = () => queue.size();
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
   const backoff = new Backoff();
@@ -177,7 +176,7 @@ export function createRecorder({
 
   function record(exchange: Exchange): void {
     // After stop nothing would ever write it: an exchange that finishes during shutdown is counted, not lost.
-    if (stopped || queued() >= maxQueue) {
+    if (stopped || queue.size() >= maxQueue) {
       stats.dropped++;
       stats.lastDropAt = clock();
       return;
@@ -187,7 +186,7 @@ export function createRecorder({
 
   /** Writes one batch; returns false when it should not go on (nothing left, or backing off). */
   function writeOne(force: boolean): boolean {
-    if (queued() === 0) return false;
+    if (queue.size() === 0) return false;
     if (!force && backoff.waiting(clock())) return false;
     const batch = queue.peek(maxBatch);
     try {
@@ -239,7 +238,7 @@ export function createRecorder({
     }
     // One batch per turn of the event loop: the proxy's requests get served between batches, so a backlog
     // costs them at most one batch of delay, never the whole queue.
-    if (writeOne(false) && queued() > 0 && !continuation) {
+    if (writeOne(false) && queue.size() > 0 && !continuation) {
       continuation = setImmediate(() => {
         continuation = undefined;
         flush();
@@ -250,7 +249,7 @@ export function createRecorder({
   return {
     record,
     flush: () => flush(true),
-    stats: () => ({ ...stats, queued: queued() }),
+    stats: () => ({ ...stats, queued: queue.size() }),
     start() {
       if (timer) return;
       timer = setInterval(() => flush(), flushIntervalMs);
@@ -264,12 +263,12 @@ export function createRecorder({
       stopped = true;
       // Wall time, not `clock`: a test's frozen clock must not make shutdown wait forever.
       const deadline = performance.now() + deadlineMs;
-      while (queued() > 0 && performance.now() < deadline) {
+      while (queue.size() > 0 && performance.now() < deadline) {
         if (writeOne(true)) continue;
         // A lock held elsewhere may clear (each attempt waits busy_timeout); a full or broken disk will not.
         if (!isBusy(lastFailure)) break;
       }
-      const left = queued();
+      const left = queue.size();
       if (left > 0) {
         stats.dropped += left;
         stats.lastDropAt = clock();
