@@ -8,13 +8,13 @@ import { createRouting, type Routing } from '../notify/routing.js';
 import { createSmtpSender, type Sender } from '../notify/sender.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
+import { acknowledgeIncident, nextSequence } from '../store/queries/incidents.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
 import { createEvaluation, type EvaluationReport } from './evaluation.js';
 import { createOpenIncidents } from './open-incidents.js';
 import type { QueueStage } from './stages.js';
-import { acknowledgeIncident, nextSequence } from './store.js';
 import type { Incident, Silence } from './types.js';
 
 export interface AlertEngineOptions {
