@@ -8,13 +8,13 @@ import { createRouting, type Routing } from '../notify/routing.js';
 import { createSmtpSender, type Sender } from '../notify/sender.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
+import { acknowledgeIncident, nextSequence } from '../store/queries/incidents.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
 import { createEvaluation, type EvaluationReport } from './evaluation.js';
 import { createOpenIncidents } from './open-incidents.js';
 import type { QueueStage } from './stages.js';
-import { acknowledgeIncident, nextSequence } from './store.js';
 import type { Incident, Silence } from './types.js';
 
 export interface AlertEngineOptions {
@@ -108,15 +108,8 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   let started = false;
   let stopped = false;
 
-  function detectionInput(now: number, silences: Silence[]): DetectionInput {
-    const input = detection.input(now, recorderStats());
-    // A silence naming one identity takes it out of the grouped stuckObject finding, leaving the others watched.
-    const stuckSilences = silences.filter((s) => s.rule === 'stuckObject' && s.identity !== null);
-    if (stuckSilences.length > 0) {
-      input.stuck = input.stuck.filter((i) => !stuckSilences.some((s) => silenceMatchesIdentity(s, i)));
-    }
-    return input;
-  }
+  const detectionInput = (now: number, silences: Silence[]): DetectionInput =>
+    withoutSilencedStuck(detection.input(now, recorderStats()), silences);
 
   const emailContext = (): EmailContext => ({
     appName: config.appName,
@@ -152,11 +145,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       } finally {
         options.turn?.release();
       }
-      // On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing).
-      for (const t of report.transitions) {
-        const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
-        logger[level]({ incident: t }, `incident ${t.state}: ${t.rule} (${t.severity}): ${t.summary}`);
-      }
+      logTransitions(logger, report);
       if (report.emails.length > 0) outbox.kick();
       return report;
     } catch (err) {
@@ -218,6 +207,23 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
     },
   };
   return engine;
+}
+
+/** A silence naming one identity takes it out of the grouped stuckObject finding, leaving the others watched. */
+function withoutSilencedStuck(input: DetectionInput, silences: Silence[]): DetectionInput {
+  const stuckSilences = silences.filter((s) => s.rule === 'stuckObject' && s.identity !== null);
+  if (stuckSilences.length > 0) {
+    input.stuck = input.stuck.filter((i) => !stuckSilences.some((s) => silenceMatchesIdentity(s, i)));
+  }
+  return input;
+}
+
+/** On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing). */
+function logTransitions(logger: AlertEngineOptions['logger'], report: EvaluationReport): void {
+  for (const t of report.transitions) {
+    const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
+    logger[level]({ incident: t }, `incident ${t.state}: ${t.rule} (${t.severity}): ${t.summary}`);
+  }
 }
 
 function upstreamPathOf(upstream: string | undefined): string | undefined {

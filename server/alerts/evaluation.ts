@@ -2,10 +2,10 @@ import type { Config } from '../config.js';
 import { evaluateRules } from '../detect/rules.js';
 import type { DetectionInput, RuleCode } from '../detect/types.js';
 import type { Db } from '../store/db.js';
+import { activeSilences, lastSent } from '../store/queries/incidents.js';
 import { type Reconciled, reconcile } from './lifecycle.js';
 import type { createOpenIncidents } from './open-incidents.js';
 import { markInhibition, type NotifyContext, notifyDecision, type QueueStage } from './stages.js';
-import { activeSilences, lastSent } from './store.js';
 import type { Incident, NotifyReason, Silence } from './types.js';
 
 export interface EvaluationReport {

@@ -1,5 +1,10 @@
 import type { Db } from '../store/db.js';
-import { deleteIncident, insertIncident, loadOpenIncidents, updateIncident } from './store.js';
+import {
+  deleteIncident,
+  insertIncident,
+  loadOpenIncidents,
+  updateIncident,
+} from '../store/queries/incidents.js';
 import type { Incident } from './types.js';
 
 /**

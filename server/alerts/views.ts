@@ -1,9 +1,9 @@
 import type { RuleCode } from '../detect/types.js';
 import type { Db } from '../store/db.js';
+import { activeSilences } from '../store/queries/incidents.js';
 import type { NotificationView } from '../store/queries/notifications.js';
 import { inhibitorOf, isSilenceActive, silenceFor } from './decide.js';
 import type { AlertEngine } from './engine.js';
-import { activeSilences } from './store.js';
 import type { Incident, Silence } from './types.js';
 
 const iso = (ms: number | null | undefined) =>

@@ -33,19 +33,7 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   for (const name of ['handles', 'requests', 'resources']) {
     registry.removeSingleMetric(`scimtap_nodejs_active_${name}_total`);
   }
-  const operations = new Counter({
-    name: 'scimtap_operations_total',
-    help: 'Recorded SCIM operations by resource type, operation and status',
-    labelNames: ['resource_type', 'operation', 'status'] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: 'scimtap_upstream_duration_seconds',
-    help: 'Time from request arrival to response end, by resource type and operation',
-    labelNames: ['resource_type', 'operation'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const stage = createOperationsStage(registry);
   const gauge: Metrics['gauge'] = (name, help, collect) => {
     new Gauge({
       name,
@@ -103,7 +91,35 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
     );
   }
 
-  const stage: IngestStage = {
+  return {
+    registry,
+    stage,
+    gauge,
+    counter,
+    render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  };
+}
+
+/**
+ * scimtap_operations_total and scimtap_upstream_duration_seconds, registered on `registry` (where createMetrics
+ * registers them, before its gauges: /metrics lists them in that order), and the ingest stage that counts
+ * committed operations into them.
+ */
+function createOperationsStage(registry: Registry): IngestStage {
+  const operations = new Counter({
+    name: 'scimtap_operations_total',
+    help: 'Recorded SCIM operations by resource type, operation and status',
+    labelNames: ['resource_type', 'operation', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'scimtap_upstream_duration_seconds',
+    help: 'Time from request arrival to response end, by resource type and operation',
+    labelNames: ['resource_type', 'operation'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  return {
     afterCommit(ops: StoredOperation[]) {
       // prom-client hashes the labels of every call: the counter is raised once per distinct label set of the
       // batch (a batch is usually one kind of operation), the histogram still observes every duration.
@@ -132,13 +148,6 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
       }
       if (counts) for (const { labels, n } of counts.values()) operations.inc(labels, n);
     },
-  };
-  return {
-    registry,
-    stage,
-    gauge,
-    counter,
-    render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }
 

@@ -67,18 +67,7 @@ export function createIdentityRollups(q: RollupQueries) {
       return null;
     }
     if (!row) return insert(op, type, targetId, name);
-    // Calls addressed by id (PATCH, DELETE, member changes) carry no name: give the log the name scimtap knows,
-    // as Entra's own provisioning log names the target of a delete.
-    if (name === null && row.name) op.identity = row.name;
-    // A successful answer that names the object differently is a rename (group displayName, userName change).
-    if (ok && name !== null && name !== row.name) {
-      q.rename(row.id, name);
-      row.name = name;
-    }
-    if (op.externalId && op.externalId !== row.externalId && (ok || row.externalId === null)) {
-      q.setExternalId(row.id, op.externalId);
-      row.externalId = op.externalId;
-    }
+    learnNames(q, op, row, name, ok);
     return row.id;
   }
 
@@ -96,29 +85,13 @@ export function createIdentityRollups(q: RollupQueries) {
     return e;
   }
 
-  function applyMemberships(op: StoredCycleOperation, identity: IdentityEntry): void {
-    if (op.status === 'failure') return;
-    if (identity.type === 'Group') {
-      for (const change of op.members) {
-        if (change.op === 'replace') q.clearGroup(identity.id);
-        for (const member of change.ids) {
-          if (change.op === 'remove') q.removeMember(identity.id, member);
-          else q.addMember(identity.id, member, op.time);
-        }
-      }
-      if (op.operation === 'delete') q.clearGroup(identity.id);
-    } else if (op.operation === 'delete' && identity.targetId) {
-      q.removeMemberEverywhere(identity.targetId);
-    }
-  }
-
   return {
     resolve,
     entry,
     /** folds a stored operation into its identity's outcome and memberships */
     fold(op: StoredCycleOperation, identity: IdentityEntry): void {
       Object.assign(identity, applyOutcome(identity, op));
-      applyMemberships(op, identity);
+      applyMemberships(q, op, identity);
     },
     /** writes the rows touched since the last call */
     persist(): void {
@@ -144,4 +117,46 @@ export function createIdentityRollups(q: RollupQueries) {
     /** identities known so far (a cycle records how many there were when it opened) */
     count: () => count,
   };
+}
+
+/**
+ * What an operation on a known identity says of its names: the log gets the name scimtap knows when the call
+ * carried none, and a successful answer renames it or gives it an externalId. `name` is the operation's own.
+ */
+function learnNames(
+  q: RollupQueries,
+  op: CycleOperation,
+  row: IdentityKeys,
+  name: string | null,
+  ok: boolean,
+): void {
+  // Calls addressed by id (PATCH, DELETE, member changes) carry no name: give the log the name scimtap knows,
+  // as Entra's own provisioning log names the target of a delete.
+  if (name === null && row.name) op.identity = row.name;
+  // A successful answer that names the object differently is a rename (group displayName, userName change).
+  if (ok && name !== null && name !== row.name) {
+    q.rename(row.id, name);
+    row.name = name;
+  }
+  if (op.externalId && op.externalId !== row.externalId && (ok || row.externalId === null)) {
+    q.setExternalId(row.id, op.externalId);
+    row.externalId = op.externalId;
+  }
+}
+
+/** A successful operation's effect on group memberships: member changes, and a deleted group or user leaving them. */
+function applyMemberships(q: RollupQueries, op: StoredCycleOperation, identity: IdentityEntry): void {
+  if (op.status === 'failure') return;
+  if (identity.type === 'Group') {
+    for (const change of op.members) {
+      if (change.op === 'replace') q.clearGroup(identity.id);
+      for (const member of change.ids) {
+        if (change.op === 'remove') q.removeMember(identity.id, member);
+        else q.addMember(identity.id, member, op.time);
+      }
+    }
+    if (op.operation === 'delete') q.clearGroup(identity.id);
+  } else if (op.operation === 'delete' && identity.targetId) {
+    q.removeMemberEverywhere(identity.targetId);
+  }
 }

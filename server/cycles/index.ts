@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
-import { createRollupQueries } from '../store/queries/rollups.js';
+import { createRollupQueries, type RollupQueries } from '../store/queries/rollups.js';
 import { createIdentityRollups } from './identities.js';
 import {
   type CycleOperation,
@@ -75,73 +75,18 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
   function load(): void {
     dirty.clear();
     identities.clear();
-    const running = q.runningCycles().map(fromCycleRow);
-    // Only one cycle runs at a time; older ones left running (a crash between writes) are closed as they were.
-    for (const stale of running.slice(0, -1)) {
-      stale.state = 'completed';
-      stale.closedAt = stale.endedAt;
-      q.updateCycle(toCycleRow(stale));
-    }
-    current = running.at(-1) ?? null;
-    seg = current
-      ? {
-          running: {
-            startedAt: current.startedAt,
-            lastTime: current.endedAt,
-            probe: current.probeOutcome !== null,
-            provisioning: current.provisioningOps > 0,
-          },
-        }
-      : initialSegmentState;
-    history = {
-      cadenceStart: q.lastCadenceStart(),
-      seenScheduled: q.seenScheduled(),
-      lastInitialProcessed: q.lastInitialProcessed(),
-    };
-  }
-
-  function openCycle(op: CycleOperation, byProbe: boolean): CycleRollup {
-    const known = identities.count();
-    const kind: CycleKind = byProbe ? 'testConnection' : 'incremental';
-    const id = q.insertCycle({
-      startedAt: op.time,
-      kind,
-      probeStatus: byProbe ? op.httpStatus : null,
-      probeOutcome: byProbe ? op.status : null,
-      probeErrorCode: byProbe ? op.errorCode : null,
-      knownIdentities: known,
-    });
-    return newCycleRollup(id, op, byProbe, known);
-  }
-
-  function kindOf(c: CycleRollup): CycleKind {
-    return cycleKind({
-      probe: c.probeOutcome !== null,
-      provisioningOps: c.provisioningOps,
-      objects: c.usersTouched + c.groupsTouched,
-      lookups: c.lookups,
-      knownIdentities: c.knownIdentities,
-      firstSeen: !history.seenScheduled,
-      previousStart: history.cadenceStart,
-      startedAt: c.startedAt,
-      intervalMs,
-    });
+    current = loadRunningCycle(q);
+    seg = segmentStateOf(current);
+    history = loadHistory(q);
   }
 
   /** Settle kinds in id order (a cycle's kind depends on the completed ones before it) and write. */
   function persist(): void {
     const list = [...dirty.values()].sort((a, b) => a.id - b.id);
     for (const c of list) {
-      c.processedObjects = c.usersTouched + c.groupsTouched;
-      c.kind = kindOf(c);
-      c.expectedObjects =
-        c.kind === 'initial' ? (config.expectedObjects ?? history.lastInitialProcessed ?? null) : null;
+      settleKind(c, history, intervalMs, config.expectedObjects);
       q.updateCycle(toCycleRow(c));
-      if (c.state === 'completed') {
-        if (c.kind !== 'onDemand') history.cadenceStart = c.startedAt;
-        if (c.kind === 'initial' || c.kind === 'incremental') history.seenScheduled = true;
-        if (c.kind === 'initial') history.lastInitialProcessed = c.processedObjects;
-      }
+      if (c.state === 'completed') learnFromCompleted(history, c);
     }
     dirty.clear();
     identities.persist();
@@ -177,7 +122,7 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
         seg = step.state;
         const { close, open, join } = step.decision;
         if (close) closeCurrent(op.time);
-        if (open) current = openCycle(op, open === 'probe');
+        if (open) current = openCycle(q, op, open === 'probe', identities.count());
         if (join && current && seg.running) {
           current.endedAt = seg.running.lastTime;
           dirty.set(current.id, current);
@@ -224,4 +169,83 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
     },
     runningCycleId: () => current?.id ?? null,
   };
+}
+
+/**
+ * The running cycle as the database has it. Only one cycle runs at a time; older ones left running (a crash between
+ * writes) are closed as they were.
+ */
+function loadRunningCycle(q: RollupQueries): CycleRollup | null {
+  const running = q.runningCycles().map(fromCycleRow);
+  for (const stale of running.slice(0, -1)) {
+    stale.state = 'completed';
+    stale.closedAt = stale.endedAt;
+    q.updateCycle(toCycleRow(stale));
+  }
+  return running.at(-1) ?? null;
+}
+
+/** Segmentation resumes from the running cycle, if any. */
+function segmentStateOf(current: CycleRollup | null): SegmentState {
+  return current
+    ? {
+        running: {
+          startedAt: current.startedAt,
+          lastTime: current.endedAt,
+          probe: current.probeOutcome !== null,
+          provisioning: current.provisioningOps > 0,
+        },
+      }
+    : initialSegmentState;
+}
+
+function loadHistory(q: RollupQueries): History {
+  return {
+    cadenceStart: q.lastCadenceStart(),
+    seenScheduled: q.seenScheduled(),
+    lastInitialProcessed: q.lastInitialProcessed(),
+  };
+}
+
+/** Insert the cycle `op` opens; `known` is the identities known before it, for telling an initial cycle. */
+function openCycle(q: RollupQueries, op: CycleOperation, byProbe: boolean, known: number): CycleRollup {
+  const kind: CycleKind = byProbe ? 'testConnection' : 'incremental';
+  const id = q.insertCycle({
+    startedAt: op.time,
+    kind,
+    probeStatus: byProbe ? op.httpStatus : null,
+    probeOutcome: byProbe ? op.status : null,
+    probeErrorCode: byProbe ? op.errorCode : null,
+    knownIdentities: known,
+  });
+  return newCycleRollup(id, op, byProbe, known);
+}
+
+/** A cycle's kind and expected size, from what it did so far and the completed cycles before it. */
+function settleKind(
+  c: CycleRollup,
+  history: History,
+  intervalMs: number,
+  expectedObjects: CycleConfig['expectedObjects'],
+): void {
+  c.processedObjects = c.usersTouched + c.groupsTouched;
+  c.kind = cycleKind({
+    probe: c.probeOutcome !== null,
+    provisioningOps: c.provisioningOps,
+    objects: c.usersTouched + c.groupsTouched,
+    lookups: c.lookups,
+    knownIdentities: c.knownIdentities,
+    firstSeen: !history.seenScheduled,
+    previousStart: history.cadenceStart,
+    startedAt: c.startedAt,
+    intervalMs,
+  });
+  c.expectedObjects = c.kind === 'initial' ? (expectedObjects ?? history.lastInitialProcessed ?? null) : null;
+}
+
+/** What a completed cycle tells the next ones' kinds. */
+function learnFromCompleted(history: History, c: CycleRollup): void {
+  if (c.kind !== 'onDemand') history.cadenceStart = c.startedAt;
+  if (c.kind === 'initial' || c.kind === 'incremental') history.seenScheduled = true;
+  if (c.kind === 'initial') history.lastInitialProcessed = c.processedObjects;
 }

@@ -2,15 +2,16 @@ import type { RulesConfig } from '../config.js';
 import { isAuthFailure, isClientSide, isNonCompliantFilterAnswer, isUnavailable } from '../cycles/failing.js';
 import type { ClientKind, OperationKind, OperationStatus } from '../scim/types.js';
 import type { RecorderStats } from '../store/recorder.js';
-import { type CycleAcc, foldCycle, IdentitySet, newCycleAcc, push } from './cycle-fold.js';
+import { foldCycle, IdentitySet, push } from './cycle-fold.js';
+import { createCycleWindow } from './cycle-window.js';
 import type {
-  CycleRollup,
   DetectionInput,
   FilterAnswer,
   LatencySample,
   OperationSample,
   OutcomeSample,
   Streak,
+  StreamStats,
   UnrecognisedClients,
 } from './types.js';
 
@@ -158,44 +159,8 @@ export function createTracker({
   maxUnrecognised = 5_000,
 }: TrackerOptions): Tracker {
   const strangers = createStrangerWindow(maxUnrecognised, rules.unrecognisedClientsWindowMinutes * 60_000);
-  const gapMs = rules.cycleGapMinutes * 60_000;
-  let auth = new StreakAcc();
-  let lastGoodTokenFingerprint: string | null = null;
-  let unavailable = new StreakAcc();
-  const outcomes: OutcomeSample[] = [];
-  const latencies: LatencySample[] = [];
-  const filterAnswers: FilterAnswer[] = [];
-  let lastProbe: (OperationSample & { failed: boolean }) | null = null;
-  const cycles: CycleAcc[] = [];
-  let seq = 0;
-  let base: EscrowBase = { failures: 0, failuresBase: 0, since: null };
-
-  function newCycle(op: ObservedOperation & { cycleId: number }): CycleAcc {
-    const cycle = newCycleAcc(op, ++seq);
-    cycles.push(cycle);
-    while (cycles.length > maxCycles) evict(cycles.shift()!);
-    return cycle;
-  }
-
-  function evict(c: CycleAcc): void {
-    // The evicted cycle is never the newest, so it is completed.
-    if (isHealthy(c)) base = { failures: 0, failuresBase: 0, since: c.lastOperationAt };
-    else
-      base = {
-        ...base,
-        failures: base.failures + c.failures,
-        failuresBase: base.failuresBase + c.failuresBase,
-      };
-  }
-
-  /** The cycles stage segments (ARCHITECTURE §5); an operation it put in no cycle counts in none here. */
-  function cycleFor(op: ObservedOperation): CycleAcc | null {
-    const cycleId = op.cycleId;
-    if (cycleId === null || cycleId === undefined) return null;
-    const current = cycles.at(-1);
-    if (current?.id === cycleId) return current;
-    return cycles.find((c) => c.id === cycleId) ?? newCycle({ ...op, cycleId });
-  }
+  const streams = createStreams(rules);
+  const cycles = createCycleWindow(maxCycles, rules.cycleGapMinutes * 60_000);
 
   function observe(op: ObservedOperation): void {
     // Not Entra's job: counted apart, and never a credentials failure, a cycle or a failing user.
@@ -208,88 +173,83 @@ export function createTracker({
     // Entra gave up, or scimtap turned away a client over its share: neither says anything about the app. In its
     // cycle (its last operation, as the stored cycle's end), in no count and no window.
     if (isClientSide(op)) {
-      const cycle = cycleFor(op);
+      const cycle = cycles.cycleFor(op);
       if (cycle) foldCycle(cycle, op, { key, sample, authFailed: false, nonCompliant: false });
       return;
     }
-    const down = isUnavailable(op);
     const authFailed = isAuthFailure(op);
-
-    // Streams
-    if (authFailed) auth.hit(op, key);
-    else if (!down) {
-      if (auth.consecutive > 0) auth = new StreakAcc();
-      if (op.tokenFingerprint) lastGoodTokenFingerprint = op.tokenFingerprint;
-    }
-    if (down) unavailable.hit(op, key);
-    else if (unavailable.consecutive > 0) unavailable = new StreakAcc();
-    push(
-      outcomes,
-      { id: op.id, time: op.time, unavailable: down, sample: down ? sample : null },
-      rules.upstreamWindow,
-    );
-    const slow = op.durationMs > rules.slowUpstreamMs;
-    push(
-      latencies,
-      { id: op.id, time: op.time, durationMs: op.durationMs, sample: slow ? sample : null },
-      rules.slowUpstreamWindow,
-    );
-    const isFilterQuery = op.operation === 'lookup' || op.operation === 'testConnection';
-    const nonCompliant = isFilterQuery && !authFailed && !down && isNonCompliantFilterAnswer(op);
-    if (isFilterQuery && (nonCompliant || op.status !== 'failure')) {
-      push(filterAnswers, { nonCompliant, sample }, rules.scimComplianceWindow);
-    }
-    if (op.operation === 'testConnection') lastProbe = { ...sample, failed: op.status === 'failure' };
-
-    const cycle = cycleFor(op);
+    const nonCompliant = streams.observe(op, key, sample, authFailed);
+    const cycle = cycles.cycleFor(op);
     if (cycle) foldCycle(cycle, op, { key, sample, authFailed, nonCompliant });
   }
 
-  function isCompleted(c: CycleAcc, now: number): boolean {
-    return c !== cycles.at(-1) || now - c.lastOperationAt >= gapMs;
-  }
+  return {
+    observe,
+    snapshot(now, recorder) {
+      return {
+        cycleIntervalMs,
+        stream: streams.view(),
+        cycles: cycles.rollups(now),
+        sinceHealthy: cycles.sinceHealthy(now),
+        recorder: { ...recorder },
+        unrecognised: strangers.view(now),
+      };
+    },
+    setEscrowBase: cycles.setEscrowBase,
+    lastHealthyCycle: cycles.lastHealthyCycle,
+  };
+}
 
-  function isHealthy(c: CycleAcc): boolean {
-    return c.failures === 0 && !c.probeOnly;
-  }
+/**
+ * The windows that belong to no cycle: the credentials and availability streaks, the last outcomes, latencies and
+ * filter answers, and the last probe.
+ */
+function createStreams(rules: RulesConfig) {
+  let auth = new StreakAcc();
+  let lastGoodTokenFingerprint: string | null = null;
+  let unavailable = new StreakAcc();
+  const outcomes: OutcomeSample[] = [];
+  const latencies: LatencySample[] = [];
+  const filterAnswers: FilterAnswer[] = [];
+  let lastProbe: (OperationSample & { failed: boolean }) | null = null;
 
-  function rollup(c: CycleAcc, now: number): CycleRollup {
-    const { failed, lastOperationId: _last, ...rest } = c;
-    const completed = isCompleted(c, now);
-    return {
-      ...rest,
-      endedAt: completed ? c.lastOperationAt : null,
-      state: completed ? 'completed' : 'running',
-      probe: c.probe ? { ...c.probe } : null,
-      failureSamples: [...c.failureSamples],
-      deleteSamples: [...c.deleteSamples],
-      throttleSamples: [...c.throttleSamples],
-      failedIdentities: [...failed.shown],
-      failedIdentityCount: failed.size,
-    };
-  }
-
-  function lastHealthyIndex(now: number): number {
-    for (let i = cycles.length - 1; i >= 0; i--) {
-      if (isCompleted(cycles[i], now) && isHealthy(cycles[i])) return i;
-    }
-    return -1;
-  }
-
-  function snapshot(now: number, recorder: RecorderStats): Omit<DetectionInput, 'stuck'> {
-    const h = lastHealthyIndex(now);
-    const counted = cycles.slice(h + 1);
-    let failures = h >= 0 ? 0 : base.failures;
-    let failuresBase = h >= 0 ? 0 : base.failuresBase;
-    let lastSeen: number | null = null;
-    for (const c of counted) {
-      failures += c.failures;
-      failuresBase += c.failuresBase;
-      if (c.lastFailureAt !== null) lastSeen = c.lastFailureAt;
-    }
-    return {
-      cycleIntervalMs,
-      stream: {
+  return {
+    /** returns whether `op` is a non-compliant answer to a filter query (its cycle counts those too) */
+    observe(
+      op: ObservedOperation,
+      key: string | null,
+      sample: OperationSample,
+      authFailed: boolean,
+    ): boolean {
+      const down = isUnavailable(op);
+      if (authFailed) auth.hit(op, key);
+      else if (!down) {
+        if (auth.consecutive > 0) auth = new StreakAcc();
+        if (op.tokenFingerprint) lastGoodTokenFingerprint = op.tokenFingerprint;
+      }
+      if (down) unavailable.hit(op, key);
+      else if (unavailable.consecutive > 0) unavailable = new StreakAcc();
+      push(
+        outcomes,
+        { id: op.id, time: op.time, unavailable: down, sample: down ? sample : null },
+        rules.upstreamWindow,
+      );
+      const slow = op.durationMs > rules.slowUpstreamMs;
+      push(
+        latencies,
+        { id: op.id, time: op.time, durationMs: op.durationMs, sample: slow ? sample : null },
+        rules.slowUpstreamWindow,
+      );
+      const isFilterQuery = op.operation === 'lookup' || op.operation === 'testConnection';
+      const nonCompliant = isFilterQuery && !authFailed && !down && isNonCompliantFilterAnswer(op);
+      if (isFilterQuery && (nonCompliant || op.status !== 'failure')) {
+        push(filterAnswers, { nonCompliant, sample }, rules.scimComplianceWindow);
+      }
+      if (op.operation === 'testConnection') lastProbe = { ...sample, failed: op.status === 'failure' };
+      return nonCompliant;
+    },
+    view(): StreamStats {
+      return {
         auth: {
           ...auth.view(),
           tokenFingerprints: [...auth.fingerprints],
@@ -300,30 +260,7 @@ export function createTracker({
         latencies: [...latencies],
         lastProbe: lastProbe ? { ...lastProbe } : null,
         filterAnswers: [...filterAnswers],
-      },
-      cycles: cycles.map((c) => rollup(c, now)),
-      sinceHealthy: {
-        failures,
-        failuresBase,
-        since: h >= 0 ? cycles[h].lastOperationAt : base.since,
-        lastSeen,
-      },
-      recorder: { ...recorder },
-      unrecognised: strangers.view(now),
-    };
-  }
-
-  return {
-    observe,
-    snapshot,
-    setEscrowBase(b) {
-      base = { ...b };
-    },
-    lastHealthyCycle(now) {
-      const h = lastHealthyIndex(now);
-      return h >= 0
-        ? { lastOperationId: cycles[h].lastOperationId, endedAt: cycles[h].lastOperationAt }
-        : null;
+      };
     },
   };
 }

@@ -66,46 +66,13 @@ export function createOutbox({
   sendingTimeoutMs = 5 * 60_000,
 }: OutboxOptions): Outbox {
   const q = outboxQueries(db);
-  const sqlite = db.$client;
   let running: Promise<DeliveryReport> | null = null;
   let again = false;
   let closed = false;
-  // When each Alertmanager last heard about the firing incidents (a restart pushes them again at once).
-  const lastPush = new Map<string, number>();
   const queues = () => [...(sender ? ['email'] : []), ...receivers.keys()];
-
-  async function sendRow(row: DueRow, to: string[]): Promise<DeliveryResult> {
-    if (row.receiver === 'email') {
-      return sender!.send({
-        from,
-        to,
-        subject: row.subject,
-        text: row.text,
-        html: row.html,
-        messageId: row.messageId,
-        inReplyTo:
-          row.incidentId === null
-            ? undefined
-            : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
-      });
-    }
-    const receiver = receivers.get(row.receiver)!;
-    try {
-      return await receiver.send({
-        body: row.text,
-        deliveryId: row.messageId,
-        event: row.event as NotifyEvent,
-      });
-    } catch (err) {
-      // A stored body this version cannot read: permanent, retrying cannot fix it.
-      return {
-        ok: false,
-        retryable: false,
-        error: `cannot send: ${(err as Error).message}`,
-        responseCode: null,
-      };
-    }
-  }
+  const sendRow = createRowSender(q, sender, receivers, from);
+  const write = createAttemptWriter(db, q, retryBaseMs, retryMaxMs);
+  const alertmanager = createAlertmanagerResends(q, clock, logger);
 
   /** One receiver's due rows, oldest first, until none is left to do. */
   async function runQueue(name: string, report: DeliveryReport): Promise<void> {
@@ -141,32 +108,13 @@ export function createOutbox({
         const at = clock();
         const log = { outboxId: row.id, receiver: name, event: row.event, incidentId: row.incidentId };
         if (result.ok) {
-          sqlite.transaction(() => {
-            q.attempt.run(row.id, startedAt, durationMs, 1, null, null, result.responseCode, result.response);
-            if (name === 'email') q.sent.run(at, result.response, to.join(','), row.id);
-            else q.sentNotEmail.run(at, result.response, row.id);
-          })();
-          if (receivers.get(name)?.type === 'alertmanager') lastPush.set(name, at);
+          write.sent(row, to, startedAt, durationMs, at, result);
+          if (receivers.get(name)?.type === 'alertmanager') alertmanager.heard(name, at);
           report.sent++;
           logger?.info(log, name === 'email' ? 'notify: email sent' : 'notify: message delivered');
         } else {
           const attempts = row.attempts + 1;
-          sqlite.transaction(() => {
-            q.attempt.run(
-              row.id,
-              startedAt,
-              durationMs,
-              0,
-              result.retryable ? 1 : 0,
-              result.error,
-              result.responseCode,
-              null,
-            );
-            if (result.retryable) {
-              const wait = Math.max(backoffMs(attempts, retryBaseMs, retryMaxMs), retryAfter(result));
-              q.retry.run(at + wait, result.error, row.id);
-            } else q.fail.run(result.error, null, row.id);
-          })();
+          write.notSent(row, attempts, startedAt, durationMs, at, result);
           if (result.retryable) report.retrying++;
           else report.failed++;
           logger?.warn(
@@ -176,22 +124,6 @@ export function createOutbox({
         }
       }
     } while (handled > 0 && !closed);
-  }
-
-  /** Alertmanager forgets an alert whose endsAt passes: push the firing ones again every `resendMs`. */
-  async function pushFiring(name: string, receiver: AlertmanagerReceiver): Promise<void> {
-    const now = clock();
-    if (now - (lastPush.get(name) ?? Number.NEGATIVE_INFINITY) < receiver.resendMs) return;
-    const bodies = q.stillFiring.all(name) as string[];
-    if (bodies.length === 0) return;
-    lastPush.set(name, now);
-    const result = await receiver.resend(bodies);
-    if (!result.ok) {
-      logger?.warn(
-        { receiver: name, alerts: bodies.length, error: result.error },
-        'notify: alertmanager resend failed',
-      );
-    }
   }
 
   async function run(): Promise<DeliveryReport> {
@@ -205,7 +137,7 @@ export function createOutbox({
       if (closed) break;
       await Promise.all(
         [...receivers].map(([name, r]) =>
-          r.type === 'alertmanager' ? pushFiring(name, r as AlertmanagerReceiver) : undefined,
+          r.type === 'alertmanager' ? alertmanager.pushFiring(name, r as AlertmanagerReceiver) : undefined,
         ),
       );
     } while (again && !closed);
@@ -240,4 +172,124 @@ export function createOutbox({
 
 function retryAfter(result: DeliveryResult): number {
   return !result.ok && result.retryAfterMs !== undefined ? result.retryAfterMs : 0;
+}
+
+type OutboxQueries = ReturnType<typeof outboxQueries>;
+
+/**
+ * Sends one due row: an email through the SMTP sender (a reply in its incident's thread), any other message
+ * through its receiver.
+ */
+function createRowSender(
+  q: OutboxQueries,
+  sender: Sender | null,
+  receivers: ReadonlyMap<string, Receiver>,
+  from: string,
+): (row: DueRow, to: string[]) => Promise<DeliveryResult> {
+  return async function sendRow(row, to) {
+    if (row.receiver === 'email') {
+      return sender!.send({
+        from,
+        to,
+        subject: row.subject,
+        text: row.text,
+        html: row.html,
+        messageId: row.messageId,
+        inReplyTo:
+          row.incidentId === null
+            ? undefined
+            : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
+      });
+    }
+    const receiver = receivers.get(row.receiver)!;
+    try {
+      return await receiver.send({
+        body: row.text,
+        deliveryId: row.messageId,
+        event: row.event as NotifyEvent,
+      });
+    } catch (err) {
+      // A stored body this version cannot read: permanent, retrying cannot fix it.
+      return {
+        ok: false,
+        retryable: false,
+        error: `cannot send: ${(err as Error).message}`,
+        responseCode: null,
+      };
+    }
+  };
+}
+
+/** Writes how a send went: the attempt, and the row's new state, in one transaction. */
+function createAttemptWriter(db: Db, q: OutboxQueries, retryBaseMs: number, retryMaxMs: number) {
+  const sqlite = db.$client;
+  return {
+    /** `to`: the email's recipients as sent */
+    sent(
+      row: DueRow,
+      to: string[],
+      startedAt: number,
+      durationMs: number,
+      at: number,
+      result: Extract<DeliveryResult, { ok: true }>,
+    ): void {
+      sqlite.transaction(() => {
+        q.attempt.run(row.id, startedAt, durationMs, 1, null, null, result.responseCode, result.response);
+        if (row.receiver === 'email') q.sent.run(at, result.response, to.join(','), row.id);
+        else q.sentNotEmail.run(at, result.response, row.id);
+      })();
+    },
+    /** retried with backoff while retryable (never sooner than the server's Retry-After), else failed */
+    notSent(
+      row: DueRow,
+      attempts: number,
+      startedAt: number,
+      durationMs: number,
+      at: number,
+      result: Extract<DeliveryResult, { ok: false }>,
+    ): void {
+      sqlite.transaction(() => {
+        q.attempt.run(
+          row.id,
+          startedAt,
+          durationMs,
+          0,
+          result.retryable ? 1 : 0,
+          result.error,
+          result.responseCode,
+          null,
+        );
+        if (result.retryable) {
+          const wait = Math.max(backoffMs(attempts, retryBaseMs, retryMaxMs), retryAfter(result));
+          q.retry.run(at + wait, result.error, row.id);
+        } else q.fail.run(result.error, null, row.id);
+      })();
+    },
+  };
+}
+
+/** Alertmanager forgets an alert whose endsAt passes: push the firing ones again every `resendMs`. */
+function createAlertmanagerResends(q: OutboxQueries, clock: () => number, logger: OutboxOptions['logger']) {
+  // When each Alertmanager last heard about the firing incidents (a restart pushes them again at once).
+  const lastPush = new Map<string, number>();
+  return {
+    /** a message was delivered to `name` at `at` */
+    heard(name: string, at: number): void {
+      lastPush.set(name, at);
+    },
+    async pushFiring(name: string, receiver: AlertmanagerReceiver): Promise<void> {
+      const now = clock();
+      if (now - (lastPush.get(name) ?? Number.NEGATIVE_INFINITY) < receiver.resendMs) return;
+      const bodies = q.stillFiring.all(name) as string[];
+      if (bodies.length === 0) return;
+      lastPush.set(name, now);
+      const result = await receiver.resend(bodies);
+      if (!result.ok) {
+        logger?.warn(
+          { receiver: name, alerts: bodies.length, error: result.error },
+          'notify: alertmanager resend failed',
+        );
+      }
+    },
+  };
 }

@@ -1,27 +1,23 @@
 // Turns one Exchange into one Operation (ARCHITECTURE §4). Pure: no I/O, no clock, never throws. Its parts:
-// request-line.ts (path, query, filter), body.ts (captured bodies), patch.ts (PATCH operations and members),
-// properties.ts (modified properties), judge.ts (success, failure or warning, and the error code), json.ts.
+// reading.ts (what the exchange asked for, and which operation it is), request-line.ts (path, query, filter),
+// body.ts (captured bodies), patch.ts (PATCH operations and members), properties.ts (modified properties),
+// judge.ts (success, failure or warning, and the error code), json.ts.
 
 import { provisioningActionOf } from '../vocabulary.js';
-import { asListResponse, type CapturedBody, DEFAULT_CAPTURE_LIMIT, type ListInfo, readBody } from './body.js';
+import { type CapturedBody, DEFAULT_CAPTURE_LIMIT, type ListInfo } from './body.js';
 import { isFormType } from './decode.js';
-import { asBool, asText, attrName, getKey, isObject, num } from './json.js';
+import { asText, attrName, getKey, isObject, type Json, num } from './json.js';
 import { errorInfo, judge } from './judge.js';
-import { memberChangeOf, memberIds, mergeMembers, patchKind, patchOps, patchValue } from './patch.js';
+import { memberChangeOf, memberIds, mergeMembers, patchValue } from './patch.js';
 import { PropertyList } from './properties.js';
+import { type Reading, readExchange } from './reading.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { redactBodyText, scrubText, secretTexts } from './redact-text.js';
-import {
-  MAX_FILTER_CHARS,
-  parseFilter,
-  parseQuery,
-  parseTarget,
-  type Target,
-  unparsedNote,
-} from './request-line.js';
+import { type Comparison, MAX_FILTER_CHARS, unparsedNote } from './request-line.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 import { filterSecrets, formSecrets, querySecrets } from './secrets.js';
 import {
+  type CaptureMode,
   type ClassifyOptions,
   type ErrorCode,
   type Exchange,
@@ -30,9 +26,9 @@ import {
   type MemberChange,
   type Operation,
   type OperationKind,
+  type ResourceType,
 } from './types.js';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_REASON = 1000;
 const UNPARSED_BODY = '[body not kept: longer than scimtap parses]';
 
@@ -47,113 +43,21 @@ export function classify(exchange: Exchange, options: ClassifyOptions): Operatio
 // ---------------------------------------------------------------------------------------------------------
 // the classifier
 
-const SKIPPED_BODY_KEYS = new Set(['schemas', 'id', 'meta']);
-
+/** Reads the exchange (reading.ts), judges it, and records who it is about, what it changed, what is kept. */
 function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
   const capture = options?.capture === 'full' || options?.capture === 'none' ? options.capture : 'redacted';
   const isRedacted = createRedactor(Array.isArray(options?.redact) ? options.redact : undefined);
   const showSecrets = capture === 'full';
-
-  const method = String(ex.method ?? '')
-    .trim()
-    .toUpperCase();
-  // A request scimtap refused itself (a dot-segment path) never reached the app: it is about no resource.
-  const refused = ex.failure === 'Refused';
-  const target: Target = refused
-    ? { resourceType: 'Other', id: null, extra: false }
-    : parseTarget(ex.path ?? '');
-  const params = parseQuery(ex.query ?? '');
-  const httpStatus = Number.isInteger(ex.httpStatus) ? (ex.httpStatus as number) : null;
   const captureLimit =
     typeof options?.captureLimitBytes === 'number' && options.captureLimitBytes > 0
       ? options.captureLimitBytes
       : DEFAULT_CAPTURE_LIMIT;
-  const req = readBody(
-    ex.requestBody,
-    num(ex.requestBytes),
-    ex.requestTruncated === true,
-    ex.requestContentEncoding,
-    ex.requestContentType,
-    captureLimit,
-  );
-  const res = readBody(
-    ex.responseBody,
-    num(ex.responseBytes),
-    ex.responseTruncated === true,
-    ex.responseContentEncoding,
-    ex.responseContentType,
-    captureLimit,
-  );
-  const { resourceType } = target;
-  const isUserOrGroup = resourceType === 'User' || resourceType === 'Group';
-  const isSearch = target.id !== null && target.id.toLowerCase() === '.search';
-  const ops = method === 'PATCH' ? patchOps(req.json) : [];
-  const resList = res.parsed ? asListResponse(res.json) : null;
-
-  // --- operation
-  let filterText: string | null = null;
-  let operation: OperationKind = 'other';
-  if (target.extra || method === '') {
-    operation = 'other';
-  } else if (
-    resourceType === 'Schema' ||
-    resourceType === 'ResourceType' ||
-    resourceType === 'ServiceProviderConfig'
-  ) {
-    operation = method === 'GET' ? 'schemaDiscovery' : 'other';
-  } else if (isUserOrGroup) {
-    if (isSearch) {
-      // POST .../Users/.search (RFC 7644 §3.4.3) is a query with the filter in the body
-      if (method === 'POST') {
-        filterText = asText(getKey(req.json, 'filter'));
-        operation = 'lookup';
-      }
-    } else if (method === 'GET') {
-      const f = params.get('filter');
-      filterText = f !== undefined && f.trim() !== '' ? f : null;
-      operation = target.id !== null ? 'read' : filterText !== null ? 'lookup' : 'list';
-    } else if (method === 'POST') {
-      operation = target.id === null ? 'create' : 'other';
-    } else if (method === 'PUT' && target.id !== null) {
-      // a full replace that switches the account off is what Entra would call a disable
-      operation = asBool(getKey(req.json, 'active')) === false ? 'disable' : 'update';
-    } else if (method === 'PATCH' && target.id !== null) {
-      operation = patchKind(resourceType, ops);
-    } else if (method === 'DELETE' && target.id !== null) {
-      operation = 'delete';
-    }
-  }
-  // What scimtap gave up on (issue 10), said in the reason; the forwarded bytes are never affected.
-  const unparsed: string[] = [];
-  if (filterText !== null && filterText.length > MAX_FILTER_CHARS) unparsed.push(unparsedNote('filter'));
-  const filter = filterText !== null ? parseFilter(filterText) : null;
-  // Entra's probe filters on a random GUID; a GUID that matches a resource is a real lookup (e.g. objectId
-  // used as the matching attribute), because a random probe value never matches.
-  if (
-    operation === 'lookup' &&
-    filter?.op === 'eq' &&
-    filter.value !== null &&
-    GUID.test(filter.value.trim()) &&
-    !(resList && resList.resources.length > 0)
-  ) {
-    operation = 'testConnection';
-  }
-  const isFilterQuery = operation === 'lookup' || operation === 'testConnection';
+  const r = readExchange(ex, captureLimit);
+  const { httpStatus, operation, req, res } = r;
+  const { resourceType } = r.target;
 
   // --- status and error code
-  const verdict = judge({
-    ex,
-    httpStatus,
-    operation,
-    isFilterQuery,
-    isUserOrGroup,
-    method,
-    res,
-    resList,
-    params,
-    filter,
-    req,
-  });
+  const verdict = judge(r);
   let reason = verdict.reason;
   let scimType: string | null = null;
   if (verdict.status === 'failure' && verdict.fromHttp) {
@@ -162,87 +66,29 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     reason = info.detail ?? reason;
   }
   // Secrets this exchange carried, wherever the app echoes them back (an error detail, an HTML error page).
-  const scrub = exchangeScrubber(ex, req, filterText, isRedacted, showSecrets);
+  const scrub = exchangeScrubber(ex, req, r.filterText, isRedacted, showSecrets);
   if (reason !== null && !showSecrets) reason = scrubText(reason, isRedacted);
   if (reason !== null) reason = scrub(reason);
   if (reason !== null && reason.length > MAX_REASON) reason = `${reason.slice(0, MAX_REASON)}…`;
 
   // --- identity
-  const identityType: IdentityType | null =
-    operation === 'testConnection'
-      ? null
-      : resourceType === 'User'
-        ? 'User'
-        : resourceType === 'Group'
-          ? 'Group'
-          : null;
+  const identityType = identityTypeOf(operation, resourceType);
   let identity: string | null = null;
   let externalId: string | null = null;
   let targetId: string | null = null;
   if (identityType !== null) {
     const idAttr = identityType === 'User' ? 'username' : 'displayname';
-    // 1. the request: POST/PUT bodies, PATCH ops that set the attribute
-    if ((method === 'POST' && operation === 'create') || method === 'PUT') {
-      identity = asText(getKey(req.json, idAttr));
-      externalId = asText(getKey(req.json, 'externalId'));
-    } else if (method === 'PATCH') {
-      identity = patchValue(ops, idAttr);
-      externalId = patchValue(ops, 'externalid');
-    }
-    // 2. the filter of a lookup
-    if (filter?.op === 'eq' && filter.value !== null) {
-      const a = attrName(filter.attribute);
-      if (a === idAttr) identity ??= filter.value;
-      if (a === 'externalid') externalId ??= filter.value;
-      if (a === 'id') targetId = filter.value;
-    }
-    // 3. the path, else the resource the app answered with
-    if (target.id !== null && !isSearch) targetId = target.id;
-    if (httpStatus !== null && httpStatus >= 200 && httpStatus < 300 && res.parsed) {
-      const resource = isFilterQuery || operation === 'list' ? singleResource(resList) : res.json;
-      if (isObject(resource)) {
-        identity ??= asText(getKey(resource, idAttr));
-        externalId ??= asText(getKey(resource, 'externalId'));
-        targetId ??= asText(getKey(resource, 'id'));
-      }
-    }
+    const matched = matchedAttribute(r.filter);
+    const answered = answeredResource(r);
+    identity = identifyingValue(r, idAttr, idAttr, matched, answered);
+    externalId = identifyingValue(r, 'externalId', 'externalid', matched, answered);
+    targetId = targetIdOf(r, matched, answered);
   }
 
   // --- modified properties and members
-  const props = new PropertyList(isRedacted, showSecrets);
-  let members: MemberChange[] = [];
-  if ((operation === 'create' || method === 'PUT') && isUserOrGroup && isObject(req.json)) {
-    for (const [k, v] of Object.entries(req.json)) {
-      if (!SKIPPED_BODY_KEYS.has(k.toLowerCase())) props.addFlattened(k, v);
-    }
-    const m = getKey(req.json, 'members');
-    if (resourceType === 'Group' && Array.isArray(m) && (method === 'PUT' || m.length > 0)) {
-      members = [{ op: method === 'PUT' ? 'replace' : 'add', ids: memberIds(m) }];
-    }
-  } else if (method === 'PATCH' && isUserOrGroup) {
-    for (const o of ops) {
-      if (o.path !== null) props.addFlattened(o.path, o.hasValue ? o.value : null);
-      else if (isObject(o.value)) for (const [k, v] of Object.entries(o.value)) props.addFlattened(k, v);
-    }
-    if (resourceType === 'Group') {
-      members = mergeMembers(ops.map(memberChangeOf).filter((c): c is MemberChange => c !== null));
-    }
-  }
-
-  // --- captured bodies
-  const bodyOut = (b: CapturedBody): string | null => {
-    if (capture === 'none' || b.text === null || b.text === '') return null;
-    if (b.unparsed === 'long') return UNPARSED_BODY;
-    const kept = scrub(showSecrets ? b.text : redactBodyText(b.text, isRedacted), b.truncated);
-    // an inflated body is kept to the capture limit, like any other
-    return kept.length > captureLimit ? `${kept.slice(0, captureLimit)}…` : kept;
-  };
-  const opt = (v: string | null) => (v === null ? null : scrub(v));
-  if (props.overlong) unparsed.push(unparsedNote('attribute'));
-  if (req.unparsed) unparsed.push(unparsedNote('request body', req.unparsed));
-  if (res.unparsed) unparsed.push(unparsedNote('response body', res.unparsed));
-  if (unparsed.length > 0)
-    reason = reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
+  const props = modifiedProperties(r, isRedacted, showSecrets);
+  const members = memberChanges(r);
+  reason = withUnparsedNotes(reason, r, props);
 
   return {
     time: num(ex.startedAt),
@@ -256,11 +102,11 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     provisioningAction: provisioningActionOf[operation],
     status: verdict.status,
     identityType,
-    identity: opt(identity),
-    externalId: opt(externalId),
-    targetId: opt(targetId),
+    identity: scrubOrNull(scrub, identity),
+    externalId: scrubOrNull(scrub, externalId),
+    targetId: scrubOrNull(scrub, targetId),
     errorCode: verdict.errorCode,
-    scimType: opt(scimType),
+    scimType: scrubOrNull(scrub, scimType),
     reason,
     modifiedProperties: scrub.active
       ? props.items.map((p) => ({ ...p, name: scrub(p.name), value: scrub(p.value) }))
@@ -271,9 +117,134 @@ function classifyExchange(ex: Exchange, options: ClassifyOptions): Operation {
     tokenFingerprint: ex.tokenFingerprint ?? null,
     clientIp: ex.clientIp ?? null,
     userAgent: typeof ex.userAgent === 'string' ? scrub(ex.userAgent) : null,
-    requestBody: bodyOut(req),
-    responseBody: bodyOut(res),
+    requestBody: keptBody(req, capture, scrub, isRedacted, showSecrets, captureLimit),
+    responseBody: keptBody(res, capture, scrub, isRedacted, showSecrets, captureLimit),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// who it is about, and what it changed
+
+/** Whom the exchange is about: a user or a group, but not Entra's connection test (its GUID names no one). */
+function identityTypeOf(operation: OperationKind, resourceType: ResourceType): IdentityType | null {
+  if (operation === 'testConnection') return null;
+  return resourceType === 'User' ? 'User' : resourceType === 'Group' ? 'Group' : null;
+}
+
+/** The attribute an equality filter matched on (lower-cased), if the query had one. */
+function matchedAttribute(filter: Comparison | null): string | null {
+  return filter?.op === 'eq' && filter.value !== null ? attrName(filter.attribute) : null;
+}
+
+/** The user or group a successful answer carried: its body, or a query's single result. */
+function answeredResource(r: Reading): Json | null {
+  const s = r.httpStatus;
+  if (s === null || s < 200 || s >= 300 || !r.res.parsed) return null;
+  const resource = r.isFilterQuery || r.operation === 'list' ? singleResource(r.resList) : r.res.json;
+  return isObject(resource) ? resource : null;
+}
+
+/**
+ * An identifying attribute (`key` as in a body, `attr` lower-cased as PATCH paths and filters are compared):
+ * what the request set, else what an equality filter matched, else what the app answered with.
+ */
+function identifyingValue(
+  r: Reading,
+  key: string,
+  attr: string,
+  matched: string | null,
+  answered: Json | null,
+): string | null {
+  return (
+    requestedValue(r, key, attr) ??
+    (matched === attr ? r.filter!.value : null) ??
+    (answered !== null ? asText(getKey(answered, key)) : null)
+  );
+}
+
+/** What the request itself set: the attribute of a POST (create) or PUT body, or what a PATCH sets it to. */
+function requestedValue(r: Reading, key: string, attr: string): string | null {
+  if ((r.method === 'POST' && r.operation === 'create') || r.method === 'PUT') {
+    return asText(getKey(r.req.json, key));
+  }
+  return r.method === 'PATCH' ? patchValue(r.ops, attr) : null;
+}
+
+/** The resource's id: from the path, else what an equality filter on `id` matched, else the app's answer. */
+function targetIdOf(r: Reading, matched: string | null, answered: Json | null): string | null {
+  return (
+    (r.target.id !== null && !r.isSearch ? r.target.id : null) ??
+    (matched === 'id' ? r.filter!.value : null) ??
+    (answered !== null ? asText(getKey(answered, 'id')) : null)
+  );
+}
+
+const SKIPPED_BODY_KEYS = new Set(['schemas', 'id', 'meta']);
+
+/** The attributes a create, a PUT or a PATCH of a user or group sets. */
+function modifiedProperties(r: Reading, isRedacted: Redactor, showSecrets: boolean): PropertyList {
+  const props = new PropertyList(isRedacted, showSecrets);
+  const { method, req } = r;
+  if ((r.operation === 'create' || method === 'PUT') && r.isUserOrGroup && isObject(req.json)) {
+    for (const [k, v] of Object.entries(req.json)) {
+      if (!SKIPPED_BODY_KEYS.has(k.toLowerCase())) props.addFlattened(k, v);
+    }
+  } else if (method === 'PATCH' && r.isUserOrGroup) {
+    for (const o of r.ops) {
+      if (o.path !== null) props.addFlattened(o.path, o.hasValue ? o.value : null);
+      else if (isObject(o.value)) for (const [k, v] of Object.entries(o.value)) props.addFlattened(k, v);
+    }
+  }
+  return props;
+}
+
+/** The members a create, a PUT or a PATCH of a group adds, removes or replaces. */
+function memberChanges(r: Reading): MemberChange[] {
+  const { method, req } = r;
+  if (r.target.resourceType !== 'Group') return [];
+  if ((r.operation === 'create' || method === 'PUT') && isObject(req.json)) {
+    const m = getKey(req.json, 'members');
+    if (Array.isArray(m) && (method === 'PUT' || m.length > 0)) {
+      return [{ op: method === 'PUT' ? 'replace' : 'add', ids: memberIds(m) }];
+    }
+  } else if (method === 'PATCH') {
+    return mergeMembers(r.ops.map(memberChangeOf).filter((c): c is MemberChange => c !== null));
+  }
+  return [];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// what is kept
+
+/** What scimtap gave up on (issue 10), said in the reason; the forwarded bytes are never affected. */
+function withUnparsedNotes(reason: string | null, r: Reading, props: PropertyList): string | null {
+  const unparsed: string[] = [];
+  if (r.filterText !== null && r.filterText.length > MAX_FILTER_CHARS) unparsed.push(unparsedNote('filter'));
+  if (props.overlong) unparsed.push(unparsedNote('attribute'));
+  if (r.req.unparsed) unparsed.push(unparsedNote('request body', r.req.unparsed));
+  if (r.res.unparsed) unparsed.push(unparsedNote('response body', r.res.unparsed));
+  if (unparsed.length === 0) return reason;
+  return reason === null ? unparsed.join('; ') : `${reason}; ${unparsed.join('; ')}`;
+}
+
+/** A captured body as recorded: nothing, a note that it was too long to parse, or its text, scrubbed. */
+function keptBody(
+  b: CapturedBody,
+  capture: CaptureMode,
+  scrub: Scrubber,
+  isRedacted: Redactor,
+  showSecrets: boolean,
+  captureLimit: number,
+): string | null {
+  if (capture === 'none' || b.text === null || b.text === '') return null;
+  if (b.unparsed === 'long') return UNPARSED_BODY;
+  const kept = scrub(showSecrets ? b.text : redactBodyText(b.text, isRedacted), b.truncated);
+  // an inflated body is kept to the capture limit, like any other
+  return kept.length > captureLimit ? `${kept.slice(0, captureLimit)}…` : kept;
+}
+
+function scrubOrNull(scrub: Scrubber, v: string | null): string | null {
+  return v === null ? null : scrub(v);
 }
 
 /**

@@ -43,36 +43,157 @@ const frame = (obj: boolean, secret: boolean, owner: Frame | null): Frame => ({
 
 /** `form`: the body is `application/x-www-form-urlencoded`; otherwise it is read as (possibly broken) JSON. */
 export function createSecretSniffer(isRedacted: Redactor, form: boolean): SecretSniffer {
-  return form ? formSniffer(isRedacted) : jsonSniffer(isRedacted);
+  return form ? formSniffer(isRedacted) : new JsonSniffer(isRedacted);
 }
 
-function jsonSniffer(isRedacted: Redactor): SecretSniffer {
-  const found = new Set<string>();
-  const stack: Frame[] = [frame(false, false, null)];
-  let deeper = 0; // containers past MAX_DEPTH, counted only
-  const buf = Buffer.alloc(MAX_VALUE);
-  let len = 0;
-  let inString = false;
-  let escaped = false;
-  let inBare = false;
+/** Whitespace and JSON punctuation: what ends a bare value (a number, `true`, or anything unquoted). */
+function isDelimiter(c: number): boolean {
+  return (
+    c === 0x20 ||
+    c === 0x0a ||
+    c === 0x0d ||
+    c === 0x09 ||
+    c === 0x2c ||
+    c === 0x3a ||
+    c === 0x7b ||
+    c === 0x7d ||
+    c === 0x5b ||
+    c === 0x5d ||
+    c === 0x22
+  );
+}
 
-  const emit = (v: string) => {
-    if (v.length > 0 && found.size < MAX_VALUES) found.add(v);
-  };
-  const text = (quoted: boolean): string => {
-    const raw = buf.toString('utf8', 0, len);
+/** The JSON reader: a byte-at-a-time tokenizer (`push`, `structure`) feeding a stack of open containers. */
+class JsonSniffer implements SecretSniffer {
+  private readonly isRedacted: Redactor;
+  private readonly found = new Set<string>();
+  private readonly stack: Frame[] = [frame(false, false, null)];
+  private deeper = 0; // containers past MAX_DEPTH, counted only
+  private readonly buf = Buffer.alloc(MAX_VALUE);
+  private len = 0;
+  private inString = false;
+  private escaped = false;
+  private inBare = false;
+
+  constructor(isRedacted: Redactor) {
+    this.isRedacted = isRedacted;
+  }
+
+  push(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 0x5c) this.escaped = true;
+        else if (c === 0x22) {
+          this.inString = false;
+          this.endString();
+          continue;
+        }
+        if (this.len < MAX_VALUE) this.buf[this.len++] = c;
+        continue;
+      }
+      const delimiter = isDelimiter(c);
+      if (this.inBare) {
+        if (!delimiter) {
+          if (this.len < MAX_VALUE) this.buf[this.len++] = c;
+          continue;
+        }
+        this.endBare();
+      }
+      this.structure(c, delimiter);
+    }
+  }
+
+  values(): string[] {
+    // a value still being read when the body ended is cut, but it is what the app got
+    const out = new Set(this.found);
+    if ((this.inString || this.inBare) && this.len > 0) {
+      const f = this.top();
+      if (f.secret || this.keyIsRedacted(f)) out.add(this.text(this.inString));
+    }
+    return [...out];
+  }
+
+  /** a byte outside strings and bare values: punctuation, whitespace, or the start of either */
+  private structure(c: number, delimiter: boolean): void {
+    switch (c) {
+      case 0x22:
+        this.inString = true;
+        this.len = 0;
+        break;
+      case 0x3a: {
+        const f = this.top();
+        if (f.obj && f.expect === 1) f.expect = 2;
+        break;
+      }
+      case 0x2c: {
+        const f = this.top();
+        if (f.obj) {
+          f.expect = 0;
+          f.key = '';
+        }
+        break;
+      }
+      case 0x7b:
+        this.open(true);
+        break;
+      case 0x5b:
+        this.open(false);
+        break;
+      case 0x7d:
+      case 0x5d:
+        this.close();
+        break;
+      default:
+        if (!delimiter) {
+          this.inBare = true;
+          this.len = 0;
+          this.buf[this.len++] = c;
+        }
+    }
+  }
+
+  private endString(): void {
+    const f = this.top();
+    const isKey = f.obj && f.expect === 0;
+    const v = isKey && this.len > MAX_KEY ? '' : this.text(true);
+    this.len = 0;
+    this.scalar(v, true);
+  }
+
+  private endBare(): void {
+    this.inBare = false;
+    const v = this.text(false);
+    this.len = 0;
+    if (v !== 'true' && v !== 'false' && v !== 'null') this.scalar(v, false);
+  }
+
+  private emit(v: string): void {
+    if (v.length > 0 && this.found.size < MAX_VALUES) this.found.add(v);
+  }
+
+  private text(quoted: boolean): string {
+    const raw = this.buf.toString('utf8', 0, this.len);
     if (!quoted) return raw;
     try {
       return JSON.parse(`"${raw}"`) as string;
     } catch {
       return raw;
     }
-  };
-  const top = () => stack[stack.length - 1];
-  const keyIsRedacted = (f: Frame) => f.obj && f.key !== '' && isRedacted(f.key);
-  const scalar = (v: string, quoted: boolean) => {
-    const f = top();
-    if (deeper > 0) return;
+  }
+
+  private top(): Frame {
+    return this.stack[this.stack.length - 1];
+  }
+
+  private keyIsRedacted(f: Frame): boolean {
+    return f.obj && f.key !== '' && this.isRedacted(f.key);
+  }
+
+  private scalar(v: string, quoted: boolean): void {
+    const f = this.top();
+    if (this.deeper > 0) return;
     if (f.obj && f.expect !== 2) {
       if (quoted && f.expect === 0) {
         f.key = v;
@@ -80,131 +201,41 @@ function jsonSniffer(isRedacted: Redactor): SecretSniffer {
       }
       return;
     }
-    if (f.secret || keyIsRedacted(f)) emit(v);
+    if (f.secret || this.keyIsRedacted(f)) this.emit(v);
     else if (f.obj && f.key.toLowerCase() === 'value') {
-      if (f.pathRedacted) emit(v);
+      if (f.pathRedacted) this.emit(v);
       else if (f.provisional.length < MAX_PROVISIONAL) f.provisional.push(v);
     } else if (f.owner) {
-      if (f.owner.pathRedacted) emit(v);
+      if (f.owner.pathRedacted) this.emit(v);
       else if (f.owner.provisional.length < MAX_PROVISIONAL) f.owner.provisional.push(v);
     }
-    if (f.obj && quoted && f.key.toLowerCase() === 'path' && isRedacted(v)) {
+    if (f.obj && quoted && f.key.toLowerCase() === 'path' && this.isRedacted(v)) {
       f.pathRedacted = true;
-      for (const p of f.provisional) emit(p);
+      for (const p of f.provisional) this.emit(p);
     }
     if (f.obj) f.expect = 3;
-  };
-  const open = (obj: boolean) => {
-    const f = top();
-    if (deeper > 0 || stack.length >= MAX_DEPTH) {
-      deeper++;
+  }
+
+  private open(obj: boolean): void {
+    const f = this.top();
+    if (this.deeper > 0 || this.stack.length >= MAX_DEPTH) {
+      this.deeper++;
       return;
     }
     const inValue = f.obj && f.expect === 2;
-    const secret = f.secret || (inValue && keyIsRedacted(f));
+    const secret = f.secret || (inValue && this.keyIsRedacted(f));
     const owner = inValue && f.key.toLowerCase() === 'value' ? f : f.owner;
     if (f.obj) f.expect = 3;
-    stack.push(frame(obj, secret, owner));
-  };
-  const close = () => {
-    if (deeper > 0) {
-      deeper--;
+    this.stack.push(frame(obj, secret, owner));
+  }
+
+  private close(): void {
+    if (this.deeper > 0) {
+      this.deeper--;
       return;
     }
-    if (stack.length > 1) stack.pop();
-  };
-  const endBare = () => {
-    inBare = false;
-    const v = text(false);
-    len = 0;
-    if (v !== 'true' && v !== 'false' && v !== 'null') scalar(v, false);
-  };
-
-  return {
-    push(chunk) {
-      for (let i = 0; i < chunk.length; i++) {
-        const c = chunk[i];
-        if (inString) {
-          if (escaped) escaped = false;
-          else if (c === 0x5c) escaped = true;
-          else if (c === 0x22) {
-            inString = false;
-            const f = top();
-            const isKey = f.obj && f.expect === 0;
-            const v = isKey && len > MAX_KEY ? '' : text(true);
-            len = 0;
-            scalar(v, true);
-            continue;
-          }
-          if (len < MAX_VALUE) buf[len++] = c;
-          continue;
-        }
-        const delimiter =
-          c === 0x20 ||
-          c === 0x0a ||
-          c === 0x0d ||
-          c === 0x09 ||
-          c === 0x2c ||
-          c === 0x3a ||
-          c === 0x7b ||
-          c === 0x7d ||
-          c === 0x5b ||
-          c === 0x5d ||
-          c === 0x22;
-        if (inBare) {
-          if (!delimiter) {
-            if (len < MAX_VALUE) buf[len++] = c;
-            continue;
-          }
-          endBare();
-        }
-        switch (c) {
-          case 0x22:
-            inString = true;
-            len = 0;
-            break;
-          case 0x3a: {
-            const f = top();
-            if (f.obj && f.expect === 1) f.expect = 2;
-            break;
-          }
-          case 0x2c: {
-            const f = top();
-            if (f.obj) {
-              f.expect = 0;
-              f.key = '';
-            }
-            break;
-          }
-          case 0x7b:
-            open(true);
-            break;
-          case 0x5b:
-            open(false);
-            break;
-          case 0x7d:
-          case 0x5d:
-            close();
-            break;
-          default:
-            if (!delimiter) {
-              inBare = true;
-              len = 0;
-              buf[len++] = c;
-            }
-        }
-      }
-    },
-    values() {
-      // a value still being read when the body ended is cut, but it is what the app got
-      const out = new Set(found);
-      if ((inString || inBare) && len > 0) {
-        const f = top();
-        if (f.secret || keyIsRedacted(f)) out.add(text(inString));
-      }
-      return [...out];
-    },
-  };
+    if (this.stack.length > 1) this.stack.pop();
+  }
 }
 
 function formSniffer(isRedacted: Redactor): SecretSniffer {

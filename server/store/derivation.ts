@@ -100,17 +100,37 @@ export function writeCursor(db: Db, id: number): void {
   metaTable(db).set(cursorKey, String(id));
 }
 
-export function createDerivation({ db, stages, batchSize = 500 }: DerivationOptions): Derivation {
-  const sqlite = db.$client;
-  // Bodies are not read: no stage looks at them, and they are most of the bytes.
-  const select =
-    sqlite.prepare(`select id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
+/**
+ * One batch of the log after the cursor, in id order. Bodies are not read: no stage looks at them, and they are
+ * most of the bytes.
+ */
+const selectAfterCursor = `select id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
     http_status as httpStatus, resource_type as resourceType, operation, provisioning_action as provisioningAction,
     status, identity_type as identityType, identity, external_id as externalId, target_id as targetId,
     error_code as errorCode, scim_type as scimType, reason, modified_properties as modifiedProperties, members,
     request_bytes as requestBytes, response_bytes as responseBytes, token_fingerprint as tokenFingerprint,
     client_ip as clientIp, user_agent as userAgent, client_kind as clientKind
-    from operations where id > ? order by id limit ?`);
+    from operations where id > ? order by id limit ?`;
+
+/** A row of the log as the stages take it: not labelled yet, without its bodies. */
+function toStoredOperation(r: OperationRow): StoredOperation {
+  return {
+    ...r,
+    modifiedProperties: parseArray(r.modifiedProperties),
+    members: parseArray(r.members),
+    // Derived afresh, also by a rebuild: the stages assign cycle and identity.
+    cycleId: null,
+    identityId: null,
+    requestBody: null,
+    responseBody: null,
+    requestTruncated: false,
+    responseTruncated: false,
+  };
+}
+
+export function createDerivation({ db, stages, batchSize = 500 }: DerivationOptions): Derivation {
+  const sqlite = db.$client;
+  const select = sqlite.prepare(selectAfterCursor);
   const assign = sqlite.prepare(
     'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
   );
@@ -132,20 +152,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
   const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
     const rows = select.all(after, batchSize) as OperationRow[];
     if (rows.length === 0) return [];
-    const ops = rows.map(
-      (r): StoredOperation => ({
-        ...r,
-        modifiedProperties: parseArray(r.modifiedProperties),
-        members: parseArray(r.members),
-        // Derived afresh, also by a rebuild: the stages assign cycle and identity.
-        cycleId: null,
-        identityId: null,
-        requestBody: null,
-        responseBody: null,
-        requestTruncated: false,
-        responseTruncated: false,
-      }),
-    );
+    const ops = rows.map(toStoredOperation);
     const named = rows.map((r) => r.identity);
     for (const stage of stages) stage.beforeInsert?.(ops);
     for (let i = 0; i < ops.length; i++) {

@@ -97,36 +97,10 @@ const handoffBatch = 512;
 /** A synchronous call (flush) waits at most this long for the worker. */
 const syncTimeoutMs = 15_000;
 
-export function startLogThread({
-  dbPath,
-  classify,
-  cycles,
-  maxQueue = 100_000,
-  walLimitBytes,
-  handoffMs = 10,
-  clock = Date.now,
-  onDerived,
-  onError,
-  onDerivationError,
-}: LogThreadOptions): LogThread {
-  const signal = new Int32Array(new SharedArrayBuffer(4));
-  const lock = new Int32Array(new SharedArrayBuffer(8));
-  const { port1: reply, port2: workerReply } = new MessageChannel();
-  const { port1: events, port2: workerEvents } = new MessageChannel();
-  const data: LogWorkerData = {
-    dbPath,
-    classify,
-    cycles,
-    maxQueue,
-    walLimitBytes,
-    signal,
-    lock,
-    reply: workerReply,
-    events: workerEvents,
-  };
+export function startLogThread(options: LogThreadOptions): LogThread {
+  const { maxQueue = 100_000, handoffMs = 10, clock = Date.now } = options;
+  const { worker, signal, lock, reply, events } = openWorker(options, maxQueue, onDeath);
   const turn = writeTurn(lock, TURN_MAIN);
-  const worker = spawnWorker(data, [workerReply, workerEvents]);
-  worker.unref();
 
   let pending: Exchange[] = [];
   /** exchanges posted to the worker; the worker reports how many it has received */
@@ -138,64 +112,24 @@ export function startLogThread({
   let w: WorkerStats = { ...idleRecorderStats(), received: 0 };
   const backlog = () => pending.length + (posted - w.received) + w.queued;
 
-  let started: () => void = () => {};
-  let failedToStart: (err: Error) => void = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    started = resolve;
-    failedToStart = reject;
+  const { promise: ready, resolve: started, reject: failedToStart } = deferred();
+  const drainEvents = listen(events, options, started, (stats) => {
+    w = stats;
   });
-  // One port for everything the worker says, in the order it said it: the rows of a batch arrive before the
-  // counts that include it, so whoever sees `written` move finds detection and metrics fed too.
-  function onEvent(message: FromLogWorker): void {
-    switch (message.type) {
-      case 'ready':
-        started();
-        break;
-      case 'derived':
-        onDerived?.(message.ops);
-        break;
-      case 'derivationError':
-        onDerivationError?.(message.message);
-        break;
-      case 'error':
-        w = message.stats;
-        onError?.(Object.assign(new Error(message.message), { code: message.code }), message.retryable);
-        break;
-      case 'stats':
-        w = message.stats;
-    }
-  }
-  events.on('message', onEvent);
-  events.unref();
-  /** After a synchronous call: take what the worker said before answering, now, in order. */
-  function drainEvents(): void {
-    for (let m = receiveMessageOnPort(events); m; m = receiveMessageOnPort(events)) onEvent(m.message);
-  }
-  const onDeath = (reason: string) => {
+  function onDeath(reason: string): void {
     dead ??= reason;
     // A thread that ended mid-write holds the turn forever otherwise.
     turn.release();
     failedToStart(new Error(reason));
     clearInterval(timer);
-  };
-  worker.on('error', (err) => {
-    onDeath(err.message);
-    onError?.(err, false);
-  });
-  worker.on('exit', (code) => onDeath(`the log writer thread exited (${code})`));
+  }
 
   function handOff(): void {
     if (pending.length === 0 || dead) return;
     const exchanges = pending;
     pending = [];
     posted += exchanges.length;
-    // A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and
-    // a message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied.
-    const transfer: ArrayBuffer[] = [];
-    for (const e of exchanges) {
-      e.requestBody = own(e.requestBody, transfer);
-      e.responseBody = own(e.responseBody, transfer);
-    }
+    const transfer = ownBodies(exchanges);
     worker.postMessage({ type: 'record', exchanges } satisfies ToLogWorker, transfer);
   }
   const timer = setInterval(handOff, handoffMs);
@@ -210,20 +144,6 @@ export function startLogThread({
     if (Atomics.wait(signal, 0, 0, timeoutMs) === 'timed-out') return undefined;
     drainEvents();
     return receiveMessageOnPort(reply)?.message;
-  }
-
-  function stats(): RecorderStats {
-    const failing = w.failing || dead !== null;
-    return {
-      queued: backlog(),
-      written: w.written,
-      dropped: dropped + w.dropped,
-      writeErrors: w.writeErrors,
-      failing,
-      lastError: dead ?? w.lastError,
-      lastErrorAt: w.lastErrorAt,
-      lastDropAt: Math.max(lastDropAt ?? 0, w.lastDropAt ?? 0) || null,
-    };
   }
 
   return {
@@ -247,7 +167,7 @@ export function startLogThread({
     reload() {
       Atomics.add(lock, LockWord.reload, 1);
     },
-    stats,
+    stats: () => recorderStats(w, backlog(), dropped, lastDropAt, dead),
     start() {},
     stop({ deadlineMs = 5_000 } = {}) {
       if (stopped) return 0;
@@ -278,6 +198,121 @@ export function startLogThread({
       turn.release();
     },
   };
+}
+
+/**
+ * The worker, started on `options`' database, and this side's ends of what it shares with it. `onDeath` hears of
+ * its end, whatever the cause.
+ */
+function openWorker(options: LogThreadOptions, maxQueue: number, onDeath: (reason: string) => void) {
+  const { dbPath, classify, cycles, walLimitBytes } = options;
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const lock = new Int32Array(new SharedArrayBuffer(8));
+  const { port1: reply, port2: workerReply } = new MessageChannel();
+  const { port1: events, port2: workerEvents } = new MessageChannel();
+  const data: LogWorkerData = {
+    dbPath,
+    classify,
+    cycles,
+    maxQueue,
+    walLimitBytes,
+    signal,
+    lock,
+    reply: workerReply,
+    events: workerEvents,
+  };
+  const worker = spawnWorker(data, [workerReply, workerEvents]);
+  worker.unref();
+  worker.on('error', (err) => {
+    onDeath(err.message);
+    options.onError?.(err, false);
+  });
+  worker.on('exit', (code) => onDeath(`the log writer thread exited (${code})`));
+  return { worker, signal, lock, reply, events };
+}
+
+/** A promise and the functions that settle it (Promise.withResolvers, which Node 20 lacks). */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
+  let resolve: () => void = () => {};
+  let reject: (err: Error) => void = () => {};
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Hands what the worker says on `events` to the callbacks. One port for everything the worker says, in the order it
+ * said it: the rows of a batch arrive before the counts that include it, so whoever sees `written` move finds
+ * detection and metrics fed too. Returns the drain to run after a synchronous call: it takes what the worker
+ * said before answering, now, in order.
+ */
+function listen(
+  events: MessagePort,
+  { onDerived, onDerivationError, onError }: LogThreadOptions,
+  started: () => void,
+  setStats: (stats: WorkerStats) => void,
+): () => void {
+  const onEvent = (message: FromLogWorker): void => {
+    switch (message.type) {
+      case 'ready':
+        started();
+        break;
+      case 'derived':
+        onDerived?.(message.ops);
+        break;
+      case 'derivationError':
+        onDerivationError?.(message.message);
+        break;
+      case 'error':
+        setStats(message.stats);
+        onError?.(Object.assign(new Error(message.message), { code: message.code }), message.retryable);
+        break;
+      case 'stats':
+        setStats(message.stats);
+    }
+  };
+  events.on('message', onEvent);
+  events.unref();
+  return () => {
+    for (let m = receiveMessageOnPort(events); m; m = receiveMessageOnPort(events)) onEvent(m.message);
+  };
+}
+
+/** The recorder's stats: the worker's last report, and what this side dropped or saw die. */
+function recorderStats(
+  w: WorkerStats,
+  queued: number,
+  dropped: number,
+  lastDropAt: number | null,
+  dead: string | null,
+): RecorderStats {
+  const failing = w.failing || dead !== null;
+  return {
+    queued,
+    written: w.written,
+    dropped: dropped + w.dropped,
+    writeErrors: w.writeErrors,
+    failing,
+    lastError: dead ?? w.lastError,
+    lastErrorAt: w.lastErrorAt,
+    lastDropAt: Math.max(lastDropAt ?? 0, w.lastDropAt ?? 0) || null,
+  };
+}
+
+/**
+ * A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and a
+ * message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied: returns the
+ * buffers to transfer.
+ */
+function ownBodies(exchanges: Exchange[]): ArrayBuffer[] {
+  const transfer: ArrayBuffer[] = [];
+  for (const e of exchanges) {
+    e.requestBody = own(e.requestBody, transfer);
+    e.responseBody = own(e.responseBody, transfer);
+  }
+  return transfer;
 }
 
 /** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */

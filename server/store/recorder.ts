@@ -72,6 +72,88 @@ const codeOf = (err: unknown) => String((err as { code?: unknown })?.code ?? '')
 const isFull = (err: unknown) => codeOf(err).startsWith('SQLITE_FULL');
 const isBusy = (err: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(codeOf(err));
 
+/** A FIFO as an array and a head index: taking a batch never copies the rest of the queue. */
+class ExchangeQueue {
+  private items: Exchange[] = [];
+  private head = 0;
+
+  size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(exchange: Exchange): void {
+    this.items.push(exchange);
+  }
+
+  /** a copy of the first `n` (or fewer), still queued */
+  peek(n: number): Exchange[] {
+    return this.items.slice(this.head, this.head + n);
+  }
+
+  /** Dequeues the first `n`. The array is copied only once most of it is taken, so a long backlog is not. */
+  take(n: number): void {
+    this.head += n;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 4_096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** After a failure, back off so a broken disk does not cost a failed transaction every tick. */
+class Backoff {
+  private ms = 0;
+  private retryAt = 0;
+
+  /** 100 ms after the first failure, doubling up to a second */
+  failed(now: number): void {
+    this.ms = Math.min(1_000, this.ms ? this.ms * 2 : 100);
+    this.retryAt = now + this.ms;
+  }
+
+  succeeded(): void {
+    this.ms = 0;
+    this.retryAt = 0;
+  }
+
+  waiting(now: number): boolean {
+    return now < this.retryAt;
+  }
+}
+
+/** A failed write attempt, in the stats. */
+function countFailure(stats: RecorderStats, err: unknown, now: number): void {
+  stats.writeErrors++;
+  stats.failing = true;
+  stats.lastError = (err as Error)?.message ?? String(err);
+  stats.lastErrorAt = now;
+}
+
+/**
+ * On a full disk a batch is written in smaller pieces so that what fits lands: the largest prefix that fits,
+ * found by halving the piece after each SQLITE_FULL (at most log2(batch) failed transactions), in order.
+ * Returns how many were written; throws what is not a full disk.
+ */
+function writeWhatFits(write: RecorderOptions['write'], batch: Exchange[]): number {
+  let landed = 0;
+  let size = Math.ceil(batch.length / 2);
+  while (landed < batch.length) {
+    const piece = batch.slice(landed, landed + size);
+    try {
+      write(piece);
+      landed += piece.length;
+    } catch (err) {
+      if (!isFull(err)) throw err;
+      if (size === 1) break;
+      size = Math.ceil(size / 2);
+    }
+  }
+  return landed;
+}
+
 /**
  * A bounded in-memory queue written in batches (ARCHITECTURE §3). Recording never blocks or breaks forwarding:
  * when the database fails, the queue keeps what it can, drops are counted, and writing resumes by itself.
@@ -84,22 +166,17 @@ export function createRecorder({
   clock = Date.now,
   onError,
 }: RecorderOptions): Recorder {
-  // A FIFO as an array and a head index: taking a batch never copies the rest of the queue.
-  let queue: Exchange[] = [];
-  let head = 0;
-  const queued = () => queue.length - head;
+  const queue = new ExchangeQueue();
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
-  // After a failure, back off so a broken disk does not cost a failed transaction every tick.
-  let retryAt = 0;
-  let backoffMs = 0;
+  const backoff = new Backoff();
   let stopped = false;
   let lastFailure: unknown = null;
   const stats: RecorderStats = idleRecorderStats();
 
   function record(exchange: Exchange): void {
     // After stop nothing would ever write it: an exchange that finishes during shutdown is counted, not lost.
-    if (stopped || queued() >= maxQueue) {
+    if (stopped || queue.size() >= maxQueue) {
       stats.dropped++;
       stats.lastDropAt = clock();
       return;
@@ -107,54 +184,11 @@ export function createRecorder({
     queue.push(exchange);
   }
 
-  function take(n: number): void {
-    head += n;
-    if (head === queue.length) {
-      queue = [];
-      head = 0;
-    } else if (head > 4_096 && head * 2 > queue.length) {
-      queue = queue.slice(head);
-      head = 0;
-    }
-  }
-
-  /**
-   * On a full disk a batch is written in smaller pieces so that what fits lands: the largest prefix that fits,
-   * found by halving the piece after each SQLITE_FULL (at most log2(batch) failed transactions), in order.
-   * Returns how many were written; throws what is not a full disk.
-   */
-  function writeWhatFits(batch: Exchange[]): number {
-    let landed = 0;
-    let size = Math.ceil(batch.length / 2);
-    while (landed < batch.length) {
-      const piece = batch.slice(landed, landed + size);
-      try {
-        write(piece);
-        landed += piece.length;
-      } catch (err) {
-        if (!isFull(err)) throw err;
-        if (size === 1) break;
-        size = Math.ceil(size / 2);
-      }
-    }
-    return landed;
-  }
-
-  function noteFailure(err: unknown): void {
-    lastFailure = err;
-    stats.writeErrors++;
-    stats.failing = true;
-    stats.lastError = (err as Error)?.message ?? String(err);
-    stats.lastErrorAt = clock();
-    backoffMs = Math.min(1_000, backoffMs ? backoffMs * 2 : 100);
-    retryAt = clock() + backoffMs;
-  }
-
   /** Writes one batch; returns false when it should not go on (nothing left, or backing off). */
   function writeOne(force: boolean): boolean {
-    if (queued() === 0) return false;
-    if (!force && clock() < retryAt) return false;
-    const batch = queue.slice(head, head + maxBatch);
+    if (queue.size() === 0) return false;
+    if (!force && backoff.waiting(clock())) return false;
+    const batch = queue.peek(maxBatch);
     try {
       write(batch);
     } catch (err) {
@@ -162,13 +196,15 @@ export function createRecorder({
       let failure = err;
       if (isFull(err) && batch.length > 1) {
         try {
-          landed = writeWhatFits(batch);
+          landed = writeWhatFits(write, batch);
         } catch (other) {
           failure = other;
         }
       }
       const retryable = isRetryableWriteError(failure);
-      noteFailure(failure);
+      lastFailure = failure;
+      countFailure(stats, failure, clock());
+      backoff.failed(clock());
       onError?.(failure, retryable);
       if (landed > 0) {
         // Part of the batch landed: the rest did not fit. Counted as dropped rather than retried, so a disk that
@@ -176,23 +212,22 @@ export function createRecorder({
         stats.written += landed;
         stats.dropped += batch.length - landed;
         stats.lastDropAt = clock();
-        take(batch.length);
+        queue.take(batch.length);
         return false;
       }
       if (!retryable) {
         // A batch that fails for a non-transient reason would block the queue forever: count it lost.
         stats.dropped += batch.length;
         stats.lastDropAt = clock();
-        take(batch.length);
+        queue.take(batch.length);
         return true;
       }
       return false;
     }
     stats.written += batch.length;
     stats.failing = false;
-    backoffMs = 0;
-    retryAt = 0;
-    take(batch.length);
+    backoff.succeeded();
+    queue.take(batch.length);
     return true;
   }
 
@@ -203,7 +238,7 @@ export function createRecorder({
     }
     // One batch per turn of the event loop: the proxy's requests get served between batches, so a backlog
     // costs them at most one batch of delay, never the whole queue.
-    if (writeOne(false) && queued() > 0 && !continuation) {
+    if (writeOne(false) && queue.size() > 0 && !continuation) {
       continuation = setImmediate(() => {
         continuation = undefined;
         flush();
@@ -214,7 +249,7 @@ export function createRecorder({
   return {
     record,
     flush: () => flush(true),
-    stats: () => ({ ...stats, queued: queued() }),
+    stats: () => ({ ...stats, queued: queue.size() }),
     start() {
       if (timer) return;
       timer = setInterval(() => flush(), flushIntervalMs);
@@ -228,16 +263,16 @@ export function createRecorder({
       stopped = true;
       // Wall time, not `clock`: a test's frozen clock must not make shutdown wait forever.
       const deadline = performance.now() + deadlineMs;
-      while (queued() > 0 && performance.now() < deadline) {
+      while (queue.size() > 0 && performance.now() < deadline) {
         if (writeOne(true)) continue;
         // A lock held elsewhere may clear (each attempt waits busy_timeout); a full or broken disk will not.
         if (!isBusy(lastFailure)) break;
       }
-      const left = queued();
+      const left = queue.size();
       if (left > 0) {
         stats.dropped += left;
         stats.lastDropAt = clock();
-        take(left);
+        queue.take(left);
       }
       return left;
     },

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { Db } from './db.js';
 import type { IngestStage } from './ingest.js';
 import type { WriteTurn } from './log-thread.js';
+import { createPruner, noStorageCounters, pruneDeletes } from './storage-prune.js';
 
 // The storage budget (SCIMTAP_MAX_DB_MB, issue 10 §6). A flood of requests must not fill the disk: once the
 // database nears its budget, bodies go first (oldest first), then the oldest operations. SQLite never shrinks
@@ -90,7 +91,55 @@ export interface StorageGuardOptions {
 const checkEveryMs = 50;
 const checkEveryRows = 256;
 
-const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** What the database takes on disk: SQLite's page counts, and the size of the -wal file. */
+function diskUsage(sqlite: Db['$client'], path: string) {
+  const memory = path === ':memory:';
+  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+  const pageCount = sqlite.prepare('pragma page_count').pluck();
+  const freelist = sqlite.prepare('pragma freelist_count').pluck();
+  const walBytes = () => {
+    if (memory) return 0;
+    try {
+      return statSync(`${path}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
+  // The last good reading: on a deleted file SQLite cannot even read its page count (SQLITE_IOERR_FSTAT).
+  let lastPages = 0;
+  let lastFree = 0;
+  return {
+    walBytes,
+    /** the pages in use (not on the freelist), in bytes */
+    usedBytes: () => ((pageCount.get() as number) - (freelist.get() as number)) * pageSize,
+    /** StorageStats' sizes, from the last good reading of the page counts */
+    sizes(): Pick<StorageStats, 'fileBytes' | 'freeBytes' | 'walBytes' | 'totalBytes'> {
+      try {
+        lastPages = pageCount.get() as number;
+        lastFree = freelist.get() as number;
+      } catch {}
+      const pages = lastPages;
+      const free = lastFree;
+      const wal = walBytes();
+      return {
+        fileBytes: pages * pageSize,
+        freeBytes: free * pageSize,
+        walBytes: wal,
+        totalBytes: pages * pageSize + wal,
+      };
+    },
+  };
+}
+
+/** Whether the file at `path` is still the one opened: `missing` (deleted), `replaced`, or null. */
+function fileProblemAt(path: string, opened: { dev: number; ino: number }): StorageStats['fileProblem'] {
+  try {
+    const now = statSync(path);
+    return now.ino !== opened.ino || now.dev !== opened.dev ? 'replaced' : null;
+  } catch {
+    return 'missing';
+  }
+}
 
 export function createStorageGuard({
   db,
@@ -110,116 +159,17 @@ export function createStorageGuard({
   const plan = budgetPlan(budgetBytes);
   // When a WAL is reset after a checkpoint, SQLite truncates it to this instead of keeping its high-water size.
   sqlite.pragma(`journal_size_limit = ${plan.walLimitBytes}`);
-  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
-  const q = {
-    pageCount: sqlite.prepare('pragma page_count').pluck(),
-    freelist: sqlite.prepare('pragma freelist_count').pluck(),
-    // Both pick their victims oldest first from an index (bodies_time_idx, the rowid).
-    deleteBodies: sqlite.prepare(
-      'delete from bodies where operation_id in (select operation_id from bodies order by time limit ?)',
-    ),
-    oldestOperations: sqlite.prepare(
-      'select id, identity, target_id as targetId, reason from operations order by id limit ?',
-    ),
-    deleteOperationsTo: sqlite.prepare('delete from operations where id <= ?'),
-    oldestOperationId: sqlite.prepare('select min(id) from operations').pluck(),
-    // A term goes with the last operation that used it (each check is an index probe).
-    dropTerm: {
-      identity: sqlite.prepare(`delete from operation_terms where field = 'identity' and value = ?
-        and not exists (select 1 from operations where identity = ?)`),
-      targetId: sqlite.prepare(`delete from operation_terms where field = 'targetId' and value = ?
-        and not exists (select 1 from operations where target_id = ?)`),
-      reason: sqlite.prepare(`delete from operation_terms where field = 'reason' and value = ?
-        and not exists (select 1 from operations where reason = ?)`),
-    },
-    // An identity whose last operation is gone: a flood of unique names would otherwise fill the budget with
-    // rollup rows alone. Oldest (lowest rowid) first, so the scan stops early.
-    deleteIdentities: sqlite.prepare(`delete from identities where id in (select id from identities
-      where coalesce(last_operation_id, 0) < ? order by id limit ?)`),
-    deleteOrphanMemberships: sqlite.prepare(
-      'delete from memberships where group_identity_id not in (select id from identities)',
-    ),
-  };
-  type OldOperation = { id: number; identity: string | null; targetId: string | null; reason: string | null };
-  const deleteOperations = sqlite.transaction((limit: number) => {
-    const rows = q.oldestOperations.all(limit) as OldOperation[];
-    if (rows.length === 0) return 0;
-    const { changes } = q.deleteOperationsTo.run(rows[rows.length - 1].id);
-    const seen = new Set<string>();
-    for (const r of rows) {
-      for (const field of ['identity', 'targetId', 'reason'] as const) {
-        const value = r[field];
-        if (value === null || seen.has(`${field}\u0000${value}`)) continue;
-        seen.add(`${field}\u0000${value}`);
-        counters.termsPruned += q.dropTerm[field].run(value, value).changes;
-      }
-    }
-    return changes;
-  });
-  const deleteIdentities = (limit: number) => {
-    const oldest = (q.oldestOperationId.get() as number | null) ?? Number.MAX_SAFE_INTEGER;
-    const { changes } = q.deleteIdentities.run(oldest, limit);
-    if (changes > 0) {
-      q.deleteOrphanMemberships.run();
-      // In the same turn, before the recorder writes again: no batch may use a cached id of a deleted row.
-      afterPrune?.();
-    }
-    return changes;
-  };
-  const counters = {
-    bodiesPruned: 0,
-    operationsPruned: 0,
-    identitiesPruned: 0,
-    termsPruned: 0,
-    walTruncations: 0,
-    lastPruneAt: null as number | null,
-  };
+  const disk = diskUsage(sqlite, path);
+  const counters = noStorageCounters();
+  const deletes = pruneDeletes(sqlite, counters, afterPrune);
   let fileProblem: StorageStats['fileProblem'] = null;
   let timer: NodeJS.Timeout | undefined;
   let pruning: Promise<void> | undefined;
   let stopped = false;
 
-  const walBytes = () => {
-    if (memory) return 0;
-    try {
-      return statSync(`${path}-wal`).size;
-    } catch {
-      return 0;
-    }
-  };
-  const usedBytes = () => ((q.pageCount.get() as number) - (q.freelist.get() as number)) * pageSize;
-
-  // The last good reading: on a deleted file SQLite cannot even read its page count (SQLITE_IOERR_FSTAT).
-  let lastPages = 0;
-  let lastFree = 0;
-  function stats(): StorageStats {
-    try {
-      lastPages = q.pageCount.get() as number;
-      lastFree = q.freelist.get() as number;
-    } catch {}
-    const pages = lastPages;
-    const free = lastFree;
-    const wal = walBytes();
-    return {
-      budgetBytes,
-      fileBytes: pages * pageSize,
-      freeBytes: free * pageSize,
-      walBytes: wal,
-      totalBytes: pages * pageSize + wal,
-      ...counters,
-      fileProblem,
-    };
-  }
-
   function checkFile(): void {
     if (memory || !opened) return;
-    let problem: StorageStats['fileProblem'] = null;
-    try {
-      const now = statSync(path);
-      if (now.ino !== opened.ino || now.dev !== opened.dev) problem = 'replaced';
-    } catch {
-      problem = 'missing';
-    }
+    const problem = fileProblemAt(path, opened);
     if (problem !== fileProblem) {
       fileProblem = problem;
       if (problem) onEvent?.('fileProblem', { problem, path });
@@ -227,7 +177,7 @@ export function createStorageGuard({
   }
 
   function checkpoint(): void {
-    if (memory || stopped || !sqlite.open || walBytes() <= plan.walLimitBytes) return;
+    if (memory || stopped || !sqlite.open || disk.walBytes() <= plan.walLimitBytes) return;
     try {
       // On the writer's own connection, between batches: no writer to wait for, and the checkpointer worker's
       // passive passes have already copied most frames. `busy` is 1 when a reader or that worker holds it up.
@@ -238,57 +188,19 @@ export function createStorageGuard({
     }
   }
 
-  async function prune(): Promise<void> {
-    let batch = 50;
-    const step = async (
-      run: (limit: number) => number,
-      key: 'bodiesPruned' | 'operationsPruned' | 'identitiesPruned',
-      { untilUnder = true } = {},
-    ) => {
-      while (!stopped && (!untilUnder || usedBytes() > plan.pruneBelowBytes)) {
-        // The log writer thread is mid-transaction: wait a turn of the event loop rather than its lock.
-        if (turn && !turn.tryAcquire()) {
-          await nextTick();
-          continue;
-        }
-        const started = performance.now();
-        let changes: number;
-        try {
-          changes = run(batch);
-          // A large delete fills the WAL as fast as the flood does: truncate it while no one else writes.
-          checkpoint();
-        } finally {
-          turn?.release();
-        }
-        const ms = performance.now() - started;
-        counters[key] += changes;
-        counters.lastPruneAt = clock();
-        if (changes === 0) return;
-        // Past the budget itself the flood is outrunning the pruning: take longer turns (the budget wins).
-        const turnMs = usedBytes() > plan.fileBudgetBytes ? batchMs * 5 : batchMs;
-        batch = Math.max(10, Math.min(5_000, Math.round((batch * turnMs) / Math.max(ms, 0.1))));
-        await nextTick();
-      }
-    };
-    const before = { ...counters };
-    await step((n) => q.deleteBodies.run(n).changes, 'bodiesPruned');
-    // Then operations, and every identity they leave without any: under a flood of unique names an identity
-    // row costs about as much as its operation.
-    while (!stopped && usedBytes() > plan.pruneBelowBytes) {
-      const ops = counters.operationsPruned;
-      const ids = counters.identitiesPruned;
-      await step(deleteOperations, 'operationsPruned');
-      await step(deleteIdentities, 'identitiesPruned', { untilUnder: false });
-      if (counters.operationsPruned === ops && counters.identitiesPruned === ids) break;
-    }
-    onEvent?.('pruned', {
-      bodies: counters.bodiesPruned - before.bodiesPruned,
-      operations: counters.operationsPruned - before.operationsPruned,
-      identities: counters.identitiesPruned - before.identitiesPruned,
-      usedBytes: usedBytes(),
-      budgetBytes,
-    });
-  }
+  const prune = createPruner({
+    deletes,
+    counters,
+    plan,
+    budgetBytes,
+    batchMs,
+    clock,
+    turn,
+    usedBytes: disk.usedBytes,
+    checkpoint,
+    stopped: () => stopped,
+    onEvent,
+  });
 
   // The stage checks at most every `checkEveryMs` or `checkEveryRows`, whichever comes first. Each check is two
   // pragmas on the proxy's thread, and a batch is one exchange at the rates SCIM clients
@@ -311,7 +223,7 @@ export function createStorageGuard({
    * on this thread would hold the proxy's event loop while it copies pages.
    */
   function afterCommit(): void {
-    if (!pruning && !stopped && usedBytes() > plan.pruneAboveBytes) {
+    if (!pruning && !stopped && disk.usedBytes() > plan.pruneAboveBytes) {
       pruning = prune()
         .catch(() => {})
         .finally(() => {
@@ -338,9 +250,9 @@ export function createStorageGuard({
     tick,
     prune: async () => {
       if (pruning) await pruning;
-      else if (usedBytes() > plan.pruneAboveBytes) await prune();
+      else if (disk.usedBytes() > plan.pruneAboveBytes) await prune();
     },
-    stats,
+    stats: () => ({ budgetBytes, ...disk.sizes(), ...counters, fileProblem }),
     stage: { afterCommit: afterBatch },
     fileProblem: () => fileProblem,
     start() {

@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { createSilence, endSilence, listSilences } from '../../alerts/store.js';
 import { toSilenceView } from '../../alerts/views.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
+import { createSilence, endSilence, listSilences } from '../../store/queries/incidents.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ruleCodes } from '../../vocabulary.js';
 import { ApiError, parseInput } from '../errors.js';

@@ -73,10 +73,15 @@ export interface NewCycle {
   knownIdentities: number;
 }
 
+/** The cycles stage's statements, by table: cycles, identities, memberships, as one object. */
 export function createRollupQueries(db: Db) {
   const sqlite = db.$client;
-  const keysSelect = 'id, name, target_id as targetId, external_id as externalId';
-  const outcomeKeys = identityOutcomeKeys.filter((k) => k !== 'id' && k !== 'type' && k !== 'targetId');
+  return { ...cycleQueries(sqlite), ...identityQueries(sqlite), ...membershipQueries(sqlite) };
+}
+
+type Sqlite = Db['$client'];
+
+function cycleQueries(sqlite: Sqlite) {
   const s = {
     insertCycle:
       sqlite.prepare(`insert into cycles (started_at, ended_at, state, kind, probe_status, probe_outcome,
@@ -105,37 +110,7 @@ export function createRollupQueries(db: Db) {
         `select processed_objects from cycles where state = 'completed' and kind = 'initial' order by id desc limit 1`,
       )
       .pluck(),
-    countIdentities: sqlite.prepare('select count(*) from identities').pluck(),
-    findByTarget: sqlite.prepare(
-      `select ${keysSelect} from identities where type = ? and target_id = ? order by id desc limit 1`,
-    ),
-    findByName: sqlite.prepare(
-      `select ${keysSelect} from identities where type = ? and name = ? collate nocase order by id desc limit 1`,
-    ),
-    findByKey: sqlite.prepare('select id from identities where type = ? and key = ?').pluck(),
-    insertIdentity: sqlite.prepare(`insert or ignore into identities (type, key, name, external_id, target_id,
-      first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)`),
-    linkTarget: sqlite.prepare('update identities set target_id = ? where id = ?'),
-    // A key already taken (a name equal to another object's id) keeps the old key rather than failing the batch.
-    rekey: sqlite.prepare('update or ignore identities set key = ? where id = ?'),
-    rename: sqlite.prepare('update identities set name = ? where id = ?'),
-    setExternalId: sqlite.prepare('update identities set external_id = ? where id = ?'),
-    loadIdentity: sqlite.prepare(
-      `select ${selectList(identityColumns, [...identityOutcomeKeys])} from identities where id = ?`,
-    ),
-    updateIdentity: sqlite.prepare(
-      `update identities set ${setList(identityColumns, outcomeKeys)} where id = @id`,
-    ),
-    addMember: sqlite.prepare(
-      'insert or ignore into memberships (group_identity_id, member_target_id, since) values (?, ?, ?)',
-    ),
-    removeMember: sqlite.prepare(
-      'delete from memberships where group_identity_id = ? and member_target_id = ?',
-    ),
-    clearGroup: sqlite.prepare('delete from memberships where group_identity_id = ?'),
-    removeMemberEverywhere: sqlite.prepare('delete from memberships where member_target_id = ?'),
   };
-
   return {
     insertCycle: (c: NewCycle): number =>
       Number(
@@ -157,6 +132,36 @@ export function createRollupQueries(db: Db) {
     lastCadenceStart: () => (s.lastCadence.get() as number | undefined) ?? null,
     seenScheduled: () => s.lastScheduled.get() !== undefined,
     lastInitialProcessed: () => (s.lastInitial.get() as number | undefined) ?? null,
+  };
+}
+
+function identityQueries(sqlite: Sqlite) {
+  const keysSelect = 'id, name, target_id as targetId, external_id as externalId';
+  const outcomeKeys = identityOutcomeKeys.filter((k) => k !== 'id' && k !== 'type' && k !== 'targetId');
+  const s = {
+    countIdentities: sqlite.prepare('select count(*) from identities').pluck(),
+    findByTarget: sqlite.prepare(
+      `select ${keysSelect} from identities where type = ? and target_id = ? order by id desc limit 1`,
+    ),
+    findByName: sqlite.prepare(
+      `select ${keysSelect} from identities where type = ? and name = ? collate nocase order by id desc limit 1`,
+    ),
+    findByKey: sqlite.prepare('select id from identities where type = ? and key = ?').pluck(),
+    insertIdentity: sqlite.prepare(`insert or ignore into identities (type, key, name, external_id, target_id,
+      first_seen, last_seen) values (?, ?, ?, ?, ?, ?, ?)`),
+    linkTarget: sqlite.prepare('update identities set target_id = ? where id = ?'),
+    // A key already taken (a name equal to another object's id) keeps the old key rather than failing the batch.
+    rekey: sqlite.prepare('update or ignore identities set key = ? where id = ?'),
+    rename: sqlite.prepare('update identities set name = ? where id = ?'),
+    setExternalId: sqlite.prepare('update identities set external_id = ? where id = ?'),
+    loadIdentity: sqlite.prepare(
+      `select ${selectList(identityColumns, [...identityOutcomeKeys])} from identities where id = ?`,
+    ),
+    updateIdentity: sqlite.prepare(
+      `update identities set ${setList(identityColumns, outcomeKeys)} where id = @id`,
+    ),
+  };
+  return {
     countIdentities: () => s.countIdentities.get() as number,
     findByTarget: (type: string, targetId: string) =>
       s.findByTarget.get(type, targetId) as IdentityKeys | undefined,
@@ -194,6 +199,21 @@ export function createRollupQueries(db: Db) {
     setExternalId: (id: number, externalId: string) => void s.setExternalId.run(externalId, id),
     loadIdentity: (id: number) => s.loadIdentity.get(id) as IdentityOutcomeRow,
     updateIdentity: (row: IdentityOutcomeRow) => void s.updateIdentity.run(row),
+  };
+}
+
+function membershipQueries(sqlite: Sqlite) {
+  const s = {
+    addMember: sqlite.prepare(
+      'insert or ignore into memberships (group_identity_id, member_target_id, since) values (?, ?, ?)',
+    ),
+    removeMember: sqlite.prepare(
+      'delete from memberships where group_identity_id = ? and member_target_id = ?',
+    ),
+    clearGroup: sqlite.prepare('delete from memberships where group_identity_id = ?'),
+    removeMemberEverywhere: sqlite.prepare('delete from memberships where member_target_id = ?'),
+  };
+  return {
     addMember: (groupId: number, member: string, since: number) =>
       void s.addMember.run(groupId, member, since),
     removeMember: (groupId: number, member: string) => void s.removeMember.run(groupId, member),

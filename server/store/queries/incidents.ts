@@ -1,8 +1,10 @@
+// The incidents and silences tables' SQL: the alert engine's open incidents, the API's lists, silences and acks.
+
 import { and, desc, eq, gt, isNull, lt, ne, notInArray, type SQL, sql } from 'drizzle-orm';
-import type { Evidence, RuleCode } from '../detect/types.js';
-import type { Db } from '../store/db.js';
-import { incidents, outbox, silences } from '../store/schema/index.js';
-import type { Incident, IncidentState, NotifyEvent, SentNotification, Silence } from './types.js';
+import type { Incident, IncidentState, NotifyEvent, SentNotification, Silence } from '../../alerts/types.js';
+import type { Evidence, RuleCode } from '../../detect/types.js';
+import type { Db } from '../db.js';
+import { incidents, outbox, silences } from '../schema/index.js';
 
 type IncidentRow = typeof incidents.$inferSelect;
 type SilenceRow = typeof silences.$inferSelect;
