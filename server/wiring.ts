@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { type AlertEngine, createAlertEngine } from './alerts/engine.js';
 import type { createAdminApp } from './api/index.js';
-import { createMetrics, type Metrics, registerStorageMetrics } from './api/metrics.js';
+import { type Metrics, registerStorageMetrics } from './api/metrics.js';
 import type { Closers } from './closers.js';
 import type { Config } from './config.js';
 import type { StaleCycles } from './cycles/jobs.js';
@@ -11,7 +12,7 @@ import { createBurstRunner } from './jobs/burst.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import type { StartOptions } from './main.js';
 import { addressSet } from './proxy/cidr.js';
-import { createProxy } from './proxy/index.js';
+import { createProxy, type ScimProxy } from './proxy/index.js';
 import { closeGracefully, listen, listenerError } from './proxy/server.js';
 import { startCheckpointer } from './store/checkpointer.js';
 import type { Consumer } from './store/consumer.js';
@@ -113,7 +114,13 @@ export function catchUpAtStart(db: Db, stages: IngestStage[], logger: Logger): v
  */
 export function startAlerts(
   { config, clock, logger, closers, upstream }: Wiring,
-  deps: { db: Db; recorderStats: () => RecorderStats; baseUrl: () => string; turn: WriteTurn },
+  deps: {
+    db: Db;
+    recorderStats: () => RecorderStats;
+    baseUrl: () => string;
+    api?: () => { url: string; app: string };
+    turn: WriteTurn;
+  },
 ): AlertEngine {
   const evaluateSoon = createBurstRunner(
     {
@@ -134,6 +141,7 @@ export function startAlerts(
     logger,
     recorderStats: deps.recorderStats,
     baseUrl: deps.baseUrl,
+    api: deps.api,
     upstream,
     scheduler: evaluateSoon,
     turn: deps.turn,
@@ -145,13 +153,16 @@ export function startAlerts(
   return alerts;
 }
 
-/** /metrics: the recorder's and the database's, incidents, the outbox and storage (derivation lag comes later). */
+/**
+ * One app's /metrics (`metrics`: its view of the registry, with the recorder's and the database's): incidents,
+ * the outbox and storage added (derivation lag comes later).
+ */
 export function createScimtapMetrics(
   config: Config,
-  deps: { db: Db; recorderStats: () => RecorderStats; alerts: AlertEngine; storage: StorageGuard },
+  metrics: Metrics,
+  deps: { db: Db; alerts: AlertEngine; storage: StorageGuard },
 ): Metrics {
   const { db, alerts } = deps;
-  const metrics = createMetrics({ recorderStats: deps.recorderStats, db });
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingIncidents().length);
   metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () =>
     pendingEmailCount(db),
@@ -185,14 +196,18 @@ export function flushedThroughDerivation(sink: Recorder, consumer: Consumer | un
   };
 }
 
-/** The proxy and its listener; closing lets in-flight requests finish (bounded) so their exchanges are recorded. */
-export async function startProxy(
+/**
+ * One app's proxy: its own upstream pool and client admission, so that one app's slow or dead upstream cannot take
+ * another's sockets or slots (issue 14). Closing lets in-flight requests finish (bounded) so their exchanges are
+ * recorded.
+ */
+export function createAppProxy(
   config: Config,
   upstream: string,
   sink: Recorder,
   clock: () => number,
   closers: Closers,
-): Promise<Awaited<ReturnType<typeof listen>>> {
+): ScimProxy {
   const proxy = createProxy({
     upstream,
     sink,
@@ -217,6 +232,15 @@ export async function startProxy(
     // Aborted upstream requests report their exchange on the next turns of the event loop.
     await new Promise((resolve) => setTimeout(resolve, 20));
   });
+  return proxy;
+}
+
+/** The proxy listener, in front of every app's proxy (proxy/router.ts says which app a request is for). */
+export async function listenProxy(
+  config: Config,
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  closers: Closers,
+): Promise<Awaited<ReturnType<typeof listen>>> {
   let listener: Awaited<ReturnType<typeof listen>>;
   try {
     listener = await listen(
@@ -225,7 +249,7 @@ export async function startProxy(
         bodyTimeoutMs: config.bodyTimeoutMs,
         tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
       },
-      proxy.handle,
+      handle,
     );
   } catch (err) {
     throw listenerError('proxy', 'listen', config.listen, err);

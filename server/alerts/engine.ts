@@ -27,8 +27,13 @@ export interface AlertEngineOptions {
   clock: () => number;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   recorderStats(): RecorderStats;
-  /** dashboard base URL for links in emails (known once the admin listener is bound) */
+  /** dashboard base URL for links in emails (known once the admin listener is bound); an app's pages' base */
   baseUrl(): string;
+  /**
+   * With several apps, the admin API's URL and this app's id: the silence command in emails posts to
+   * `<url>/silences?app=<id>` (absent: `<baseUrl>/api/silences`).
+   */
+  api?: () => { url: string; app: string };
   /** the upstream's base URL: its path lets advice tell a doubled /scim/v2 from a missing one */
   upstream?: string;
   /** overrides the nodemailer sender built from config.smtpUrl (null: no SMTP) */
@@ -114,6 +119,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const emailContext = (): EmailContext => ({
     appName: config.appName,
     baseUrl: baseUrl().replace(/\/+$/, ''),
+    api: options.api?.(),
     adminTokenSet: Boolean(config.adminToken),
     upstreamPath: upstreamPathOf(options.upstream),
   });

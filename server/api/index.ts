@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { firingIncidentViews } from '../alerts/views.js';
+import { SINGLE_APP_ID } from '../config/apps.js';
 import type { Config } from '../config.js';
 import { packageRoot } from '../paths.js';
 import { requireToken } from './auth.js';
 import { onApiError } from './errors.js';
 import { adminBodyLimit, adminSecurityHeaders, refuseForeignRequests, requireJson } from './guard.js';
+import { type AppApi, appsRoutes } from './routes/apps.js';
 import { cycleOutcomeRoutes } from './routes/cycle-outcomes.js';
 import { cycleRoutes } from './routes/cycles.js';
 import { exportRoutes } from './routes/export.js';
@@ -41,6 +43,36 @@ export interface AdminDeps extends ApiDeps {
   metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
+/**
+ * Hands an /api request to the API of the app its `app` parameter names, without that parameter (the routes
+ * validate their parameters strictly) and without the /api prefix.
+ */
+function dispatchToApp(apps: AppApi[]) {
+  const byId = new Map(apps.map((a) => [a.id, a]));
+  return async (c: Context) => {
+    const url = new URL(c.req.url);
+    const id = url.searchParams.get('app');
+    const target = id === null ? (apps.length === 1 ? apps[0] : undefined) : byId.get(id);
+    if (!target) {
+      // The id is the client's: it is not echoed.
+      return id === null
+        ? c.json(
+            {
+              error: 'appRequired',
+              message: `scimtap serves ${apps.length} apps: name one with ?app=<id> (GET /api/apps lists them)`,
+            },
+            400,
+          )
+        : c.json({ error: 'unknownApp', message: 'no app with this id (GET /api/apps lists them)' }, 404);
+    }
+    url.searchParams.delete('app');
+    url.pathname = url.pathname.slice('/api'.length) || '/';
+    const method = c.req.method;
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await c.req.arrayBuffer();
+    return target.api.fetch(new Request(url, { method, headers: c.req.raw.headers, body }));
+  };
+}
+
 export const defaultWebRoot = join(packageRoot, 'dist', 'web');
 
 /**
@@ -71,8 +103,40 @@ export function createApi(deps: ApiDeps) {
 /** The admin API's routes and answers, for the dashboard's typed client (paths relative to /api). */
 export type AdminApi = ReturnType<typeof createApi>;
 
-/** The admin listener's app: JSON API, metrics and the dashboard. Never mounted on the proxy listener. */
+/**
+ * One app's API as the admin listener calls it (paths relative to /api): its own JSON errors and 404, since the
+ * listener hands it the request whole.
+ */
+export function createAppApi(deps: ApiDeps): AdminApi {
+  const api = createApi(deps);
+  api.onError(onApiError);
+  // An unknown /api path is a JSON 404, never the dashboard's shell.
+  api.notFound((c) =>
+    c.json({ error: 'notFound', message: `no API route ${c.req.method} /api${c.req.path}` }, 404),
+  );
+  return api;
+}
+
+/** The admin listener's app for one app: what tests and a hand-built scimtap use. */
 export function createAdminApp(deps: AdminDeps) {
+  const api = createAppApi(deps);
+  return createAdminListener({
+    ...deps,
+    apps: [{ id: SINGLE_APP_ID, name: deps.appName ?? 'SCIM app', tenantPath: '/', api }],
+  });
+}
+
+export interface AdminListenerDeps
+  extends Pick<AdminDeps, 'adminToken' | 'listenHost' | 'publicUrl' | 'webRoot' | 'metrics'> {
+  /** every app's API; with one, requests need not name it */
+  apps: AppApi[];
+}
+
+/**
+ * The admin listener's app: JSON API, metrics and the dashboard. Never mounted on the proxy listener. Each /api
+ * request goes to its app's API, named by `?app=<id>` (optional with one app); GET /api/apps lists them all.
+ */
+export function createAdminListener(deps: AdminListenerDeps) {
   const app = new Hono();
   app.onError(onApiError);
   // Order: headers wrap every answer; foreign requests are refused before anything else runs; the token check
@@ -85,11 +149,11 @@ export function createAdminApp(deps: AdminDeps) {
   }
   app.use('*', requireJson());
   app.use('*', adminBodyLimit());
-  app.route('/api', createApi(deps));
-  // An unknown /api path is a JSON 404, never the dashboard's shell.
-  app.all('/api/*', (c) =>
-    c.json({ error: 'notFound', message: `no API route ${c.req.method} ${c.req.path}` }, 404),
+  app.route(
+    '/api/apps',
+    appsRoutes(() => deps.apps),
   );
+  app.all('/api/*', dispatchToApp(deps.apps));
 
   if (deps.metrics) {
     const metrics = deps.metrics;

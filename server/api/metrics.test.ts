@@ -57,16 +57,16 @@ describe('GET /metrics', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
     expect(text).toContain(
-      'scimtap_operations_total{resource_type="User",operation="create",status="failure"} 2',
+      'scimtap_operations_total{app="default",resource_type="User",operation="create",status="failure"} 2',
     );
     expect(text).toContain(
-      'scimtap_operations_total{resource_type="User",operation="lookup",status="success"} 1',
+      'scimtap_operations_total{app="default",resource_type="User",operation="lookup",status="success"} 1',
     );
     expect(text).toContain(
-      'scimtap_operations_total{resource_type="User",operation="update",status="failure"} 1',
+      'scimtap_operations_total{app="default",resource_type="User",operation="update",status="failure"} 1',
     );
     expect(text).toMatch(
-      /scimtap_upstream_duration_seconds_bucket\{le="0\.05",resource_type="User",operation="create"\} 3/,
+      /scimtap_upstream_duration_seconds_bucket\{le="0\.05",app="default",resource_type="User",operation="create"\} 3/,
     );
     expect(sample(text, 'scimtap_recorder_queue_depth')).toBe(7);
     expect(sample(text, 'scimtap_recorder_dropped_total')).toBe(3);

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { SINGLE_APP_ID } from '../config/apps.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage, StoredOperation } from '../store/ingest.js';
 import { countCycles, countFailingIdentities } from '../store/queries/cycles.js';
@@ -22,9 +23,23 @@ export interface MetricsDeps {
   db?: Db;
 }
 
-type OperationLabels = { resource_type: string; operation: string; status: string };
+/**
+ * /metrics for the whole process: the process's own series once, and each app's series labelled `app`
+ * (issue 14). Prometheus wants every series of a name in one family, so an app does not get a registry of its
+ * own: it adds its readings to the shared families (`forApp`).
+ */
+export interface MetricsRegistry {
+  registry: Registry;
+  render(): Promise<{ contentType: string; body: string }>;
+  /** one app's view: what it registers is labelled with its id */
+  forApp(app: string, deps: MetricsDeps): Metrics;
+  /** a process-wide counter (no app label), e.g. requests that named no app */
+  counter(name: string, help: string, collect: () => number): void;
+}
 
-export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
+type OperationLabels = { app: string; resource_type: string; operation: string; status: string };
+
+export function createMetricsRegistry(): MetricsRegistry {
   const registry = new Registry();
   // Prefix `scimtap_` only: prom-client's names already start with `process_` / `nodejs_`.
   collectDefaultMetrics({ register: registry, prefix: 'scimtap_' });
@@ -33,30 +48,91 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   for (const name of ['handles', 'requests', 'resources']) {
     registry.removeSingleMetric(`scimtap_nodejs_active_${name}_total`);
   }
-  const stage = createOperationsStage(registry);
-  const gauge: Metrics['gauge'] = (name, help, collect) => {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(collect());
-      },
-    });
+  const operations = createOperationsFamilies(registry);
+  const families = createAppFamilies(registry);
+  const render = async () => ({ contentType: registry.contentType, body: await registry.metrics() });
+  return {
+    registry,
+    render,
+    forApp(app, deps) {
+      const metrics: Metrics = {
+        registry,
+        stage: operationsStage(operations, app),
+        render,
+        gauge: (name, help, collect) => families.add('gauge', name, help, app, collect),
+        counter: (name, help, collect) => families.add('counter', name, help, app, collect),
+      };
+      registerAppMetrics(metrics, deps);
+      return metrics;
+    },
+    counter: (name, help, collect) => processCounter(registry, name, help, collect),
   };
-  // Prometheus naming: `_total` only on counters, and a counter only for what never goes down
-  // (`promtool check metrics` enforces the first; rate() relies on the second).
-  const counter: Metrics['counter'] = (name, help, collect) => {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(collect());
-      },
-    });
+}
+
+/** One app's metrics in a registry of their own: a process with one app, and tests. */
+export function createMetrics(deps: MetricsDeps, app = SINGLE_APP_ID): Metrics {
+  return createMetricsRegistry().forApp(app, deps);
+}
+
+// Prometheus naming: `_total` only on counters, and a counter only for what never goes down (`promtool check
+// metrics` enforces the first; rate() relies on the second).
+function processCounter(registry: Registry, name: string, help: string, collect: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(collect());
+    },
+  });
+}
+
+/**
+ * Gauges and counters read at scrape time, one family per name with a series per app: each app adds its own
+ * reading function under its label.
+ */
+function createAppFamilies(registry: Registry) {
+  const families = new Map<string, Map<string, () => number>>();
+  return {
+    add(kind: 'gauge' | 'counter', name: string, help: string, app: string, collect: () => number) {
+      let readers = families.get(name);
+      if (!readers) {
+        const byApp = new Map<string, () => number>();
+        readers = byApp;
+        families.set(name, byApp);
+        const labelNames = ['app'] as const;
+        if (kind === 'gauge') {
+          new Gauge({
+            name,
+            help,
+            labelNames,
+            registers: [registry],
+            collect() {
+              this.reset();
+              for (const [label, read] of byApp) this.set({ app: label }, read());
+            },
+          });
+        } else {
+          new Counter({
+            name,
+            help,
+            labelNames,
+            registers: [registry],
+            collect() {
+              this.reset();
+              for (const [label, read] of byApp) this.inc({ app: label }, read());
+            },
+          });
+        }
+      }
+      readers.set(app, collect);
+    },
   };
+}
+
+function registerAppMetrics(metrics: Metrics, { recorderStats, db }: MetricsDeps): void {
+  const { gauge, counter } = metrics;
   gauge(
     'scimtap_recorder_queue_depth',
     'Exchanges waiting to be written to the database',
@@ -76,49 +152,46 @@ export function createMetrics({ recorderStats, db }: MetricsDeps): Metrics {
   gauge('scimtap_recorder_failing', '1 while the last database write failed', () =>
     recorderStats().failing ? 1 : 0,
   );
-
-  if (db) {
-    // Each is one small indexed count over the rollups, read at scrape time.
-    // A gauge, not a counter: retention prunes old cycles, so the count can go down.
-    gauge('scimtap_cycles', 'Provisioning cycles stored (incl. Test Connection events)', () =>
-      readRollup(() => countCycles(db)),
-    );
-    gauge('scimtap_cycle_running', '1 while a provisioning cycle is running', () =>
-      readRollup(() => Math.min(1, countCycles(db, { running: true }))),
-    );
-    gauge('scimtap_identities_failing', 'Users and groups whose last cycle ended in failure', () =>
-      readRollup(() => countFailingIdentities(db)),
-    );
-  }
-
-  return {
-    registry,
-    stage,
-    gauge,
-    counter,
-    render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
-  };
+  if (!db) return;
+  // Each is one small indexed count over the rollups, read at scrape time.
+  // A gauge, not a counter: retention prunes old cycles, so the count can go down.
+  gauge('scimtap_cycles', 'Provisioning cycles stored (incl. Test Connection events)', () =>
+    readRollup(() => countCycles(db)),
+  );
+  gauge('scimtap_cycle_running', '1 while a provisioning cycle is running', () =>
+    readRollup(() => Math.min(1, countCycles(db, { running: true }))),
+  );
+  gauge('scimtap_identities_failing', 'Users and groups whose last cycle ended in failure', () =>
+    readRollup(() => countFailingIdentities(db)),
+  );
 }
 
 /**
- * scimtap_operations_total and scimtap_upstream_duration_seconds, registered on `registry` (where createMetrics
- * registers them, before its gauges: /metrics lists them in that order), and the ingest stage that counts
- * committed operations into them.
+ * scimtap_operations_total and scimtap_upstream_duration_seconds, registered on `registry` (before the gauges:
+ * /metrics lists them in that order).
  */
-function createOperationsStage(registry: Registry): IngestStage {
+function createOperationsFamilies(registry: Registry) {
   const operations = new Counter({
     name: 'scimtap_operations_total',
     help: 'Recorded SCIM operations by resource type, operation and status',
-    labelNames: ['resource_type', 'operation', 'status'] as const,
+    labelNames: ['app', 'resource_type', 'operation', 'status'] as const,
     registers: [registry],
   });
   const latency = new Histogram({
     name: 'scimtap_upstream_duration_seconds',
     help: 'Time from request arrival to response end, by resource type and operation',
-    labelNames: ['resource_type', 'operation'] as const,
+    labelNames: ['app', 'resource_type', 'operation'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
+  return { operations, latency };
+}
+
+/** The ingest stage that counts one app's committed operations into the operations families. */
+function operationsStage(
+  { operations, latency }: ReturnType<typeof createOperationsFamilies>,
+  app: string,
+): IngestStage {
   return {
     afterCommit(ops: StoredOperation[]) {
       // prom-client hashes the labels of every call: the counter is raised once per distinct label set of the
@@ -126,25 +199,30 @@ function createOperationsStage(registry: Registry): IngestStage {
       let counts: Map<string, { labels: OperationLabels; n: number }> | undefined;
       let last: { labels: OperationLabels; n: number } | undefined;
       for (const op of ops) {
-        const labels = { resource_type: op.resourceType, operation: op.operation, status: op.status };
         if (
           last &&
-          last.labels.resource_type === labels.resource_type &&
-          last.labels.operation === labels.operation &&
-          last.labels.status === labels.status
+          last.labels.resource_type === op.resourceType &&
+          last.labels.operation === op.operation &&
+          last.labels.status === op.status
         ) {
           last.n++;
         } else {
           counts ??= new Map();
-          const key = `${labels.resource_type}\u0000${labels.operation}\u0000${labels.status}`;
+          const key = `${op.resourceType}\u0000${op.operation}\u0000${op.status}`;
           last = counts.get(key);
           if (last) last.n++;
           else {
-            last = { labels, n: 1 };
+            last = {
+              labels: { app, resource_type: op.resourceType, operation: op.operation, status: op.status },
+              n: 1,
+            };
             counts.set(key, last);
           }
         }
-        latency.observe({ resource_type: op.resourceType, operation: op.operation }, op.durationMs / 1000);
+        latency.observe(
+          { app, resource_type: op.resourceType, operation: op.operation },
+          op.durationMs / 1000,
+        );
       }
       if (counts) for (const { labels, n } of counts.values()) operations.inc(labels, n);
     },

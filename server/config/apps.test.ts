@@ -139,15 +139,9 @@ describe('the apps list', () => {
     );
   });
 
-  it('says plainly that one process serves one app in this version', () => {
-    const two = {
-      apps: [tanium, { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' }],
-    };
-    expect(problemsOf(two)).toEqual([
-      expect.stringMatching(/^apps: 2 apps are listed, .*one app per process/),
-    ]);
-    // commands that only read the database do not care
-    expect(problemsOf(two, { command: 'tool' })).toEqual([]);
+  it('takes several apps, each at its own /<id>/', () => {
+    const two = { apps: [tanium, { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' }] };
+    expect(load(two).apps?.map((a) => a.prefix)).toEqual(['/tanium', '/acme-hr']);
   });
 
   it('an apps list is not the demo, and the demo ignores it with a warning', () => {

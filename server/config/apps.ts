@@ -54,6 +54,17 @@ export function appsOf(config: TopLevel & { apps?: AppConfig[] }): AppConfig[] {
 }
 
 /**
+ * An app's database when there are several: beside SCIMTAP_DB, named after it and the app
+ * (`./data/scimtap.db` → `./data/scimtap-tanium.db`). `:memory:` stays in memory: each opening is its own.
+ */
+export function appDbPath(db: string, id: string): string {
+  if (db === ':memory:') return db;
+  const dot = db.lastIndexOf('.');
+  const slash = Math.max(db.lastIndexOf('/'), db.lastIndexOf('\\'));
+  return dot > slash + 1 ? `${db.slice(0, dot)}-${id}${db.slice(dot)}` : `${db}-${id}`;
+}
+
+/**
  * The configuration the pipeline runs with for `app`: the top-level settings that an app can override, replaced
  * by the app's. One scimtap runs one pipeline today; this is how an `apps` list of one reaches it. Pure.
  */

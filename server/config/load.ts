@@ -88,23 +88,11 @@ export function loadConfig(
   if (appEntries && mode === 'proxy') {
     const { apps, problems: appProblems } = resolveAppEntries(appEntries, config, readPem);
     problems.push(...appProblems);
-    if (command === 'serve' && apps.length > 1) problems.push(severalAppsProblem(apps.length));
     config.apps = apps;
   }
   if (mode === 'demo') Object.assign(config, demoOverrides(raw, warnings));
   if (problems.length > 0) throw new ConfigError(problems, warnings);
   return config;
-}
-
-/**
- * Several apps need their own cycles, identities, incidents and emails each; until the pipeline keeps them apart
- * (issue 14), one scimtap serves one app, which an `apps` list of one already puts at `/<id>/`.
- */
-function severalAppsProblem(count: number): string {
-  return (
-    `apps: ${count} apps are listed, and this version of scimtap serves one app per process: ` +
-    'list one app (its Tenant URL is https://<scimtap host>/<id>/), and run one scimtap per app for the others'
-  );
 }
 
 /**

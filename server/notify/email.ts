@@ -4,8 +4,10 @@ import { type Advice, adviceFor } from './advice.js';
 
 export interface EmailContext {
   appName: string;
-  /** dashboard base URL, no trailing slash */
+  /** dashboard base URL (an app's pages, with several apps), no trailing slash */
   baseUrl: string;
+  /** with several apps: the admin API's URL and the app's id, for the silence command */
+  api?: { url: string; app: string };
   /** an admin token protects the API: the curl example then carries a placeholder header */
   adminTokenSet: boolean;
   /** the upstream's base path (e.g. `/scim/v2`), for advice about the Tenant URL's path */
@@ -106,7 +108,8 @@ function lead(incident: Incident, event: NotifyEvent, now: number): string {
 function silenceCurl(ctx: EmailContext, incident: Incident): string {
   const auth = ctx.adminTokenSet ? " -H 'Authorization: Bearer <admin token>'" : '';
   const body = JSON.stringify({ rule: incident.rule, durationMinutes: 240, comment: 'known, working on it' });
-  return `curl -X POST ${ctx.baseUrl}/api/silences${auth} -H 'content-type: application/json' -d '${body}'`;
+  const url = ctx.api ? `${ctx.api.url}/silences?app=${ctx.api.app}` : `${ctx.baseUrl}/api/silences`;
+  return `curl -X POST ${url}${auth} -H 'content-type: application/json' -d '${body}'`;
 }
 
 /** The email for one incident event (ARCHITECTURE §6): text and HTML say the same; HTML escapes every captured value. */

@@ -84,8 +84,8 @@ describe('alerts API (ARCHITECTURE §8)', () => {
     expect(one.body).toMatchObject({ id: stalled.id, rule: 'stalled' });
 
     const metrics = (await send(`${scene.scimtap.adminUrl}/metrics`)).body.toString('utf8');
-    expect(metrics).toMatch(/^scimtap_incidents_firing 3$/m);
-    expect(metrics).toMatch(/^scimtap_notifications_pending 0$/m);
+    expect(metrics).toMatch(/^scimtap_incidents_firing\{app="default"\} 3$/m);
+    expect(metrics).toMatch(/^scimtap_notifications_pending\{app="default"\} 0$/m);
 
     const status = await scene.api('/api/status');
     expect(status.body).toMatchObject({ basis: 'incidents', state: 'quarantineSuspected' });

@@ -71,8 +71,8 @@ describe('an apps list of one, through the real proxy', () => {
     await scimtap.recorder.flush();
     const { items } = await api('/operations');
     expect(items.map((o: { path: string; operation: string }) => [o.path, o.operation])).toEqual([
-      ['/Users', 'Get'],
-      ['/Users', 'Create'],
+      ['/Users', 'lookup'],
+      ['/Users', 'create'],
     ]);
   });
 

@@ -60,7 +60,7 @@ describe('fail-open recording', () => {
     expect(scimtap.recorder.stats().failing).toBe(true);
     expect(scimtap.recorder.stats().dropped).toBe(200);
     const metrics = await (await fetch(`${scimtap.adminUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^scimtap_recorder_dropped_total 200$/m);
+    expect(metrics).toMatch(/^scimtap_recorder_dropped_total\{app="default"\} 200$/m);
 
     locker.exec('COMMIT');
     locker.close();

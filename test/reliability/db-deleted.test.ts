@@ -47,7 +47,7 @@ describe('the database file is deleted while scimtap runs', () => {
     );
     expect(h.status).toBe('degraded');
     const metrics = (await request(`${scimtap.adminUrl}/metrics`)).body.toString();
-    expect(metrics).toMatch(/^scimtap_storage_file_lost 1$/m);
+    expect(metrics).toMatch(/^scimtap_storage_file_lost\{app="default"\} 1$/m);
 
     const res = await request(scimtap.proxyUrl, { path: '/Users?filter=userName+eq+%22after-delete%22' });
     expect(res.status).toBe(200);

@@ -99,7 +99,7 @@ describe('the database is full', () => {
     const health = JSON.parse((await request(`${scimtap.adminUrl}/api/health`)).body.toString());
     expect(health).toMatchObject({ status: 'degraded', db: 'failing' });
     const metrics = (await request(`${scimtap.adminUrl}/metrics`)).body.toString();
-    expect(metrics).toMatch(/^scimtap_recorder_failing 1$/m);
+    expect(metrics).toMatch(/^scimtap_recorder_failing\{app="default"\} 1$/m);
     expect(metrics).toMatch(new RegExp(`^scimtap_recorder_dropped_total ${stats.dropped}$`, 'm'));
 
     // The incident is visible while the database is still full.
