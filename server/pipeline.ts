@@ -132,7 +132,15 @@ export async function startPipeline(
   consumer?.start();
   storage.start();
   const proxy = createAppProxy(config, upstream, sink, clock, closers);
-  const appRoutes = appApi(w, version, { db, recorderStats, storage, drops, upstreamState, alerts, lag });
+  const appRoutes = appApi(w, app.id, version, {
+    db,
+    recorderStats,
+    storage,
+    drops,
+    upstreamState,
+    alerts,
+    lag,
+  });
   return {
     app,
     config,
@@ -153,6 +161,7 @@ export async function startPipeline(
 /** The app's /api routes over what its pipeline knows. */
 function appApi(
   { config, clock }: Wiring,
+  appId: string,
   version: string,
   deps: {
     db: Db;
@@ -170,6 +179,7 @@ function appApi(
     version,
     mode: config.mode,
     appName: config.appName,
+    appId,
     recorderStats: deps.recorderStats,
     storageStats: () => storage.stats(),
     droppedTotal: deps.drops.total,

@@ -27,6 +27,8 @@ export type { AdminAlerts };
 
 /** What every /api route reads: the store, the parts of the config they show, the clock and the incident engine. */
 export interface ApiDeps extends HealthDeps {
+  /** the app's id (config/apps.ts): the CSV's first column */
+  appId?: string;
   config: Pick<Config, 'cycleIntervalMin' | 'rules' | 'notifyTo'>;
   clock?: () => number;
   alerts: AdminAlerts;
@@ -85,7 +87,7 @@ export function createApi(deps: ApiDeps) {
   return new Hono()
     .route('/health', healthRoutes(deps))
     .route('/operations', operationRoutes({ db }))
-    .route('/export.csv', exportRoutes({ db, appName: deps.appName, clock }))
+    .route('/export.csv', exportRoutes({ db, appName: deps.appName, appId: deps.appId, clock }))
     .route('/timeseries', timeseriesRoutes({ db, clock }))
     .route(
       '/status',

@@ -140,7 +140,9 @@ describe('the apps list', () => {
   });
 
   it('takes several apps, each at its own /<id>/', () => {
-    const two = { apps: [tanium, { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' }] };
+    const two = {
+      apps: [tanium, { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' }],
+    };
     expect(load(two).apps?.map((a) => a.prefix)).toEqual(['/tanium', '/acme-hr']);
   });
 

@@ -109,6 +109,15 @@ describe('two apps on one listener', () => {
     expect(tanium.counts().users).toBe(12);
     expect(hr.counts().users).toBe(5);
 
+    // The CSV of one app names it in its first column, on every row.
+    const csv = (await send(`${scimtap.adminUrl}/api/export.csv?app=acme-hr`)).body
+      .toString()
+      .trim()
+      .split('\r\n');
+    expect(csv[0].startsWith('app,id,')).toBe(true);
+    expect(csv).toHaveLength(1 + 1 + 5 * 2);
+    expect(csv.slice(1).every((line) => line.startsWith('acme-hr,'))).toBe(true);
+
     const { apps } = await api('/apps');
     expect(apps.map((a: { id: string }) => a.id).sort()).toEqual(['acme-hr', 'tanium']);
     const row = apps.find((a: { id: string }) => a.id === 'tanium');

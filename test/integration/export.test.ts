@@ -11,7 +11,7 @@ import { testAdminApp } from '../helpers/admin.js';
 import { entra, recorder } from '../helpers/traffic.js';
 
 const header =
-  'id,activityDateTime,cycleId,provisioningAction,operation,status,identityType,identity,externalId,targetId,httpMethod,path,httpStatus,durationInMilliseconds,errorCode,scimType,reason,modifiedProperties';
+  'app,id,activityDateTime,cycleId,provisioningAction,operation,status,identityType,identity,externalId,targetId,httpMethod,path,httpStatus,durationInMilliseconds,errorCode,scimType,reason,modifiedProperties';
 
 function adminApp(db: Db) {
   return testAdminApp(db, { appName: 'Tanium SSO' });
@@ -95,6 +95,8 @@ describe('GET /api/export.csv', () => {
   it('has one row per operation, oldest first, every column as stored', async () => {
     const rows = parseCsv(await (await app.request('/api/export.csv')).text());
     expect(rows).toHaveLength(10);
+    // the single app of SCIMTAP_UPSTREAM is `default`; an app of the apps list has its own id
+    expect(new Set(rows.map((r) => r.app))).toEqual(new Set(['default']));
     const ids = rows.map((r) => Number(r.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     const times = rows.map((r) => Date.parse(r.activityDateTime));

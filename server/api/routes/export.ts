@@ -8,14 +8,16 @@ export interface ExportDeps {
   db: Db;
   /** SCIMTAP_APP_NAME, slugged into the file name */
   appName?: string;
+  /** the app's id: the CSV's first column */
+  appId?: string;
   clock?: () => number;
 }
 
 /** GET /api/export.csv (ARCHITECTURE §9): the provisioning log, same filters as /api/operations, streamed. */
-export function exportRoutes({ db, appName = 'SCIM app', clock = Date.now }: ExportDeps) {
+export function exportRoutes({ db, appName = 'SCIM app', appId, clock = Date.now }: ExportDeps) {
   return new Hono().get('/', (c) => {
     const filter = parseInput(operationFilterSchema, c.req.query());
-    const chunks = exportCsv(db, filter);
+    const chunks = exportCsv(db, filter, { app: appId });
     const encoder = new TextEncoder();
     let cancelled = false;
     // Pulled, never pushed: the next slice is read only when the client has taken the last one (backpressure).

@@ -1,4 +1,5 @@
 import { and, asc, gt, lte, sql } from 'drizzle-orm';
+import { SINGLE_APP_ID } from '../../config/apps.js';
 import { operationFieldNames } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { operations } from '../schema/index.js';
@@ -6,9 +7,10 @@ import { matchSearch, type OperationFilter, operationWhere, timeWindowIds } from
 
 /**
  * ARCHITECTURE §9: named after Microsoft Graph's provisioning log fields, so Entra log readers read these too.
- * The same names as /api/operations' (server/vocabulary.ts), in this order.
+ * The same names as /api/operations' (server/vocabulary.ts), in this order, after the app's id (issue 14: one
+ * scimtap serves several apps, and exports of several apps can be read together).
  */
-export const exportColumns = Object.values(operationFieldNames);
+export const exportColumns = ['app', ...Object.values(operationFieldNames)];
 
 type ExportedKey = keyof typeof operationFieldNames;
 const exportFields = Object.fromEntries(
@@ -167,6 +169,8 @@ export interface ExportOptions {
   chunkRows?: number;
   /** rows per yielded CSV text: the caller yields to the event loop between slices (~5 ms of work each) */
   sliceRows?: number;
+  /** the app's id, the first column of every row (config/apps.ts; the single app's is `default`) */
+  app?: string;
 }
 
 /**
@@ -178,8 +182,10 @@ export interface ExportOptions {
 export function* exportCsv(
   db: Db,
   filter: OperationFilter,
-  { chunkRows = 2_000, sliceRows = 500 }: ExportOptions = {},
+  { chunkRows = 2_000, sliceRows = 500, app = SINGLE_APP_ID }: ExportOptions = {},
 ): Generator<string> {
+  // The same first field on every row: written once (ids are url-safe, so never quoted, but kept honest).
+  const appField = csvRecord([app]).slice(0, -2);
   const where = operationWhere(filter, filter.q ? matchSearch(db, filter.q) : undefined);
   // An export reads its whole window anyway, so the window's exact id range is always worth reading first.
   const window = timeWindowIds(db, filter, Number.POSITIVE_INFINITY);
@@ -203,7 +209,7 @@ export function* exportCsv(
     for (let i = 0; i < rows.length; i += sliceRows) {
       let text = '';
       const end = Math.min(rows.length, i + sliceRows);
-      for (let j = i; j < end; j++) text += csvRecord(toExportRow(rows[j]));
+      for (let j = i; j < end; j++) text += `${appField},${csvRecord(toExportRow(rows[j]))}`;
       yield text;
     }
     if (rows.length < chunkRows) return;
