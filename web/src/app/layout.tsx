@@ -56,7 +56,7 @@ function AppLayout({ children }: { children: ReactNode }) {
   const path = splitAppPath(pathname).path;
   const app = useCurrentApp();
   const apps = useApps();
-  const several = (appCount(apps.data, apps.error) ?? 0) >= 2;
+  const several = (appCount(apps.data) ?? 0) >= 2;
   const { data: health } = useHealth();
   // The firing count follows the engineer to every page.
   const firing = useStatus().data?.incidents.length ?? 0;

@@ -50,14 +50,14 @@ export function AppRoutes() {
   const { pathname, search } = useLocation();
   const found = findRoute(routes, pathname);
   const apps = useApps();
-  const count = appCount(apps.data, apps.error);
+  const count = appCount(apps.data);
   const { app, route, params } = found;
   const appName = app === null ? null : (apps.data?.apps.find((a) => a.id === app)?.name ?? app);
 
   let view: View;
   if (app === null) {
-    if (count === null && apps.isPending) {
-      // Which page `/` is depends on how many apps there are.
+    if (count === undefined && apps.errorUpdatedAt === 0) {
+      // Which page `/` is depends on how many apps there are. (Should the list fail, the fleet page says so.)
       view = { title: 'Loading', fleet: true, body: <Loading label="Loading…" /> };
     } else if (count === 1) {
       // One app: today's dashboard, unprefixed, unchanged.
@@ -119,7 +119,7 @@ function UnknownApp({ app }: { app: string }) {
 function PickApp({ path }: { path: string }) {
   const { data, error, isPending } = useApps();
   if (isPending) return <Loading label="Loading apps…" />;
-  if (!data) return <ErrorView error={error} what="the apps" />;
+  if (!data) return <ErrorView error={error ?? 'no apps list'} what="the apps" />;
   return (
     <>
       <h1>Which app?</h1>

@@ -10,10 +10,21 @@ export type { Apps };
 /** How often the fleet page refreshes: as often as the overview's charts. */
 export const FLEET_REFRESH_MS = 15_000;
 
-export const getApps = (signal?: AbortSignal) => apiGet<Apps>('/apps', { signal, app: null });
+/** The apps, or null from a scimtap without /api/apps (404): one app, today's dashboard. */
+export const getApps = (signal?: AbortSignal): Promise<Apps | null> =>
+  apiGet<Apps>('/apps', { signal, app: null }).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  });
 
 export const appsQueryOptions = () =>
-  queryOptions({ queryKey: ['apps'], queryFn: ({ signal }) => getApps(signal) });
+  queryOptions({
+    queryKey: ['apps'],
+    queryFn: ({ signal }) => getApps(signal),
+    // Which page `/` is and the layout's frame depend on this list: a failed answer is not asked again by every
+    // component that mounts (each would put the list back to loading), only by the fleet page's refresh.
+    retryOnMount: false,
+  });
 
 /**
  * The apps list. `live` (the fleet page) refetches every 15 s; elsewhere (which page `/` is, the app's name in
@@ -27,11 +38,10 @@ export const useApps = ({ live = false }: { live?: boolean } = {}) =>
   });
 
 /**
- * How many apps this scimtap serves, as far as the dashboard can tell: a server without /api/apps (404) serves
- * one, as does a list of one. `null` while the list is loading or failed: not known yet.
+ * How many apps this scimtap serves, as far as the dashboard can tell: a server without /api/apps (null) serves
+ * one. `undefined` while the list has not been read (loading, or failed): not known.
  */
-export function appCount(data: Apps | undefined, error: unknown): number | null {
-  if (data) return data.apps.length;
-  if (error instanceof ApiError && error.status === 404) return 1;
-  return null;
+export function appCount(data: Apps | null | undefined): number | undefined {
+  if (data === null) return 1;
+  return data?.apps.length;
 }

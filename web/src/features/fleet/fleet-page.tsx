@@ -33,7 +33,7 @@ export function FleetPage() {
       ) : (
         <>
           <StaleNote error={error} />
-          {data.apps.length === 0 ? (
+          {!data || data.apps.length === 0 ? (
             <Empty>No app is configured. Add apps to the `apps` list of SCIMTAP_CONFIG.</Empty>
           ) : (
             <>
