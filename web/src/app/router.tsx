@@ -86,7 +86,13 @@ export function AppRoutes() {
   useEffect(() => {
     document.title = `${title} · scimtap`;
   }, [title]);
-  return <Layout fleet={view.fleet}>{view.body}</Layout>;
+  // Keyed by the app: moving to another app's page mounts it afresh, so no view shows the previous app's answer
+  // while the next one loads (queries keep the previous data as a placeholder only within one app).
+  return (
+    <Layout key={app ?? ''} fleet={view.fleet}>
+      {view.body}
+    </Layout>
+  );
 }
 
 function NotFound({ pathname }: { pathname: string }) {
