@@ -8,16 +8,20 @@ export function DataTable({
   caption,
   placeholder,
   compact,
+  className,
   children,
 }: {
   caption: string;
   placeholder: boolean;
   compact?: boolean;
+  className?: string;
   children: ReactNode;
 }) {
   return (
     <div className="table-scroll">
-      <table className={`table${compact ? ' compact' : ''}${placeholder ? ' is-placeholder' : ''}`}>
+      <table
+        className={`table${compact ? ' compact' : ''}${placeholder ? ' is-placeholder' : ''}${className ? ` ${className}` : ''}`}
+      >
         <caption className="sr-only">{caption}</caption>
         {children}
       </table>

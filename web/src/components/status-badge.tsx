@@ -1,5 +1,6 @@
 import type { OperationStatus } from '../../../server/vocabulary.js';
 import { Link } from '../lib/router.js';
+import { lookOf } from '../lib/state.js';
 
 // Colour is never the only signal: each badge has an icon and a word.
 const look: Record<string, { icon: string; label: string }> = {
@@ -13,6 +14,16 @@ export function StatusBadge({ status }: { status: OperationStatus | string | nul
   const l = look[status] ?? { icon: '•', label: status };
   return (
     <span className={`badge badge-${status}`}>
+      <span aria-hidden="true">{l.icon}</span> {l.label}
+    </span>
+  );
+}
+
+/** An app's overall state in the overview banner's words (lib/state.ts). */
+export function StateBadge({ state, title }: { state: string; title?: string }) {
+  const l = lookOf(state);
+  return (
+    <span className={`badge badge-state-${state}`} data-state={state} title={title}>
       <span aria-hidden="true">{l.icon}</span> {l.label}
     </span>
   );

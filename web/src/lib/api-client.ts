@@ -1,4 +1,7 @@
+import { currentApp } from './app-scope.js';
+
 // One way to talk to the admin API: base path, bearer token, JSON and `{error, message}` errors (server/api/errors.ts).
+// With several apps every call names its app (`app=<id>`): by default the app the page's URL names.
 
 const TOKEN_KEY = 'scimtap.adminToken';
 
@@ -37,15 +40,24 @@ export function setToken(token: string | null): void {
 
 export type QueryValue = string | number | boolean | null | undefined;
 
-/** `/api/x?a=1` with empty values left out, so URLs stay short and match what the user chose. */
-export function apiUrl(path: string, params: Record<string, QueryValue> = {}): string {
+/**
+ * `/api/x?a=1` with empty values left out, so URLs stay short and match what the user chose. `app` (by default
+ * the app the page's URL names; null for none) goes first as `app=<id>`, over any `app` in `params`.
+ */
+export function apiUrl(
+  path: string,
+  params: Record<string, QueryValue> = {},
+  app: string | null = currentApp(),
+): string {
   const search = new URLSearchParams();
+  if (app !== null) search.set('app', app);
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === '') continue;
+    if (value === undefined || value === null || value === '' || key === 'app') continue;
     search.set(key, String(value));
   }
   const qs = search.toString();
-  return `/api${path}${qs ? `?${qs}` : ''}`;
+  // a path that carries its own query (`/notifications/test?receiver=email`) keeps it
+  return `/api${path}${qs ? `${path.includes('?') ? '&' : '?'}${qs}` : ''}`;
 }
 
 function authHeaders(): Record<string, string> {
@@ -69,10 +81,12 @@ async function toError(res: Response): Promise<ApiError> {
 export interface RequestOptions {
   params?: Record<string, QueryValue>;
   signal?: AbortSignal;
+  /** the app the call is about: the URL's app when left out, null for a call about no app (/api/apps) */
+  app?: string | null;
 }
 
-export async function apiGet<T>(path: string, { params, signal }: RequestOptions = {}): Promise<T> {
-  const res = await fetch(apiUrl(path, params), {
+export async function apiGet<T>(path: string, { params, signal, app }: RequestOptions = {}): Promise<T> {
+  const res = await fetch(apiUrl(path, params, app), {
     headers: { accept: 'application/json', ...authHeaders() },
     signal,
   });
@@ -84,8 +98,13 @@ export async function apiGet<T>(path: string, { params, signal }: RequestOptions
  * A state-changing call. The admin listener takes these only as `application/json`, a body or not (a DELETE):
  * a type another origin's page cannot send without a CORS preflight, which the listener never grants.
  */
-export async function apiSend<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(apiUrl(path), {
+export async function apiSend<T>(
+  method: 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+  { app }: { app?: string | null } = {},
+): Promise<T> {
+  const res = await fetch(apiUrl(path, {}, app), {
     method,
     headers: { accept: 'application/json', 'content-type': 'application/json', ...authHeaders() },
     body: body === undefined ? undefined : JSON.stringify(body),

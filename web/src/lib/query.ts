@@ -27,3 +27,9 @@ export function createQueryClient(onUnauthorized: () => void): QueryClient {
     },
   });
 }
+
+/**
+ * The key of a query about `app` (null: the single app): every app-scoped query key starts with it, so two apps'
+ * answers never share a cache entry and invalidating `appKey(a, 'incidents')` leaves the other apps alone.
+ */
+export const appKey = (app: string | null, ...key: unknown[]): readonly unknown[] => ['app', app, ...key];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchPath, withSearch } from './router.js';
+import { findRoute, matchPath, withSearch } from './router.js';
 
 describe('matchPath', () => {
   it.each([
@@ -28,5 +28,44 @@ describe('withSearch', () => {
   });
   it('encodes values', () => {
     expect(withSearch('/operations', { q: 'a&b c' })).toBe('/operations?q=a%26b+c');
+  });
+});
+
+describe('findRoute', () => {
+  const routes = [{ path: '/' }, { path: '/cycles' }, { path: '/cycles/:id' }, { path: '/incidents/:id' }];
+
+  it("matches an app's pages under /apps/:app with today's patterns", () => {
+    expect(findRoute(routes, '/apps/tanium/incidents/7')).toEqual({
+      app: 'tanium',
+      path: '/incidents/7',
+      route: { path: '/incidents/:id' },
+      params: { id: '7' },
+    });
+    expect(findRoute(routes, '/apps/tanium/')).toMatchObject({ app: 'tanium', route: { path: '/' } });
+    expect(findRoute(routes, '/apps/tanium')).toMatchObject({ app: 'tanium', route: { path: '/' } });
+    expect(findRoute(routes, '/apps/tanium/cycles/')).toMatchObject({
+      app: 'tanium',
+      route: { path: '/cycles' },
+    });
+  });
+
+  it("the app's id is not a route parameter, so a page's :id is the page's own", () => {
+    expect(findRoute(routes, '/apps/12/cycles/3').params).toEqual({ id: '3' });
+  });
+
+  it('matches unprefixed paths as today, with no app', () => {
+    expect(findRoute(routes, '/cycles/12')).toMatchObject({ app: null, route: { path: '/cycles/:id' } });
+    expect(findRoute(routes, '/')).toMatchObject({ app: null, route: { path: '/' } });
+  });
+
+  it('finds nothing for an unknown page, inside an app or not', () => {
+    expect(findRoute(routes, '/apps/tanium/nope')).toMatchObject({
+      app: 'tanium',
+      path: '/nope',
+      route: null,
+    });
+    expect(findRoute(routes, '/nope')).toMatchObject({ app: null, route: null });
+    // /apps alone is no app and no page
+    expect(findRoute(routes, '/apps')).toMatchObject({ app: null, route: null });
   });
 });

@@ -1,7 +1,10 @@
 import { type AnchorHTMLAttributes, type MouseEvent, useCallback, useSyncExternalStore } from 'react';
+import { appPath, currentApp, splitAppPath } from './app-scope.js';
 
 // A small router on `history`: paths and search params are the state, so a link in an email
 // (e.g. /operations?status=failure&errorCode=Unauthorized) opens exactly that view.
+// With several apps an app's pages live under `/apps/<id>/` (lib/app-scope.ts): pages write app-relative
+// targets (`/cycles/3`) and `Link` and `navigate` put the current app's prefix in front.
 
 const NAVIGATE = 'scimtap:navigate';
 
@@ -33,7 +36,22 @@ export function useLocation(): Location {
   };
 }
 
-export function navigate(to: string, { replace = false }: { replace?: boolean } = {}): void {
+/** The app the URL names (`/apps/<id>/...`), or null; re-renders only when it changes. */
+export function useCurrentApp(): string | null {
+  return useSyncExternalStore(subscribe, currentApp, () => null);
+}
+
+export interface NavigateOptions {
+  replace?: boolean;
+  /** the app `to` is relative to: the current app by default, null for a path taken as it is */
+  app?: string | null;
+}
+
+export function navigate(
+  target: string,
+  { replace = false, app = currentApp() }: NavigateOptions = {},
+): void {
+  const to = appPath(target, app);
   if (to === snapshot()) return;
   if (replace) window.history.replaceState(null, '', to);
   else window.history.pushState(null, '', to);
@@ -56,6 +74,22 @@ export function matchPath(pattern: string, pathname: string): Record<string, str
     } else if (want[i] !== got[i]) return null;
   }
   return params;
+}
+
+/**
+ * The first route whose pattern matches `pathname`, with its parameters and the app the path names:
+ * `/apps/tanium/incidents/7` matches `/incidents/:id` with `{id: '7'}` for app `tanium`. Pure.
+ */
+export function findRoute<R extends { path: string }>(
+  routes: readonly R[],
+  pathname: string,
+): { app: string | null; path: string; route: R | null; params: Record<string, string> } {
+  const { app, path } = splitAppPath(pathname);
+  for (const route of routes) {
+    const params = matchPath(route.path, path);
+    if (params) return { app, path, route, params };
+  }
+  return { app, path, route: null, params: {} };
 }
 
 /** `path?k=v` from a params object, dropping empty values. */
@@ -82,16 +116,21 @@ export function useSearchParams(): [
 }
 
 export interface LinkProps extends Omit<AnchorHTMLAttributes<HTMLAnchorElement>, 'href'> {
+  /** an app-relative path (`/cycles/3`): it gets the app's `/apps/<id>` prefix when there is an app */
   to: string;
+  /** the app `to` is relative to: the URL's app by default; null for a page of no app (the fleet page) */
+  app?: string | null;
 }
 
-export function Link({ to, onClick, ...rest }: LinkProps) {
+export function Link({ to: target, app, onClick, ...rest }: LinkProps) {
+  const current = useCurrentApp();
+  const to = appPath(target, app === undefined ? current : app);
   const handle = (e: MouseEvent<HTMLAnchorElement>) => {
     onClick?.(e);
     // New tab, download, or a modified click: let the browser do it.
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
-    navigate(to);
+    navigate(to, { app: null });
     window.scrollTo(0, 0);
   };
   return <a href={to} onClick={handle} {...rest} />;

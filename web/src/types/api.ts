@@ -4,6 +4,7 @@
 
 import type { hc, InferResponseType } from 'hono/client';
 import type { AdminApi } from '../../../server/api/index.js';
+import type { FleetApi } from '../../../server/api/routes/apps.js';
 
 /** The admin API as `hc` sees it: one property per path segment, then `$get`, `$post`, `$delete`. */
 export type Api = ReturnType<typeof hc<AdminApi>>;
@@ -63,3 +64,11 @@ export type TestSent = Answer<Api['notifications']['test']['$post']>;
 
 /** GET /api/unrecognised */
 export type UnrecognisedReport = Answer<Api['unrecognised']['$get']>;
+
+/** GET /api/apps (issue 14), the fleet page's rows, from its own route chain: it is about all apps, not one. */
+export type Fleet = ReturnType<typeof hc<FleetApi>>;
+/** GET /api/apps: one summary per app, riskiest first. */
+export type Apps = Answer<Fleet['index']['$get']>;
+export type AppSummary = Apps['apps'][number];
+export type AppLastCycle = NonNullable<AppSummary['lastCycle']>;
+export type AppCyclePoint = AppSummary['failuresPerCycle'][number];

@@ -1,5 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiGet } from '../../lib/api-client.js';
+import { appKey } from '../../lib/query.js';
+import { useCurrentApp } from '../../lib/router.js';
 import type { IdentityDetail, IdentityPage } from '../../types/api.js';
 
 export interface IdentityFilters {
@@ -18,29 +20,35 @@ export { key as identityFilterKey };
 const toParams = ({ status, ...rest }: IdentityFilters) =>
   status === 'failing' ? { ...rest, failing: 'true' } : { ...rest, status };
 
-export const getIdentities = (f: IdentityFilters, cursor: string | undefined, signal?: AbortSignal) =>
+export const getIdentities = (
+  app: string | null,
+  f: IdentityFilters,
+  cursor: string | undefined,
+  signal?: AbortSignal,
+) =>
   apiGet<IdentityPage>('/identities', {
     params: { ...toParams(f), cursor, limit: IDENTITIES_PAGE_SIZE },
     signal,
+    app,
   });
 
-export const identitiesQueryOptions = (f: IdentityFilters, cursor?: string) =>
+export const identitiesQueryOptions = (app: string | null, f: IdentityFilters, cursor?: string) =>
   queryOptions({
-    queryKey: ['identities', key(f), cursor ?? ''],
-    queryFn: ({ signal }) => getIdentities(f, cursor, signal),
+    queryKey: appKey(app, 'identities', key(f), cursor ?? ''),
+    queryFn: ({ signal }) => getIdentities(app, f, cursor, signal),
   });
 
 export const useIdentities = (f: IdentityFilters, cursor?: string) =>
-  useQuery(identitiesQueryOptions(f, cursor));
+  useQuery(identitiesQueryOptions(useCurrentApp(), f, cursor));
 
-export const getIdentity = (id: number, signal?: AbortSignal) =>
-  apiGet<IdentityDetail>(`/identities/${id}`, { signal });
+export const getIdentity = (app: string | null, id: number, signal?: AbortSignal) =>
+  apiGet<IdentityDetail>(`/identities/${id}`, { signal, app });
 
-export const identityQueryOptions = (id: number) =>
+export const identityQueryOptions = (app: string | null, id: number) =>
   queryOptions({
-    queryKey: ['identity', id],
-    queryFn: ({ signal }) => getIdentity(id, signal),
+    queryKey: appKey(app, 'identity', id),
+    queryFn: ({ signal }) => getIdentity(app, id, signal),
     placeholderData: undefined,
   });
 
-export const useIdentity = (id: number) => useQuery(identityQueryOptions(id));
+export const useIdentity = (id: number) => useQuery(identityQueryOptions(useCurrentApp(), id));

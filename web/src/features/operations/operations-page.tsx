@@ -9,7 +9,7 @@ import { FilterSelect } from '../../components/filter-select.js';
 import { SearchField } from '../../components/search-field.js';
 import { downloadWithToken, getToken } from '../../lib/api-client.js';
 import { isoToLocalInput, localInputToIso } from '../../lib/format.js';
-import { useSearchParams } from '../../lib/router.js';
+import { useCurrentApp, useSearchParams } from '../../lib/router.js';
 import { useDebouncedInput } from '../../lib/use-debounced.js';
 import { exportCsvUrl } from './api.js';
 import { countActive, filtersFromSearch, type OperationFilters } from './filters.js';
@@ -53,7 +53,7 @@ function FilterBar({
     onChange({ httpStatus: /^[1-5]\d\d$/.test(v) ? v : undefined }),
   );
   const [exportError, setExportError] = useState<string | null>(null);
-  const csvUrl = exportCsvUrl(filters);
+  const csvUrl = exportCsvUrl(filters, useCurrentApp());
   const onExport = (e: MouseEvent<HTMLAnchorElement>) => {
     // A link cannot send the admin token; with one set, fetch the file instead.
     if (!getToken()) return;

@@ -1,44 +1,52 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
 import { apiGet } from '../../lib/api-client.js';
+import { appKey } from '../../lib/query.js';
+import { useCurrentApp } from '../../lib/router.js';
 import type { CycleDetail, CyclePage, OperationsTimeseries, Status } from '../../types/api.js';
 
-export const getOperationsTimeseries = (signal?: AbortSignal) =>
-  apiGet<OperationsTimeseries>('/timeseries/operations', { params: { bucket: 60 }, signal });
+// Every query is about one app (`app`, null for the single app): its key names it and its call asks for it.
 
-export const operationsTimeseriesQueryOptions = () =>
+export const getOperationsTimeseries = (app: string | null, signal?: AbortSignal) =>
+  apiGet<OperationsTimeseries>('/timeseries/operations', { params: { bucket: 60 }, signal, app });
+
+export const operationsTimeseriesQueryOptions = (app: string | null) =>
   queryOptions({
-    queryKey: ['timeseries', 'operations'],
-    queryFn: ({ signal }) => getOperationsTimeseries(signal),
+    queryKey: appKey(app, 'timeseries', 'operations'),
+    queryFn: ({ signal }) => getOperationsTimeseries(app, signal),
     refetchInterval: 15_000,
   });
 
-export const useOperationsTimeseries = () => useQuery(operationsTimeseriesQueryOptions());
+export const useOperationsTimeseries = () => useQuery(operationsTimeseriesQueryOptions(useCurrentApp()));
 
-export const getStatus = (signal?: AbortSignal) => apiGet<Status>('/status', { signal });
+export const getStatus = (app: string | null, signal?: AbortSignal) =>
+  apiGet<Status>('/status', { signal, app });
 
-export const statusQueryOptions = () =>
-  queryOptions({ queryKey: ['status'], queryFn: ({ signal }) => getStatus(signal) });
+export const statusQueryOptions = (app: string | null) =>
+  queryOptions({ queryKey: appKey(app, 'status'), queryFn: ({ signal }) => getStatus(app, signal) });
 
-export const useStatus = () => useQuery(statusQueryOptions());
+export const useStatus = () => useQuery(statusQueryOptions(useCurrentApp()));
 
 /** The status shows the cycle's rollups; its counts by operation (created, updated, ...) come with the detail. */
-export const getCycleDetail = (id: number, signal?: AbortSignal) =>
-  apiGet<CycleDetail>(`/cycles/${id}`, { signal });
+export const getCycleDetail = (app: string | null, id: number, signal?: AbortSignal) =>
+  apiGet<CycleDetail>(`/cycles/${id}`, { signal, app });
 
-export const cycleDetailQueryOptions = (id: number) =>
-  queryOptions({ queryKey: ['cycle', id], queryFn: ({ signal }) => getCycleDetail(id, signal) });
+export const cycleDetailQueryOptions = (app: string | null, id: number) =>
+  queryOptions({
+    queryKey: appKey(app, 'cycle', id),
+    queryFn: ({ signal }) => getCycleDetail(app, id, signal),
+  });
 
-export const useCycleDetail = (id: number) => useQuery(cycleDetailQueryOptions(id));
+export const useCycleDetail = (id: number) => useQuery(cycleDetailQueryOptions(useCurrentApp(), id));
 
 /** The recent cycles behind the per-cycle charts. */
-export const getRecentCycles = (signal?: AbortSignal) =>
-  apiGet<CyclePage>('/cycles', { params: { limit: 60 }, signal });
+export const getRecentCycles = (app: string | null, signal?: AbortSignal) =>
+  apiGet<CyclePage>('/cycles', { params: { limit: 60 }, signal, app });
 
-export const recentCyclesQueryOptions = () =>
+export const recentCyclesQueryOptions = (app: string | null) =>
   queryOptions({
-    queryKey: ['cycles', 'recent'],
-    queryFn: ({ signal }) => getRecentCycles(signal),
+    queryKey: appKey(app, 'cycles', 'recent'),
+    queryFn: ({ signal }) => getRecentCycles(app, signal),
     refetchInterval: 15_000,
   });
 
-export const useRecentCycles = () => useQuery(recentCyclesQueryOptions());
+export const useRecentCycles = () => useQuery(recentCyclesQueryOptions(useCurrentApp()));
