@@ -18,7 +18,7 @@ import { startTestScimtap } from '../helpers/scimtap.js';
 const screenshots = join(process.cwd(), 'test-output', 'screenshots');
 const XSS_NAME = '<img src=x onerror=alert(1)>';
 const CSV_HEADER =
-  'id,activityDateTime,cycleId,provisioningAction,operation,status,identityType,identity,externalId,targetId,httpMethod,path,httpStatus,durationInMilliseconds,errorCode,scimType,reason,modifiedProperties';
+  'app,id,activityDateTime,cycleId,provisioningAction,operation,status,identityType,identity,externalId,targetId,httpMethod,path,httpStatus,durationInMilliseconds,errorCode,scimType,reason,modifiedProperties';
 
 let target: Target;
 let scimtap: Awaited<ReturnType<typeof startTestScimtap>>;
