@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,8 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppSummary } from '../../server/api/routes/apps.js';
 import { loadConfig } from '../../server/config.js';
 import { DRIFT_CLEAN_CYCLES } from '../../server/demo/drift.js';
-import { type Demo, type DemoAppId, startDemo } from '../../server/demo/index.js';
+import {
+  DEMO_APPLICATION_ID,
+  type Demo,
+  type DemoAppId,
+  prepareDemoDatabase,
+  startDemo,
+} from '../../server/demo/index.js';
 import type { CycleInfo } from '../../server/demo/simulator/index.js';
+import { probeDatabase } from '../../server/store/open.js';
 
 // The demo with nothing configured (issue 14): three apps in one scimtap, each with its own target, its own
 // simulated Entra job at its own Tenant URL, its own database and cycles; one of them drifts into escrow.
@@ -17,6 +24,7 @@ const DRIFT_CYCLES = 9;
 
 describe('demo mode: three apps in one scimtap', () => {
   let demo: Demo;
+  let dir: string;
   let printed = '';
   const ends: Record<string, CycleInfo[]> = { tanium: [], 'contoso-expenses': [], 'fabrikam-hr': [] };
   // fabrikam-hr's state on /api/apps at the end of each of its cycles, by cycle
@@ -33,7 +41,7 @@ describe('demo mode: three apps in one scimtap', () => {
   }
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'scimtap-demo-apps-'));
+    dir = mkdtempSync(join(tmpdir(), 'scimtap-demo-apps-'));
     const config = loadConfig({
       SCIMTAP_LISTEN: '127.0.0.1:0',
       SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
@@ -158,5 +166,15 @@ describe('demo mode: three apps in one scimtap', () => {
     expect(firstDegraded).toBeGreaterThan(DRIFT_CLEAN_CYCLES);
     expect(firstEscrow).toBeGreaterThan(firstDegraded);
     expect(driftStates.slice(firstEscrow).every((s) => s === 'quarantineSuspected')).toBe(true);
+  });
+
+  it("marks each app's own file as the demo's, so the next demo resets each of them", async () => {
+    await demo.stop();
+    for (const id of IDS) {
+      const path = join(dir, `demo-${id}.db`);
+      expect(probeDatabase(path).applicationId).toBe(DEMO_APPLICATION_ID);
+      prepareDemoDatabase(path);
+      expect(existsSync(path)).toBe(false);
+    }
   });
 });
