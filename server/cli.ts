@@ -15,7 +15,7 @@ const usage = `scimtap — a sidecar proxy that records, explains and warns abou
 
 Usage:
   scimtap [options]            forward to SCIMTAP_UPSTREAM (with nothing configured at all: the demo)
-  scimtap demo [options]       the demo: an embedded Tanium-like app and simulated Entra traffic, on loopback
+  scimtap demo [options]       the demo: three embedded SCIM apps and simulated Entra traffic, on loopback
   scimtap simulate --help      send Entra-like SCIM traffic to any SCIM endpoint
   scimtap rebuild [--db FILE]  recompute cycles and identities from the recorded operations
   scimtap migrate-store --from FILE --to URL

@@ -83,14 +83,14 @@ describe('demo mode: the scripted story through the real proxy path', () => {
   it('prints a banner with the dashboard URL and reports mode "demo" on /api/health', async () => {
     expect(printed).toContain(`Dashboard    ${demo.scimtap.adminUrl}`);
     expect(printed).toContain(demo.target.token);
-    const health = (await (await fetch(`${demo.scimtap.adminUrl}/api/health`)).json()) as {
+    const health = (await (await fetch(`${demo.scimtap.adminUrl}/api/health?app=tanium`)).json()) as {
       mode: string;
       appName: string;
     };
     expect(health.mode).toBe('demo');
     // the demo plays a Tanium-like app and names it so, in the banner and on the dashboard
     expect(health.appName).toBe('Tanium SSO (demo)');
-    expect(printed).toContain('Tanium SSO (demo): an embedded Tanium-like SCIM target');
+    expect(printed).toContain(`  Tanium SSO (demo)\n    Tenant URL   ${demo.scimtap.proxyUrl}/tanium/`);
   });
 
   it('records a complete initial cycle: lookups, creates, updates of existing accounts, groups and members', () => {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { refusesUser } from '../../server/demo/target/faults.js';
 import { generateTaniumToken, startTarget, type Target } from '../../server/demo/target/index.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -103,6 +104,7 @@ afterEach(() => {
     latencyMs: 0,
     nonCompliantFilter: false,
     conflictUserNames: [],
+    refuseUserShare: 0,
     random: undefined,
   });
 });
@@ -684,6 +686,59 @@ describe('faults', () => {
     expect(
       (await scim('GET', `/Users?${filterQuery('userName', 'stuck@example.com')}`)).body.totalResults,
     ).toBe(0);
+  });
+});
+
+describe('refused users (refuseUserShare)', () => {
+  const userNames = Array.from({ length: 200 }, (_, i) => `drift${i}@example.com`);
+  const faults = (share: number, salt = 7) => ({ refuseUserShare: share, refuseSalt: salt });
+
+  // The refused users are a share of all users, and a larger share refuses every user a smaller one refused.
+  it('picks about the share of users, a growing share keeping the users it refused', () => {
+    const refused = (share: number, salt?: number) =>
+      userNames.filter((u) => refusesUser(faults(share, salt), u));
+    expect(refused(0)).toEqual([]);
+    expect(refused(1)).toEqual(userNames);
+    const third = refused(0.3);
+    expect(third.length).toBeGreaterThan(40);
+    expect(third.length).toBeLessThan(80);
+    const more = new Set(refused(0.6));
+    expect(third.every((u) => more.has(u))).toBe(true);
+    expect(more.size).toBeGreaterThan(third.length);
+    // another salt (another seed) picks other users; the userName's case does not matter
+    expect(refused(0.3, 8)).not.toEqual(third);
+    expect(refusesUser(faults(0.3), third[0]!.toUpperCase())).toBe(true);
+  });
+
+  // A refused user's create answers 409 uniqueness, its updates 400 invalidValue; its delete goes through.
+  it('answers 409 to a create and 400 invalidValue to an update of a refused user, and lets others through', async () => {
+    const user = await createUser({ title: 'Payroll Clerk' });
+    target.setFaults({ refuseUserShare: 1 });
+    expectScimError(await scim('POST', '/Users', newUser()), 409, 'uniqueness');
+    const patch = {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
+    };
+    const refused = await scim('PATCH', `/Users/${user.id}`, patch);
+    expectScimError(refused, 400, 'invalidValue');
+    expect(refused.body.detail).toContain('Payroll Clerk');
+    expectScimError(
+      await scim('PUT', `/Users/${user.id}`, newUser({ userName: user.userName })),
+      400,
+      'invalidValue',
+    );
+    // groups are not users: they go through
+    expect(
+      (await scim('POST', '/Groups', { displayName: `G ${++seq}`, externalId: `g-${seq}` })).status,
+    ).toBe(201);
+    target.setFaults({ refuseUserShare: 0 });
+    expect((await scim('PATCH', `/Users/${user.id}`, patch)).status).toBe(200);
+    target.setFaults({ refuseUserShare: 1 });
+    expect((await scim('DELETE', `/Users/${user.id}`)).status).toBe(204);
+  });
+
+  it('rejects a share outside 0..1', () => {
+    expect(() => target.setFaults({ refuseUserShare: 1.5 })).toThrow(RangeError);
   });
 });
 

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authProblem } from './auth.js';
 import type { StoredGroup, StoredResource } from './collection.js';
 import { type Discovery, LIST_SCHEMA, MAX_RESULTS } from './discovery.js';
-import { errorBody, ScimError } from './errors.js';
-import type { TargetFaults } from './faults.js';
+import { badRequest, errorBody, ScimError } from './errors.js';
+import { refusesUser, type TargetFaults } from './faults.js';
 import { parseFilter } from './filter.js';
 import { parsePatchOp } from './patch.js';
 import { excludedAttributes, intParam, queryParam, readJson } from './request.js';
@@ -109,11 +109,13 @@ async function route(ctx: TargetContext, req: IncomingMessage, res: ServerRespon
         return sendResource(ctx, res, 200, isUser, record, excludedAttributes(params));
       }
       case 'PUT': {
+        if (isUser) refuseUpdate(ctx, id);
         const body = await readJson(req);
         const record = isUser ? store.replaceUser(id, body) : store.replaceGroup(id, body);
         return sendResource(ctx, res, 200, isUser, record);
       }
       case 'PATCH': {
+        if (isUser) refuseUpdate(ctx, id);
         const ops = parsePatchOp(await readJson(req));
         if (isUser) return sendResource(ctx, res, 200, true, store.patchUser(id, ops));
         store.patchGroup(id, ops);
@@ -156,8 +158,23 @@ async function create(
     ) {
       throw new ScimError(409, `A user with userName "${userName}" already exists`, 'uniqueness');
     }
+    if (typeof userName === 'string' && refusesUser(faults, userName)) {
+      throw new ScimError(409, `An account with the work email "${userName}" already exists`, 'uniqueness');
+    }
   }
   sendResource(ctx, res, 201, isUser, isUser ? store.createUser(body) : store.createGroup(body));
+}
+
+/** `refuseUserShare`: an update of a refused user fails validation, whatever it changes (the app checks the whole record). */
+function refuseUpdate(ctx: TargetContext, id: string): void {
+  const record = ctx.store.users.records.get(id);
+  const userName = record?.doc.userName;
+  if (typeof userName !== 'string' || !refusesUser(ctx.faults, userName)) return;
+  const title = typeof record?.doc.title === 'string' ? record.doc.title : '';
+  throw badRequest(
+    `Attribute 'title' value "${title}" is not in the app's job catalogue; the user record cannot be saved`,
+    'invalidValue',
+  );
 }
 
 function list(ctx: TargetContext, res: ServerResponse, isUser: boolean, params: URLSearchParams): void {
