@@ -42,6 +42,8 @@ interface Setup {
   db: string;
   scimtap: ScimtapProcess;
   idle: ReturnType<typeof memory>;
+  /** % of one core used with no traffic (timers, each pipeline's log writer and checkpointer threads) */
+  idleCpu?: number;
 }
 
 /** µs of CPU per request under wrk: scimtap's main thread, its other threads (log writers, V8), the upstream. */
@@ -130,6 +132,17 @@ async function measure(setups: Setup[], upstreamPid: number): Promise<Record<Nam
   return results;
 }
 
+/** CPU used with no traffic, both processes side by side for 5 s, after 2 s to settle from startup. */
+async function idleCpu(setups: Setup[]): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const before = setups.map((s) => threadCpu(s.scimtap.pid));
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  for (const [i, s] of setups.entries()) {
+    const after = threadCpu(s.scimtap.pid);
+    if (after.size > 0) s.idleCpu = (cpuBetween(before[i], after) / 5) * 100;
+  }
+}
+
 /** Dropped exchanges per app, from each app's /api/health; read before stopping (the counter is the run's). */
 async function droppedOf(s: Setup): Promise<number[]> {
   return Promise.all(
@@ -173,6 +186,7 @@ async function main() {
       const scimtap = await startScimtapProcess({ dir, name, apps: own, db, port: port + 2 * i });
       setups.push({ name, apps: own, db, scimtap, idle: memory(scimtap.pid) });
     }
+    await idleCpu(setups);
     const results = await measure(setups, upstream.child.pid!);
     const loaded = setups.map((s) => memory(s.scimtap.pid));
     const dropped = await Promise.all(setups.map(droppedOf));
@@ -256,11 +270,13 @@ function accounting(setups: Setup[], recorded: number[][], dropped: number[][]):
 
 function memoryReport(setups: Setup[], loaded: ReturnType<typeof memory>[]): void {
   if (!setups[0].idle) return;
-  console.log('\n| process | pipelines | threads | RSS idle MB | RSS after load MB | peak RSS MB |');
-  console.log('|---|--:|--:|--:|--:|--:|');
+  console.log(
+    '\n| process | pipelines | threads | CPU idle (% of a core) | RSS idle MB | RSS after load MB | peak RSS MB |',
+  );
+  console.log('|---|--:|--:|--:|--:|--:|--:|');
   for (const [i, s] of setups.entries()) {
     console.log(
-      `| ${label[s.name]} | ${s.apps.length} | ${loaded[i]?.threads} | ${s.idle?.rssMb.toFixed(0)} | ` +
+      `| ${label[s.name]} | ${s.apps.length} | ${loaded[i]?.threads} | ${s.idleCpu?.toFixed(1)} | ${s.idle?.rssMb.toFixed(0)} | ` +
         `${loaded[i]?.rssMb.toFixed(0)} | ${loaded[i]?.peakMb.toFixed(0)} |`,
     );
   }
@@ -270,7 +286,8 @@ function memoryReport(setups: Setup[], loaded: ReturnType<typeof memory>[]): voi
     `\n${extra} more pipelines cost ${(twenty.idle.rssMb - one.idle.rssMb).toFixed(0)} MB idle RSS ` +
       `(${((twenty.idle.rssMb - one.idle.rssMb) / extra).toFixed(1)} MB each), ` +
       `${(twenty.loaded.peakMb - one.loaded.peakMb).toFixed(0)} MB at peak, and ${twenty.loaded.threads - one.loaded.threads} threads ` +
-      `(${((twenty.loaded.threads - one.loaded.threads) / extra).toFixed(1)} each: its log writer)`,
+      `(${((twenty.loaded.threads - one.loaded.threads) / extra).toFixed(1)} each: its log writer and its checkpointer), ` +
+      `and ${((setups[1].idleCpu ?? Number.NaN) - (setups[0].idleCpu ?? Number.NaN)).toFixed(1)}% of a core with no traffic`,
   );
 }
 
