@@ -8,7 +8,7 @@ import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
 import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
 import { packageRoot } from './paths.js';
-import { checkSmtp, checkUpstream, startupBanner } from './startup.js';
+import { checkSmtp, checkUpstream, type StartupFacts, startupBanner } from './startup.js';
 import { runMigrateStore } from './store/pg/migrate-store-cli.js';
 
 const usage = `scimtap — a sidecar proxy that records, explains and warns about SCIM provisioning
@@ -84,25 +84,28 @@ main(process.argv.slice(2)).then(
  * structured log line for a service manager. Neither check stops scimtap: forwarding must work regardless.
  */
 async function reportStartup(scimtap: Scimtap, config: ReturnType<typeof loadConfig>): Promise<void> {
-  const upstream = config.upstream ?? '';
-  const [upstreamCheck, smtpCheck] = await Promise.all([
-    checkUpstream(upstream, { ca: config.upstreamCa }),
+  const pipelines = Object.values(scimtap.apps);
+  const [smtpCheck, ...upstreamChecks] = await Promise.all([
     checkSmtp(config.smtpUrl, 5_000),
+    ...pipelines.map((p) => checkUpstream(p.app.upstream, { ca: p.app.upstreamCa })),
   ]);
-  const facts = {
+  const facts: StartupFacts = {
     version,
-    appName: config.appName,
     mode: config.mode,
-    proxyUrl: scimtap.proxyUrl,
     adminUrl: scimtap.adminUrl,
-    upstream: redactUrl(upstream),
-    db: config.db,
-    notifyTo: config.notifyTo,
-    upstreamCheck,
+    apps: pipelines.map((p, i) => ({
+      name: p.app.name,
+      tenantUrl: `${scimtap.proxyUrl}${p.app.prefix}/`,
+      upstream: redactUrl(p.app.upstream),
+      db: p.config.db,
+      notifyTo: p.app.notifyTo,
+      upstreamCheck: upstreamChecks[i],
+    })),
     smtpCheck,
   };
-  const level = upstreamCheck.ok && smtpCheck.ok ? 'info' : 'warn';
-  scimtap.logger[level]({ upstreamCheck, smtpCheck }, 'startup checks');
+  const ok = smtpCheck.ok && upstreamChecks.every((c) => c.ok);
+  const checks = Object.fromEntries(pipelines.map((p, i) => [p.app.id, upstreamChecks[i]]));
+  scimtap.logger[ok ? 'info' : 'warn']({ upstreamChecks: checks, smtpCheck }, 'startup checks');
   if (process.stdout.isTTY) process.stdout.write(startupBanner(facts));
 }
 

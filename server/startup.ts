@@ -103,34 +103,46 @@ function withoutCredentials(text: string, url: string): string {
   return out;
 }
 
-export interface StartupFacts {
-  version: string;
-  appName: string;
-  mode: 'proxy' | 'demo';
-  proxyUrl: string;
-  adminUrl: string;
+/** One app as the startup banner and log line tell it. */
+export interface StartupApp {
+  name: string;
+  /** what Entra's Tenant URL points at (this listener; in Entra, its public HTTPS URL) */
+  tenantUrl: string;
   upstream: string;
   db: string;
   notifyTo: string[];
   upstreamCheck: CheckResult;
+}
+
+export interface StartupFacts {
+  version: string;
+  mode: 'proxy' | 'demo';
+  adminUrl: string;
+  apps: StartupApp[];
   smtpCheck: CheckResult;
 }
 
+const mark = (c: CheckResult) => `${c.ok ? 'ok' : 'PROBLEM'}: ${c.detail}`;
+
 /** What a person at a terminal reads once scimtap is up; the same facts go to the log as one structured line. */
 export function startupBanner(f: StartupFacts): string {
-  const mark = (c: CheckResult) => `${c.ok ? 'ok' : 'PROBLEM'}: ${c.detail}`;
-  return [
-    '',
-    `  scimtap ${f.version} is forwarding ${f.appName}'s SCIM traffic`,
-    '',
-    `  Proxy (Entra's Tenant URL)   ${f.proxyUrl}/   (in Entra: this host's public HTTPS URL)`,
-    `  Upstream (the app)           ${f.upstream}`,
+  const what = f.apps.length === 1 ? `${f.apps[0].name}'s` : `${f.apps.length} apps'`;
+  const lines = ['', `  scimtap ${f.version} is forwarding ${what} SCIM traffic`, ''];
+  for (const app of f.apps) {
+    if (f.apps.length > 1) lines.push(`  ${app.name}`);
+    lines.push(
+      `  Proxy (Entra's Tenant URL)   ${app.tenantUrl}   (in Entra: this host's public HTTPS URL)`,
+      `  Upstream (the app)           ${app.upstream}`,
+      `  Database                     ${app.db}`,
+      `  Notifications to             ${app.notifyTo.length ? app.notifyTo.join(', ') : 'nobody (SCIMTAP_NOTIFY_TO unset)'}`,
+      `  Upstream check               ${mark(app.upstreamCheck)}`,
+      '',
+    );
+  }
+  lines.push(
     `  Dashboard                    ${f.adminUrl}`,
-    `  Database                     ${f.db}`,
-    `  Notifications to             ${f.notifyTo.length ? f.notifyTo.join(', ') : 'nobody (SCIMTAP_NOTIFY_TO unset)'}`,
-    '',
-    `  Upstream check               ${mark(f.upstreamCheck)}`,
     `  Email check                  ${mark(f.smtpCheck)}`,
     '',
-  ].join('\n');
+  );
+  return lines.join('\n');
 }

@@ -51,8 +51,9 @@ describe('startup checks and what proxy mode prints', () => {
       );
       const logged = JSON.parse(line);
       expect(logged.level).toBe(40);
-      expect(logged.upstreamCheck).toMatchObject({ ok: true });
-      expect(logged.upstreamCheck.detail).toMatch(/HTTP 401 on GET \/scim\/v2\/ServiceProviderConfig/);
+      // one check per app, by id (the single app of SCIMTAP_UPSTREAM is `default`)
+      expect(logged.upstreamChecks.default).toMatchObject({ ok: true });
+      expect(logged.upstreamChecks.default.detail).toMatch(/HTTP 401 on GET \/scim\/v2\/ServiceProviderConfig/);
       expect(logged.smtpCheck.ok).toBe(false);
       expect(logged.smtpCheck.detail).toMatch(/127\.0\.0\.1:9: .*ECONNREFUSED/);
       expect(p.output()).not.toContain('hunter2');
