@@ -77,6 +77,17 @@ export function startConsumer({ derivation, turn, intervalMs = 25, onError }: Co
     if (performance.now() < retryAt) return;
     if (step(false) > 0) continuation ??= setImmediate(next);
   }
+  /** The timer's look: a step (a write transaction) only when the log is ahead of the cursor. */
+  function poll(): void {
+    if (continuation) return;
+    let behind: boolean;
+    try {
+      behind = derivation.behind();
+    } catch {
+      behind = true; // cannot tell (the file is busy or failing): the step says why, and backs off
+    }
+    if (behind) run();
+  }
   function next(): void {
     continuation = undefined;
     run();
@@ -94,7 +105,7 @@ export function startConsumer({ derivation, turn, intervalMs = 25, onError }: Co
     stats: () => ({ ...stats }),
     start() {
       // The safety net: a kick lost to a lock, or a retry after a backoff.
-      timer ??= setInterval(() => continuation ?? run(), intervalMs);
+      timer ??= setInterval(poll, intervalMs);
       timer.unref();
     },
     stop() {

@@ -49,6 +49,11 @@ export interface Derivation {
    */
   writeThrough(records: OperationRecord[], insert: LogInsert): LogWrite;
   lag(now: number): DerivationLag;
+  /**
+   * Whether the log holds rows past the cursor: one read of the log's last id, no transaction, so an idle consumer
+   * can look often without taking the write lock (with one pipeline per app, idle apps are most of them).
+   */
+  behind(): boolean;
 }
 
 /** The log's insert (ingest.ts): runs inside the caller's transaction, returns the rows with their ids. */
@@ -231,6 +236,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       return total;
     },
     lag: (now) => lagAt(cursor, logEnd(), oldestAfter.get(cursor) as number | undefined, now),
+    behind: () => logEnd() > cursor,
   };
 }
 
