@@ -52,11 +52,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`scimtap: ${unavailable}\n`);
     return 1;
   }
+  // SIGHUP's default action ends the process: one that comes during startup is said, not obeyed.
+  const early = () =>
+    process.stderr.write('scimtap: SIGHUP during startup ignored; send it again once started\n');
+  process.on('SIGHUP', early);
   await buildDashboardIfStale();
   const scimtap =
     config.mode === 'demo'
       ? await startDemo(config, { print: (text) => process.stdout.write(text) })
       : await startScimtap(config);
+  process.off('SIGHUP', early);
   if (config.mode === 'proxy') void reportStartup(scimtap as Scimtap, config);
   const onHangup = () =>
     config.mode === 'proxy'
