@@ -1,9 +1,12 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MetricsRegistry } from './api/metrics.js';
 import type { AppApi } from './api/routes/apps.js';
 import { type Closers, createClosers } from './closers.js';
 import { type AppConfig, forApp } from './config/apps.js';
 import { adminBaseUrl } from './config.js';
 import { type AppLinks, type Pipeline, startPipeline } from './pipeline.js';
+import { hasBody } from './proxy/headers.js';
+import { scimError, sendScimError } from './proxy/refusals.js';
 import { createRouter, type Router } from './proxy/router.js';
 import type { Wiring } from './wiring.js';
 
@@ -27,8 +30,12 @@ export interface Fleet {
   /**
    * Takes `id`'s route out (new requests to `/<id>/` get the unknown-app 404), then closes its pipeline: the proxy
    * waits for its in-flight requests, the recorder flushes them, derivation, alerts and the database close.
+   * `restarting`: a new pipeline follows (a replace), so until `start` or `release` its requests get a 503 with
+   * Retry-After, which Entra retries, rather than a 404, which would say the app is gone.
    */
-  stop(id: string): Promise<void>;
+  stop(id: string, options?: { restarting?: boolean }): Promise<void>;
+  /** a restart that will not happen: `id`'s requests get the unknown-app 404 */
+  release(id: string): void;
   /** every app, newest first (process shutdown) */
   stopAll(): Promise<void>;
   /** once the admin listener is bound: the apps started so far open, and any started later opens at once */
@@ -41,12 +48,18 @@ export function createFleet(w: Wiring, registry: MetricsRegistry, version: strin
   const router = createRouter([]);
   let adminPort: number | undefined;
   const pipelines = () => [...running.values()].map((r) => r.pipeline);
+  /** prefixes of the apps between a replace's stop and start */
+  const restarting = new Map<string, string>();
   const publish = () =>
-    router.setRoutes(pipelines().map((p) => ({ prefix: p.app.prefix, handle: p.proxy.handle })));
-  const stop = async (id: string) => {
+    router.setRoutes([
+      ...pipelines().map((p) => ({ prefix: p.app.prefix, handle: p.proxy.handle })),
+      ...[...restarting.values()].map((prefix) => ({ prefix, handle: answerRestarting })),
+    ]);
+  const stop = async (id: string, options: { restarting?: boolean } = {}) => {
     const r = running.get(id);
     if (!r) return;
     running.delete(id);
+    if (options.restarting) restarting.set(id, r.pipeline.app.prefix);
     // Route out first: from here no new request reaches this proxy, so what it forwarded is in flight or done.
     publish();
     registry.removeApp(id);
@@ -83,11 +96,15 @@ export function createFleet(w: Wiring, registry: MetricsRegistry, version: strin
         throw err;
       }
       running.set(app.id, { pipeline, closers });
+      restarting.delete(app.id);
       if (adminPort !== undefined) pipeline.open(adminPort);
       publish();
       return pipeline;
     },
     stop,
+    release(id) {
+      if (restarting.delete(id)) publish();
+    },
     async stopAll() {
       for (const id of [...running.keys()].reverse()) await stop(id);
     },
@@ -96,6 +113,15 @@ export function createFleet(w: Wiring, registry: MetricsRegistry, version: strin
       for (const p of pipelines()) p.open(port);
     },
   };
+}
+
+const restartingBody = scimError(503, 'scimtap: this app is restarting with new settings; retry in a moment');
+
+/** A request for an app being replaced: a 503 that asks for a retry, without reading the body. */
+function answerRestarting(req: IncomingMessage, res: ServerResponse): void {
+  req.on('error', () => {});
+  req.resume();
+  sendScimError(res, 503, restartingBody, hasBody(req) && !req.complete, { 'retry-after': '1' });
 }
 
 /**

@@ -143,7 +143,7 @@ async function replace(fleet: Fleet, app: AppConfig, several: boolean, logger: L
   const old = fleet.get(app.id);
   if (!old) throw new Error(`app ${app.id} is not running`);
   const db = old.config.db;
-  await fleet.stop(app.id);
+  await fleet.stop(app.id, { restarting: true });
   try {
     await fleet.start(app, db, several);
   } catch (err) {
@@ -151,6 +151,7 @@ async function replace(fleet: Fleet, app: AppConfig, several: boolean, logger: L
       await fleet.start(old.app, db, several);
       logger.warn({ appId: app.id }, `reload: app ${app.id} runs with its previous settings`);
     } catch (again) {
+      fleet.release(app.id);
       logger.error({ err: again, appId: app.id }, `reload: app ${app.id} could not restart: it is stopped`);
     }
     throw err;

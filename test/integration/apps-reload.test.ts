@@ -156,10 +156,10 @@ describe('reloading the apps', () => {
     const summary = await scimtap.reload(load());
     expect(summary).toMatchObject({ added: [], removed: [], replaced: ['c'], unchanged: ['a'], failed: [] });
     const statuses = await toC;
-    // Between the old pipeline's stop and the new one's start, requests to /c/ are unknown-app 404s: every
-    // request the upstream answered is recorded, once.
+    // Between the old pipeline's stop and the new one's start, requests to /c/ get a 503 to retry (never the
+    // unknown-app 404: the app is not gone); every request the upstream answered is recorded, once.
     const forwarded = statuses.filter((s) => s === 200).length;
-    expect(statuses.every((s) => s === 200 || s === 404)).toBe(true);
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(upstreams.c.received).toHaveLength(answeredBefore + forwarded);
     expect(forwarded).toBeGreaterThanOrEqual(10);
     expect(recorded('c')).toBe(before + forwarded);
