@@ -6,7 +6,7 @@ import { ConfigError, configHelp, loadConfig, unavailableStore } from './config.
 import { runRebuild } from './cycles/cli.js';
 import { startDemo } from './demo/index.js';
 import { runSimulate } from './demo/simulator/cli.js';
-import { redactUrl, type Scimtap, startScimtap, version } from './main.js';
+import { ReloadRefused, redactUrl, type Scimtap, startScimtap, version } from './main.js';
 import { packageRoot } from './paths.js';
 import { checkSmtp, checkUpstream, type StartupFacts, startupBanner } from './startup.js';
 import { runMigrateStore } from './store/pg/migrate-store-cli.js';
@@ -34,9 +34,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = argv[0] === 'demo' ? 'demo' : 'serve';
+  const load = () =>
+    loadConfig(process.env, command === 'demo' ? argv.slice(1) : argv, undefined, { command });
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env, command === 'demo' ? argv.slice(1) : argv, undefined, { command });
+    config = load();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`scimtap: ${err.message}\n\nRun scimtap --help for the options.\n`);
@@ -50,23 +52,66 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`scimtap: ${unavailable}\n`);
     return 1;
   }
+  // SIGHUP's default action ends the process: one that comes during startup is said, not obeyed.
+  const early = () =>
+    process.stderr.write('scimtap: SIGHUP during startup ignored; send it again once started\n');
+  process.on('SIGHUP', early);
   await buildDashboardIfStale();
   const scimtap =
     config.mode === 'demo'
       ? await startDemo(config, { print: (text) => process.stdout.write(text) })
       : await startScimtap(config);
+  process.off('SIGHUP', early);
   if (config.mode === 'proxy') void reportStartup(scimtap as Scimtap, config);
+  const onHangup = () =>
+    config.mode === 'proxy'
+      ? reloadFromFile(scimtap as Scimtap, load)
+      : scimtap.logger.warn('SIGHUP: the demo does not reload (restart it with the settings you want)');
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       scimtap.logger.info({ signal }, 'stopping');
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
       scimtap.stop().then(resolve);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
   return 0;
+}
+
+/**
+ * SIGHUP (issue 14): the settings again, from the same environment, flags and file. A file with problems is
+ * refused, every problem logged, and the running apps keep running; otherwise the apps are diffed and applied
+ * (main.ts reload queues a reload asked for during another).
+ */
+function reloadFromFile(scimtap: Scimtap, load: () => ReturnType<typeof loadConfig>): void {
+  const { logger } = scimtap;
+  logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+  let next: ReturnType<typeof loadConfig>;
+  try {
+    next = load();
+  } catch (err) {
+    // Whatever went wrong reading it, a signal handler must not take the running proxy down.
+    if (!(err instanceof ConfigError)) {
+      logger.error({ err }, 'reload refused: the configuration could not be read; the running one is kept');
+      return;
+    }
+    logger.error(
+      { problems: err.problems },
+      `reload refused: the configuration has ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}; the running configuration is kept:\n${err.problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    return;
+  }
+  for (const warning of next.warnings) logger.warn(`reload: ${warning}`);
+  scimtap.reload(next).catch((err) => {
+    logger.error(
+      { err: err instanceof ReloadRefused ? undefined : err },
+      `reload refused: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -5,11 +5,12 @@ import type { AlertEngine, EvaluationReport } from './alerts/engine.js';
 import { type createAdminApp, createAdminListener } from './api/index.js';
 import { createMetricsRegistry } from './api/metrics.js';
 import { createClosers } from './closers.js';
-import { type AppConfig, appDbPath, appsOf, forApp } from './config/apps.js';
+import { type AppConfig, appDbPath, appsOf } from './config/apps.js';
 import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
+import { createFleet } from './fleet.js';
 import { packageRoot } from './paths.js';
-import { type AppLinks, type Pipeline, startPipeline } from './pipeline.js';
-import { createRouter } from './proxy/router.js';
+import type { Pipeline } from './pipeline.js';
+import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
 import type { Db } from './store/db.js';
 import type { Recorder } from './store/recorder.js';
 import { listenProxy, openAdmin, type Wiring } from './wiring.js';
@@ -45,12 +46,17 @@ export interface Scimtap {
   logPragma(statement: string): unknown;
   /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
   tick(): Promise<EvaluationReport>;
-  /** every app's pipeline by id (the fields above are the first app's) */
-  apps: Record<string, Pipeline>;
+  /** every app's pipeline by id, as running now (the fields above are the first app's at startup) */
+  readonly apps: Record<string, Pipeline>;
+  /**
+   * Applies the `apps` of a newly loaded configuration (reload.ts): one reload at a time. Rejects with
+   * ReloadRefused when it cannot apply at all (the running apps are kept).
+   */
+  reload(next: Config): Promise<ReloadSummary>;
   stop(): Promise<void>;
 }
 
-export { redactUrl };
+export { ReloadRefused, type ReloadSummary, redactUrl };
 
 /** Wire one pipeline per app (ARCHITECTURE §1) and open both listeners in front of them. */
 export async function startScimtap(config: Config, options: StartOptions = {}): Promise<Scimtap> {
@@ -75,16 +81,17 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
 
 /**
  * The order of the steps is the order of startup, so (through `closers`) the order of shutdown reversed: the
- * listeners close first, then each app's pipeline, newest first.
+ * listeners close first, then the apps (each pipeline on its own stack, fleet.ts), newest first.
  */
 async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
   const { config, logger, closers } = w;
   const several = apps.length > 1;
   const registry = createMetricsRegistry();
-  const pipelines: Pipeline[] = [];
-  for (const app of apps)
-    pipelines.push(await startPipeline(appWiring(w, app, several), app, registry, version));
-  const router = createRouter(pipelines.map((p) => ({ prefix: p.app.prefix, handle: p.proxy.handle })));
+  const fleet = createFleet(w, registry, version);
+  // One entry for every app, the ones a reload starts later included: they must close after the listeners.
+  closers.add('apps', () => fleet.stopAll());
+  for (const app of apps) await fleet.start(app, several ? appDbPath(config.db, app.id) : config.db, several);
+  const { router } = fleet;
   registry.counter(
     'scimtap_proxy_unknown_app_requests_total',
     'Requests on the proxy listener whose path named no app (answered 404, not recorded)',
@@ -98,17 +105,13 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
     publicUrl: config.publicUrl,
     webRoot: w.options.webRoot,
     metrics: registry.render,
-    apps: pipelines.map((p) => ({
-      id: p.app.id,
-      name: p.app.name,
-      tenantPath: `${p.app.prefix}/`,
-      api: p.api,
-    })),
+    apps: fleet.appApis,
   });
   const adminServer = await openAdmin(config, admin, closers);
   const adminPort = (adminServer.address() as { port: number }).port;
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminPort);
-  for (const p of pipelines) p.open(adminPort);
+  fleet.open(adminPort);
+  const pipelines = fleet.pipelines();
   logger.info(
     {
       proxy: proxyListener.url,
@@ -124,9 +127,11 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
     'scimtap is forwarding',
   );
 
+  const reloader = createReloader(fleet, config, logger);
   let stopping: Promise<void> | undefined;
+  // A reload under way finishes first, so that the apps it starts are closed too.
   const stop = () => {
-    stopping ??= closers.closeAll();
+    stopping ??= reloader.idle().then(() => closers.closeAll());
     return stopping;
   };
   const first = pipelines[0];
@@ -140,26 +145,14 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
     admin,
     logPragma: first.logPragma,
     tick: () => first.alerts.tick(),
-    apps: Object.fromEntries(pipelines.map((p) => [p.app.id, p])),
-    stop,
-  };
-}
-
-/**
- * An app's wiring: its settings in place of the top-level ones, its own database (a file per app when there are
- * several), its logger, and where its pages are (`/apps/<id>` with several apps).
- */
-function appWiring(w: Wiring, app: AppConfig, several: boolean): Wiring & { links: AppLinks } {
-  const config = { ...forApp(w.config, app), db: several ? appDbPath(w.config.db, app.id) : w.config.db };
-  const pages = several ? `/apps/${app.id}` : '';
-  return {
-    ...w,
-    config,
-    upstream: app.upstream,
-    logger: several ? w.logger.child({ appId: app.id }) : w.logger,
-    links: {
-      dashboard: (port) => `${adminBaseUrl(w.config, port)}${pages}`,
-      api: several ? (port) => ({ url: `${adminBaseUrl(w.config, port)}/api`, app: app.id }) : undefined,
+    get apps() {
+      return Object.fromEntries(fleet.pipelines().map((p) => [p.app.id, p]));
     },
+    reload(next) {
+      if (stopping) return Promise.reject(new ReloadRefused('scimtap is stopping'));
+      if (w.options.upstream) return Promise.reject(new ReloadRefused('the demo does not reload'));
+      return reloader.reload(next);
+    },
+    stop,
   };
 }

@@ -30,7 +30,10 @@ import { createStorageGuard, type StorageGuard, type StorageGuardOptions } from 
  * pushes its closer onto the one stack (closers.ts) as soon as it is open.
  */
 
-/** What every wiring step may need: the start's settings and the one closer stack they all push onto. */
+/**
+ * What every wiring step may need: the start's settings and the closer stack it pushes onto (an app's steps push
+ * onto that app's own stack, fleet.ts, so that a reload can stop it alone).
+ */
 export interface Wiring {
   config: Config;
   options: StartOptions;

@@ -49,12 +49,13 @@ export interface AdminDeps extends ApiDeps {
  * Hands an /api request to the API of the app its `app` parameter names, without that parameter (the routes
  * validate their parameters strictly) and without the /api prefix.
  */
-function dispatchToApp(apps: AppApi[]) {
-  const byId = new Map(apps.map((a) => [a.id, a]));
+function dispatchToApp(appsNow: () => AppApi[]) {
   return async (c: Context) => {
+    // Read per request: a reload (issue 14) adds and removes apps.
+    const apps = appsNow();
     const url = new URL(c.req.url);
     const id = url.searchParams.get('app');
-    const target = id === null ? (apps.length === 1 ? apps[0] : undefined) : byId.get(id);
+    const target = id === null ? (apps.length === 1 ? apps[0] : undefined) : apps.find((a) => a.id === id);
     if (!target) {
       // The id is the client's: it is not echoed.
       return id === null
@@ -124,14 +125,14 @@ export function createAdminApp(deps: AdminDeps) {
   const api = createAppApi(deps);
   return createAdminListener({
     ...deps,
-    apps: [{ id: SINGLE_APP_ID, name: deps.appName ?? 'SCIM app', tenantPath: '/', api }],
+    apps: () => [{ id: SINGLE_APP_ID, name: deps.appName ?? 'SCIM app', tenantPath: '/', api }],
   });
 }
 
 export interface AdminListenerDeps
   extends Pick<AdminDeps, 'adminToken' | 'listenHost' | 'publicUrl' | 'webRoot' | 'metrics'> {
-  /** every app's API; with one, requests need not name it */
-  apps: AppApi[];
+  /** every app's API as it is now (a reload changes them); with one, requests need not name it */
+  apps: () => AppApi[];
 }
 
 /**
@@ -151,10 +152,7 @@ export function createAdminListener(deps: AdminListenerDeps) {
   }
   app.use('*', requireJson());
   app.use('*', adminBodyLimit());
-  app.route(
-    '/api/apps',
-    appsRoutes(() => deps.apps),
-  );
+  app.route('/api/apps', appsRoutes(deps.apps));
   app.all('/api/*', dispatchToApp(deps.apps));
 
   if (deps.metrics) {

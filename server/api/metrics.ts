@@ -35,6 +35,11 @@ export interface MetricsRegistry {
   forApp(app: string, deps: MetricsDeps): Metrics;
   /** a process-wide counter (no app label), e.g. requests that named no app */
   counter(name: string, help: string, collect: () => number): void;
+  /**
+   * An app stopped (a reload removed or replaced it): its gauges and counters read at scrape time are no longer
+   * read, since they read a closed database. Its operations series stay until the process restarts.
+   */
+  removeApp(app: string): void;
 }
 
 type OperationLabels = { app: string; resource_type: string; operation: string; status: string };
@@ -66,6 +71,7 @@ export function createMetricsRegistry(): MetricsRegistry {
       return metrics;
     },
     counter: (name, help, collect) => processCounter(registry, name, help, collect),
+    removeApp: (app) => families.remove(app),
   };
 }
 
@@ -127,6 +133,9 @@ function createAppFamilies(registry: Registry) {
         }
       }
       readers.set(app, collect);
+    },
+    remove(app: string) {
+      for (const readers of families.values()) readers.delete(app);
     },
   };
 }

@@ -109,4 +109,16 @@ describe('createRouter', () => {
     });
     expect(status).toBe(404);
   });
+
+  it('serves the routes set last: a removed app is unknown, an added one answers', async () => {
+    const { base, router } = await listener(['/tanium', '/acme-hr']);
+    router.setRoutes([
+      { prefix: '/tanium', handle: (_req, res, rawUrl) => res.end(`/tanium ${rawUrl}`) },
+      { prefix: '/payroll', handle: (_req, res, rawUrl) => res.end(`/payroll ${rawUrl}`) },
+    ]);
+    expect(await (await fetch(`${base}/tanium/Users`)).text()).toBe('/tanium /Users');
+    expect(await (await fetch(`${base}/payroll/Users`)).text()).toBe('/payroll /Users');
+    expect((await fetch(`${base}/acme-hr/Users`)).status).toBe(404);
+    expect(router.unknown()).toBe(1);
+  });
 });

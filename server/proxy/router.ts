@@ -21,6 +21,24 @@ export interface Router {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** requests whose first path segment named no app (answered 404, not recorded as any app's operation) */
   unknown(): number;
+  /**
+   * Replaces the routes (a reload, issue 14): requests from now on see the new table; one already handed to an
+   * app's proxy stays with it.
+   */
+  setRoutes(routes: AppRoute[]): void;
+}
+
+/** One consistent table: a request reads `table` once, and a reload swaps the whole of it. */
+interface Table {
+  single: AppRoute | null;
+  byId: ReadonlyMap<string, AppRoute>;
+}
+
+function tableOf(routes: AppRoute[]): Table {
+  return {
+    single: routes.length === 1 && routes[0].prefix === '' ? routes[0] : null,
+    byId: new Map(routes.filter((r) => r.prefix !== '').map((r) => [r.prefix.slice(1), r])),
+  };
 }
 
 /** The app's part of a request target: `/<id>/Users?x` → `/Users?x`; `/<id>` and `/<id>?x` → `/` and `/?x`. */
@@ -46,14 +64,14 @@ export function firstSegment(rawUrl: string): string | null {
 /** Sends each request to its app by the first path segment; the single app (prefix '') takes them all. */
 export function createRouter(routes: AppRoute[]): Router {
   let unknown = 0;
-  const single = routes.length === 1 && routes[0].prefix === '' ? routes[0] : null;
-  const byId = new Map(routes.filter((r) => r.prefix !== '').map((r) => [r.prefix.slice(1), r]));
+  let table = tableOf(routes);
   // Fixed: the request's own segment is never echoed (it is the client's bytes, and scanners probe with anything).
   const notFound = scimError(404, 'scimtap: no app here; the Tenant URL is https://<scimtap host>/<app id>/');
 
   return {
     handle(req, res) {
       const rawUrl = req.url ?? '/';
+      const { single, byId } = table;
       if (single) {
         single.handle(req, res, rawUrl);
         return;
@@ -71,5 +89,8 @@ export function createRouter(routes: AppRoute[]): Router {
       sendScimError(res, 404, notFound, hasBody(req) && !req.complete);
     },
     unknown: () => unknown,
+    setRoutes(next) {
+      table = tableOf(next);
+    },
   };
 }
