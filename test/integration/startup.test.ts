@@ -53,7 +53,9 @@ describe('startup checks and what proxy mode prints', () => {
       expect(logged.level).toBe(40);
       // one check per app, by id (the single app of SCIMTAP_UPSTREAM is `default`)
       expect(logged.upstreamChecks.default).toMatchObject({ ok: true });
-      expect(logged.upstreamChecks.default.detail).toMatch(/HTTP 401 on GET \/scim\/v2\/ServiceProviderConfig/);
+      expect(logged.upstreamChecks.default.detail).toMatch(
+        /HTTP 401 on GET \/scim\/v2\/ServiceProviderConfig/,
+      );
       expect(logged.smtpCheck.ok).toBe(false);
       expect(logged.smtpCheck.detail).toMatch(/127\.0\.0\.1:9: .*ECONNREFUSED/);
       expect(p.output()).not.toContain('hunter2');
