@@ -10,6 +10,7 @@
 // fill's 60 days so that it never prunes them). No traffic: the upstream is a closed port.
 //
 //   npm run bench -- fleet        APPS=50 ROWS=100000 RUNS=30
+
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { appDbPath } from '../server/config/apps.js';
 import { loadConfig } from '../server/config.js';
 import { rebuildRollups } from '../server/cycles/rebuild.js';
 import { openDatabase } from '../server/store/db.js';
+import { launchChromium } from '../test/helpers/browser.js';
 import { fillOperations } from './lib/fill.js';
 import { type BenchApp, memory, startScimtapProcess } from './lib/scimtap-process.js';
 
@@ -164,10 +166,44 @@ async function main() {
     const fleet = await timeRoute(`${scimtap.adminUrl}/api/apps`);
     const one = await timeRoute(`${scimtap.adminUrl}/api/status?app=${apps[0].id}`);
     const cycles = await timeRoute(`${scimtap.adminUrl}/api/cycles?app=${apps[0].id}&limit=20`);
-    report({ startMs: scimtap.startMs, idle, after: memory(scimtap.pid), fleet, one, cycles });
+    const page = await firstRenders(scimtap.adminUrl);
+    report({ startMs: scimtap.startMs, idle, after: memory(scimtap.pid), fleet, one, cycles, page });
   } finally {
     await scimtap.stop();
   }
+}
+
+// Marks when the fleet page first shows every app's row, in ms since navigation start. A string: tsx would wrap
+// a function's inner functions in helpers that do not exist in the page.
+const markRows = (n: number) => `(() => {
+  const check = () => {
+    if (window.__rows !== undefined) return;
+    if (document.querySelectorAll('tr.fleet-row').length >= ${n}) window.__rows = performance.now();
+  };
+  new MutationObserver(check).observe(document, { childList: true, subtree: true });
+})()`;
+
+/** The fleet page's first render with every row, in a fresh browser context (a first visit) each run. */
+async function firstRenders(adminUrl: string, runs = 5): Promise<number[]> {
+  const browser = await launchChromium();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+      const page = await context.newPage();
+      await page.addInitScript({ content: markRows(APPS) });
+      await page.goto(`${adminUrl}/`);
+      await page
+        .locator('tr.fleet-row')
+        .nth(APPS - 1)
+        .waitFor({ timeout: 60_000 });
+      times.push(await page.evaluate(() => (window as unknown as { __rows: number }).__rows));
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  return times;
 }
 
 function report(r: {
@@ -177,6 +213,7 @@ function report(r: {
   fleet: Awaited<ReturnType<typeof timeRoute>>;
   one: Awaited<ReturnType<typeof timeRoute>>;
   cycles: Awaited<ReturnType<typeof timeRoute>>;
+  page: number[];
 }): void {
   const { apps: listed } = JSON.parse(r.fleet.last.body) as { apps: { state: string }[] };
   const states = new Map<string, number>();
@@ -202,11 +239,12 @@ function report(r: {
     `\nscimtap with ${APPS} pipelines: admin listener answering ${(r.startMs / 1000).toFixed(1)} s after spawn; ` +
       `RSS ${r.idle?.rssMb.toFixed(0)} MB before the requests, ${r.after?.rssMb.toFixed(0)} MB after (peak ${r.after?.peakMb.toFixed(0)} MB), ${r.after?.threads} threads`,
   );
-  const page = existsSync(join(root, 'web/src/features/fleet'))
-    ? 'the fleet page exists in this tree, but its Chromium first render is not measured here yet'
-    : 'not measured: the fleet page (web/src/features/fleet) is not in this tree';
-  log(`fleet page first render in Chromium (target < ${target.pageFirstRenderMs} ms): ${page}`);
-  const ok = listed.length === APPS && p95 < target.apiP95Ms;
+  const pageP50 = percentile(r.page, 0.5);
+  const pageOk = Math.max(...r.page) < target.pageFirstRenderMs;
+  log(
+    `fleet page first render in Chromium, ${APPS} rows (fresh context each, ${r.page.length} runs): p50 ${pageP50.toFixed(0)} ms, max ${Math.max(...r.page).toFixed(0)} ms (target < ${target.pageFirstRenderMs} ms: ${pageOk ? 'met' : 'NOT met'})`,
+  );
+  const ok = listed.length === APPS && p95 < target.apiP95Ms && pageOk;
   log(
     `GET /api/apps with ${APPS} apps: p95 ${p95.toFixed(0)} ms (target < ${target.apiP95Ms} ms, a third of the page's ${target.pageFirstRenderMs} ms): ${ok ? 'met' : 'NOT met'}`,
   );
