@@ -17,11 +17,14 @@ export function demoDbPath(db: string, id: string, several: boolean): string {
 }
 
 /**
+ * `reset: false` only refuses: SCIMTAP_DB itself when the demo's apps write beside it (a leftover SCIMTAP_DB
+ * naming a real database means the demo was not meant, even if its files would not mix).
+ *
  * A demo database starts fresh so each story starts at cycle 1. It resets only a file the demo wrote (marked
  * with DEMO_APPLICATION_ID, or the default demo path `ownDefault`), and refuses a file that holds anything else:
  * a demo pointed at a real database by a leftover SCIMTAP_DB must not mix simulated traffic into real records.
  */
-export function prepareDemoDatabase(path: string, ownDefault: string = DEMO_DB): void {
+export function prepareDemoDatabase(path: string, ownDefault: string = DEMO_DB, { reset = true } = {}): void {
   if (path === ':memory:' || !existsSync(path)) return;
   let applicationId: number;
   let recorded: boolean;
@@ -31,6 +34,7 @@ export function prepareDemoDatabase(path: string, ownDefault: string = DEMO_DB):
     throw new Error(`SCIMTAP_DB (${path}): the demo cannot read it: ${(err as Error).message}`);
   }
   if (applicationId === DEMO_APPLICATION_ID || path === ownDefault) {
+    if (!reset) return;
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
     return;
   }

@@ -73,6 +73,7 @@ export async function startDemo(config: Config, options: DemoOptions = {}): Prom
     sizes,
   );
   const several = specs.length > 1;
+  if (several) prepareDemoDatabase(config.db, DEMO_DB, { reset: false });
   for (const spec of specs)
     prepareDemoDatabase(demoDbPath(config.db, spec.id, several), demoDbPath(DEMO_DB, spec.id, several));
 

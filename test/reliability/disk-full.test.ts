@@ -100,7 +100,9 @@ describe('the database is full', () => {
     expect(health).toMatchObject({ status: 'degraded', db: 'failing' });
     const metrics = (await request(`${scimtap.adminUrl}/metrics`)).body.toString();
     expect(metrics).toMatch(/^scimtap_recorder_failing\{app="default"\} 1$/m);
-    expect(metrics).toMatch(new RegExp(`^scimtap_recorder_dropped_total ${stats.dropped}$`, 'm'));
+    expect(metrics).toMatch(
+      new RegExp(`^scimtap_recorder_dropped_total\\{app="default"\\} ${stats.dropped}$`, 'm'),
+    );
 
     // The incident is visible while the database is still full.
     await scimtap.tick();

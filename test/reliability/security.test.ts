@@ -157,7 +157,11 @@ afterAll(async () => {
 /** The admin routes as the running app declares them, with their parameters filled in. */
 function adminRoutes(): { method: string; path: string }[] {
   const out = new Map<string, { method: string; path: string }>();
-  for (const r of scimtap.admin.routes) {
+  // The listener's own routes (/api/apps, /metrics, the dispatch), and an app's /api routes it dispatches to.
+  const appRoutes = Object.values(scimtap.apps).flatMap((p) =>
+    p.api.routes.map((r) => ({ method: r.method, path: `/api${r.path}` })),
+  );
+  for (const r of [...scimtap.admin.routes, ...appRoutes]) {
     if (!(r.path.startsWith('/api') || r.path.startsWith('/metrics'))) continue;
     const path = r.path.replace(/\/\*$/, '/anything').replace(/:\w+/g, '1');
     const methods = r.method === 'ALL' ? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] : [r.method];
@@ -186,6 +190,7 @@ describe('the admin API with SCIMTAP_ADMIN_TOKEN set', () => {
       'GET /api/notifications',
       'POST /api/notifications/test',
       'GET /api/export.csv',
+      'GET /api/apps',
       'GET /metrics',
     ]) {
       expect(routes).toContain(known);

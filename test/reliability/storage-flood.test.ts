@@ -136,9 +136,11 @@ describe('a flood of lookups with unique long userNames', () => {
     expect(health.recorder.dropped).toBe(0);
     expect(health.status).toBe('ok');
     const metrics = (await request(`${scimtap.adminUrl}/metrics`)).body.toString();
-    expect(metrics).toMatch(/^scimtap_storage_pruned_operations_total [1-9]\d*$/m);
-    expect(metrics).toMatch(/^scimtap_storage_pruned_bodies_total [1-9]\d*$/m);
-    expect(metrics).toMatch(new RegExp(`^scimtap_storage_budget_bytes ${BUDGET_MB * MB}$`, 'm'));
+    expect(metrics).toMatch(/^scimtap_storage_pruned_operations_total\{app="default"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^scimtap_storage_pruned_bodies_total\{app="default"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(
+      new RegExp(`^scimtap_storage_budget_bytes\\{app="default"\\} ${BUDGET_MB * MB}$`, 'm'),
+    );
     expect(sqlite.pragma('integrity_check', { simple: true })).toBe('ok');
   }, 90_000);
 });
