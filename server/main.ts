@@ -72,7 +72,8 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Everything opened below registers how to close it here: stop() and a failed start both unwind this stack.
   const closers = createClosers((name, err) => logger.error({ err }, `stopping ${name} failed`));
   try {
-    return await wire({ config, options, clock, logger, closers, upstream: apps[0].upstream }, apps);
+    const w = { config, options, clock, logger, closers, upstream: apps[0].upstream, apps: apps.length };
+    return await wire(w, apps);
   } catch (err) {
     await closers.closeAll();
     throw err;
