@@ -8,13 +8,14 @@
 // BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it; BENCH_SCIMTAP_NODE_ARGS passes node flags to scimtap
 // (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a CPU profile of each of its threads). BENCH_BASELINE names
 // another checkout (built, with node_modules) whose scimtap runs in the same rounds as `baseline`: before/after.
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { pacedLatency, percentile, type Target } from './lib/load.js';
+import { threadCpu } from './lib/scimtap-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -59,31 +60,6 @@ async function wrk(t: Target, kind: 'get' | 'post'): Promise<{ rps: number; requ
 // Where the CPU goes (Linux /proc): with 2 shared cores, throughput is set by the CPU that each request costs
 // every thread on the machine, so the report shows, per request under wrk, the proxy's main thread (its tid is
 // its pid), its other threads (scimtap's log writer, V8's helpers) and the upstream's.
-const ticksPerSecond = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds used so far by each thread of `pid` (utime + stime), by tid; empty where /proc is missing. */
-function threadCpu(pid: number | undefined): Map<number, number> {
-  const cpu = new Map<number, number>();
-  if (pid === undefined) return cpu;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      // The command name may hold spaces and parentheses: the fields after its closing parenthesis are fixed.
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      cpu.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / ticksPerSecond);
-    }
-  } catch {
-    // not Linux, or the process is gone: no breakdown
-  }
-  return cpu;
-}
-
 interface CpuShare {
   main: number;
   others: number;

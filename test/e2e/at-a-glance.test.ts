@@ -10,7 +10,7 @@ import { type CycleRisk, cycleRisk } from '../../server/detect/risk.js';
 import { chartColors } from '../../web/src/components/chart-card.js';
 import { toFailureRate } from '../../web/src/features/overview/cycle-charts.js';
 import type { Cycle, Identity, Incident, Status } from '../../web/src/types/api.js';
-import { buildDashboard, launchChromium } from '../helpers/browser.js';
+import { buildDashboard, launchChromium, openPage as openBrowserPage } from '../helpers/browser.js';
 
 // What on-call reads at a glance must be true (issue 16). The demo's whole story (token expiry, a refused probe,
 // 409s, 500s, 429s) is recorded into a fresh database, then every kind of page is walked in Chromium:
@@ -46,15 +46,8 @@ async function operation(id: number): Promise<OperationView> {
   return op;
 }
 
-async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(`${base}${path}`);
-  return { page, errors };
+function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
+  return openBrowserPage(browser, `${base}${path}`);
 }
 
 interface Claim {

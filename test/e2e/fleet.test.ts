@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.js';
 import { startTarget, type Target } from '../../server/demo/target/index.js';
 import { type Scimtap, startScimtap } from '../../server/main.js';
-import { buildDashboard, launchChromium } from '../helpers/browser.js';
+import { buildDashboard, launchChromium, openPage as openBrowserPage } from '../helpers/browser.js';
+import { loadFileConfig } from '../helpers/scimtap.js';
 import { EntraClient, users } from '../integration/alerts-harness.js';
 
 // The fleet page in Chromium (issue 14): three apps, one of them with rejected credentials. The first page lists
@@ -23,15 +23,8 @@ const apps = [
   { id: 'fabrikam', name: 'Fabrikam HR', people: 3 },
 ];
 
-async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  await page.goto(`${scimtap.adminUrl}${path}`);
-  return { page, errors };
+function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
+  return openBrowserPage(browser, `${scimtap.adminUrl}${path}`);
 }
 
 beforeAll(async () => {
@@ -39,24 +32,9 @@ beforeAll(async () => {
   const webRoot = mkdtempSync(join(tmpdir(), 'scimtap-web-'));
   await buildDashboard(webRoot);
   for (const _ of apps) targets.push(await startTarget());
-  const dir = mkdtempSync(join(tmpdir(), 'scimtap-fleet-e2e-'));
-  writeFileSync(
-    join(dir, 'scimtap.json'),
-    JSON.stringify({
-      apps: apps.map((a, i) => ({ id: a.id, name: a.name, upstream: new URL(targets[i].url).origin })),
-    }),
-  );
-  const config = loadConfig(
-    {
-      SCIMTAP_CONFIG: join(dir, 'scimtap.json'),
-      SCIMTAP_LISTEN: '127.0.0.1:0',
-      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-      SCIMTAP_DB: join(dir, 'scimtap.db'),
-    },
-    [],
-    undefined,
-    { command: 'serve' },
-  );
+  const { config } = loadFileConfig({
+    apps: apps.map((a, i) => ({ id: a.id, name: a.name, upstream: new URL(targets[i].url).origin })),
+  });
   scimtap = await startScimtap(config, { logger: pino({ level: 'silent' }), webRoot, periodicJobs: false });
   // Each app's initial cycle; then Fabrikam's token expires.
   for (const [i, a] of apps.entries()) {

@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.js';
 import { startTarget, type Target } from '../../server/demo/target/index.js';
 import { type Scimtap, startScimtap } from '../../server/main.js';
 import { send, startUpstream } from '../helpers/http.js';
+import { loadFileConfig } from '../helpers/scimtap.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { EntraClient, MIN, T0, users } from './alerts-harness.js';
 
@@ -37,10 +34,8 @@ describe('two apps on one listener', () => {
     smtp = await startSmtp();
     tanium = await startTarget();
     hr = await startTarget();
-    const dir = mkdtempSync(join(tmpdir(), 'scimtap-fleet-'));
-    writeFileSync(
-      join(dir, 'scimtap.json'),
-      JSON.stringify({
+    const { config } = loadFileConfig(
+      {
         notifyTo: 'idm-oncall@example.com',
         apps: [
           {
@@ -51,20 +46,8 @@ describe('two apps on one listener', () => {
           },
           { id: 'acme-hr', name: 'Acme HR', upstream: new URL(hr.url).origin },
         ],
-      }),
-    );
-    const config = loadConfig(
-      {
-        SCIMTAP_CONFIG: join(dir, 'scimtap.json'),
-        SCIMTAP_LISTEN: '127.0.0.1:0',
-        SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-        SCIMTAP_DB: join(dir, 'scimtap.db'),
-        SCIMTAP_SMTP_URL: smtp.url,
-        SCIMTAP_MAIL_FROM: 'scimtap@example.com',
       },
-      [],
-      undefined,
-      { command: 'serve' },
+      { SCIMTAP_SMTP_URL: smtp.url, SCIMTAP_MAIL_FROM: 'scimtap@example.com' },
     );
     scimtap = await startScimtap(config, {
       clock: () => clock.now,
@@ -189,27 +172,14 @@ describe('one app whose upstream hangs', () => {
       if (hang) held.push(res);
       else res.end('{}');
     });
-    const dir = mkdtempSync(join(tmpdir(), 'scimtap-isolation-'));
-    writeFileSync(
-      join(dir, 'scimtap.json'),
-      JSON.stringify({
+    const { config } = loadFileConfig(
+      {
         apps: [
           { id: 'a', name: 'App A', upstream: fast.url },
           { id: 'b', name: 'App B', upstream: slow.url },
         ],
-      }),
-    );
-    const config = loadConfig(
-      {
-        SCIMTAP_CONFIG: join(dir, 'scimtap.json'),
-        SCIMTAP_LISTEN: '127.0.0.1:0',
-        SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-        SCIMTAP_DB: join(dir, 'scimtap.db'),
-        SCIMTAP_UPSTREAM_TIMEOUT_MS: '120000',
       },
-      [],
-      undefined,
-      { command: 'serve' },
+      { SCIMTAP_UPSTREAM_TIMEOUT_MS: '120000' },
     );
     const scimtap = await startScimtap(config, { logger: pino({ level: 'silent' }) });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });

@@ -1,11 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../server/config.js';
 import { type Scimtap, startScimtap } from '../../server/main.js';
 import { startScimmyUpstream } from '../helpers/scimmy-upstream.js';
+import { loadFileConfig } from '../helpers/scimtap.js';
 
 // An `apps` list of one (issue 14): Entra's Tenant URL is https://<scimtap>/<id>/, the rest of the path reaches
 // the app's upstream as it came, the app's own settings run the pipeline, and a path that names no app is
@@ -25,25 +22,10 @@ describe('an apps list of one, through the real proxy', () => {
 
   beforeAll(async () => {
     upstream = await startScimmyUpstream(token);
-    const dir = mkdtempSync(join(tmpdir(), 'scimtap-apps-'));
-    writeFileSync(
-      join(dir, 'scimtap.json'),
-      JSON.stringify({
-        appName: 'not this one',
-        apps: [{ id: 'tanium', name: 'Tanium SSO', upstream: upstream.url, rules: { tooManyDeletes: 7 } }],
-      }),
-    );
-    const config = loadConfig(
-      {
-        SCIMTAP_CONFIG: join(dir, 'scimtap.json'),
-        SCIMTAP_LISTEN: '127.0.0.1:0',
-        SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-        SCIMTAP_DB: join(dir, 'scimtap.db'),
-      },
-      [],
-      undefined,
-      { command: 'serve' },
-    );
+    const { config } = loadFileConfig({
+      appName: 'not this one',
+      apps: [{ id: 'tanium', name: 'Tanium SSO', upstream: upstream.url, rules: { tooManyDeletes: 7 } }],
+    });
     scimtap = await startScimtap(config, { logger: pino({ level: 'silent' }) });
   });
   afterAll(async () => {
