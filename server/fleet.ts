@@ -5,8 +5,7 @@ import { type Closers, createClosers } from './closers.js';
 import { type AppConfig, forApp } from './config/apps.js';
 import { adminBaseUrl } from './config.js';
 import { type AppLinks, type Pipeline, startPipeline } from './pipeline.js';
-import { hasBody } from './proxy/headers.js';
-import { scimError, sendScimError } from './proxy/refusals.js';
+import { answerUnread, scimError } from './proxy/refusals.js';
 import { createRouter, type Router } from './proxy/router.js';
 import type { Wiring } from './wiring.js';
 
@@ -119,9 +118,7 @@ const restartingBody = scimError(503, 'scimtap: this app is restarting with new 
 
 /** A request for an app being replaced: a 503 that asks for a retry, without reading the body. */
 function answerRestarting(req: IncomingMessage, res: ServerResponse): void {
-  req.on('error', () => {});
-  req.resume();
-  sendScimError(res, 503, restartingBody, hasBody(req) && !req.complete, { 'retry-after': '1' });
+  answerUnread(req, res, 503, restartingBody, { 'retry-after': '1' });
 }
 
 /**

@@ -34,6 +34,22 @@ export function sendScimError(
   res.end(body);
 }
 
+/**
+ * scimtap's own SCIM error for a request whose body it will not read (no app at that path, an app restarting):
+ * the body is drained, and the connection closes when more of it is still to come.
+ */
+export function answerUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: Buffer,
+  extraHeaders: OutgoingHttpHeaders = {},
+): void {
+  req.on('error', () => {});
+  req.resume();
+  sendScimError(res, status, body, hasBody(req) && !req.complete, extraHeaders);
+}
+
 export interface RefusalOptions {
   sink: ExchangeSink;
   clock: () => number;

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasBody } from './headers.js';
-import { scimError, sendScimError } from './refusals.js';
+import { answerUnread, scimError } from './refusals.js';
 
 // Which app a request on the proxy listener is for (issue 14). Entra's Tenant URL for an app of the `apps` list
 // is `https://<scimtap>/<id>/`, so the first path segment names the app and the rest is the app's own path,
@@ -84,9 +83,7 @@ export function createRouter(routes: AppRoute[]): Router {
       }
       unknown++;
       // A body we will not read: answer at once and close, rather than wait for the rest of it.
-      req.on('error', () => {});
-      req.resume();
-      sendScimError(res, 404, notFound, hasBody(req) && !req.complete);
+      answerUnread(req, res, 404, notFound);
     },
     unknown: () => unknown,
     setRoutes(next) {

@@ -16,7 +16,7 @@ export interface AppApi {
 }
 
 /** How many cycles the sparkline shows. */
-export const SPARKLINE_CYCLES = 20;
+const SPARKLINE_CYCLES = 20;
 
 // Worst first, as the overall state ranks them (cycles/health.ts), with idle (no cycle yet) last.
 const stateRank: Record<OverallState, number> = {
@@ -40,7 +40,7 @@ async function json<T>(api: AdminApi, path: string): Promise<T> {
 }
 
 /** One app's row: its state and why, its newest cycle, when the next is due, what fires, failures per cycle. */
-export async function summarize(app: AppApi) {
+async function summarize(app: AppApi) {
   const [status, cycles] = await Promise.all([
     json<Status>(app.api, '/status'),
     json<CyclePage>(app.api, `/cycles?limit=${SPARKLINE_CYCLES}`),
@@ -82,7 +82,7 @@ export async function summarize(app: AppApi) {
 export type AppSummary = Awaited<ReturnType<typeof summarize>>;
 
 /** Riskiest first: the worse state, then the larger failure share of the newest cycle, then the name. Pure. */
-export function byRisk(a: AppSummary, b: AppSummary): number {
+function byRisk(a: AppSummary, b: AppSummary): number {
   return (
     stateRank[b.state] - stateRank[a.state] ||
     (b.lastCycle?.failureRate ?? 0) - (a.lastCycle?.failureRate ?? 0) ||
