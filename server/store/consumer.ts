@@ -30,10 +30,18 @@ export interface ConsumerOptions {
   /** shared with the log writer thread: the consumer derives only while the writer is not writing */
   turn?: WriteTurn;
   intervalMs?: number;
+  /** while true (the log writer is logging a burst alone), kicks and the timer derive nothing; drain still does */
+  busy?: () => boolean;
   onError?(err: unknown): void;
 }
 
-export function startConsumer({ derivation, turn, intervalMs = 25, onError }: ConsumerOptions): Consumer {
+export function startConsumer({
+  derivation,
+  turn,
+  intervalMs = 25,
+  busy = () => false,
+  onError,
+}: ConsumerOptions): Consumer {
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
   let retryAt = 0;
@@ -74,7 +82,7 @@ export function startConsumer({ derivation, turn, intervalMs = 25, onError }: Co
   }
 
   function run(): void {
-    if (performance.now() < retryAt) return;
+    if (performance.now() < retryAt || busy()) return;
     if (step(false) > 0) continuation ??= setImmediate(next);
   }
   /** The timer's look: a step (a write transaction) only when the log is ahead of the cursor. */

@@ -95,6 +95,9 @@ const derivation = createDerivation({ db, stages: [clients, cycles, createTermsS
 const consumer = startConsumer({
   derivation,
   turn,
+  // A burst: the queue is over the threshold at which the writer logs alone. Deriving between its writes would
+  // spend on this thread what logging alone saves; derivation waits for the queue to come down.
+  busy: () => recorder.stats().queued >= deriveInlineBelow,
   onError: (err) =>
     port.postMessage({
       type: 'derivationError',
@@ -137,7 +140,8 @@ const recorder = createRecorder({
     } finally {
       turn.release();
     }
-    // Logged only (a burst, or derivation behind): the consumer catches up between the writes.
+    // Logged only (a burst, or derivation behind): the consumer catches up between the writes, once the burst
+    // is over (its `busy`).
     if (!derived) consumer.kick();
     report();
   },
