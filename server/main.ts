@@ -12,6 +12,7 @@ import { packageRoot } from './paths.js';
 import type { Pipeline } from './pipeline.js';
 import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
 import type { Db } from './store/db.js';
+import { createLogHost } from './store/log-host.js';
 import type { Recorder } from './store/recorder.js';
 import { listenProxy, openAdmin, type Wiring } from './wiring.js';
 
@@ -72,7 +73,19 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Everything opened below registers how to close it here: stop() and a failed start both unwind this stack.
   const closers = createClosers((name, err) => logger.error({ err }, `stopping ${name} failed`));
   try {
-    const w = { config, options, clock, logger, closers, upstream: apps[0].upstream, apps: apps.length };
+    // One log writer thread for every app, closed after them (closers run newest first).
+    const logHost = createLogHost();
+    closers.add('log writer thread', () => logHost.close());
+    const w = {
+      config,
+      options,
+      clock,
+      logger,
+      closers,
+      upstream: apps[0].upstream,
+      apps: apps.length,
+      logHost,
+    };
     return await wire(w, apps);
   } catch (err) {
     await closers.closeAll();

@@ -118,6 +118,7 @@ export async function startPipeline(
     writers: { clients, cycles, terms },
     followers,
     closers,
+    logHost: w.logHost,
     onStopped: (dropped) => {
       droppedAtStop = dropped;
     },

@@ -19,6 +19,7 @@ import type { Consumer } from './store/consumer.js';
 import type { Db } from './store/db.js';
 import { createDerivation, type DerivationLag } from './store/derivation.js';
 import type { IngestStage } from './store/ingest.js';
+import type { LogHost } from './store/log-host.js';
 import type { WriteTurn } from './store/log-thread.js';
 import { openConfiguredDatabase } from './store/open.js';
 import { pendingEmailCount } from './store/queries/notifications.js';
@@ -43,6 +44,8 @@ export interface Wiring {
   upstream: string;
   /** how many apps the process runs (at start): their alert engines share the one thread */
   apps?: number;
+  /** the log writer thread every app's recording shares (issue 14); without it, each app starts its own */
+  logHost?: LogHost;
 }
 
 /** Open the database (migrations applied) and its WAL checkpointer; `opened` is the file's identity. */

@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { CycleConfig } from '../cycles/index.js';
-import { isOwnBody } from '../proxy/tap.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
+import type { FromLogWorker, WorkerStats } from './app-writer.js';
 import type { DerivedOperation } from './ingest.js';
-import type { FromLogWorker, LogWorkerData, ToLogWorker, WorkerStats } from './log-worker.js';
+import { createLogHost, type HostedApp, handoffBatch, type LogHost } from './log-host.js';
+import type { ToLogWorker } from './log-worker.js';
 import { idleRecorderStats, type Recorder, type RecorderStats } from './recorder.js';
 
-// The proxy's side of the log writer thread (issue 12 §1, §2). Recording on the proxy's thread is a push onto an
-// array; every few milliseconds the array is handed to the worker in one message. Classification, the insert,
+// One app's side of the log writer thread (issue 12 §1, §2), which all apps share (log-host.ts). Recording on the
+// proxy's thread is a push onto an array; every few milliseconds the apps' arrays go to the worker in one message. Classification, the insert,
 // every retry, and the derivation of cycles, identities, clients and search terms happen there; what comes back
 // is one DerivedOperation per row for the stages that live on this thread (metrics, detection). Bounded and
 // fail-open like the recorder it replaces: past `maxQueue` exchanges not yet written, new ones are dropped and
@@ -82,8 +81,8 @@ export interface LogThreadOptions {
    * whichever connection resets it after a checkpoint, and the log writer is the one that writes most.
    */
   walLimitBytes?: number;
-  /** how often pending exchanges are handed over */
-  handoffMs?: number;
+  /** the thread shared by every app of the process; without it, this app gets a thread of its own */
+  host?: LogHost;
   clock?: () => number;
   /** rows derived and committed, for the stages on this thread, in log order */
   onDerived?(ops: DerivedOperation[]): void;
@@ -92,15 +91,16 @@ export interface LogThreadOptions {
   onDerivationError?(message: string): void;
 }
 
-/** Handed over at once past this many, so one message never carries an unbounded backlog. */
-const handoffBatch = 512;
 /** A synchronous call (flush) waits at most this long for the worker. */
 const syncTimeoutMs = 15_000;
 
 export function startLogThread(options: LogThreadOptions): LogThread {
-  const { maxQueue = 100_000, handoffMs = 10, clock = Date.now } = options;
-  const { worker, signal, lock, reply, events } = openWorker(options, maxQueue, onDeath);
+  const { maxQueue = 100_000, clock = Date.now } = options;
+  const ownHost = !options.host;
+  const host = options.host ?? createLogHost();
+  const lock = new Int32Array(new SharedArrayBuffer(8));
   const turn = writeTurn(lock, TURN_MAIN);
+  const { port1: events, port2: workerEvents } = new MessageChannel();
 
   let pending: Exchange[] = [];
   /** exchanges posted to the worker; the worker reports how many it has received */
@@ -113,38 +113,31 @@ export function startLogThread(options: LogThreadOptions): LogThread {
   const backlog = () => pending.length + (posted - w.received) + w.queued;
 
   const { promise: ready, resolve: started, reject: failedToStart } = deferred();
-  const drainEvents = listen(events, options, started, (stats) => {
-    w = stats;
-  });
   function onDeath(reason: string): void {
     dead ??= reason;
     // A thread that ended mid-write holds the turn forever otherwise.
     turn.release();
     failedToStart(new Error(reason));
-    clearInterval(timer);
   }
-
-  function handOff(): void {
-    if (pending.length === 0 || dead) return;
-    const exchanges = pending;
-    pending = [];
-    posted += exchanges.length;
-    const transfer = ownBodies(exchanges);
-    worker.postMessage({ type: 'record', exchanges } satisfies ToLogWorker, transfer);
-  }
-  const timer = setInterval(handOff, handoffMs);
-  timer.unref();
-
-  /** Post a message and block until the worker answers on the reply port (or `timeoutMs` passes). */
-  function call(message: ToLogWorker, timeoutMs = syncTimeoutMs): unknown {
-    if (dead) return undefined;
-    handOff();
-    Atomics.store(signal, 0, 0);
-    worker.postMessage(message);
-    if (Atomics.wait(signal, 0, 0, timeoutMs) === 'timed-out') return undefined;
-    drainEvents();
-    return receiveMessageOnPort(reply)?.message;
-  }
+  const drainEvents = listen(events, options, started, onDeath, (stats) => {
+    w = stats;
+  });
+  const key = openOnHost(host, { ...options, maxQueue }, lock, workerEvents, {
+    take() {
+      if (pending.length === 0 || dead) return null;
+      const exchanges = pending;
+      pending = [];
+      posted += exchanges.length;
+      return exchanges;
+    },
+    died(reason) {
+      onDeath(reason);
+      options.onError?.(new Error(reason), false);
+    },
+  });
+  /** Post a message and block until the worker answers it (or `timeoutMs` passes). */
+  const call = (build: (seq: number) => ToLogWorker, timeoutMs = syncTimeoutMs) =>
+    dead ? undefined : host.call(build, timeoutMs, drainEvents);
 
   return {
     record(exchange) {
@@ -155,14 +148,14 @@ export function startLogThread(options: LogThreadOptions): LogThread {
         return;
       }
       pending.push(exchange);
-      if (pending.length >= handoffBatch) handOff();
+      if (pending.length >= handoffBatch) host.handOff();
     },
     flush() {
-      const answer = call({ type: 'flush' }) as WorkerStats | undefined;
+      const answer = call((seq) => ({ type: 'flush', key, seq })) as WorkerStats | undefined;
       if (answer) w = answer;
     },
     closeStale(now) {
-      if (!dead) worker.postMessage({ type: 'closeStale', now } satisfies ToLogWorker);
+      if (!dead) host.post({ type: 'closeStale', key, now });
     },
     reload() {
       Atomics.add(lock, LockWord.reload, 1);
@@ -172,10 +165,10 @@ export function startLogThread(options: LogThreadOptions): LogThread {
     stop({ deadlineMs = 5_000 } = {}) {
       if (stopped) return 0;
       stopped = true;
-      clearInterval(timer);
-      const answer = call({ type: 'stop', deadlineMs }, deadlineMs + 5_000) as
+      const answer = call((seq) => ({ type: 'stop', key, deadlineMs, seq }), deadlineMs + 5_000) as
         | { dropped: number; stats: WorkerStats }
         | undefined;
+      host.detach(key);
       if (answer) {
         w = answer.stats;
         return answer.dropped;
@@ -189,46 +182,32 @@ export function startLogThread(options: LogThreadOptions): LogThread {
       if (lost > 0) lastDropAt = clock();
       return lost;
     },
-    pragma: (statement) => call({ type: 'pragma', statement }),
+    pragma: (statement) => call((seq) => ({ type: 'pragma', key, statement, seq })),
     turn,
     ready,
     async close() {
-      clearInterval(timer);
-      await worker.terminate();
+      host.detach(key);
+      events.close();
+      if (ownHost) await host.close();
       turn.release();
     },
   };
 }
 
-/**
- * The worker, started on `options`' database, and this side's ends of what it shares with it. `onDeath` hears of
- * its end, whatever the cause.
- */
-function openWorker(options: LogThreadOptions, maxQueue: number, onDeath: (reason: string) => void) {
-  const { dbPath, classify, cycles, walLimitBytes } = options;
-  const signal = new Int32Array(new SharedArrayBuffer(4));
-  const lock = new Int32Array(new SharedArrayBuffer(8));
-  const { port1: reply, port2: workerReply } = new MessageChannel();
-  const { port1: events, port2: workerEvents } = new MessageChannel();
-  const data: LogWorkerData = {
-    dbPath,
-    classify,
-    cycles,
-    maxQueue,
-    walLimitBytes,
-    signal,
-    lock,
-    reply: workerReply,
-    events: workerEvents,
-  };
-  const worker = spawnWorker(data, [workerReply, workerEvents]);
-  worker.unref();
-  worker.on('error', (err) => {
-    onDeath(err.message);
-    options.onError?.(err, false);
-  });
-  worker.on('exit', (code) => onDeath(`the log writer thread exited (${code})`));
-  return { worker, signal, lock, reply, events };
+/** Registers the app with the host and asks the thread to open its writer: returns the app's key. */
+function openOnHost(
+  host: LogHost,
+  { dbPath, classify, cycles, maxQueue, walLimitBytes }: LogThreadOptions,
+  lock: Int32Array,
+  events: MessagePort,
+  app: HostedApp,
+): number {
+  const key = host.attach(app);
+  host.post(
+    { type: 'open', key, data: { dbPath, classify, cycles, maxQueue, walLimitBytes, lock, events } },
+    [events],
+  );
+  return key;
 }
 
 /** A promise and the functions that settle it (Promise.withResolvers, which Node 20 lacks). */
@@ -243,21 +222,26 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 }
 
 /**
- * Hands what the worker says on `events` to the callbacks. One port for everything the worker says, in the order it
- * said it: the rows of a batch arrive before the counts that include it, so whoever sees `written` move finds
- * detection and metrics fed too. Returns the drain to run after a synchronous call: it takes what the worker
- * said before answering, now, in order.
+ * Hands what the worker says on `events` to the callbacks. One port for everything the app's writer says, in the
+ * order it said it: the rows of a batch arrive before the counts that include it, so whoever sees `written` move
+ * finds detection and metrics fed too. Returns the drain to run after a synchronous call: it takes what the
+ * worker said before answering, now, in order.
  */
 function listen(
   events: MessagePort,
   { onDerived, onDerivationError, onError }: LogThreadOptions,
   started: () => void,
+  failed: (reason: string) => void,
   setStats: (stats: WorkerStats) => void,
 ): () => void {
   const onEvent = (message: FromLogWorker): void => {
     switch (message.type) {
       case 'ready':
         started();
+        break;
+      case 'failed':
+        failed(message.message);
+        onError?.(new Error(message.message), false);
         break;
       case 'derived':
         onDerived?.(message.ops);
@@ -299,45 +283,4 @@ function recorderStats(
     lastErrorAt: w.lastErrorAt,
     lastDropAt: Math.max(lastDropAt ?? 0, w.lastDropAt ?? 0) || null,
   };
-}
-
-/**
- * A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and a
- * message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied: returns the
- * buffers to transfer.
- */
-function ownBodies(exchanges: Exchange[]): ArrayBuffer[] {
-  const transfer: ArrayBuffer[] = [];
-  for (const e of exchanges) {
-    e.requestBody = own(e.requestBody, transfer);
-    e.responseBody = own(e.responseBody, transfer);
-  }
-  return transfer;
-}
-
-/** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */
-function own(body: Buffer | null, transfer: ArrayBuffer[]): Buffer | null {
-  if (body === null) return null;
-  // A body the proxy's tap joined from several chunks is already alone in its buffer: moved, not copied twice.
-  if (isOwnBody(body)) {
-    transfer.push(body.buffer as ArrayBuffer);
-    return body;
-  }
-  const copy = new Uint8Array(body.byteLength);
-  copy.set(body);
-  transfer.push(copy.buffer);
-  return copy as Buffer;
-}
-
-/**
- * The worker runs the compiled log-worker.js beside this file when running the build (dist/). From the
- * TypeScript sources (vitest, `npm run dev`, the benchmarks) it registers tsx in the new thread first: on Node 20
- * a worker does not inherit the loader hooks of its parent, nor accept `--import` in its execArgv.
- */
-function spawnWorker(workerData: LogWorkerData, transferList: MessagePort[]): Worker {
-  const js = new URL('./log-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData, transferList });
-  const ts = new URL('./log-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(ts)}); })`;
-  return new Worker(boot, { eval: true, workerData, transferList });
 }

@@ -6,6 +6,7 @@ import { type Consumer, startConsumer } from './consumer.js';
 import type { Db } from './db.js';
 import { createDerivation, createLagReader, type DerivationLag } from './derivation.js';
 import { createLogWriter, type IngestStage } from './ingest.js';
+import type { LogHost } from './log-host.js';
 import { type LogThread, startLogThread } from './log-thread.js';
 import { createRecorder, type Recorder } from './recorder.js';
 import { budgetPlan } from './storage.js';
@@ -26,6 +27,8 @@ export interface RecordingOptions {
   /** the stages that follow what was derived, after the commit, on this thread, in log order */
   followers: IngestStage[];
   closers: Closers;
+  /** the log writer thread shared by the process's apps (a file database); without it, one of its own */
+  logHost?: LogHost;
   /** the recorder stopped: how many exchanges it could not write in time (counted as dropped) */
   onStopped(dropped: number): void;
 }
@@ -48,6 +51,7 @@ export async function startRecording({
   writers,
   followers,
   closers,
+  logHost,
   onStopped,
 }: RecordingOptions): Promise<Recording> {
   const classifyOptions = {
@@ -111,6 +115,7 @@ export async function startRecording({
     cycles: config,
     maxQueue,
     walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
+    host: logHost,
     clock,
     onDerived(ops) {
       for (const stage of followers) stage.afterCommit?.(ops);
