@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MetricsRegistry } from './api/metrics.js';
 import type { AppApi } from './api/routes/apps.js';
 import { type Closers, createClosers } from './closers.js';
-import { type AppConfig, forApp } from './config/apps.js';
+import { type AppConfig, forApp, sameDbFile } from './config/apps.js';
 import { adminBaseUrl } from './config.js';
 import { type AppLinks, type Pipeline, startPipeline } from './pipeline.js';
 import { answerUnread, scimError } from './proxy/refusals.js';
@@ -23,7 +23,8 @@ export interface Fleet {
   appApis(): AppApi[];
   /**
    * Starts `app`'s pipeline on `db` and routes its requests to it. `several`: its pages and API links name it
-   * (`/apps/<id>`, `?app=<id>`). A start that fails closes what it opened and throws.
+   * (`/apps/<id>`, `?app=<id>`). A start that fails closes what it opened and throws; so does one on a file that
+   * another running app records into.
    */
   start(app: AppConfig, db: string, several: boolean): Promise<Pipeline>;
   /**
@@ -78,6 +79,10 @@ export function createFleet(w: Wiring, registry: MetricsRegistry, version: strin
       })),
     async start(app, db, several) {
       if (running.has(app.id)) throw new Error(`app ${app.id} is already running`);
+      // A reload can ask for a file another app still has open (two apps swapping files, or a list of one grown
+      // around the SCIMTAP_DB file its app runs on): two log writers would mix their histories.
+      const holder = pipelines().find((p) => sameDbFile(p.config.db, db));
+      if (holder) throw new Error(`app ${app.id}: its database ${db} is in use by app ${holder.app.id}`);
       const closers = createClosers((name, err) =>
         w.logger.error({ err, appId: app.id }, `stopping ${name} of app ${app.id} failed`),
       );

@@ -5,12 +5,13 @@ import type { AlertEngine, EvaluationReport } from './alerts/engine.js';
 import { type createAdminApp, createAdminListener } from './api/index.js';
 import { createMetricsRegistry } from './api/metrics.js';
 import { createClosers } from './closers.js';
-import { type AppConfig, appDbPath, appsOf } from './config/apps.js';
+import { type AppConfig, appDb, appsOf } from './config/apps.js';
 import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
 import { createFleet } from './fleet.js';
 import { packageRoot } from './paths.js';
 import type { Pipeline } from './pipeline.js';
 import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
+import { unusedHistoryWarning } from './startup.js';
 import type { Db } from './store/db.js';
 import { createLogHost } from './store/log-host.js';
 import type { Recorder } from './store/recorder.js';
@@ -104,7 +105,13 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
   const fleet = createFleet(w, registry, version);
   // One entry for every app, the ones a reload starts later included: they must close after the listeners.
   closers.add('apps', () => fleet.stopAll());
-  for (const app of apps) await fleet.start(app, several ? appDbPath(config.db, app.id) : config.db, several);
+  const files = apps.map((app) => ({ app, id: app.id, db: appDb(config.db, app, several) }));
+  // Once, at startup: the operator who moved their one app into a list hears where its history stayed (the demo
+  // keeps no history: it starts its files afresh).
+  const fromList = config.mode === 'proxy' && config.apps && !w.options.upstream;
+  const unused = fromList && unusedHistoryWarning(config.db, files);
+  if (unused) logger.warn({ db: config.db }, unused);
+  for (const { app, db } of files) await fleet.start(app, db, several);
   const { router } = fleet;
   registry.counter(
     'scimtap_proxy_unknown_app_requests_total',

@@ -30,6 +30,25 @@ describe('diffApps', () => {
     expect(diff.replaced.map((a) => a.id)).toEqual(['c', 'd']);
     expect(diff.unchanged).toEqual(['a']);
   });
+
+  it('restarts an app whose db was named, changed or dropped: each is another file', () => {
+    const diff = diffApps(
+      [
+        app('a'),
+        app('b', { db: './data/b.db' }),
+        app('c', { db: './data/c.db' }),
+        app('d', { db: './data/d.db' }),
+      ],
+      [
+        app('a', { db: './data/scimtap.db' }),
+        app('b', { db: './data/b2.db' }),
+        app('c'),
+        app('d', { db: './data/d.db' }),
+      ],
+    );
+    expect(diff.replaced.map((a) => a.id)).toEqual(['a', 'b', 'c']);
+    expect(diff.unchanged).toEqual(['d']);
+  });
 });
 
 describe('restartOnlyChanges', () => {

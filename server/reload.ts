@@ -5,12 +5,12 @@ import type { Fleet } from './fleet.js';
 
 // Reload (issue 14): the operator edits the JSON file and sends SIGHUP (cli.ts); the apps of the new file are
 // diffed against the running ones by id. Added apps start, removed ones stop, changed ones restart on the same
-// database; the others never notice. Everything else in the file is read only at startup.
+// database (or the one their entry's `db` names now); the others never notice. Everything else in the file is read only at startup.
 
 export interface ReloadSummary {
   added: string[];
   removed: string[];
-  /** changed entries: the old pipeline stopped, a new one started on the same database */
+  /** changed entries: the old pipeline stopped, a new one started on the same database (or on the entry's new `db`) */
   replaced: string[];
   unchanged: string[];
   /** what could not be done; the apps it did not touch keep running */
@@ -66,8 +66,14 @@ export interface Reloader {
 
 /** `start`: the configuration the process started with; its settings other than the apps' stay in force. */
 export function createReloader(fleet: Fleet, start: Config, logger: Logger): Reloader {
-  // The database each app id ran on in this process: an app removed then added back finds its history again.
-  const dbs = new Map(fleet.pipelines().map((p) => [p.app.id, p.config.db]));
+  // The database each app id ran on in this process without naming one: an app removed then added back finds its
+  // history again, and an app keeps its file when a reload grows a list of one (which ran on SCIMTAP_DB itself).
+  const dbs = new Map(
+    fleet
+      .pipelines()
+      .filter((p) => p.app.db === undefined)
+      .map((p) => [p.app.id, p.config.db]),
+  );
   let queue: Promise<unknown> = Promise.resolve();
   const run = async (next: Config): Promise<ReloadSummary> => {
     if (Boolean(start.apps) !== Boolean(next.apps)) {
@@ -113,6 +119,12 @@ async function applyApps(
     next,
   );
   const several = next.length > 1;
+  // The file an entry names; else the one the app ran on; else, as an app of a list, a file of its own (the
+  // SCIMTAP_DB file is the one an app ran alone on).
+  const dbFor = (app: AppConfig) => app.db ?? dbs.get(app.id) ?? appDbPath(start.db, app.id);
+  const started = (app: AppConfig, db: string) => {
+    if (app.db === undefined) dbs.set(app.id, db);
+  };
   const failed: ReloadSummary['failed'] = [];
   const done = { added: [] as string[], removed: [] as string[], replaced: [] as string[] };
   const attempt = async (id: string, step: 'add' | 'remove' | 'replace', action: () => Promise<unknown>) => {
@@ -125,30 +137,42 @@ async function applyApps(
     }
   };
   for (const id of diff.removed) await attempt(id, 'remove', () => fleet.stop(id));
-  for (const app of diff.replaced)
-    await attempt(app.id, 'replace', () => replace(fleet, app, several, logger));
+  for (const app of diff.replaced) {
+    const db = dbFor(app);
+    await attempt(app.id, 'replace', async () => {
+      await replace(fleet, app, db, several, logger);
+      started(app, db);
+    });
+  }
   for (const app of diff.added) {
-    // An app of a list has a file of its own (the shared SCIMTAP_DB file is the one an app ran alone on).
-    const db = dbs.get(app.id) ?? appDbPath(start.db, app.id);
+    const db = dbFor(app);
     await attempt(app.id, 'add', async () => {
       await fleet.start(app, db, several);
-      dbs.set(app.id, db);
+      started(app, db);
     });
   }
   return { ...done, unchanged: diff.unchanged, failed };
 }
 
-/** Stop the old pipeline, start one with the new settings on its database; if that fails, the old one again. */
-async function replace(fleet: Fleet, app: AppConfig, several: boolean, logger: Logger): Promise<void> {
+/**
+ * Stop the old pipeline, start one with the new settings on `db` (its database, unless the entry's `db` changed);
+ * if that fails, the old one again on its own.
+ */
+async function replace(
+  fleet: Fleet,
+  app: AppConfig,
+  db: string,
+  several: boolean,
+  logger: Logger,
+): Promise<void> {
   const old = fleet.get(app.id);
   if (!old) throw new Error(`app ${app.id} is not running`);
-  const db = old.config.db;
   await fleet.stop(app.id, { restarting: true });
   try {
     await fleet.start(app, db, several);
   } catch (err) {
     try {
-      await fleet.start(old.app, db, several);
+      await fleet.start(old.app, old.config.db, several);
       logger.warn({ appId: app.id }, `reload: app ${app.id} runs with its previous settings`);
     } catch (again) {
       fleet.release(app.id);

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
+import { sameDbFile } from './config/apps.js';
+import { probeDatabase } from './store/open.js';
 
 // What scimtap checks and says once it is up (issue: "proxy mode says nothing"). The checks report; they never
 // stop scimtap from starting, because forwarding must work even while the app or the mail server is down.
@@ -145,4 +148,23 @@ export function startupBanner(f: StartupFacts): string {
     '',
   );
   return lines.join('\n');
+}
+
+/**
+ * With an `apps` list, SCIMTAP_DB (`db`) is the file scimtap recorded into while it ran one app; an app of a list
+ * of several records into a file of its own, so moving an app into a list leaves that history unread. What to
+ * tell the operator when that file holds operations and no app (`apps`: each app's file) records into it, or
+ * null. A file that cannot be read as a database is not this check's to report.
+ */
+export function unusedHistoryWarning(db: string, apps: { id: string; db: string }[]): string | null {
+  if (db === ':memory:' || apps.some((app) => sameDbFile(app.db, db)) || !existsSync(db)) return null;
+  try {
+    if (!probeDatabase(db).recorded) return null;
+  } catch {
+    return null;
+  }
+  const shown = apps.slice(0, 3).map((app) => `${app.id} into ${app.db}`);
+  if (apps.length > shown.length) shown.push(`and ${apps.length - shown.length} more`);
+  const entry = apps.length === 1 ? `app "${apps[0].id}"'s entry` : "that app's entry";
+  return `${db} (SCIMTAP_DB) holds the operations scimtap recorded while it ran one app, but no app of the \`apps\` list records into it (${shown.join(', ')}). To keep that history, add this line to ${entry} in the \`apps\` list, then reload (SIGHUP) or restart: "db": ${JSON.stringify(db)}`;
 }

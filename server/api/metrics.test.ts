@@ -6,8 +6,9 @@ import { entra, recorder } from '../../test/helpers/traffic.js';
 import { loadConfig } from '../config.js';
 import { createCycleStage } from '../cycles/index.js';
 import { type Db, openDatabase } from '../store/db.js';
+import type { StoredOperation } from '../store/ingest.js';
 import type { RecorderStats } from '../store/recorder.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, createMetricsRegistry } from './metrics.js';
 
 const stats: RecorderStats = {
   queued: 7,
@@ -113,5 +114,57 @@ describe('GET /metrics', () => {
     expect((await (await scrape(db, () => stats, token, 'wrong-token-0123456789')).get()).status).toBe(401);
     expect((await (await scrape(db, () => stats, token, token)).get()).status).toBe(200);
     db.$client.close();
+  });
+});
+
+describe('an app removed from the registry', () => {
+  const op = (resourceType: string, operation: string, status: string) =>
+    ({ resourceType, operation, status, durationMs: 12 }) as StoredOperation;
+  /** the sample lines labelled with app `id` */
+  const seriesOf = (text: string, id: string) =>
+    text.split('\n').filter((l) => !l.startsWith('#') && l.includes(`app="${id}"`));
+
+  it('leaves no series labelled with it, operations and latency included, while the others stay', async () => {
+    const registry = createMetricsRegistry();
+    const a = registry.forApp('a', { recorderStats: () => stats });
+    const b = registry.forApp('b', { recorderStats: () => stats });
+    a.stage.afterCommit?.([op('User', 'create', 'success'), op('User', 'lookup', 'failure')]);
+    a.stage.afterCommit?.([op('Group', 'update', 'success')]);
+    b.stage.afterCommit?.([op('User', 'create', 'success')]);
+    let text = (await registry.render()).body;
+    expect(seriesOf(text, 'a').some((l) => l.startsWith('scimtap_operations_total'))).toBe(true);
+    expect(seriesOf(text, 'a').some((l) => l.startsWith('scimtap_upstream_duration_seconds'))).toBe(true);
+
+    registry.removeApp('a');
+    // What a's recorder flushes while it closes is not counted back in.
+    a.stage.afterCommit?.([op('User', 'create', 'success')]);
+    text = (await registry.render()).body;
+    expect(seriesOf(text, 'a')).toEqual([]);
+    expect(text).toContain(
+      'scimtap_operations_total{app="b",resource_type="User",operation="create",status="success"} 1',
+    );
+    expect(seriesOf(text, 'b').some((l) => l.startsWith('scimtap_recorder_queue_depth'))).toBe(true);
+  });
+
+  it('counts from zero when the app starts again (a replace), with one series per label set', async () => {
+    const registry = createMetricsRegistry();
+    const old = registry.forApp('a', { recorderStats: () => stats });
+    old.stage.afterCommit?.([op('User', 'create', 'success'), op('User', 'create', 'success')]);
+    registry.removeApp('a');
+    const again = registry.forApp('a', { recorderStats: () => ({ ...stats, queued: 2 }) });
+    again.stage.afterCommit?.([op('User', 'create', 'success')]);
+    const text = (await registry.render()).body;
+    const created = seriesOf(text, 'a').filter((l) =>
+      l.startsWith('scimtap_operations_total{app="a",resource_type="User",operation="create"'),
+    );
+    expect(created).toEqual([
+      'scimtap_operations_total{app="a",resource_type="User",operation="create",status="success"} 1',
+    ]);
+    expect(seriesOf(text, 'a').filter((l) => l.startsWith('scimtap_recorder_queue_depth'))).toEqual([
+      'scimtap_recorder_queue_depth{app="a"} 2',
+    ]);
+    expect(
+      seriesOf(text, 'a').filter((l) => l.startsWith('scimtap_upstream_duration_seconds_count')),
+    ).toEqual(['scimtap_upstream_duration_seconds_count{app="a",resource_type="User",operation="create"} 1']);
   });
 });

@@ -36,8 +36,10 @@ export interface MetricsRegistry {
   /** a process-wide counter (no app label), e.g. requests that named no app */
   counter(name: string, help: string, collect: () => number): void;
   /**
-   * An app stopped (a reload removed or replaced it): its gauges and counters read at scrape time are no longer
-   * read, since they read a closed database. Its operations series stay until the process restarts.
+   * An app stopped (a reload removed or replaced it): none of its series is on /metrics any more. Its gauges and
+   * counters read at scrape time are no longer read (they would read a closed database), its operations series
+   * go, and its stage counts nothing more (what its recorder flushes while closing). A replaced app's next view
+   * (`forApp` again) counts from zero.
    */
   removeApp(app: string): void;
 }
@@ -56,13 +58,17 @@ export function createMetricsRegistry(): MetricsRegistry {
   const operations = createOperationsFamilies(registry);
   const families = createAppFamilies(registry);
   const render = async () => ({ contentType: registry.contentType, body: await registry.metrics() });
+  /** each running app's operations stage, to stop and clear when the app stops */
+  const stages = new Map<string, ReturnType<typeof operationsStage>>();
   return {
     registry,
     render,
     forApp(app, deps) {
+      const stage = operationsStage(operations, app);
+      stages.set(app, stage);
       const metrics: Metrics = {
         registry,
-        stage: operationsStage(operations, app),
+        stage,
         render,
         gauge: (name, help, collect) => families.add('gauge', name, help, app, collect),
         counter: (name, help, collect) => families.add('counter', name, help, app, collect),
@@ -71,7 +77,11 @@ export function createMetricsRegistry(): MetricsRegistry {
       return metrics;
     },
     counter: (name, help, collect) => processCounter(registry, name, help, collect),
-    removeApp: (app) => families.remove(app),
+    removeApp(app) {
+      families.remove(app);
+      stages.get(app)?.stop();
+      stages.delete(app);
+    },
   };
 }
 
@@ -196,13 +206,28 @@ function createOperationsFamilies(registry: Registry) {
   return { operations, latency };
 }
 
-/** The ingest stage that counts one app's committed operations into the operations families. */
+/**
+ * The ingest stage that counts one app's committed operations into the operations families. `stop` removes the
+ * series it created: prom-client removes a series only by its every label value, so the stage keeps the label
+ * sets it counted (a few dozen: resource types × operations × statuses).
+ */
 function operationsStage(
   { operations, latency }: ReturnType<typeof createOperationsFamilies>,
   app: string,
-): IngestStage {
+): IngestStage & { stop(): void } {
+  const counted = new Map<string, OperationLabels>();
+  let stopped = false;
   return {
+    stop() {
+      stopped = true;
+      for (const labels of counted.values()) {
+        operations.remove(labels);
+        latency.remove({ app, resource_type: labels.resource_type, operation: labels.operation });
+      }
+      counted.clear();
+    },
     afterCommit(ops: StoredOperation[]) {
+      if (stopped) return;
       // prom-client hashes the labels of every call: the counter is raised once per distinct label set of the
       // batch (a batch is usually one kind of operation), the histogram still observes every duration.
       let counts: Map<string, { labels: OperationLabels; n: number }> | undefined;
@@ -233,7 +258,11 @@ function operationsStage(
           op.durationMs / 1000,
         );
       }
-      if (counts) for (const { labels, n } of counts.values()) operations.inc(labels, n);
+      if (!counts) return;
+      for (const [key, { labels, n }] of counts) {
+        operations.inc(labels, n);
+        if (!counted.has(key)) counted.set(key, labels);
+      }
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
-import { appsOf, forApp, SINGLE_APP_ID } from './apps.js';
+import { appDb, appsOf, forApp, SINGLE_APP_ID } from './apps.js';
 
 /** loadConfig with the JSON file `file` (SCIMTAP_CONFIG) and `env`; other files: `files`. */
 function load(
@@ -170,5 +170,73 @@ describe('the apps list', () => {
     // the settings an app cannot override are the file's
     expect(run.listen).toEqual(config.listen);
     expect(appsOf(run)).toEqual(config.apps);
+  });
+});
+
+describe("an app's database", () => {
+  const hr = { id: 'acme-hr', name: 'Acme HR', upstream: 'https://hr.example.com/scim' };
+  const env = { SCIMTAP_DB: './data/scimtap.db' };
+
+  it('is the file its entry names, else SCIMTAP_DB for the only app, else its own beside SCIMTAP_DB', () => {
+    const cases: [string, { id: string; db?: string }, boolean, string][] = [
+      // the one app of a list, or of SCIMTAP_UPSTREAM, records into SCIMTAP_DB itself
+      ['alone', { id: 'tanium' }, false, './data/scimtap.db'],
+      // an app of several gets a file named after it
+      ['one of several', { id: 'tanium' }, true, './data/scimtap-tanium.db'],
+      // a named file wins, so an app moved into a list keeps the single app's file and its history
+      ['named, of several', { id: 'tanium', db: './data/scimtap.db' }, true, './data/scimtap.db'],
+      ['named, alone', { id: 'tanium', db: '/var/lib/scimtap/t.db' }, false, '/var/lib/scimtap/t.db'],
+    ];
+    for (const [what, app, several, file] of cases)
+      expect(appDb('./data/scimtap.db', app, several), what).toBe(file);
+  });
+
+  it("keeps the entry's db as written, and leaves it out when the entry names none", () => {
+    const config = load({ apps: [{ ...tanium, db: './data/scimtap.db' }, hr] }, { env });
+    expect(config.apps?.map((a) => a.db)).toEqual(['./data/scimtap.db', undefined]);
+  });
+
+  it('refuses two apps on one file, however the path is written, with the other problems between entries', () => {
+    const problems = problemsOf(
+      {
+        apps: [
+          { ...tanium, db: './data/shared.db' },
+          { ...hr, db: 'data/shared.db', upstreamCa: 'missing.pem' },
+          { ...hr, name: 'Acme HR again' },
+          // a URL may hold a password: the problem does not echo it
+          { id: 'crm', name: 'CRM', upstream: 'https://crm.example.com', db: 'postgres://u:secret@db/crm' },
+        ],
+      },
+      { env },
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^apps\.1\.upstreamCa: cannot read missing\.pem/),
+      "apps.3.db: an app's database is a SQLite file path (e.g. ./data/scimtap-crm.db)",
+      'apps.1.db: data/shared.db is also the database of apps.0 ("tanium"); each app needs a file of its own',
+      'apps.2.id: "acme-hr" is already the id of apps.1; each app needs its own',
+    ]);
+    expect(problems.join('\n')).not.toContain('secret');
+  });
+
+  it("refuses a named file that is another app's own beside SCIMTAP_DB", () => {
+    const problems = problemsOf({ apps: [hr, { ...tanium, db: './data/scimtap-acme-hr.db' }] }, { env });
+    expect(problems).toEqual([
+      'apps.1.db: ./data/scimtap-acme-hr.db is also the database of apps.0 ("acme-hr"); each app needs a file of its own',
+    ]);
+  });
+
+  it("lets one app of several keep SCIMTAP_DB's file, and apps share :memory: (a database of its own at each opening)", () => {
+    expect(problemsOf({ apps: [{ ...tanium, db: './data/scimtap.db' }, hr] }, { env })).toEqual([]);
+    expect(
+      problemsOf(
+        {
+          apps: [
+            { ...tanium, db: ':memory:' },
+            { ...hr, db: ':memory:' },
+          ],
+        },
+        { env },
+      ),
+    ).toEqual([]);
   });
 });

@@ -1,4 +1,6 @@
+import { resolve } from 'node:path';
 import type { AppEntry, Config, RulesConfig } from './schema.js';
+import { isPostgresUrl } from './store.js';
 
 // The apps scimtap fronts (issue 14). The JSON file's `apps` list names each app, its upstream and what it
 // overrides of the top-level settings; without the list, SCIMTAP_UPSTREAM is the one app, at the root of the
@@ -24,6 +26,8 @@ export interface AppConfig {
   rules: RulesConfig;
   /** PEM contents of extra CAs for this app's upstream (read at load time, so a bad path is a config error) */
   upstreamCa?: string;
+  /** the SQLite file the app's entry names, as written (absent: `appDb` chooses) */
+  db?: string;
 }
 
 type TopLevel = Pick<
@@ -65,6 +69,19 @@ export function appDbPath(db: string, id: string): string {
 }
 
 /**
+ * The file `app` records into when the process starts: the one its entry names, else SCIMTAP_DB (`db`) itself
+ * when it is the only app, else its own file beside SCIMTAP_DB (`appDbPath`). Pure.
+ */
+export function appDb(db: string, app: Pick<AppConfig, 'id' | 'db'>, several: boolean): string {
+  return app.db ?? (several ? appDbPath(db, app.id) : db);
+}
+
+/** Whether two database settings name one file (`./data/x.db` and `data/x.db` do); `:memory:` is never shared. */
+export function sameDbFile(a: string, b: string): boolean {
+  return a !== ':memory:' && b !== ':memory:' && resolve(a) === resolve(b);
+}
+
+/**
  * The configuration the pipeline runs with for `app`: the top-level settings that an app can override, replaced
  * by the app's. One scimtap runs one pipeline today; this is how an `apps` list of one reaches it. Pure.
  */
@@ -88,10 +105,10 @@ export function forApp<C extends TopLevel>(config: C, app: AppConfig): C {
  */
 export function resolveAppEntries(
   entries: AppEntry[],
-  top: TopLevel,
+  top: TopLevel & Pick<Config, 'db'>,
   readPem: (path: string, key: string) => string | undefined,
 ): { apps: AppConfig[]; problems: string[] } {
-  const problems: string[] = [];
+  const problems = databaseProblems(entries, top.db);
   if (top.upstream) {
     problems.push(
       'SCIMTAP_UPSTREAM (--upstream): not used with an `apps` list, where each app names its upstream; remove one of them',
@@ -115,7 +132,37 @@ export function resolveAppEntries(
       expectedObjects: entry.expectedObjects ?? top.expectedObjects,
       rules: { ...top.rules, ...entry.rules },
       upstreamCa: entry.upstreamCa ? readPem(entry.upstreamCa, `apps.${i}.upstreamCa`) : top.upstreamCa,
+      db: entry.db,
     }),
   );
   return { apps, problems };
+}
+
+/**
+ * Two apps recording into one file would mix their histories (and two log writers would contend for it): each
+ * entry's file, named or chosen by `appDb`, must be its own. The problem is the `db` key's that names the file.
+ */
+function databaseProblems(entries: AppEntry[], db: string): string[] {
+  const problems: string[] = [];
+  const several = entries.length > 1;
+  entries.forEach((entry, i) => {
+    if (entry.db && isPostgresUrl(entry.db)) {
+      problems.push(
+        `apps.${i}.db: an app's database is a SQLite file path (e.g. ./data/scimtap-${entry.id}.db)`,
+      );
+    }
+  });
+  const files = entries.map((entry) => appDb(db, entry, several));
+  files.forEach((file, i) => {
+    const j = files.findIndex(
+      (other, k) => k < i && entries[k].id !== entries[i].id && sameDbFile(other, file),
+    );
+    if (j < 0) return;
+    // An id used twice is reported once, by resolveAppEntries; files differ between distinct ids unless named.
+    const [named, other] = entries[i].db ? [i, j] : [j, i];
+    problems.push(
+      `apps.${named}.db: ${file} is also the database of apps.${other} ("${entries[other].id}"); each app needs a file of its own`,
+    );
+  });
+  return problems;
 }

@@ -177,6 +177,8 @@ export const appSchema = z
     rules: ruleOverridesSchema.optional(),
     /** a PEM file of extra CAs for this app's upstream */
     upstreamCa: z.string().min(1).optional(),
+    /** the SQLite file this app records into (absent: config/apps.ts appDb chooses) */
+    db: z.string().min(1).optional(),
   })
   .strict();
 export type AppEntry = z.infer<typeof appSchema>;

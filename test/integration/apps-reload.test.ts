@@ -82,6 +82,12 @@ describe('reloading the apps', () => {
       db.close();
     }
   };
+  /** the sample lines of /metrics labelled with app `id` */
+  const metricsOf = async (id: string) =>
+    (await send(`${scimtap.adminUrl}/metrics`)).body
+      .toString()
+      .split('\n')
+      .filter((l) => !l.startsWith('#') && l.includes(`app="${id}"`));
   // biome-ignore lint/suspicious/noExplicitAny: API JSON, asserted field by field
   const api = async (path: string): Promise<any> =>
     JSON.parse((await send(`${scimtap.adminUrl}/api${path}`)).body.toString());
@@ -106,6 +112,7 @@ describe('reloading the apps', () => {
 
   it('adds and removes an app with traffic flowing, and loses no operation', async () => {
     // a: 200 requests at 100/s, through the reload; b: 100 at 50/s, removed halfway through them.
+    expect(await metricsOf('b')).toContainEqual(expect.stringMatching(/^scimtap_recorder_queue_depth/));
     const toA = stream('/a/Users', 200, 10);
     const toB = stream('/b/Users', 100, 20);
     // mid-stream on both, whatever the machine's speed
@@ -145,6 +152,10 @@ describe('reloading the apps', () => {
     expect(listed).toEqual(['a', 'c']);
     expect((await api('/operations?app=c')).items).toHaveLength(1);
     expect((await send(`${scimtap.adminUrl}/api/operations?app=b`)).status).toBe(404);
+
+    // b's series are gone from /metrics, those counted per operation as well as those read at scrape time.
+    expect(await metricsOf('b')).toEqual([]);
+    expect(await metricsOf('a')).toContainEqual(expect.stringMatching(/^scimtap_operations_total\{/));
   });
 
   it('restarts a changed app on the same database, keeping its history', async () => {
@@ -167,6 +178,19 @@ describe('reloading the apps', () => {
     expect(scimtap.apps.c.config.db).toBe(join(dir, 'scimtap-c.db'));
     const row = (await api('/apps')).apps.find((x: { id: string }) => x.id === 'c');
     expect(row.name).toBe('App C, renamed');
+    // The new pipeline counts from zero (its requests so far were few or none: it starts counting now), into
+    // one series per label set: the old pipeline's are gone, not beside them.
+    const counted = async () =>
+      (await metricsOf('c'))
+        .filter((l) => l.startsWith('scimtap_operations_total{'))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const since = await counted();
+    expect(since).toBeLessThanOrEqual(forwarded);
+    expect(await get('/c/Users')).toBe(200);
+    scimtap.apps.c.recorder.flush();
+    expect(await counted()).toBe(since + 1);
+    const series = (await metricsOf('c')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    expect(new Set(series).size).toBe(series.length);
   });
 
   it('refuses a file with problems, listing each, and the running apps keep answering', async () => {
