@@ -3,7 +3,7 @@
 // an `apps` list of 1 and of 20, every app on the same trivial upstream); wrk sends GET lookups and POST creates
 // spread round-robin over the apps' prefixes (bench/lib/apps.lua). Target: 20 apps' req/s within 10% of 1 app's.
 // Every exchange must be recorded (each app's own database) or counted as dropped (/api/health?app=<id>).
-// The RSS and threads of each process say what 19 more pipelines (each with its own log writer thread) cost.
+// The RSS and threads of each process say what 19 more pipelines cost (their log writers share one thread).
 //
 // BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it, as for bench/proxy.ts.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -42,11 +42,11 @@ interface Setup {
   db: string;
   scimtap: ScimtapProcess;
   idle: ReturnType<typeof memory>;
-  /** % of one core used with no traffic (timers, each pipeline's log writer and checkpointer threads) */
+  /** % of one core used with no traffic (timers, the log writer and checkpointer threads) */
   idleCpu?: number;
 }
 
-/** µs of CPU per request under wrk: scimtap's main thread, its other threads (log writers, V8), the upstream. */
+/** µs of CPU per request under wrk: scimtap's main thread, its other threads (the log writer, the checkpointer, V8), the upstream. */
 interface CpuShare {
   main: number;
   others: number;
@@ -286,7 +286,7 @@ function memoryReport(setups: Setup[], loaded: ReturnType<typeof memory>[]): voi
     `\n${extra} more pipelines cost ${(twenty.idle.rssMb - one.idle.rssMb).toFixed(0)} MB idle RSS ` +
       `(${((twenty.idle.rssMb - one.idle.rssMb) / extra).toFixed(1)} MB each), ` +
       `${(twenty.loaded.peakMb - one.loaded.peakMb).toFixed(0)} MB at peak, and ${twenty.loaded.threads - one.loaded.threads} threads ` +
-      `(${((twenty.loaded.threads - one.loaded.threads) / extra).toFixed(1)} each: its log writer and its checkpointer), ` +
+      `(${((twenty.loaded.threads - one.loaded.threads) / extra).toFixed(1)} each), ` +
       `and ${((setups[1].idleCpu ?? Number.NaN) - (setups[0].idleCpu ?? Number.NaN)).toFixed(1)}% of a core with no traffic`,
   );
 }

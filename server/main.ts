@@ -12,6 +12,7 @@ import { packageRoot } from './paths.js';
 import type { Pipeline } from './pipeline.js';
 import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
 import { unusedHistoryWarning } from './startup.js';
+import { createCheckpointers } from './store/checkpointer.js';
 import type { Db } from './store/db.js';
 import { createLogHost } from './store/log-host.js';
 import type { Recorder } from './store/recorder.js';
@@ -74,9 +75,12 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   // Everything opened below registers how to close it here: stop() and a failed start both unwind this stack.
   const closers = createClosers((name, err) => logger.error({ err }, `stopping ${name} failed`));
   try {
-    // One log writer thread for every app, closed after them (closers run newest first).
+    // One log writer thread and one checkpointer thread for every app, closed after them (closers run newest
+    // first).
     const logHost = createLogHost();
     closers.add('log writer thread', () => logHost.close());
+    const checkpointers = createCheckpointers();
+    closers.add('checkpointer thread', () => checkpointers.close());
     const w = {
       config,
       options,
@@ -86,6 +90,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
       upstream: apps[0].upstream,
       apps: apps.length,
       logHost,
+      checkpointers,
     };
     return await wire(w, apps);
   } catch (err) {

@@ -64,7 +64,7 @@ export async function startPipeline(
   version: string,
 ): Promise<Pipeline> {
   const { config, options, clock, logger, closers, upstream, links } = w;
-  const { db, opened } = openStore(config, logger, closers);
+  const { db, opened } = openStore(w);
   const clients = createClientStage({ db });
   const cycles = createCycleStage({ db, config, clock });
   const upstreamState = createUpstreamState();

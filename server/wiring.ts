@@ -14,7 +14,7 @@ import type { StartOptions } from './main.js';
 import { addressSet } from './proxy/cidr.js';
 import { createProxy, type ScimProxy } from './proxy/index.js';
 import { closeGracefully, listen, listenerError } from './proxy/server.js';
-import { startCheckpointer } from './store/checkpointer.js';
+import { type Checkpointers, startCheckpointer } from './store/checkpointer.js';
 import type { Consumer } from './store/consumer.js';
 import type { Db } from './store/db.js';
 import { createDerivation, type DerivationLag } from './store/derivation.js';
@@ -46,17 +46,18 @@ export interface Wiring {
   apps?: number;
   /** the log writer thread every app's recording shares (issue 14); without it, each app starts its own */
   logHost?: LogHost;
+  /** the WAL checkpointer thread every app's database shares; without it, each app starts its own */
+  checkpointers?: Checkpointers;
 }
 
 /** Open the database (migrations applied) and its WAL checkpointer; `opened` is the file's identity. */
-export function openStore(config: Config, logger: Logger, closers: Closers) {
+export function openStore({ config, logger, closers, checkpointers }: Wiring) {
   const db = openConfiguredDatabase(config.db);
   closers.add('database', () => db.$client.close());
   // The file's identity as opened: a later stat of the path that differs means it was deleted or replaced.
   const opened = config.db === ':memory:' ? undefined : statSync(config.db);
-  const checkpointer = startCheckpointer(db, config.db, {
-    onError: (message) => logger.warn({ message }, 'wal checkpoint failed'),
-  });
+  const onError = (message: string) => logger.warn({ message }, 'wal checkpoint failed');
+  const checkpointer = (checkpointers?.start ?? startCheckpointer)(db, config.db, { onError });
   closers.add('checkpointer', () => checkpointer.stop());
   return { db, opened };
 }

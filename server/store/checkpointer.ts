@@ -3,24 +3,35 @@ import { Worker } from 'node:worker_threads';
 import type { Db } from './db.js';
 
 // SQLite's automatic WAL checkpoint runs inside whichever commit crosses the threshold, i.e. on the proxy's
-// event loop, copying pages and fsyncing: a stall of milliseconds. A worker thread with its own connection
-// checkpoints instead (PASSIVE never blocks the writer), and the main connection stops auto-checkpointing.
+// event loop, copying pages and fsyncing: a stall of milliseconds. A worker thread with its own connection to
+// each app's database checkpoints instead (PASSIVE never waits for readers or writers, so one app's busy file
+// does not hold up another's checkpoint), and the main connections stop auto-checkpointing. One thread serves
+// every app of the process: a thread each cost an app about 10 MB and a thread for a pragma a second.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-// fileMustExist: the worker starts a moment after the main connection; if the file was deleted meanwhile, it
-// must not create an empty one in its place (scimtap would then take it for a replaced database).
-const db = new Database(workerData.path, { fileMustExist: true });
-db.pragma('busy_timeout = 1000');
+const dbs = new Map();
 const timer = setInterval(() => {
-  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
+  for (const [key, db] of dbs) {
+    try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (err) { parentPort.postMessage({ key, error: String(err && err.message || err) }); }
+  }
 }, workerData.intervalMs);
 parentPort.on('message', (m) => {
-  if (m === 'stop') {
-    clearInterval(timer);
-    try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch {}
-    db.close();
-    parentPort.postMessage({ stopped: true });
+  if (m.type === 'add') {
+    // fileMustExist: the worker opens a moment after the main connection; if the file was deleted meanwhile, it
+    // must not create an empty one in its place (scimtap would then take it for a replaced database).
+    try {
+      const db = new Database(m.path, { fileMustExist: true });
+      db.pragma('busy_timeout = 1000');
+      dbs.set(m.key, db);
+    } catch (err) {
+      parentPort.postMessage({ key: m.key, error: String(err && err.message || err), failed: true });
+    }
+  } else if (m.type === 'remove') {
+    const db = dbs.get(m.key);
+    dbs.delete(m.key);
+    if (db) { try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch {} db.close(); }
+    parentPort.postMessage({ key: m.key, stopped: true });
   }
 });
 `;
@@ -29,40 +40,95 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
+export interface Checkpointers {
+  /** checkpoint `path` (opened as `db`) from the shared thread; `onError` hears of failed checkpoints */
+  start(db: Db, path: string, options?: { onError?: (message: string) => void }): Checkpointer;
+  /** ends the thread; call once every app's checkpointer has stopped */
+  close(): Promise<void>;
+}
+
+type FromCheckpointer = { key: number; error?: string; failed?: boolean; stopped?: boolean };
+
+interface Checkpointed {
+  onError?: (message: string) => void;
+  /** the thread is gone, or cannot open the file: SQLite's own checkpointing comes back */
+  fallBack(): void;
+  stopped?: () => void;
+}
+
+/** One thread that checkpoints every app's database each `intervalMs`; started with the first file. */
+export function createCheckpointers({ intervalMs = 1_000 }: { intervalMs?: number } = {}): Checkpointers {
+  const files = new Map<number, Checkpointed>();
+  let nextKey = 1;
+  let worker: Worker | undefined;
+  let gone = false;
+  const fallBackAll = () => {
+    gone = true;
+    for (const file of files.values()) {
+      file.fallBack();
+      file.stopped?.();
+    }
+  };
+  const started = () => {
+    if (worker) return worker;
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    worker = new Worker(workerSource, { eval: true, workerData: { intervalMs, driver } });
+    worker.unref();
+    worker.on('error', (err) => {
+      for (const file of files.values()) file.onError?.(err.message);
+      fallBackAll();
+    });
+    worker.on('exit', fallBackAll);
+    worker.on('message', (m: FromCheckpointer) => {
+      const file = files.get(m.key);
+      if (m.error) file?.onError?.(m.error);
+      if (m.failed) file?.fallBack();
+      if (m.stopped) file?.stopped?.();
+    });
+    return worker;
+  };
+  return {
+    start(db, path, { onError } = {}) {
+      if (path === ':memory:') return { stop: async () => {} };
+      const thread = started();
+      const key = nextKey++;
+      // If the thread dies or cannot open the file, SQLite's own checkpointing keeps the WAL bounded.
+      const fallBack = () => db.$client.open && db.$client.pragma('wal_autocheckpoint = 1000');
+      const file: Checkpointed = { onError, fallBack };
+      files.set(key, file);
+      db.$client.pragma('wal_autocheckpoint = 0');
+      if (gone) fallBack();
+      else thread.postMessage({ type: 'add', key, path });
+      let stopping: Promise<void> | undefined;
+      return {
+        stop() {
+          stopping ??= new Promise<void>((resolve) => {
+            file.stopped = resolve;
+            if (gone) return resolve();
+            thread.postMessage({ type: 'remove', key });
+            setTimeout(resolve, 2_000).unref();
+          }).then(() => {
+            files.delete(key);
+            fallBack();
+          });
+          return stopping;
+        },
+      };
+    },
+    async close() {
+      gone = true;
+      if (worker) await worker.terminate();
+    },
+  };
+}
+
+/** A checkpointer thread of its own for one database (a scimtap of one app started without the shared one). */
 export function startCheckpointer(
   db: Db,
   path: string,
-  { intervalMs = 1_000, onError }: { intervalMs?: number; onError?: (message: string) => void } = {},
+  options: { intervalMs?: number; onError?: (message: string) => void } = {},
 ): Checkpointer {
-  if (path === ':memory:') return { stop: async () => {} };
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(workerSource, { eval: true, workerData: { path, intervalMs, driver } });
-  worker.unref();
-  db.$client.pragma('wal_autocheckpoint = 0');
-  // If the worker dies, fall back to SQLite's own checkpointing so the WAL cannot grow without bound.
-  const fallBack = () => db.$client.open && db.$client.pragma('wal_autocheckpoint = 1000');
-  worker.on('error', (err) => {
-    onError?.(err.message);
-    fallBack();
-  });
-  worker.on('message', (m: { error?: string }) => {
-    if (m.error) onError?.(m.error);
-  });
-  let stopped: Promise<void> | undefined;
-  return {
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        const done = () => resolve();
-        worker.once('exit', done);
-        worker.on('message', (m: { stopped?: boolean }) => {
-          if (m.stopped) void worker.terminate();
-        });
-        worker.postMessage('stop');
-        setTimeout(() => void worker.terminate(), 2_000).unref();
-      }).then(() => {
-        fallBack();
-      });
-      return stopped;
-    },
-  };
+  const own = createCheckpointers({ intervalMs: options.intervalMs });
+  const checkpointer = own.start(db, path, options);
+  return { stop: () => checkpointer.stop().then(() => own.close()) };
 }

@@ -1,0 +1,101 @@
+import { mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exchange } from '../../test/fixtures/entra.js';
+import { createCheckpointers } from './checkpointer.js';
+import { openDatabase } from './db.js';
+import { createLogHost, type LogHost } from './log-host.js';
+import { type LogThread, startLogThread } from './log-thread.js';
+
+// The apps of one process share the log writer thread and the checkpointer thread (issue 14): each app still
+// writes its own file, with its own queue, and one app that cannot open its file costs the others nothing.
+
+const classify = { capture: 'redacted' as const, redact: ['password'] };
+const cycles = { cycleIntervalMin: 40, expectedObjects: undefined, rules: { cycleGapMinutes: 30 } };
+const dir = () => mkdtempSync(join(tmpdir(), 'scimtap-host-'));
+const opened: { host: LogHost; threads: LogThread[] }[] = [];
+
+function appOn(host: LogHost, dbPath: string): LogThread {
+  const thread = startLogThread({ dbPath, classify, cycles, host });
+  opened.at(-1)?.threads.push(thread);
+  return thread;
+}
+
+const count = (path: string) =>
+  (openDatabase(path).$client.prepare('select count(*) n from operations').get() as { n: number }).n;
+
+afterEach(async () => {
+  for (const { host, threads } of opened.splice(0)) {
+    for (const t of threads) {
+      t.stop();
+      await t.close();
+    }
+    await host.close();
+  }
+});
+
+describe('one log writer thread for several apps', () => {
+  it("writes each app's exchanges to its own file, and one app's stop leaves the other recording", {
+    timeout: 30_000,
+  }, async () => {
+    const host = createLogHost();
+    opened.push({ host, threads: [] });
+    const d = dir();
+    const a = appOn(host, join(d, 'a.db'));
+    const b = appOn(host, join(d, 'b.db'));
+    await Promise.all([a.ready, b.ready]);
+    for (let i = 0; i < 30; i++) a.record(exchange({ path: `/scim/v2/Users/a${i}` }));
+    for (let i = 0; i < 7; i++) b.record(exchange({ path: `/scim/v2/Users/b${i}` }));
+    a.flush();
+    b.flush();
+    expect([a.stats().written, b.stats().written]).toEqual([30, 7]);
+    expect(a.stop()).toBe(0);
+    b.record(exchange());
+    b.flush();
+    expect(b.stats()).toMatchObject({ written: 8, dropped: 0, failing: false });
+    expect([count(join(d, 'a.db')), count(join(d, 'b.db'))]).toEqual([30, 8]);
+  });
+
+  it('an app whose file cannot open drops and fails alone', { timeout: 30_000 }, async () => {
+    const host = createLogHost();
+    opened.push({ host, threads: [] });
+    const d = dir();
+    // A folder where the database should be: SQLite cannot open it.
+    mkdirSync(join(d, 'broken.db'));
+    const broken = appOn(host, join(d, 'broken.db'));
+    const good = appOn(host, join(d, 'good.db'));
+    await expect(broken.ready).rejects.toThrow();
+    await good.ready;
+    broken.record(exchange());
+    good.record(exchange());
+    good.flush();
+    expect(broken.stats()).toMatchObject({ written: 0, dropped: 1, failing: true });
+    expect(good.stats()).toMatchObject({ written: 1, dropped: 0, failing: false });
+  });
+});
+
+describe('one checkpointer thread for several databases', () => {
+  it("moves each database's committed pages out of its WAL", { timeout: 30_000 }, async () => {
+    const checkpointers = createCheckpointers({ intervalMs: 50 });
+    const d = dir();
+    const files = ['a.db', 'b.db'].map((name) => join(d, name));
+    const dbs = files.map((path) => openDatabase(path));
+    const running = dbs.map((db, i) => checkpointers.start(db, files[i]));
+    const before = files.map((path) => statSync(path).size);
+    for (const db of dbs) {
+      const insert = db.$client.prepare('insert into meta (key, value) values (?, ?)');
+      db.$client.transaction(() => {
+        for (let i = 0; i < 20_000; i++) insert.run(`k${i}`, 'x'.repeat(100));
+      })();
+    }
+    const grown = () => files.every((path, i) => statSync(path).size > before[i] + 1_000_000);
+    const end = Date.now() + 20_000;
+    while (!grown() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(grown()).toBe(true);
+    await Promise.all(running.map((c) => c.stop()));
+    await checkpointers.close();
+    // Stopped, each connection checkpoints by itself again.
+    for (const db of dbs) expect(db.$client.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+  });
+});
