@@ -57,6 +57,27 @@ describe('one log writer thread for several apps', () => {
     expect([count(join(d, 'a.db')), count(join(d, 'b.db'))]).toEqual([30, 8]);
   });
 
+  it("records a quiet app's exchanges while another app's backlog is still being written", {
+    timeout: 60_000,
+  }, async () => {
+    const host = createLogHost();
+    opened.push({ host, threads: [] });
+    const d = dir();
+    const flooded = appOn(host, join(d, 'flooded.db'));
+    const quiet = appOn(host, join(d, 'quiet.db'));
+    await Promise.all([flooded.ready, quiet.ready]);
+    const flood = 20_000;
+    for (let i = 0; i < flood; i++) flooded.record(exchange({ path: `/scim/v2/Users/f${i}` }));
+    for (let i = 0; i < 5; i++) quiet.record(exchange({ path: `/scim/v2/Users/q${i}` }));
+    const end = Date.now() + 30_000;
+    while (quiet.stats().written < 5 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+    // The writers take turns a batch at a time: the quiet app's batch did not wait for the flood to be written.
+    expect(quiet.stats().written).toBe(5);
+    expect(flooded.stats().written).toBeLessThan(flood);
+    flooded.flush();
+    expect(flooded.stats()).toMatchObject({ written: flood, dropped: 0 });
+  });
+
   it('an app whose file cannot open drops and fails alone', { timeout: 30_000 }, async () => {
     const host = createLogHost();
     opened.push({ host, threads: [] });
