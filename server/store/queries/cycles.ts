@@ -38,7 +38,7 @@ export function listCycles(db: Db, filter: CycleFilter, page: { limit: number; c
 }
 
 export function getCycleRow(db: Db, id: number): CycleRow | undefined {
-  return db.select().from(cycles).where(eq(cycles.id, id)).get();
+  return statusReads(db).byId.get({ id });
 }
 
 /**
@@ -49,27 +49,51 @@ function stateIs(state: (typeof cycleStates)[number]): SQL {
   return sql`${cycles.state} = ${sql.raw(`'${state === 'running' ? 'running' : 'completed'}'`)}`;
 }
 
+// GET /api/status's reads, prepared once per database: GET /api/apps runs them for every app on each refresh of
+// the fleet page, and building a query costs drizzle ~10 times what SQLite then takes to answer it (~0.6 ms of
+// ~0.7 ms for latestCycleRow).
+const prepared = new WeakMap<Db, ReturnType<typeof prepareStatusReads>>();
+
+function prepareStatusReads(db: Db) {
+  const newest = () => db.select().from(cycles).orderBy(desc(cycles.id)).limit(1);
+  return {
+    running: newest().where(stateIs('running')).prepare(),
+    newest: newest().prepare(),
+    newestOfKind: db
+      .select({ id: cycles.id })
+      .from(cycles)
+      .where(eq(cycles.kind, sql.placeholder('kind')))
+      .orderBy(desc(cycles.id))
+      .limit(1)
+      .prepare(),
+    byId: db
+      .select()
+      .from(cycles)
+      .where(eq(cycles.id, sql.placeholder('id')))
+      .prepare(),
+  };
+}
+
+function statusReads(db: Db) {
+  let reads = prepared.get(db);
+  if (!reads) {
+    reads = prepareStatusReads(db);
+    prepared.set(db, reads);
+  }
+  return reads;
+}
+
 /** The running cycle, else the newest one. */
 export function latestCycleRow(db: Db): CycleRow | undefined {
-  return (
-    db.select().from(cycles).where(stateIs('running')).orderBy(desc(cycles.id)).limit(1).get() ??
-    db.select().from(cycles).orderBy(desc(cycles.id)).limit(1).get()
-  );
+  const reads = statusReads(db);
+  return reads.running.get() ?? reads.newest.get();
 }
 
 /** The newest initial or incremental cycle: the one Entra's schedule is measured from. */
 export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
-  const ids = (['initial', 'incremental'] as const).map(
-    (kind) =>
-      db
-        .select({ id: cycles.id })
-        .from(cycles)
-        .where(eq(cycles.kind, kind))
-        .orderBy(desc(cycles.id))
-        .limit(1)
-        .get()?.id,
-  );
-  const id = Math.max(...ids.map((i) => i ?? 0));
+  const { newestOfKind } = statusReads(db);
+  const ids = (['initial', 'incremental'] as const).map((kind) => newestOfKind.get({ kind })?.id ?? 0);
+  const id = Math.max(...ids);
   return id > 0 ? getCycleRow(db, id) : undefined;
 }
 
