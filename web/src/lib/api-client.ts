@@ -60,7 +60,7 @@ export function apiUrl(
   return `/api${path}${qs ? `${path.includes('?') ? '&' : '?'}${qs}` : ''}`;
 }
 
-function authHeaders(): Record<string, string> {
+export function authHeaders(): Record<string, string> {
   const token = getToken();
   return token ? { authorization: `Bearer ${token}` } : {};
 }

@@ -1,4 +1,4 @@
-import { apiRequest } from '../../lib/api-client.js';
+import { apiUrl, authHeaders } from '../../lib/api-client.js';
 
 // Every page's first render waits for the apps list: it decides which page `/` is and whether the URL's app
 // exists. Asked for by main.tsx before the rest of the dashboard's code has downloaded, the list arrives while
@@ -6,9 +6,13 @@ import { apiRequest } from '../../lib/api-client.js';
 
 let early: Promise<Response> | undefined;
 
-/** Sends GET /api/apps now, for the first read of the list (getApps) to take. */
+/**
+ * Sends GET /api/apps now, for the first read of the list (getApps) to take. Without a token the browser answers
+ * it from the preload the page's HTML came with (server/api/index.ts), already under way: for that the request
+ * must match the preload's, so it sends no header of its own (no `accept`).
+ */
 export function requestAppsEarly(): void {
-  early = apiRequest('/apps', { app: null });
+  early = fetch(apiUrl('/apps', {}, null), { headers: authHeaders() });
   // The reader that takes it sees its failure; until then a network error is not an unhandled rejection.
   early.catch(() => {});
 }
