@@ -85,19 +85,15 @@ export interface RequestOptions {
   app?: string | null;
 }
 
-export async function apiGet<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  return readJson<T>(await apiRequest(path, options));
-}
-
-/** The GET apiGet sends, its answer not yet read: for a request made before anyone reads it (fleet/early.ts). */
-export function apiRequest(path: string, { params, signal, app }: RequestOptions = {}): Promise<Response> {
-  return fetch(apiUrl(path, params, app), {
+export async function apiGet<T>(path: string, { params, signal, app }: RequestOptions = {}): Promise<T> {
+  const res = await fetch(apiUrl(path, params, app), {
     headers: { accept: 'application/json', ...authHeaders() },
     signal,
   });
+  return readJson<T>(res);
 }
 
-/** An answer's JSON, or its ApiError. */
+/** An answer's JSON, or its ApiError (also for a request sent before anyone reads it: fleet/early.ts). */
 export async function readJson<T>(res: Response): Promise<T> {
   if (!res.ok) throw await toError(res);
   return (await res.json()) as T;
