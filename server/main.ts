@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { AlertEngine, EvaluationReport } from './alerts/engine.js';
 import { type createAdminApp, createAdminListener } from './api/index.js';
 import { createMetricsRegistry } from './api/metrics.js';
+import { warmAppSummaries } from './api/routes/apps.js';
 import { createClosers } from './closers.js';
 import { type AppConfig, appDb, appsOf } from './config/apps.js';
 import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
@@ -134,6 +135,7 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
     apps: fleet.appApis,
   });
   const adminServer = await openAdmin(config, admin, closers);
+  void warmAppSummaries(fleet.appApis());
   const adminPort = (adminServer.address() as { port: number }).port;
   const adminUrl = adminBaseUrl({ adminListen: config.adminListen }, adminPort);
   fleet.open(adminPort);

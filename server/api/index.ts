@@ -181,6 +181,12 @@ export function createAdminListener(deps: AdminListenerDeps) {
       return c.text('The dashboard is not built. Run `npm run build` (npm start does it when needed).', 503);
     }
     await next();
+    // Every page's first render waits for the apps list: the browser fetches it while it loads the page's
+    // scripts, and the dashboard's first request takes it (web/src/features/fleet/early.ts). Not with a token:
+    // a preload cannot send it, and would only be refused.
+    if (!deps.adminToken && c.res.headers.get('content-type')?.startsWith('text/html')) {
+      c.res.headers.append('link', '</api/apps>; rel=preload; as=fetch; crossorigin=anonymous');
+    }
   });
   app.use('*', lazyAssets);
   // Client-side routes (e.g. /identities/42 from an email link) get the app shell.

@@ -20,25 +20,45 @@ export type CycleFilter = z.infer<typeof cycleFilterSchema>;
 
 /** Newest first (by id: the order cycles opened in, stable while new ones open). */
 export function listCycles(db: Db, filter: CycleFilter, page: { limit: number; cursor?: string }) {
-  const where: SQL[] = [];
-  if (filter.kind) where.push(eq(cycles.kind, filter.kind));
-  if (filter.state) where.push(stateIs(filter.state));
   const before = page.cursor ? decodeCursor(page.cursor) : null;
-  if (before !== null) where.push(lt(cycles.id, before));
-  const rows = db
-    .select()
-    .from(cycles)
-    .where(and(...where))
-    .orderBy(desc(cycles.id))
-    .limit(page.limit + 1)
-    .all();
+  const rows = cyclePage(db, filter, before !== null).all({
+    kind: filter.kind,
+    before,
+    limit: page.limit + 1,
+  });
   const more = rows.length > page.limit;
   const items = more ? rows.slice(0, page.limit) : rows;
   return { items, nextCursor: more ? encodeCursor(items[items.length - 1].id) : null };
 }
 
+/** listCycles' query for one shape of filter (which of kind, state and cursor it has), prepared once per shape. */
+function cyclePage(db: Db, filter: CycleFilter, paged: boolean): CyclePageQuery {
+  const shape = `${filter.kind ? 'kind' : ''}/${filter.state ?? ''}/${paged ? 'cursor' : ''}`;
+  const { pages } = preparedReads(db);
+  let query = pages.get(shape);
+  if (!query) {
+    query = prepareCyclePage(db, { kind: filter.kind !== undefined, state: filter.state, paged });
+    pages.set(shape, query);
+  }
+  return query;
+}
+
+function prepareCyclePage(db: Db, shape: { kind: boolean; state?: CycleFilter['state']; paged: boolean }) {
+  const where: SQL[] = [];
+  if (shape.kind) where.push(eq(cycles.kind, sql.placeholder('kind')));
+  if (shape.state) where.push(stateIs(shape.state));
+  if (shape.paged) where.push(lt(cycles.id, sql.placeholder('before')));
+  return db
+    .select()
+    .from(cycles)
+    .where(and(...where))
+    .orderBy(desc(cycles.id))
+    .limit(sql.placeholder('limit'))
+    .prepare();
+}
+
 export function getCycleRow(db: Db, id: number): CycleRow | undefined {
-  return db.select().from(cycles).where(eq(cycles.id, id)).get();
+  return preparedReads(db).byId.get({ id });
 }
 
 /**
@@ -49,27 +69,58 @@ function stateIs(state: (typeof cycleStates)[number]): SQL {
   return sql`${cycles.state} = ${sql.raw(`'${state === 'running' ? 'running' : 'completed'}'`)}`;
 }
 
+// GET /api/status's and /api/cycles' reads, prepared once per database: GET /api/apps runs them for every app on
+// each refresh of the fleet page, and building a query costs drizzle up to ~10 times what SQLite then takes to
+// answer it (~0.6 ms of ~0.7 ms for latestCycleRow).
+const prepared = new WeakMap<Db, ReturnType<typeof prepareReads>>();
+
+function prepareReads(db: Db) {
+  const newest = () => db.select().from(cycles).orderBy(desc(cycles.id)).limit(1);
+  return {
+    running: newest().where(stateIs('running')).prepare(),
+    newest: newest().prepare(),
+    newestOfKind: db
+      .select({ id: cycles.id })
+      .from(cycles)
+      .where(eq(cycles.kind, sql.placeholder('kind')))
+      .orderBy(desc(cycles.id))
+      .limit(1)
+      .prepare(),
+    byId: db
+      .select()
+      .from(cycles)
+      .where(eq(cycles.id, sql.placeholder('id')))
+      .prepare(),
+    /** listCycles' queries, by filter shape (cyclePage) */
+    pages: new Map<string, CyclePageQuery>(),
+    /** failingIdentityCounts' query, by stuck threshold */
+    failing: new Map<number, FailingCountsQuery>(),
+  };
+}
+
+type CyclePageQuery = ReturnType<typeof prepareCyclePage>;
+type FailingCountsQuery = ReturnType<typeof prepareFailingCounts>;
+
+function preparedReads(db: Db) {
+  let reads = prepared.get(db);
+  if (!reads) {
+    reads = prepareReads(db);
+    prepared.set(db, reads);
+  }
+  return reads;
+}
+
 /** The running cycle, else the newest one. */
 export function latestCycleRow(db: Db): CycleRow | undefined {
-  return (
-    db.select().from(cycles).where(stateIs('running')).orderBy(desc(cycles.id)).limit(1).get() ??
-    db.select().from(cycles).orderBy(desc(cycles.id)).limit(1).get()
-  );
+  const reads = preparedReads(db);
+  return reads.running.get() ?? reads.newest.get();
 }
 
 /** The newest initial or incremental cycle: the one Entra's schedule is measured from. */
 export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
-  const ids = (['initial', 'incremental'] as const).map(
-    (kind) =>
-      db
-        .select({ id: cycles.id })
-        .from(cycles)
-        .where(eq(cycles.kind, kind))
-        .orderBy(desc(cycles.id))
-        .limit(1)
-        .get()?.id,
-  );
-  const id = Math.max(...ids.map((i) => i ?? 0));
+  const { newestOfKind } = preparedReads(db);
+  const ids = (['initial', 'incremental'] as const).map((kind) => newestOfKind.get({ kind })?.id ?? 0);
+  const id = Math.max(...ids);
   return id > 0 ? getCycleRow(db, id) : undefined;
 }
 
@@ -78,16 +129,26 @@ export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
  * (`stuckCondition`), so the dashboard and the email count the same identities.
  */
 export function failingIdentityCounts(db: Db, stuckCycles: number): { failing: number; stuck: number } {
+  const { failing } = preparedReads(db);
+  let query = failing.get(stuckCycles);
+  if (!query) {
+    query = prepareFailingCounts(db, stuckCycles);
+    failing.set(stuckCycles, query);
+  }
+  const row = query.get();
+  return { failing: row?.failing ?? 0, stuck: row?.stuck ?? 0 };
+}
+
+function prepareFailingCounts(db: Db, stuckCycles: number) {
   // `failing_streak > 0` first so both counts read the partial index, not the table.
-  const row = db
+  return db
     .select({
       failing: sql<number>`count(*)`,
       stuck: sql<number>`coalesce(sum(case when ${stuckCondition(stuckCycles)} then 1 else 0 end), 0)`,
     })
     .from(identities)
     .where(sql`${identities.failingStreak} > 0`)
-    .get();
-  return { failing: row?.failing ?? 0, stuck: row?.stuck ?? 0 };
+    .prepare();
 }
 
 /** Cycles stored (Test Connection events included), or only the running ones (through their partial index). */

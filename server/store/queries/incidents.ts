@@ -146,13 +146,25 @@ export function nextSequence(db: Db, incidentId: number, event: NotifyEvent): nu
 }
 
 export function activeSilences(db: Db, now: number): Silence[] {
+  let query = activeSilencesQueries.get(db);
+  if (!query) {
+    query = prepareActiveSilences(db);
+    activeSilencesQueries.set(db, query);
+  }
+  return query.all({ now }).map(fromSilenceRow);
+}
+
+// Prepared once per database: GET /api/status reads it for every app of GET /api/apps, and drizzle builds the
+// query in several times what SQLite takes to answer it.
+const activeSilencesQueries = new WeakMap<Db, ReturnType<typeof prepareActiveSilences>>();
+
+function prepareActiveSilences(db: Db) {
   return db
     .select()
     .from(silences)
-    .where(and(isNull(silences.endedAt), gt(silences.expiresAt, now)))
+    .where(and(isNull(silences.endedAt), gt(silences.expiresAt, sql.placeholder('now'))))
     .orderBy(silences.id)
-    .all()
-    .map(fromSilenceRow);
+    .prepare();
 }
 
 export function listSilences(

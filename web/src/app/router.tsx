@@ -1,42 +1,72 @@
-import { type ComponentType, type ReactNode, useEffect } from 'react';
+import { type ComponentType, lazy, type ReactNode, Suspense, useEffect } from 'react';
 import { ErrorView, Loading } from '../components/states.js';
-import { CyclePage } from '../features/cycles/cycle-page.js';
-import { CyclesPage } from '../features/cycles/cycles-page.js';
 import { appCount, useApps } from '../features/fleet/api.js';
 import { FleetPage } from '../features/fleet/fleet-page.js';
-import { IdentitiesPage } from '../features/identities/identities-page.js';
-import { IdentityPage } from '../features/identities/identity-page.js';
-import { IncidentPage } from '../features/incidents/incident-page.js';
-import { IncidentsPage } from '../features/incidents/incidents-page.js';
-import { OperationPage } from '../features/operations/operation-page.js';
-import { OperationsPage } from '../features/operations/operations-page.js';
 import { OverviewPage } from '../features/overview/overview-page.js';
 import { findRoute, Link, useLocation } from '../lib/router.js';
 import { Layout } from './layout.js';
 
+type Page = ComponentType<{ params: Record<string, string> }>;
+
 interface Route {
   path: string;
   title: string;
-  component: ComponentType<{ params: Record<string, string> }>;
+  component: Page;
+  /** starts loading a lazy page's code */
+  preload?: () => void;
 }
+
+/**
+ * A page whose code downloads when it is first shown (or preloaded). The first pages, the fleet page (several
+ * apps) and the overview (one), are in the main bundle; the others would only delay them.
+ */
+function lazyPage(load: () => Promise<Page>): Pick<Route, 'component' | 'preload'> {
+  let loading: Promise<{ default: Page }> | undefined;
+  const get = () => {
+    loading ??= load().then((page) => ({ default: page }));
+    return loading;
+  };
+  return { component: lazy(get), preload: () => void get() };
+}
+
+const cyclesPage = lazyPage(() => import('../features/cycles/cycles-page.js').then((m) => m.CyclesPage));
+const cyclePage = lazyPage(() => import('../features/cycles/cycle-page.js').then((m) => m.CyclePage));
+const identitiesPage = lazyPage(() =>
+  import('../features/identities/identities-page.js').then((m) => m.IdentitiesPage),
+);
+const identityPage = lazyPage(() =>
+  import('../features/identities/identity-page.js').then((m) => m.IdentityPage),
+);
+const operationsPage = lazyPage(() =>
+  import('../features/operations/operations-page.js').then((m) => m.OperationsPage),
+);
+const operationPage = lazyPage(() =>
+  import('../features/operations/operation-page.js').then((m) => m.OperationPage),
+);
+const incidentsPage = lazyPage(() =>
+  import('../features/incidents/incidents-page.js').then((m) => m.IncidentsPage),
+);
+const incidentPage = lazyPage(() =>
+  import('../features/incidents/incident-page.js').then((m) => m.IncidentPage),
+);
 
 // Paths are part of the contract with the emails' deep links (e.g. /identities/42, /incidents/7). With several
 // apps each app's pages are these under /apps/<id> (e.g. /apps/tanium/incidents/7), and `/` is the fleet page.
 const routes: Route[] = [
   { path: '/', title: 'Overview', component: OverviewPage },
-  { path: '/cycles', title: 'Cycles', component: CyclesPage },
-  { path: '/cycles/:id', title: 'Cycle', component: CyclePage },
-  { path: '/identities', title: 'Users & groups', component: IdentitiesPage },
-  { path: '/identities/:id', title: 'Identity', component: IdentityPage },
+  { path: '/cycles', title: 'Cycles', ...cyclesPage },
+  { path: '/cycles/:id', title: 'Cycle', ...cyclePage },
+  { path: '/identities', title: 'Users & groups', ...identitiesPage },
+  { path: '/identities/:id', title: 'Identity', ...identityPage },
   // aliases: an email or a habit may say users or groups
-  { path: '/users', title: 'Users & groups', component: IdentitiesPage },
-  { path: '/users/:id', title: 'Identity', component: IdentityPage },
-  { path: '/groups', title: 'Users & groups', component: IdentitiesPage },
-  { path: '/groups/:id', title: 'Identity', component: IdentityPage },
-  { path: '/operations', title: 'Operations', component: OperationsPage },
-  { path: '/operations/:id', title: 'Operation', component: OperationPage },
-  { path: '/incidents', title: 'Incidents', component: IncidentsPage },
-  { path: '/incidents/:id', title: 'Incident', component: IncidentPage },
+  { path: '/users', title: 'Users & groups', ...identitiesPage },
+  { path: '/users/:id', title: 'Identity', ...identityPage },
+  { path: '/groups', title: 'Users & groups', ...identitiesPage },
+  { path: '/groups/:id', title: 'Identity', ...identityPage },
+  { path: '/operations', title: 'Operations', ...operationsPage },
+  { path: '/operations/:id', title: 'Operation', ...operationPage },
+  { path: '/incidents', title: 'Incidents', ...incidentsPage },
+  { path: '/incidents/:id', title: 'Incident', ...incidentPage },
 ];
 
 interface View {
@@ -86,11 +116,13 @@ export function AppRoutes() {
   useEffect(() => {
     document.title = `${title} · scimtap`;
   }, [title]);
+  // A deep link's page code downloads while the apps list (which decides whether it is shown) loads.
+  useEffect(() => route?.preload?.(), [route]);
   // Keyed by the app: moving to another app's page mounts it afresh, so no view shows the previous app's answer
   // while the next one loads (queries keep the previous data as a placeholder only within one app).
   return (
     <Layout key={app ?? ''} fleet={view.fleet}>
-      {view.body}
+      <Suspense fallback={<Loading label="Loading…" />}>{view.body}</Suspense>
     </Layout>
   );
 }

@@ -60,7 +60,7 @@ export function apiUrl(
   return `/api${path}${qs ? `${path.includes('?') ? '&' : '?'}${qs}` : ''}`;
 }
 
-function authHeaders(): Record<string, string> {
+export function authHeaders(): Record<string, string> {
   const token = getToken();
   return token ? { authorization: `Bearer ${token}` } : {};
 }
@@ -90,6 +90,11 @@ export async function apiGet<T>(path: string, { params, signal, app }: RequestOp
     headers: { accept: 'application/json', ...authHeaders() },
     signal,
   });
+  return readJson<T>(res);
+}
+
+/** An answer's JSON, or its ApiError (also for a request sent before anyone reads it: fleet/early.ts). */
+export async function readJson<T>(res: Response): Promise<T> {
   if (!res.ok) throw await toError(res);
   return (await res.json()) as T;
 }

@@ -1,6 +1,7 @@
 import { queryOptions, useQuery } from '@tanstack/react-query';
-import { ApiError, apiGet } from '../../lib/api-client.js';
+import { ApiError, apiGet, readJson } from '../../lib/api-client.js';
 import type { Apps } from '../../types/api.js';
+import { takeEarlyApps } from './early.js';
 
 export type { Apps };
 
@@ -11,11 +12,14 @@ export type { Apps };
 export const FLEET_REFRESH_MS = 15_000;
 
 /** The apps, or null from a scimtap without /api/apps (404): one app, today's dashboard. */
-export const getApps = (signal?: AbortSignal): Promise<Apps | null> =>
-  apiGet<Apps>('/apps', { signal, app: null }).catch((err: unknown) => {
+export const getApps = (signal?: AbortSignal): Promise<Apps | null> => {
+  const early = takeEarlyApps();
+  const answer = early ? early.then(readJson<Apps>) : apiGet<Apps>('/apps', { signal, app: null });
+  return answer.catch((err: unknown) => {
     if (err instanceof ApiError && err.status === 404) return null;
     throw err;
   });
+};
 
 export const appsQueryOptions = () =>
   queryOptions({
