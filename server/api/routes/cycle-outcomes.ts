@@ -5,7 +5,7 @@ import { decodeCursor } from '../../store/queries/cursor.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { createCycleOutcomeQuery } from '../../store/queries/outcomes.js';
 import { operationStatuses } from '../../vocabulary.js';
-import { parseInput } from '../errors.js';
+import { idParam, parseInput } from '../errors.js';
 
 const querySchema = pageSchema
   .extend({
@@ -21,7 +21,7 @@ const querySchema = pageSchema
 export function cycleOutcomeRoutes({ db }: { db: Db }) {
   const cycleOutcomes = createCycleOutcomeQuery(db);
   return new Hono().get('/', (c) => {
-    const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+    const { id } = parseInput(idParam, c.req.param());
     const { limit, cursor, outcome } = parseInput(querySchema, c.req.query());
     return c.json(cycleOutcomes(id, { outcome, before: cursor ? decodeCursor(cursor) : null, limit }));
   });

@@ -1,16 +1,14 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { toCycleDetail, toCycleView } from '../../cycles/view.js';
 import type { RiskRules } from '../../detect/risk.js';
 import type { Db } from '../../store/db.js';
 import { cycleFilterSchema, getCycleRow, listCycles } from '../../store/queries/cycles.js';
 import { pageSchema } from '../../store/queries/operations.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
 
 // Built once: zod compiles a schema on its first parse (~0.2 ms), and GET /api/apps asks every app's
 // /cycles on each refresh of the fleet page.
 const listQuery = cycleFilterSchema.extend(pageSchema.shape);
-const idParam = z.object({ id: z.coerce.number().int().positive() });
 
 /** GET /api/cycles (newest first, cursor paging) and GET /api/cycles/:id (ARCHITECTURE §8). */
 export function cycleRoutes({ db, rules }: { db: Db; rules: RiskRules }) {

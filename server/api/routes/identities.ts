@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import { toIdentityView } from '../../cycles/view.js';
 import type { Db } from '../../store/db.js';
 import {
@@ -10,25 +9,24 @@ import {
   listIdentities,
 } from '../../store/queries/identities.js';
 import { pageSchema } from '../../store/queries/operations.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const listQuery = identityFilterSchema.extend(pageSchema.shape);
+const timelineQuery = pageSchema.strict();
 
 /** GET /api/identities (filters type, status, q, failing) and GET /api/identities/:id with its timeline. */
 export function identityRoutes({ db }: { db: Db }) {
   return new Hono()
     .get('/', (c) => {
-      const { limit, cursor, ...filter } = parseInput(
-        identityFilterSchema.extend(pageSchema.shape),
-        c.req.query(),
-      );
+      const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
       const { items, nextCursor } = listIdentities(db, filter, { limit, cursor });
       return c.json({ items: items.map(toIdentityView), nextCursor });
     })
     .get('/:id', (c) => {
-      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const { id } = parseInput(idParam, c.req.param());
       // limit and cursor page the timeline
-      const page = parseInput(pageSchema.strict(), c.req.query());
+      const page = parseInput(timelineQuery, c.req.query());
       const row = getIdentityRow(db, id);
       if (!row) throw new ApiError(404, 'notFound', `no identity ${id}`);
       const memberships = identityMemberships(db, row);

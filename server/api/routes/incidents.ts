@@ -9,7 +9,7 @@ import { activeSilences, getIncident, listIncidents } from '../../store/queries/
 import { notificationsForIncidents } from '../../store/queries/notifications.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { incidentStates, ruleCodes } from '../../vocabulary.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
 
 /** What the API asks of the incident engine: firing incidents, acks, silences' re-evaluation, test sends. */
 export type AdminAlerts = Pick<
@@ -34,7 +34,6 @@ export async function jsonBody(c: Context): Promise<unknown> {
   }
 }
 
-const idParam = z.object({ id: z.coerce.number().int().positive() });
 const incidentFilter = z
   .object({
     /** `open`: pending or firing */

@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { getMessage, getNotification, listNotifications } from '../../store/queries/notifications.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { notifyEvents, outboxStates } from '../../vocabulary.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
 import { type AlertRouteDeps, jsonBody } from './incidents.js';
 
 const receiverName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/, 'a receiver name');
@@ -47,13 +47,13 @@ export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & 
       });
     })
     .get('/:id', (c) => {
-      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const { id } = parseInput(idParam, c.req.param());
       const row = getNotification(db, id);
       if (!row) throw new ApiError(404, 'notFound', `no notification ${id}`);
       return c.json(row);
     })
     .get('/:id/message', (c) => {
-      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const { id } = parseInput(idParam, c.req.param());
       const message = getMessage(db, id, (name, body) => alerts.routing.preview(name, body));
       if (!message) throw new ApiError(404, 'notFound', `no notification ${id}`);
       return c.json(message);

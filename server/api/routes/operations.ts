@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { Db } from '../../store/db.js';
 import {
   getOperation,
@@ -7,19 +6,18 @@ import {
   operationFilterSchema,
   pageSchema,
 } from '../../store/queries/operations.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
+
+const listQuery = operationFilterSchema.extend(pageSchema.shape);
 
 export function operationRoutes({ db }: { db: Db }) {
   return new Hono()
     .get('/', (c) => {
-      const { limit, cursor, ...filter } = parseInput(
-        operationFilterSchema.extend(pageSchema.shape),
-        c.req.query(),
-      );
+      const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
       return c.json(listOperations(db, filter, { limit, cursor }));
     })
     .get('/:id', (c) => {
-      const { id } = parseInput(z.object({ id: z.coerce.number().int().positive() }), c.req.param());
+      const { id } = parseInput(idParam, c.req.param());
       const operation = getOperation(db, id);
       if (!operation) throw new ApiError(404, 'notFound', `no operation ${id}`);
       return c.json(operation);

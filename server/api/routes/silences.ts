@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
 import { createSilence, endSilence, listSilences } from '../../store/queries/incidents.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ruleCodes } from '../../vocabulary.js';
-import { ApiError, parseInput } from '../errors.js';
+import { ApiError, idParam, parseInput } from '../errors.js';
 import { type AlertRouteDeps, jsonBody } from './incidents.js';
 
 const listQuery = z
@@ -30,7 +30,6 @@ const createBody = z
   .refine((b) => (b.expiresAt === undefined) !== (b.durationMinutes === undefined), {
     message: 'give exactly one of expiresAt and durationMinutes',
   });
-const idParam = z.object({ id: z.coerce.number().int().positive() });
 
 /** GET /api/silences (active=true for the ones in force), POST /api/silences, DELETE /api/silences/:id. */
 export function silenceRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) {
