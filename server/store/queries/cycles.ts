@@ -4,6 +4,7 @@ import type { Db } from '../db.js';
 import { cycleKinds, cycleStates, cycles, identities } from '../schema/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { stuckCondition } from './detection.js';
+import { getOrMake, oncePerDatabase } from './prepared.js';
 
 // Reads over the cycle rollups. None of these touch `operations`: the rollups are kept current as operations are
 // recorded, so every query here costs the same with 1,000 or 1,000,000 operations stored.
@@ -34,13 +35,9 @@ export function listCycles(db: Db, filter: CycleFilter, page: { limit: number; c
 /** listCycles' query for one shape of filter (which of kind, state and cursor it has), prepared once per shape. */
 function cyclePage(db: Db, filter: CycleFilter, paged: boolean): CyclePageQuery {
   const shape = `${filter.kind ? 'kind' : ''}/${filter.state ?? ''}/${paged ? 'cursor' : ''}`;
-  const { pages } = preparedReads(db);
-  let query = pages.get(shape);
-  if (!query) {
-    query = prepareCyclePage(db, { kind: filter.kind !== undefined, state: filter.state, paged });
-    pages.set(shape, query);
-  }
-  return query;
+  return getOrMake(preparedReads(db).pages, shape, () =>
+    prepareCyclePage(db, { kind: filter.kind !== undefined, state: filter.state, paged }),
+  );
 }
 
 function prepareCyclePage(db: Db, shape: { kind: boolean; state?: CycleFilter['state']; paged: boolean }) {
@@ -69,12 +66,8 @@ function stateIs(state: (typeof cycleStates)[number]): SQL {
   return sql`${cycles.state} = ${sql.raw(`'${state === 'running' ? 'running' : 'completed'}'`)}`;
 }
 
-// GET /api/status's and /api/cycles' reads, prepared once per database: GET /api/apps runs them for every app on
-// each refresh of the fleet page, and building a query costs drizzle up to ~10 times what SQLite then takes to
-// answer it (~0.6 ms of ~0.7 ms for latestCycleRow).
-const prepared = new WeakMap<Db, ReturnType<typeof prepareReads>>();
-
-function prepareReads(db: Db) {
+// GET /api/status's and /api/cycles' reads, prepared once per database (prepared.ts).
+const preparedReads = oncePerDatabase((db) => {
   const newest = () => db.select().from(cycles).orderBy(desc(cycles.id)).limit(1);
   return {
     running: newest().where(stateIs('running')).prepare(),
@@ -96,19 +89,10 @@ function prepareReads(db: Db) {
     /** failingIdentityCounts' query, by stuck threshold */
     failing: new Map<number, FailingCountsQuery>(),
   };
-}
+});
 
 type CyclePageQuery = ReturnType<typeof prepareCyclePage>;
 type FailingCountsQuery = ReturnType<typeof prepareFailingCounts>;
-
-function preparedReads(db: Db) {
-  let reads = prepared.get(db);
-  if (!reads) {
-    reads = prepareReads(db);
-    prepared.set(db, reads);
-  }
-  return reads;
-}
 
 /** The running cycle, else the newest one. */
 export function latestCycleRow(db: Db): CycleRow | undefined {
@@ -129,12 +113,9 @@ export function lastScheduledCycleRow(db: Db): CycleRow | undefined {
  * (`stuckCondition`), so the dashboard and the email count the same identities.
  */
 export function failingIdentityCounts(db: Db, stuckCycles: number): { failing: number; stuck: number } {
-  const { failing } = preparedReads(db);
-  let query = failing.get(stuckCycles);
-  if (!query) {
-    query = prepareFailingCounts(db, stuckCycles);
-    failing.set(stuckCycles, query);
-  }
+  const query = getOrMake(preparedReads(db).failing, stuckCycles, () =>
+    prepareFailingCounts(db, stuckCycles),
+  );
   const row = query.get();
   return { failing: row?.failing ?? 0, stuck: row?.stuck ?? 0 };
 }

@@ -5,6 +5,7 @@ import type { Incident, IncidentState, NotifyEvent, SentNotification, Silence } 
 import type { Evidence, RuleCode } from '../../detect/types.js';
 import type { Db } from '../db.js';
 import { incidents, outbox, silences } from '../schema/index.js';
+import { oncePerDatabase } from './prepared.js';
 
 type IncidentRow = typeof incidents.$inferSelect;
 type SilenceRow = typeof silences.$inferSelect;
@@ -146,17 +147,11 @@ export function nextSequence(db: Db, incidentId: number, event: NotifyEvent): nu
 }
 
 export function activeSilences(db: Db, now: number): Silence[] {
-  let query = activeSilencesQueries.get(db);
-  if (!query) {
-    query = prepareActiveSilences(db);
-    activeSilencesQueries.set(db, query);
-  }
-  return query.all({ now }).map(fromSilenceRow);
+  return activeSilencesQuery(db).all({ now }).map(fromSilenceRow);
 }
 
-// Prepared once per database: GET /api/status reads it for every app of GET /api/apps, and drizzle builds the
-// query in several times what SQLite takes to answer it.
-const activeSilencesQueries = new WeakMap<Db, ReturnType<typeof prepareActiveSilences>>();
+// GET /api/status reads it for every app of GET /api/apps (prepared.ts).
+const activeSilencesQuery = oncePerDatabase(prepareActiveSilences);
 
 function prepareActiveSilences(db: Db) {
   return db
