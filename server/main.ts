@@ -111,11 +111,16 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
   const fleet = createFleet(w, registry, version);
   // One entry for every app, the ones a reload starts later included: they must close after the listeners.
   closers.add('apps', () => fleet.stopAll());
-  const files = apps.map((app) => ({ app, id: app.id, db: appDb(config.db, app, several) }));
+  const files = apps.map((app) => ({ app, db: appDb(config.db, app, several) }));
   // Once, at startup: the operator who moved their one app into a list hears where its history stayed (the demo
   // keeps no history: it starts its files afresh).
   const fromList = config.mode === 'proxy' && config.apps && !w.options.upstream;
-  const unused = fromList && unusedHistoryWarning(config.db, files);
+  const unused =
+    fromList &&
+    unusedHistoryWarning(
+      config.db,
+      files.map(({ app, db }) => ({ id: app.id, db })),
+    );
   if (unused) logger.warn({ db: config.db }, unused);
   for (const { app, db } of files) await fleet.start(app, db, several);
   const { router } = fleet;

@@ -45,6 +45,7 @@ export function createLogHost({ handoffMs = 10 }: { handoffMs?: number } = {}): 
   let nextSeq = 1;
   let dead: string | null = null;
   let thread: ReturnType<typeof spawnThread> | undefined;
+  let timer: NodeJS.Timeout | undefined;
   const died = (reason: string) => {
     // An error is followed by the exit: the apps hear of the first.
     if (dead) return;
@@ -52,13 +53,14 @@ export function createLogHost({ handoffMs = 10 }: { handoffMs?: number } = {}): 
     clearInterval(timer);
     for (const app of apps.values()) app.died(dead);
   };
-  // Started with the first app: an in-memory scimtap never needs the thread.
+  // Started with the first app: an in-memory scimtap never needs the thread, nor the hand-off timer.
   const started = () => {
-    thread ??= spawnThread(died);
+    if (thread) return thread;
+    thread = spawnThread(died);
+    timer = setInterval(() => handOff(), handoffMs);
+    timer.unref();
     return thread;
   };
-  const timer = setInterval(() => handOff(), handoffMs);
-  timer.unref();
 
   function handOff(): void {
     if (dead || !thread) return;
