@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { entra } from '../../test/helpers/traffic.js';
 import { loadConfig } from '../config.js';
 import { createClientStage } from '../cycles/clients.js';
@@ -162,5 +162,30 @@ describe('derivation from the operations log', () => {
     expect(derivation.lag(start + 10_000)).toEqual({ operations: 1, seconds: 8, cursor: 2 });
     expect(derivation.drain()).toBe(1);
     expect(derivation.lag(start + 10_000)).toEqual({ operations: 0, seconds: 0, cursor: 3 });
+  });
+
+  it("knows at once when its own writer logged rows alone, and sees other writers' rows within a second", () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const db = openDatabase(':memory:');
+      const derivation = createDerivation({ db, stages: [] });
+      const writeLog = createLogWriter({ db, classify: (e) => classify(e, classifyOptions), derivation });
+      expect(derivation.behind()).toBe(false);
+      // A burst logged alone: the consumer's next look finds it without reading the log.
+      writeLog([entra.lookupUser(start, 'a')], { derive: false });
+      expect(derivation.behind()).toBe(true);
+      expect(derivation.drain()).toBe(1);
+      expect(derivation.behind()).toBe(false);
+      // A row this process did not write (another writer on the file): the look reads the log's end once a second.
+      const other = createLogWriter({ db, classify: (e) => classify(e, classifyOptions) });
+      other([entra.lookupUser(start + 1_000, 'b')]);
+      expect(derivation.behind()).toBe(false);
+      vi.advanceTimersByTime(1_000);
+      expect(derivation.behind()).toBe(true);
+      expect(derivation.drain()).toBe(1);
+      expect(derivation.behind()).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

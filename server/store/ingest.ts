@@ -116,7 +116,9 @@ export function createLogWriter({
     const records = batch.map((exchange) => toRecord(classify, exchange));
     if (derivation && derive) return derivation.writeThrough(records, insert);
     const stored = writeBatch(records);
-    return { lastId: stored.length ? stored[stored.length - 1].id : 0, derived: false };
+    const lastId = stored.length ? stored[stored.length - 1].id : 0;
+    derivation?.logged(lastId);
+    return { lastId, derived: false };
   };
 }
 
