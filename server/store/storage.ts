@@ -87,8 +87,12 @@ export interface StorageGuardOptions {
   turn?: WriteTurn;
 }
 
-/** How often the stage looks at the file after commits: see afterBatch. */
-const checkEveryMs = 50;
+/**
+ * How often the stage looks at the file after commits: see afterBatch. Every 250 ms, as often as an app's log
+ * writer commits a batch under light load (app-writer.ts): each app has its own guard on this thread, and at 50 ms
+ * twenty apps' checks cost this thread a few µs of every request they forwarded (bench/apps.ts).
+ */
+const checkEveryMs = 250;
 const checkEveryRows = 256;
 
 /** What the database takes on disk: SQLite's page counts, and the size of the -wal file. */
@@ -203,9 +207,9 @@ export function createStorageGuard({
   });
 
   // The stage checks at most every `checkEveryMs` or `checkEveryRows`, whichever comes first. Each check is two
-  // pragmas on the proxy's thread, and a batch is one exchange at the rates SCIM clients
-  // send: checking every batch cost more than forwarding it. Under a flood a batch holds up to 512 exchanges
-  // (log-thread.ts), so the gap between checks stays about one batch, as before.
+  // pragmas on the proxy's thread, and a batch is one exchange at the rates SCIM clients send: checking every
+  // batch cost more than forwarding it. Under a flood a batch holds up to 100 exchanges (app-writer.ts), so the
+  // rows set the pace and the file is looked at every third batch or so.
   let rowsSinceCheck = 0;
   let lastCheckAt = Number.NEGATIVE_INFINITY;
   function afterBatch(ops: readonly unknown[]): void {
