@@ -105,12 +105,11 @@ export function openAppWriter(data: AppWriterData): AppWriter {
     // Short transactions: scimtap's other writers (alert evaluation, pruning) wait for one to end.
     maxBatch: 100,
     // A commit costs about 0.7 ms whatever its size (the WAL frames of every index page it touches), against
-    // about 0.1 ms a row: at an app's light load (one app among many, or Entra's 25 req/s) waiting gathers its
-    // exchanges into one. With 20 apps sharing a load of 5,000 req/s, each app gets 250 req/s: 100 ms left its
-    // batches at 25 rows and commits cost a third more CPU per request than one app's full batches, 250 ms
-    // still cost 10 µs a request more (bench/apps.ts); 500 ms fills them. Under load a tick finds a full batch and
-    // the rest follow turn by turn, so throughput is not capped; what is recorded shows up to 500 ms later, which
-    // nobody reading a 40-minute provisioning cycle notices.
+    // about 0.1 ms a row. A full batch is written as soon as it fills; a partial one waits up to 500 ms for more,
+    // so at an app's light load (one app among many, or Entra's 25 req/s) its exchanges gather into one commit.
+    // With 20 apps sharing 5,000 req/s (250 req/s each), writing what had come every 100 ms left batches of 25
+    // rows, and commits cost a third more CPU per request than one app's full batches (bench/apps.ts). What is
+    // recorded shows up to 500 ms later, which nobody reading a 40-minute provisioning cycle notices.
     flushIntervalMs: 500,
     onError(err, retryable) {
       const code = (err as { code?: unknown })?.code;

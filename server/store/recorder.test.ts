@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { exchange } from '../../test/fixtures/entra.js';
 import { classify } from '../scim/classify.js';
 import type { Exchange } from '../scim/types.js';
@@ -23,6 +23,36 @@ describe('createRecorder', () => {
       ['/Users/4'],
     ]);
     expect(r.stats()).toMatchObject({ written: 5, queued: 0, dropped: 0 });
+  });
+
+  it('writes a full batch as soon as it fills, and holds a partial one for up to flushIntervalMs', () => {
+    vi.useFakeTimers({
+      toFake: ['setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'performance'],
+    });
+    try {
+      const sizes: number[] = [];
+      const r = createRecorder({ write: (b) => sizes.push(b.length), maxBatch: 10, flushIntervalMs: 500 });
+      r.start();
+      for (let i = 0; i < 25; i++) r.record(exchange());
+      // The next look finds two full batches, written one per turn; the five left wait for more.
+      vi.advanceTimersByTime(30);
+      expect(sizes).toEqual([10, 10]);
+      vi.advanceTimersByTime(470);
+      expect(sizes).toEqual([10, 10]);
+      vi.advanceTimersByTime(60);
+      expect(sizes).toEqual([10, 10, 5]);
+      // Light load: an exchange waits up to 500 ms, and those that come meanwhile join its commit.
+      r.record(exchange());
+      vi.advanceTimersByTime(300);
+      r.record(exchange());
+      vi.advanceTimersByTime(150);
+      expect(sizes).toEqual([10, 10, 5]);
+      vi.advanceTimersByTime(100);
+      expect(sizes).toEqual([10, 10, 5, 2]);
+      expect(r.stop()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('drops and counts beyond maxQueue instead of growing', () => {

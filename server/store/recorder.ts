@@ -38,6 +38,7 @@ export function idleRecorderStats(): RecorderStats {
 export interface RecorderOptions {
   /** Writes one batch, in one transaction. Throws to signal failure (the batch is retried if retryable). */
   write(batch: Exchange[]): void;
+  /** the longest an exchange waits for a batch to fill before a partial batch is written; a full one goes at once */
   flushIntervalMs?: number;
   /** queue bound: beyond it new exchanges are dropped and counted rather than growing memory */
   maxQueue?: number;
@@ -154,6 +155,38 @@ function writeWhatFits(write: RecorderOptions['write'], batch: Exchange[]): numb
   return landed;
 }
 
+function countDropped(stats: RecorderStats, n: number, at: number): void {
+  stats.dropped += n;
+  stats.lastDropAt = at;
+}
+
+/** How often the recorder looks for a full batch to write (or a partial one that has waited long enough). */
+const fullBatchLookMs = 25;
+
+/**
+ * When the queue is worth a write: a full batch as soon as the timer sees it, a partial one once it has waited
+ * `flushIntervalMs`. A commit costs about as much as a few dozen rows (app-writer.ts), so under load every batch
+ * is full, and at light load exchanges gather for up to `flushIntervalMs` into one. Wall time, not the recorder's
+ * clock: a test's frozen clock must not hold writes back forever.
+ */
+function batchPacer(maxBatch: number, flushIntervalMs: number) {
+  // When the exchanges now waiting began to wait (about: after a write, when the rest was left).
+  let waitingSince: number | null = null;
+  return {
+    lookMs: Math.min(flushIntervalMs, fullBatchLookMs),
+    queued(): void {
+      waitingSince ??= performance.now();
+    },
+    written(left: number): void {
+      waitingSince = left > 0 ? performance.now() : null;
+    },
+    due(size: number): boolean {
+      if (size >= maxBatch) return true;
+      return size > 0 && waitingSince !== null && performance.now() - waitingSince >= flushIntervalMs;
+    },
+  };
+}
+
 /**
  * A bounded in-memory queue written in batches (ARCHITECTURE §3). Recording never blocks or breaks forwarding:
  * when the database fails, the queue keeps what it can, drops are counted, and writing resumes by itself.
@@ -167,6 +200,7 @@ export function createRecorder({
   onError,
 }: RecorderOptions): Recorder {
   const queue = new ExchangeQueue();
+  const pacer = batchPacer(maxBatch, flushIntervalMs);
   let timer: NodeJS.Timeout | undefined;
   let continuation: NodeJS.Immediate | undefined;
   const backoff = new Backoff();
@@ -177,11 +211,11 @@ export function createRecorder({
   function record(exchange: Exchange): void {
     // After stop nothing would ever write it: an exchange that finishes during shutdown is counted, not lost.
     if (stopped || queue.size() >= maxQueue) {
-      stats.dropped++;
-      stats.lastDropAt = clock();
+      countDropped(stats, 1, clock());
       return;
     }
     queue.push(exchange);
+    pacer.queued();
   }
 
   /** Writes one batch; returns false when it should not go on (nothing left, or backing off). */
@@ -210,15 +244,13 @@ export function createRecorder({
         // Part of the batch landed: the rest did not fit. Counted as dropped rather than retried, so a disk that
         // stays nearly full costs one short bisection per batch, never a queue that stops moving.
         stats.written += landed;
-        stats.dropped += batch.length - landed;
-        stats.lastDropAt = clock();
+        countDropped(stats, batch.length - landed, clock());
         queue.take(batch.length);
         return false;
       }
       if (!retryable) {
         // A batch that fails for a non-transient reason would block the queue forever: count it lost.
-        stats.dropped += batch.length;
-        stats.lastDropAt = clock();
+        countDropped(stats, batch.length, clock());
         queue.take(batch.length);
         return true;
       }
@@ -228,6 +260,7 @@ export function createRecorder({
     stats.failing = false;
     backoff.succeeded();
     queue.take(batch.length);
+    pacer.written(queue.size());
     return true;
   }
 
@@ -237,8 +270,9 @@ export function createRecorder({
       return;
     }
     // One batch per turn of the event loop: the proxy's requests get served between batches, so a backlog
-    // costs them at most one batch of delay, never the whole queue.
-    if (writeOne(false) && queue.size() > 0 && !continuation) {
+    // costs them at most one batch of delay, never the whole queue. Full batches follow each other; what is
+    // left waits for the pacer (a partial batch is written once due).
+    if (writeOne(false) && queue.size() >= maxBatch && !continuation) {
       continuation = setImmediate(() => {
         continuation = undefined;
         flush();
@@ -252,7 +286,9 @@ export function createRecorder({
     stats: () => ({ ...stats, queued: queue.size() }),
     start() {
       if (timer) return;
-      timer = setInterval(() => flush(), flushIntervalMs);
+      timer = setInterval(() => {
+        if (pacer.due(queue.size())) flush();
+      }, pacer.lookMs);
       timer.unref();
     },
     stop({ deadlineMs = 5_000 } = {}) {
@@ -270,8 +306,7 @@ export function createRecorder({
       }
       const left = queue.size();
       if (left > 0) {
-        stats.dropped += left;
-        stats.lastDropAt = clock();
+        countDropped(stats, left, clock());
         queue.take(left);
       }
       return left;
