@@ -17,8 +17,9 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const dbs = new Map();
 const tickMs = Math.min(workerData.intervalMs, 100);
+// Due times on the monotonic clock: a wall clock set back an hour would otherwise pause every checkpoint for an hour.
 const timer = setInterval(() => {
-  const now = Date.now();
+  const now = performance.now();
   const everyMs = Math.max(workerData.intervalMs, dbs.size * 100);
   for (const [key, file] of dbs) {
     if (now < file.dueAt) continue;
@@ -34,7 +35,7 @@ parentPort.on('message', (m) => {
       const db = new Database(m.path, { fileMustExist: true });
       db.pragma('busy_timeout = 1000');
       // Spread over the interval: files added together (at startup) are not all checkpointed in the same tick.
-      dbs.set(m.key, { db, dueAt: Date.now() + workerData.intervalMs + (dbs.size % 10) * tickMs });
+      dbs.set(m.key, { db, dueAt: performance.now() + workerData.intervalMs + (dbs.size % 10) * tickMs });
     } catch (err) {
       parentPort.postMessage({ key: m.key, error: String(err && err.message || err), failed: true });
     }

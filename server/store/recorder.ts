@@ -166,7 +166,7 @@ const fullBatchLookMs = 25;
 /**
  * When the queue is worth a write: a full batch as soon as the timer sees it, a partial one once it has waited
  * `flushIntervalMs`. A commit costs about as much as a few dozen rows (app-writer.ts), so under load every batch
- * is full, and at light load exchanges gather for up to `flushIntervalMs` into one. Wall time, not the recorder's
+ * is full, and at light load exchanges gather for up to `flushIntervalMs` into one. Real time, not the recorder's
  * clock: a test's frozen clock must not hold writes back forever.
  */
 function batchPacer(maxBatch: number, flushIntervalMs: number) {

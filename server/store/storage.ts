@@ -88,9 +88,10 @@ export interface StorageGuardOptions {
 }
 
 /**
- * How often the stage looks at the file after commits: see afterBatch. Every 250 ms, as often as an app's log
- * writer commits a batch under light load (app-writer.ts): each app has its own guard on this thread, and at 50 ms
- * twenty apps' checks cost this thread a few µs of every request they forwarded (bench/apps.ts).
+ * How often the stage looks at the file after commits: see afterBatch. At most every 250 ms: under light load an
+ * app's log writer commits at most every 500 ms (app-writer.ts), so every batch is still looked at. Each app has its
+ * own guard on this thread, and at 50 ms twenty apps' checks cost this thread a few µs of every request they
+ * forwarded (bench/apps.ts).
  */
 const checkEveryMs = 250;
 const checkEveryRows = 256;
