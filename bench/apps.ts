@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { appDbPath } from '../server/config/apps.js';
-import { percentile } from './lib/load.js';
+import { percentile, roundRatios } from './lib/load.js';
 import {
   type BenchApp,
   cpuBetween,
@@ -222,6 +222,7 @@ function report(results: Record<Name, Record<Kind, Sample>>): void {
     }
     const ratio = median(results.twenty[k].rps) / base;
     verdicts.push(
+      roundRatios(`${k.toUpperCase()} ${APPS} apps × 1 app`, results.twenty[k].rps, results.one[k].rps),
       `${k.toUpperCase()}: ${APPS} apps at ${ratio.toFixed(2)}× 1 app's req/s ` +
         `(target: no more than 10% apart: ${Math.abs(ratio - 1) <= 0.1 ? 'met' : 'NOT met'})`,
     );

@@ -29,7 +29,6 @@ const DAYS = 60;
 const target = { apiP95Ms: 500, pageFirstRenderMs: 1500 };
 const dir = process.env.BENCH_FLEET_DIR ?? join(tmpdir(), 'scimtap-bench-fleet');
 const dbBase = join(dir, 'scimtap.db');
-const root = new URL('..', import.meta.url).pathname;
 
 function log(line: string) {
   process.stdout.write(`${line}\n`);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { pacedLatency, percentile, type Target } from './lib/load.js';
+import { pacedLatency, percentile, roundRatios, type Target } from './lib/load.js';
 import { threadCpu } from './lib/scimtap-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -206,6 +206,7 @@ function report(results: Record<Name, Record<Kind, Sample>>, names: Name[]): voi
     const ratio = median(results.scimtap[k].rps) / fwd;
     const p99Over = added('scimtap', 99) - added('forwarder', 99);
     verdicts.push(
+      roundRatios(`${k.toUpperCase()} × forwarder`, results.scimtap[k].rps, results.forwarder[k].rps),
       `${k.toUpperCase()}: throughput ${ratio.toFixed(2)}× forwarder (target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}); ` +
         `added p99 ${p99Over >= 0 ? '+' : ''}${p99Over.toFixed(2)} ms over the forwarder's (target ≤ +0.5: ${p99Over <= 0.5 ? 'met' : 'NOT met'})`,
     );

@@ -113,3 +113,22 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
+
+/**
+ * Each round's ratio of `measured` to `peer` (run back to back in that round), and a warning when the peer itself
+ * moved more than 25% across rounds. On these shared cores the host's other tenants can slow one round of the
+ * peer by half: then the median ratio says more about the machine than about scimtap, and this says so.
+ */
+export function roundRatios(label: string, measured: number[], peer: number[]): string {
+  const ratios = measured.map((m, i) => (m / (peer[i] ?? Number.NaN)).toFixed(2));
+  const lo = Math.min(...peer);
+  const hi = Math.max(...peer);
+  const median = percentile(peer, 50);
+  const noisy = (hi - lo) / median > 0.25;
+  return (
+    `${label}: each round ${ratios.join(', ')}` +
+    (noisy
+      ? `; NOISY: the peer ranged ${lo.toFixed(0)}–${hi.toFixed(0)} req/s across rounds, so the machine moved more than the code: run again`
+      : '')
+  );
+}
