@@ -20,6 +20,7 @@ import { createCycleStage } from '../server/cycles/index.js';
 import { rebuildRollups } from '../server/cycles/rebuild.js';
 import { classify } from '../server/scim/classify.js';
 import type { Exchange } from '../server/scim/types.js';
+import { sqliteAdminStore } from '../server/store/admin-store.js';
 import { type Db, openDatabase } from '../server/store/db.js';
 import { createIngest } from '../server/store/ingest.js';
 import { entraExchanges } from './lib/entra-exchanges.js';
@@ -102,9 +103,12 @@ log(
 const cfg = config(bigPath);
 const app = new Hono()
   .onError(onApiError)
-  .route('/api/status', statusRoutes({ db: big, config: cfg, firingIncidents: () => [] }))
-  .route('/api/cycles', cycleRoutes({ db: big, rules: cfg.rules }))
-  .route('/api/identities', identityRoutes({ db: big }));
+  .route(
+    '/api/status',
+    statusRoutes({ store: sqliteAdminStore(big), config: cfg, firingIncidents: async () => [] }),
+  )
+  .route('/api/cycles', cycleRoutes({ store: sqliteAdminStore(big), rules: cfg.rules }))
+  .route('/api/identities', identityRoutes({ store: sqliteAdminStore(big) }));
 const sqlite = big.$client;
 const deepCursor = ((await (await app.request('/api/cycles?limit=1000')).json()) as { nextCursor: string })
   .nextCursor;

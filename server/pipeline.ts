@@ -7,6 +7,7 @@ import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
 import type { ScimProxy } from './proxy/index.js';
 import { createUpstreamState } from './proxy/upstream-state.js';
+import { sqliteAdminStore } from './store/admin-store.js';
 import { createDropCounter, type DropCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
 import type { DerivationLag } from './store/derivation.js';
@@ -176,7 +177,7 @@ function appApi(
 ): AdminApi {
   const { db, storage } = deps;
   return createAppApi({
-    db,
+    store: sqliteAdminStore(db),
     version,
     mode: config.mode,
     appName: config.appName,

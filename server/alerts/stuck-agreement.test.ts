@@ -3,6 +3,7 @@ import { statusRoutes } from '../api/routes/status.js';
 import { createHarness } from '../cycles/testing.js';
 import { evaluateRules } from '../detect/rules.js';
 import type { ErrorCode, Operation, OperationKind } from '../scim/types.js';
+import { sqliteAdminStore } from '../store/admin-store.js';
 import { idleRecorderStats } from '../store/recorder.js';
 import { createDetection } from './detection.js';
 
@@ -154,7 +155,12 @@ describe("the dashboard's stuck count and the stuckObject rule agree", () => {
       const { config, db } = harness;
 
       // what the dashboard shows: /api/status
-      const status = statusRoutes({ db, config, clock: () => now, firingIncidents: () => [] });
+      const status = statusRoutes({
+        store: sqliteAdminStore(db),
+        config,
+        clock: () => now,
+        firingIncidents: async () => [],
+      });
       const shown = (await (await status.request('/')).json()) as { stuckIdentities: number };
 
       // what the email says: the stuckObject finding

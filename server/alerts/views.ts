@@ -1,6 +1,4 @@
 import type { RuleCode } from '../detect/types.js';
-import type { Db } from '../store/db.js';
-import { activeSilences } from '../store/queries/incidents.js';
 import type { NotificationView } from '../store/queries/notifications.js';
 import { inhibitorOf, isSilenceActive, silenceFor } from './decide.js';
 import type { AlertEngine } from './engine.js';
@@ -99,10 +97,10 @@ export function toSilenceView(s: Silence, now: number) {
 /** Firing incidents for GET /api/status (the status route reads rule, severity and summary). */
 export function firingIncidentViews(
   alerts: Pick<AlertEngine, 'firingIncidents'>,
-  db: Db,
+  silences: Silence[],
   now: number,
 ): IncidentView[] {
   const firing = alerts.firingIncidents();
-  const ctx = { now, firing: new Set(firing.map((i) => i.rule)), silences: activeSilences(db, now) };
+  const ctx = { now, firing: new Set(firing.map((i) => i.rule)), silences };
   return firing.map((i) => toIncidentView(i, ctx));
 }

@@ -83,24 +83,26 @@ export const defaultWebRoot = join(packageRoot, 'dist', 'web');
  * client (`hc<AdminApi>`, web/src/lib/api-client.ts) reads each route's answer from this type.
  */
 export function createApi(deps: ApiDeps) {
-  const { db, config, alerts } = deps;
+  const { store, config, alerts } = deps;
   const clock = deps.clock ?? Date.now;
+  /** the engine's firing incidents as /api/incidents shows them, with the silences in force now */
+  const firingIncidents = async () => {
+    const now = clock();
+    return firingIncidentViews(alerts, await store.activeSilences(now), now);
+  };
   return new Hono()
     .route('/health', healthRoutes(deps))
-    .route('/operations', operationRoutes({ db }))
-    .route('/export.csv', exportRoutes({ db, appName: deps.appName, appId: deps.appId, clock }))
-    .route('/timeseries', timeseriesRoutes({ db, clock }))
-    .route(
-      '/status',
-      statusRoutes({ db, config, clock, firingIncidents: () => firingIncidentViews(alerts, db, clock()) }),
-    )
-    .route('/incidents', incidentRoutes({ db, alerts, clock }))
-    .route('/silences', silenceRoutes({ db, alerts, clock }))
-    .route('/notifications', notificationRoutes({ db, alerts, clock, recipients: config.notifyTo }))
-    .route('/cycles', cycleRoutes({ db, rules: config.rules }))
-    .route('/cycles/:id/outcomes', cycleOutcomeRoutes({ db }))
-    .route('/identities', identityRoutes({ db }))
-    .route('/unrecognised', unrecognisedRoutes({ db, clock }));
+    .route('/operations', operationRoutes({ store }))
+    .route('/export.csv', exportRoutes({ store, appName: deps.appName, appId: deps.appId, clock }))
+    .route('/timeseries', timeseriesRoutes({ store, clock }))
+    .route('/status', statusRoutes({ store, config, clock, firingIncidents }))
+    .route('/incidents', incidentRoutes({ store, alerts, clock }))
+    .route('/silences', silenceRoutes({ store, alerts, clock }))
+    .route('/notifications', notificationRoutes({ store, alerts, clock, recipients: config.notifyTo }))
+    .route('/cycles', cycleRoutes({ store, rules: config.rules }))
+    .route('/cycles/:id/outcomes', cycleOutcomeRoutes({ store }))
+    .route('/identities', identityRoutes({ store }))
+    .route('/unrecognised', unrecognisedRoutes({ store, clock }));
 }
 
 /** The admin API's routes and answers, for the dashboard's typed client (paths relative to /api). */

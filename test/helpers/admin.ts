@@ -3,6 +3,7 @@
 import { createAlertEngine } from '../../server/alerts/engine.js';
 import { type AdminDeps, createAdminApp } from '../../server/api/index.js';
 import { loadConfig } from '../../server/config.js';
+import { sqliteAdminStore } from '../../server/store/admin-store.js';
 import type { Db } from '../../server/store/db.js';
 import { idleRecorderStats } from '../../server/store/recorder.js';
 
@@ -22,7 +23,7 @@ export function testAdminApp(db: Db, overrides: Partial<AdminDeps> = {}) {
     sender: null,
   });
   return createAdminApp({
-    db,
+    store: sqliteAdminStore(db),
     version: 'test',
     mode: 'proxy',
     recorderStats,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteAdminStore } from '../../store/admin-store.js';
 import { openDatabase } from '../../store/db.js';
 import type { CycleOutcome } from '../../store/queries/outcomes.js';
 import { onApiError } from '../errors.js';
@@ -33,7 +34,9 @@ addOp.run(t++, 1, 3, 'create', 'success', 201, null, null);
 // cycle 2 must not leak into cycle 1
 addOp.run(t++, 2, 2, 'update', 'success', 200, null, null);
 
-const app = new Hono().onError(onApiError).route('/cycles/:id/outcomes', cycleOutcomeRoutes({ db }));
+const app = new Hono()
+  .onError(onApiError)
+  .route('/cycles/:id/outcomes', cycleOutcomeRoutes({ store: sqliteAdminStore(db) }));
 const get = async (path: string) => {
   const res = await app.request(path);
   return {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
 import type { Operation } from '../../scim/types.js';
+import { sqliteAdminStore } from '../../store/admin-store.js';
 import { onApiError } from '../errors.js';
 import { cycleRoutes } from './cycles.js';
 
@@ -64,7 +65,9 @@ beforeAll(() => {
       }),
     ),
   ]);
-  app = new Hono().onError(onApiError).route('/api/cycles', cycleRoutes({ db: h.db, rules: h.config.rules }));
+  app = new Hono()
+    .onError(onApiError)
+    .route('/api/cycles', cycleRoutes({ store: sqliteAdminStore(h.db), rules: h.config.rules }));
 });
 afterAll(() => h.close());
 
@@ -103,7 +106,10 @@ describe('GET /api/cycles', () => {
     // the same cycle judged with a lower minimum of failures counts toward quarantine
     const strict = new Hono().route(
       '/api/cycles',
-      cycleRoutes({ db: h.db, rules: { ...h.config.rules, escrowProportionMinFailures: 3 } }),
+      cycleRoutes({
+        store: sqliteAdminStore(h.db),
+        rules: { ...h.config.rules, escrowProportionMinFailures: 3 },
+      }),
     );
     const res = await strict.request('/api/cycles/4');
     expect(((await res.json()) as Body).risk).toBe('quarantine');

@@ -1,11 +1,11 @@
 import { Hono } from 'hono';
-import type { Db } from '../../store/db.js';
-import { exportCsv, exportFilename } from '../../store/queries/export.js';
+import type { AdminStore } from '../../store/admin-store.js';
+import { exportFilename } from '../../store/queries/export.js';
 import { operationFilterSchema } from '../../store/queries/operations.js';
 import { parseInput } from '../errors.js';
 
 export interface ExportDeps {
-  db: Db;
+  store: AdminStore;
   /** SCIMTAP_APP_NAME, slugged into the file name */
   appName?: string;
   /** the app's id: the CSV's first column */
@@ -14,21 +14,20 @@ export interface ExportDeps {
 }
 
 /** GET /api/export.csv (ARCHITECTURE §9): the provisioning log, same filters as /api/operations, streamed. */
-export function exportRoutes({ db, appName = 'SCIM app', appId, clock = Date.now }: ExportDeps) {
+export function exportRoutes({ store, appName = 'SCIM app', appId, clock = Date.now }: ExportDeps) {
   return new Hono().get('/', (c) => {
     const filter = parseInput(operationFilterSchema, c.req.query());
-    const chunks = exportCsv(db, filter, { app: appId });
+    const chunks = store.exportCsv(filter, { app: appId });
     const encoder = new TextEncoder();
     let cancelled = false;
     // Pulled, never pushed: the next slice is read only when the client has taken the last one (backpressure).
     const body = new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
-          // Each slice is a few ms of synchronous work: let the proxy and the recorder run between slices.
-          await new Promise((resolve) => setImmediate(resolve));
           if (cancelled) return;
           try {
-            const next = chunks.next();
+            // The store lets the event loop turn before each slice (SQLite reads synchronously).
+            const next = await chunks.next();
             if (next.done) controller.close();
             else controller.enqueue(encoder.encode(next.value));
           } catch (err) {
@@ -40,7 +39,7 @@ export function exportRoutes({ db, appName = 'SCIM app', appId, clock = Date.now
         // The client went away: no more reads.
         cancel() {
           cancelled = true;
-          chunks.return(undefined);
+          void chunks.return(undefined);
         },
       },
       { highWaterMark: 0 },

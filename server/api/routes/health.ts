@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
-import { type Db, pingDatabase } from '../../store/db.js';
+import type { AdminStore } from '../../store/admin-store.js';
 import type { DerivationLag } from '../../store/derivation.js';
 import type { EmailDeliveryState } from '../../store/queries/notifications.js';
 import type { RecorderStats } from '../../store/recorder.js';
 import type { StorageStats } from '../../store/storage.js';
 
 export interface HealthDeps {
-  db: Db;
+  store: AdminStore;
   version: string;
   mode: 'proxy' | 'demo';
   /** SCIMTAP_APP_NAME, shown in the dashboard's header */
@@ -25,7 +25,7 @@ export interface HealthDeps {
 }
 
 export function healthRoutes({
-  db,
+  store,
   version,
   mode,
   appName = 'SCIM app',
@@ -36,11 +36,11 @@ export function healthRoutes({
   emailState,
   derivationLag,
 }: HealthDeps) {
-  return new Hono().get('/', (c) => {
+  return new Hono().get('/', async (c) => {
     let dbState: 'ok' | 'failing' | 'error' | 'missing' | 'replaced' = 'ok';
     let storage: StorageStats | null = null;
     try {
-      pingDatabase(db);
+      await store.ping();
       if (recorderStats().failing) dbState = 'failing';
     } catch {
       dbState = 'error';

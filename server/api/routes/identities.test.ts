@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
 import type { Operation } from '../../scim/types.js';
+import { sqliteAdminStore } from '../../store/admin-store.js';
 import { onApiError } from '../errors.js';
 import { identityRoutes } from './identities.js';
 
@@ -66,7 +67,9 @@ beforeAll(() => {
   h.ingest(
     Array.from({ length: 30 }, (_, i) => createUser(41 + i * 0.01, `extra${i}@contoso.example`, `u-x${i}`)),
   );
-  app = new Hono().onError(onApiError).route('/api/identities', identityRoutes({ db: h.db }));
+  app = new Hono()
+    .onError(onApiError)
+    .route('/api/identities', identityRoutes({ store: sqliteAdminStore(h.db) }));
 });
 afterAll(() => h.close());
 
@@ -228,7 +231,9 @@ describe('the last failure beside the last outcome', () => {
         }),
       ]);
       own.ingest([probe(80), eve(80.1, { httpStatus: 204 })]);
-      const api = new Hono().onError(onApiError).route('/api/identities', identityRoutes({ db: own.db }));
+      const api = new Hono()
+        .onError(onApiError)
+        .route('/api/identities', identityRoutes({ store: sqliteAdminStore(own.db) }));
       const { identity, timeline } = (await (await api.request('/api/identities/1')).json()) as Body;
       const byId = new Map(timeline.items.map((o: Body) => [o.id, o]));
       // the last outcome: the 204, in the last cycle

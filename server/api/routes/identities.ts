@@ -1,13 +1,7 @@
 import { Hono } from 'hono';
 import { toIdentityView } from '../../cycles/view.js';
-import type { Db } from '../../store/db.js';
-import {
-  getIdentityRow,
-  identityFilterSchema,
-  identityMemberships,
-  identityTimeline,
-  listIdentities,
-} from '../../store/queries/identities.js';
+import type { AdminStore } from '../../store/admin-store.js';
+import { identityFilterSchema } from '../../store/queries/identities.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
 
@@ -16,24 +10,27 @@ const listQuery = identityFilterSchema.extend(pageSchema.shape);
 const timelineQuery = pageSchema.strict();
 
 /** GET /api/identities (filters type, status, q, failing) and GET /api/identities/:id with its timeline. */
-export function identityRoutes({ db }: { db: Db }) {
+export function identityRoutes({ store }: { store: AdminStore }) {
   return new Hono()
-    .get('/', (c) => {
+    .get('/', async (c) => {
       const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
-      const { items, nextCursor } = listIdentities(db, filter, { limit, cursor });
+      const { items, nextCursor } = await store.listIdentities(filter, { limit, cursor });
       return c.json({ items: items.map(toIdentityView), nextCursor });
     })
-    .get('/:id', (c) => {
+    .get('/:id', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
       // limit and cursor page the timeline
       const page = parseInput(timelineQuery, c.req.query());
-      const row = getIdentityRow(db, id);
+      const row = await store.getIdentityRow(id);
       if (!row) throw new ApiError(404, 'notFound', `no identity ${id}`);
-      const memberships = identityMemberships(db, row);
+      const [memberships, timeline] = await Promise.all([
+        store.identityMemberships(row),
+        store.identityTimeline(id, page),
+      ]);
       return c.json({
         identity: toIdentityView(row),
         memberships: { ...memberships, items: memberships.items.map((m) => ({ ...m, since: iso(m.since) })) },
-        timeline: identityTimeline(db, id, page),
+        timeline,
       });
     });
 }

@@ -3,10 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AlertEngine } from '../../alerts/engine.js';
 import { toIncidentView } from '../../alerts/views.js';
-import type { Db } from '../../store/db.js';
+import type { AdminStore } from '../../store/admin-store.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
-import { activeSilences, getIncident, listIncidents } from '../../store/queries/incidents.js';
-import { notificationsForIncidents } from '../../store/queries/notifications.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { incidentStates, ruleCodes } from '../../vocabulary.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
@@ -18,7 +16,7 @@ export type AdminAlerts = Pick<
 >;
 
 export interface AlertRouteDeps {
-  db: Db;
+  store: AdminStore;
   alerts: AdminAlerts;
   clock?: () => number;
 }
@@ -50,48 +48,47 @@ const ackBody = z
   .strict();
 
 /** GET /api/incidents (state, rule; with their emails), GET /api/incidents/:id, POST /api/incidents/:id/ack. */
-export function incidentRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) {
-  const context = () => {
+export function incidentRoutes({ store, alerts, clock = Date.now }: AlertRouteDeps) {
+  const context = async () => {
     const now = clock();
     return {
       now,
       firing: new Set(alerts.firingIncidents().map((i) => i.rule)),
-      silences: activeSilences(db, now),
+      silences: await store.activeSilences(now),
     };
   };
   return new Hono()
-    .get('/', (c) => {
+    .get('/', async (c) => {
       const { limit, cursor, state, rule } = parseInput(incidentFilter, c.req.query());
       const before = cursor ? (decodeCursor(cursor) ?? undefined) : undefined;
-      const rows = listIncidents(db, { state, rule, before, limit: limit + 1 });
+      const rows = await store.listIncidents({ state, rule, before, limit: limit + 1 });
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
-      const emails = notificationsForIncidents(
-        db,
-        page.map((i) => i.id!),
-      );
-      const ctx = context();
+      const [emails, ctx] = await Promise.all([
+        store.notificationsForIncidents(page.map((i) => i.id!)),
+        context(),
+      ]);
       return c.json({
         items: page.map((i) => toIncidentView(i, { ...ctx, notifications: emails.get(i.id!) ?? [] })),
         nextCursor: more ? encodeCursor(page[page.length - 1].id!) : null,
       });
     })
-    .get('/:id', (c) => {
+    .get('/:id', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
-      const incident = getIncident(db, id);
+      const incident = await store.getIncident(id);
       if (!incident) throw new ApiError(404, 'notFound', `no incident ${id}`);
-      const emails = notificationsForIncidents(db, [id]);
-      return c.json(toIncidentView(incident, { ...context(), notifications: emails.get(id) ?? [] }));
+      const emails = await store.notificationsForIncidents([id]);
+      return c.json(toIncidentView(incident, { ...(await context()), notifications: emails.get(id) ?? [] }));
     })
     .post('/:id/ack', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
       const { by, comment } = parseInput(ackBody, await jsonBody(c));
-      const existing = getIncident(db, id);
+      const existing = await store.getIncident(id);
       if (!existing) throw new ApiError(404, 'notFound', `no incident ${id}`);
       if (existing.state === 'resolved')
         throw new ApiError(409, 'resolved', `incident ${id} is already resolved`);
       const incident = alerts.acknowledge(id, by, comment ?? null)!;
-      const emails = notificationsForIncidents(db, [id]);
-      return c.json(toIncidentView(incident, { ...context(), notifications: emails.get(id) ?? [] }));
+      const emails = await store.notificationsForIncidents([id]);
+      return c.json(toIncidentView(incident, { ...(await context()), notifications: emails.get(id) ?? [] }));
     });
 }

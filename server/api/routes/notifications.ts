@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { UnknownReceiverError } from '../../notify/routing.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
-import { getMessage, getNotification, listNotifications } from '../../store/queries/notifications.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { notifyEvents, outboxStates } from '../../vocabulary.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
@@ -27,17 +26,17 @@ const testQuery = z.object({ receiver: receiverName.optional() }).strict();
  * receiver's JSON body, secrets masked),
  * POST /api/notifications/test[?receiver=<name>] (default: email). Receivers show as name, type and a masked target.
  */
-export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & { recipients: string[] }) {
+export function notificationRoutes({ store, alerts, recipients }: AlertRouteDeps & { recipients: string[] }) {
   const delivery = () => ({
     smtpConfigured: alerts.outbox.configured,
     recipients,
     receivers: alerts.routing.receivers(),
   });
   return new Hono()
-    .get('/', (c) => {
+    .get('/', async (c) => {
       const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
       const before = cursor ? (decodeCursor(cursor) ?? undefined) : undefined;
-      const rows = listNotifications(db, { ...filter, before, limit: limit + 1 });
+      const rows = await store.listNotifications({ ...filter, before, limit: limit + 1 });
       const more = rows.length > limit;
       const page = more ? rows.slice(0, limit) : rows;
       return c.json({
@@ -46,15 +45,15 @@ export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & 
         nextCursor: more ? encodeCursor(page[page.length - 1].id) : null,
       });
     })
-    .get('/:id', (c) => {
+    .get('/:id', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
-      const row = getNotification(db, id);
+      const row = await store.getNotification(id);
       if (!row) throw new ApiError(404, 'notFound', `no notification ${id}`);
       return c.json(row);
     })
-    .get('/:id/message', (c) => {
+    .get('/:id/message', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
-      const message = getMessage(db, id, (name, body) => alerts.routing.preview(name, body));
+      const message = await store.getMessage(id, (name, body) => alerts.routing.preview(name, body));
       if (!message) throw new ApiError(404, 'notFound', `no notification ${id}`);
       return c.json(message);
     })
@@ -69,6 +68,6 @@ export function notificationRoutes({ db, alerts, recipients }: AlertRouteDeps & 
         const names = alerts.routing.receivers().map((r) => r.name);
         throw new ApiError(404, 'notFound', `${err.message}; configured: ${names.join(', ')}`);
       }
-      return c.json({ ...delivery(), notification: getNotification(db, id) }, 202);
+      return c.json({ ...delivery(), notification: await store.getNotification(id) }, 202);
     });
 }

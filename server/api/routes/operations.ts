@@ -1,24 +1,19 @@
 import { Hono } from 'hono';
-import type { Db } from '../../store/db.js';
-import {
-  getOperation,
-  listOperations,
-  operationFilterSchema,
-  pageSchema,
-} from '../../store/queries/operations.js';
+import type { AdminStore } from '../../store/admin-store.js';
+import { operationFilterSchema, pageSchema } from '../../store/queries/operations.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
 
 const listQuery = operationFilterSchema.extend(pageSchema.shape);
 
-export function operationRoutes({ db }: { db: Db }) {
+export function operationRoutes({ store }: { store: AdminStore }) {
   return new Hono()
-    .get('/', (c) => {
+    .get('/', async (c) => {
       const { limit, cursor, ...filter } = parseInput(listQuery, c.req.query());
-      return c.json(listOperations(db, filter, { limit, cursor }));
+      return c.json(await store.listOperations(filter, { limit, cursor }));
     })
-    .get('/:id', (c) => {
+    .get('/:id', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
-      const operation = getOperation(db, id);
+      const operation = await store.getOperation(id);
       if (!operation) throw new ApiError(404, 'notFound', `no operation ${id}`);
       return c.json(operation);
     });

@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { toSilenceView } from '../../alerts/views.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
-import { createSilence, endSilence, listSilences } from '../../store/queries/incidents.js';
 import { pageSchema } from '../../store/queries/operations.js';
 import { ruleCodes } from '../../vocabulary.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
@@ -32,13 +31,13 @@ const createBody = z
   });
 
 /** GET /api/silences (active=true for the ones in force), POST /api/silences, DELETE /api/silences/:id. */
-export function silenceRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) {
+export function silenceRoutes({ store, alerts, clock = Date.now }: AlertRouteDeps) {
   return new Hono()
-    .get('/', (c) => {
+    .get('/', async (c) => {
       const { active, limit, cursor } = parseInput(listQuery, c.req.query());
       const now = clock();
       const before = cursor ? (decodeCursor(cursor) ?? undefined) : undefined;
-      const rows = listSilences(db, {
+      const rows = await store.listSilences({
         active: active === undefined ? undefined : active === 'true',
         now,
         before,
@@ -56,7 +55,7 @@ export function silenceRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) 
       const now = clock();
       const expiresAt = body.expiresAt ? Date.parse(body.expiresAt) : now + body.durationMinutes! * 60_000;
       if (expiresAt <= now) throw new ApiError(400, 'badRequest', 'expiresAt: must be in the future');
-      const silence = createSilence(db, {
+      const silence = await store.createSilence({
         rule: body.rule,
         identity: body.identity ?? null,
         comment: body.comment,
@@ -67,10 +66,10 @@ export function silenceRoutes({ db, alerts, clock = Date.now }: AlertRouteDeps) 
       alerts.schedule();
       return c.json(toSilenceView(silence, now), 201);
     })
-    .delete('/:id', (c) => {
+    .delete('/:id', async (c) => {
       const { id } = parseInput(idParam, c.req.param());
       const now = clock();
-      const silence = endSilence(db, id, now);
+      const silence = await store.endSilence(id, now);
       if (!silence) throw new ApiError(404, 'notFound', `no silence ${id}`);
       alerts.schedule();
       return c.json(toSilenceView(silence, now));

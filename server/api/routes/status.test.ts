@@ -6,6 +6,8 @@ import type { FiringIncident } from '../../cycles/health.js';
 import { syntheticOperation as make } from '../../cycles/synthetic.js';
 import { createHarness, type Harness } from '../../cycles/testing.js';
 import type { Operation } from '../../scim/types.js';
+import { sqliteAdminStore } from '../../store/admin-store.js';
+import { activeSilences } from '../../store/queries/incidents.js';
 import { idleRecorderStats } from '../../store/recorder.js';
 import { onApiError } from '../errors.js';
 import { statusRoutes } from './status.js';
@@ -21,7 +23,7 @@ let h: Harness;
 afterEach(() => h?.close());
 
 /** /api/status at `minutes`, its incidents from the real alert engine evaluated then (as scimtap wires it). */
-async function statusAt(minutes: number, firingIncidents?: () => FiringIncident[]) {
+async function statusAt(minutes: number, firingIncidents?: () => Promise<FiringIncident[]>) {
   if (!firingIncidents) {
     const now = at(minutes);
     const engine = createAlertEngine({
@@ -34,13 +36,18 @@ async function statusAt(minutes: number, firingIncidents?: () => FiringIncident[
       sender: null,
     });
     engine.evaluate(now);
-    firingIncidents = () => firingIncidentViews(engine, h.db, now);
+    firingIncidents = async () => firingIncidentViews(engine, activeSilences(h.db, now), now);
   }
   const app = new Hono()
     .onError(onApiError)
     .route(
       '/api/status',
-      statusRoutes({ db: h.db, config: h.config, clock: () => at(minutes), firingIncidents }),
+      statusRoutes({
+        store: sqliteAdminStore(h.db),
+        config: h.config,
+        clock: () => at(minutes),
+        firingIncidents,
+      }),
     );
   const res = await app.request('/api/status');
   return { status: res.status, body: (await res.json()) as Body };
@@ -150,7 +157,7 @@ describe('GET /api/status', () => {
     const incidents = [
       { id: 3, rule: 'throttling', severity: 'warning', summary: '12% of calls answered 429' },
     ];
-    const { body } = await statusAt(2, () => incidents);
+    const { body } = await statusAt(2, async () => incidents);
     expect(body).toMatchObject({
       state: 'degraded',
       reason: '12% of calls answered 429',
@@ -158,7 +165,7 @@ describe('GET /api/status', () => {
       incidents,
       running: true,
     });
-    expect((await statusAt(2, () => [])).body).toMatchObject({
+    expect((await statusAt(2, async () => [])).body).toMatchObject({
       state: 'healthy',
       reason: 'no firing incidents; cycle 1 (initial) is running',
     });

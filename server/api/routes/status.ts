@@ -2,40 +2,43 @@ import { Hono } from 'hono';
 import type { Config } from '../../config.js';
 import { baselineHealth, type FiringIncident, healthFromIncidents } from '../../cycles/health.js';
 import { toCycleView } from '../../cycles/view.js';
-import type { Db } from '../../store/db.js';
-import { failingIdentityCounts, lastScheduledCycleRow, latestCycleRow } from '../../store/queries/cycles.js';
+import type { AdminStore } from '../../store/admin-store.js';
 
 export interface StatusDeps<I extends FiringIncident> {
-  db: Db;
+  store: AdminStore;
   config: Pick<Config, 'cycleIntervalMin' | 'rules'>;
   clock?: () => number;
   /**
    * Firing incidents from the incident engine (the admin app passes their API views, so the answer lists them
    * as /api/incidents does). They decide the state: the rules are the one judge of the rollups.
    */
-  firingIncidents: () => I[];
+  firingIncidents: () => Promise<I[]>;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** GET /api/status: the on-call engineer's first question, answered from the rollups (no scan of operations). */
 export function statusRoutes<I extends FiringIncident>({
-  db,
+  store,
   config,
   clock = Date.now,
   firingIncidents,
 }: StatusDeps<I>) {
-  return new Hono().get('/', (c) => {
+  return new Hono().get('/', async (c) => {
     const now = clock();
-    const latest = latestCycleRow(db) ?? null;
-    const lastScheduled = lastScheduledCycleRow(db) ?? null;
-    const counts = failingIdentityCounts(db, config.rules.stuckObjectCycles);
+    const [latestRow, lastScheduledRow, counts, incidents] = await Promise.all([
+      store.latestCycleRow(),
+      store.lastScheduledCycleRow(),
+      store.failingIdentityCounts(config.rules.stuckObjectCycles),
+      firingIncidents(),
+    ]);
+    const latest = latestRow ?? null;
+    const lastScheduled = lastScheduledRow ?? null;
     const baseline = baselineHealth({
       latest,
       lastScheduled,
       intervalMs: config.cycleIntervalMin * 60_000,
     });
-    const incidents = firingIncidents();
     const health = healthFromIncidents(incidents, baseline);
     return c.json({
       state: health.state,

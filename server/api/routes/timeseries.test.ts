@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteAdminStore } from '../../store/admin-store.js';
 import { openDatabase } from '../../store/db.js';
 import { onApiError } from '../errors.js';
 import { timeseriesRoutes } from './timeseries.js';
@@ -29,7 +30,9 @@ for (const [offsetMs, status] of [
 }
 
 // Mounted as the admin app mounts it, with the one API error handler.
-const app = new Hono().onError(onApiError).route('/', timeseriesRoutes({ db, clock: () => T0 + 5 * 60_000 }));
+const app = new Hono()
+  .onError(onApiError)
+  .route('/', timeseriesRoutes({ store: sqliteAdminStore(db), clock: () => T0 + 5 * 60_000 }));
 const get = async (qs: string) => {
   const res = await app.request(`/operations${qs}`);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

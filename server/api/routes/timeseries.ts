@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Db } from '../../store/db.js';
-import { createTimeseriesQuery } from '../../store/queries/timeseries.js';
+import type { AdminStore } from '../../store/admin-store.js';
 import { ApiError, parseInput } from '../errors.js';
 
 const isoOrMs = z
@@ -25,9 +24,8 @@ export const maxBuckets = 1440;
  * chart (store/queries/timeseries.ts); the default is the last hour by minute.
  * (Not under /api/operations: `/operations/:id` would take the path.)
  */
-export function timeseriesRoutes({ db, clock = Date.now }: { db: Db; clock?: () => number }) {
-  const operationsPerBucket = createTimeseriesQuery(db);
-  return new Hono().get('/operations', (c) => {
+export function timeseriesRoutes({ store, clock = Date.now }: { store: AdminStore; clock?: () => number }) {
+  return new Hono().get('/operations', async (c) => {
     const q = parseInput(querySchema, c.req.query());
     const bucketMs = q.bucket * 1000;
     const to = q.to ?? Math.ceil(clock() / bucketMs) * bucketMs;
@@ -41,7 +39,7 @@ export function timeseriesRoutes({ db, clock = Date.now }: { db: Db; clock?: () 
       to: new Date(to).toISOString(),
       bucketSeconds: q.bucket,
       /** non-empty buckets only, oldest first (the dashboard fills the gaps) */
-      buckets: operationsPerBucket(from, to, bucketMs),
+      buckets: await store.operationsPerBucket(from, to, bucketMs),
     });
   });
 }

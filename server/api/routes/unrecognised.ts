@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { Db } from '../../store/db.js';
-import { createUnrecognisedQuery } from '../../store/queries/unrecognised.js';
+import type { AdminStore } from '../../store/admin-store.js';
 import { parseInput } from '../errors.js';
 
 const querySchema = z
@@ -21,10 +20,9 @@ const querySchema = z
  * GET /api/unrecognised?hours&limit: requests from outside the provisioning client, kept apart from cycles and
  * outcomes: how many, from where, for what (store/queries/unrecognised.ts).
  */
-export function unrecognisedRoutes({ db, clock = Date.now }: { db: Db; clock?: () => number }) {
-  const unrecognisedSince = createUnrecognisedQuery(db);
-  return new Hono().get('/', (c) => {
+export function unrecognisedRoutes({ store, clock = Date.now }: { store: AdminStore; clock?: () => number }) {
+  return new Hono().get('/', async (c) => {
     const q = parseInput(querySchema, c.req.query());
-    return c.json(unrecognisedSince(clock() - q.hours * 3_600_000, q.limit));
+    return c.json(await store.unrecognisedSince(clock() - q.hours * 3_600_000, q.limit));
   });
 }
