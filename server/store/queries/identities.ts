@@ -26,7 +26,7 @@ export const identityFilterSchema = z
   .strict();
 export type IdentityFilter = z.infer<typeof identityFilterSchema>;
 
-function likeContains(q: string): string {
+export function likeContains(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 

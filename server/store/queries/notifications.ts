@@ -1,7 +1,11 @@
 import type { JsonMessagePreview } from '../../notify/routing.js';
 import type { Db } from '../db.js';
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+import {
+  type OutboxRow,
+  toEmailDeliveryState,
+  toMessageView,
+  toNotificationView,
+} from './notification-view.js';
 
 export interface DeliveryAttemptView {
   id: number;
@@ -33,26 +37,6 @@ export interface NotificationView {
   subject: string;
   messageId: string;
   deliveries: DeliveryAttemptView[];
-}
-
-interface OutboxRow {
-  id: number;
-  receiver: string;
-  incident_id: number | null;
-  event: string;
-  sequence: number;
-  state: string;
-  attempts: number;
-  created_at: number;
-  next_attempt_at: number;
-  last_attempt_at: number | null;
-  sent_at: number | null;
-  last_error: string | null;
-  recipients: string;
-  subject: string;
-  message_id: string;
-  text?: string;
-  html?: string;
 }
 
 interface AttemptRow {
@@ -95,28 +79,6 @@ function attemptsFor(db: Db, ids: number[]): Map<number, DeliveryAttemptView[]> 
   return byRow;
 }
 
-function toView(r: OutboxRow, deliveries: DeliveryAttemptView[]): NotificationView {
-  const waiting = r.state === 'unsent' || r.state === 'sending';
-  return {
-    id: r.id,
-    receiver: r.receiver,
-    incidentId: r.incident_id,
-    event: r.event,
-    sequence: r.sequence,
-    state: r.state,
-    attempts: r.attempts,
-    createdAt: new Date(r.created_at).toISOString(),
-    nextAttemptAt: waiting ? iso(r.next_attempt_at) : null,
-    lastAttemptAt: iso(r.last_attempt_at),
-    sentAt: iso(r.sent_at),
-    lastError: r.last_error,
-    recipients: !r.recipients ? [] : r.receiver === 'email' ? r.recipients.split(',') : [r.recipients],
-    subject: r.subject,
-    messageId: r.message_id,
-    deliveries,
-  };
-}
-
 export interface NotificationFilter {
   receiver?: string;
   state?: string;
@@ -149,7 +111,7 @@ export function listNotifications(db: Db, f: NotificationFilter): NotificationVi
     db,
     rows.map((r) => r.id),
   );
-  return rows.map((r) => toView(r, attempts.get(r.id) ?? []));
+  return rows.map((r) => toNotificationView(r, attempts.get(r.id) ?? []));
 }
 
 /** One notification as queued, with its bodies (another receiver's: the JSON body, secrets left out) and delivery log. */
@@ -161,7 +123,11 @@ export function getNotification(
     | OutboxRow
     | undefined;
   if (!row) return null;
-  return { ...toView(row, attemptsFor(db, [id]).get(id) ?? []), text: row.text ?? '', html: row.html ?? '' };
+  return {
+    ...toNotificationView(row, attemptsFor(db, [id]).get(id) ?? []),
+    text: row.text ?? '',
+    html: row.html ?? '',
+  };
 }
 
 type MessageFacts = Pick<
@@ -186,20 +152,7 @@ export function getMessage(
 ): MessageView | null {
   const row = getNotification(db, id);
   if (!row) return null;
-  const facts: MessageFacts = {
-    id: row.id,
-    receiver: row.receiver,
-    incidentId: row.incidentId,
-    event: row.event,
-    state: row.state,
-    recipients: row.recipients,
-    subject: row.subject,
-    createdAt: row.createdAt,
-    sentAt: row.sentAt,
-  };
-  return row.receiver === 'email'
-    ? { ...facts, format: 'email', type: 'email', text: row.text, html: row.html }
-    : { ...facts, format: 'json', ...preview(row.receiver, row.text) };
+  return toMessageView(row, preview);
 }
 
 /** The notifications of the given incidents, on every receiver, oldest first per incident. */
@@ -217,7 +170,7 @@ export function notificationsForIncidents(db: Db, incidentIds: number[]): Map<nu
   );
   for (const r of rows) {
     const list = byIncident.get(r.incident_id!) ?? [];
-    list.push(toView(r, attempts.get(r.id) ?? []));
+    list.push(toNotificationView(r, attempts.get(r.id) ?? []));
     byIncident.set(r.incident_id!, list);
   }
   return byIncident;
@@ -244,14 +197,7 @@ export function emailDeliveryState(db: Db): EmailDeliveryState {
   const last = db.$client
     .prepare('select ok, error, at from delivery_attempts order by id desc limit 1')
     .get() as { ok: number; error: string | null; at: number } | undefined;
-  const pending = pendingEmailCount(db);
-  if (!last) return { state: 'idle', lastError: null, lastAttemptAt: null, pending };
-  return {
-    state: last.ok ? 'ok' : 'failing',
-    lastError: last.ok ? null : last.error,
-    lastAttemptAt: last.at,
-    pending,
-  };
+  return toEmailDeliveryState(last, pendingEmailCount(db));
 }
 
 /** Whether a receiver was told an incident fired (an acknowledgement is only news to whoever heard of it). */

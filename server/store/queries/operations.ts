@@ -48,15 +48,15 @@ export const pageSchema = z.object({
  */
 export type SearchMatch = { identity: string[]; targetId: string[]; reason: string[] } | 'dense';
 
-const maxSearchTerms = 200;
+export const maxSearchTerms = 200;
 
 /** `q` is a substring of the identity, target id or error reason; a pasted path searches by its last segment. */
-function searchText(q: string): string {
+export function searchText(q: string): string {
   if (!q.includes('/')) return q;
   return q.split('/').filter(Boolean).pop() ?? q;
 }
 
-function likePattern(text: string): string {
+export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 

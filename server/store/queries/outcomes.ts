@@ -34,7 +34,8 @@ export interface CycleOutcome {
   } | null;
 }
 
-interface Row {
+/** A row of the outcome statement, before `toOutcome` (the PostgreSQL twin reads the same row). */
+export interface OutcomeRow {
   identityId: number;
   operations: number;
   failures: number;
@@ -71,7 +72,7 @@ export interface CycleOutcomePage {
 export function createCycleOutcomeQuery(db: Db) {
   const stmt = db.$client.prepare<
     [number, string | null, string | null, number | null, number | null, number],
-    Row
+    OutcomeRow
   >(`
     with per as (
       select identity_id, count(*) as n, sum(status = 'failure') as failures, max(id) as last_id,
@@ -102,7 +103,7 @@ export function createCycleOutcomeQuery(db: Db) {
   };
 }
 
-function toOutcome({
+export function toOutcome({
   failureId,
   failureHttpStatus,
   failureErrorCode,
@@ -110,7 +111,7 @@ function toOutcome({
   failureTime,
   time,
   ...r
-}: Row): CycleOutcome {
+}: OutcomeRow): CycleOutcome {
   return {
     ...r,
     activityDateTime: new Date(time).toISOString(),

@@ -30,7 +30,11 @@ export interface UnrecognisedReport {
   recent: UnrecognisedRequest[];
 }
 
-type Row = Omit<UnrecognisedRequest, 'activityDateTime'> & { time: number; reason: string | null };
+/** A row as read from `operations`, before the report. */
+export type UnrecognisedRow = Omit<UnrecognisedRequest, 'activityDateTime'> & {
+  time: number;
+  reason: string | null;
+};
 
 /**
  * Requests from outside the provisioning client (server/cycles/clients.ts) since `from`: how many, from where,
@@ -38,37 +42,40 @@ type Row = Omit<UnrecognisedRequest, 'activityDateTime'> & { time: number; reaso
  * provisioning log around them is never scanned. Prepared once: call the returned function per request.
  */
 export function createUnrecognisedQuery(db: Db) {
-  const stmt = db.$client.prepare<[number, number], Row>(
+  const stmt = db.$client.prepare<[number, number], UnrecognisedRow>(
     `select id, time, client_ip as clientIp, http_method as httpMethod, path, http_status as httpStatus,
         error_code as errorCode, token_fingerprint as tokenFingerprint, user_agent as userAgent, reason
        from operations indexed by operations_unrecognised_idx
       where client_kind = 'unrecognised' and time >= ?
       order by id desc limit ?`,
   );
-  return (from: number, limit: number): UnrecognisedReport => {
-    const rows = stmt.all(from, unrecognisedScanCap);
-    const top = (key: 'clientIp' | 'path') => {
-      const counts = new Map<string, number>();
-      for (const r of rows) {
-        const v = r[key] ?? 'unknown';
-        counts.set(v, (counts.get(v) ?? 0) + 1);
-      }
-      return [...counts]
-        .map(([value, count]) => ({ value, count }))
-        .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
-        .slice(0, 20);
-    };
-    return {
-      from: new Date(from).toISOString(),
-      count: rows.length,
-      capped: rows.length >= unrecognisedScanCap,
-      lastSeen: rows[0] ? new Date(rows[0].time).toISOString() : null,
-      addresses: top('clientIp'),
-      paths: top('path'),
-      refused: rows.filter((r) => r.reason?.includes('SCIMTAP_TRUSTED_CLIENTS')).length,
-      recent: rows
-        .slice(0, limit)
-        .map(({ reason: _r, time, ...r }) => ({ ...r, activityDateTime: new Date(time).toISOString() })),
-    };
+  return (from: number, limit: number): UnrecognisedReport =>
+    unrecognisedReport(from, limit, stmt.all(from, unrecognisedScanCap));
+}
+
+/** The report over the rows read (newest first, at most `unrecognisedScanCap`); shared with the pg twin. */
+export function unrecognisedReport(from: number, limit: number, rows: UnrecognisedRow[]): UnrecognisedReport {
+  const top = (key: 'clientIp' | 'path') => {
+    const counts = new Map<string, number>();
+    for (const r of rows) {
+      const v = r[key] ?? 'unknown';
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+    return [...counts]
+      .map(([value, count]) => ({ value, count }))
+      .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value))
+      .slice(0, 20);
+  };
+  return {
+    from: new Date(from).toISOString(),
+    count: rows.length,
+    capped: rows.length >= unrecognisedScanCap,
+    lastSeen: rows[0] ? new Date(rows[0].time).toISOString() : null,
+    addresses: top('clientIp'),
+    paths: top('path'),
+    refused: rows.filter((r) => r.reason?.includes('SCIMTAP_TRUSTED_CLIENTS')).length,
+    recent: rows
+      .slice(0, limit)
+      .map(({ reason: _r, time, ...r }) => ({ ...r, activityDateTime: new Date(time).toISOString() })),
   };
 }

@@ -1,0 +1,177 @@
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  getTableColumns,
+  gte,
+  inArray,
+  lt,
+  lte,
+  max,
+  min,
+  or,
+  type SQL,
+  type SQLWrapper,
+  sql,
+} from 'drizzle-orm';
+import { decodeCursor, encodeCursor } from '../../queries/cursor.js';
+import type * as sqlite from '../../queries/operations.js';
+import {
+  likePattern,
+  maxSearchTerms,
+  type OperationFilter,
+  type SearchMatch,
+  searchText,
+  toOperationView,
+} from '../../queries/operations.js';
+import { bodies, operations, operationTerms } from '../../schema-pg/index.js';
+import type { PgDb } from '../db.js';
+
+// The PostgreSQL twins of queries/operations.ts: the same filters, search and pages, answered the same.
+
+/**
+ * SQLite's LIKE folds ASCII case only; ILIKE under the "C" collation does the same whatever the database's
+ * collation (under a UTF-8 locale it would also fold É to é, and match what SQLite does not).
+ */
+const ilike = (column: SQLWrapper, pattern: string) =>
+  sql`${column} collate "C" ilike ${pattern} escape '\\'`;
+
+export async function matchSearch(db: PgDb, q: string): Promise<SearchMatch> {
+  // Ordered, unlike SQLite's (its table scan answers in insertion order, which PostgreSQL does not keep): the
+  // same values either way, and a dense match is dense either way.
+  const rows = await db
+    .select()
+    .from(operationTerms)
+    .where(ilike(operationTerms.value, likePattern(searchText(q))))
+    .orderBy(sql`${operationTerms.field} collate "C"`, sql`${operationTerms.value} collate "C"`)
+    .limit(maxSearchTerms + 1);
+  if (rows.length > maxSearchTerms) return 'dense';
+  const match = { identity: [] as string[], targetId: [] as string[], reason: [] as string[] };
+  for (const r of rows) match[r.field as keyof typeof match]?.push(r.value);
+  return match;
+}
+
+/**
+ * queries/operations.ts's `operationWhere` over the PostgreSQL table. The numbers are safe integers (the filter
+ * schema's `int()`), so they bind as bigint; only `identity` is free text that may read as a too-large id.
+ */
+export function operationWhere(f: OperationFilter, search?: SearchMatch): SQL[] {
+  const w: SQL[] = [];
+  if (f.cycle !== undefined) w.push(eq(operations.cycleId, f.cycle));
+  if (f.identity !== undefined) {
+    // Digits beyond 2^53 are no row's id (SQLite compares them and finds none; PostgreSQL would refuse them).
+    const asId = /^\d+$/.test(f.identity) ? Number(f.identity) : null;
+    w.push(
+      or(
+        eq(operations.identity, f.identity),
+        eq(operations.targetId, f.identity),
+        asId === null || !Number.isSafeInteger(asId) ? undefined : eq(operations.identityId, asId),
+      )!,
+    );
+  }
+  if (f.resourceType) w.push(eq(operations.resourceType, f.resourceType));
+  if (f.operation) w.push(eq(operations.operation, f.operation));
+  if (f.action) w.push(eq(operations.provisioningAction, f.action));
+  if (f.status) w.push(eq(operations.status, f.status));
+  if (f.httpStatus !== undefined) w.push(eq(operations.httpStatus, f.httpStatus));
+  if (f.errorCode) w.push(eq(operations.errorCode, f.errorCode));
+  if (f.from !== undefined) w.push(gte(operations.time, f.from));
+  if (f.to !== undefined) w.push(lte(operations.time, f.to));
+  if (f.q && search && search !== 'dense') {
+    const terms = [
+      search.identity.length ? inArray(operations.identity, search.identity) : undefined,
+      search.targetId.length ? inArray(operations.targetId, search.targetId) : undefined,
+      search.reason.length ? inArray(operations.reason, search.reason) : undefined,
+    ].filter((t) => t !== undefined);
+    w.push(terms.length ? or(...terms)! : sql`false`);
+  } else if (f.q) {
+    const like = likePattern(searchText(f.q));
+    w.push(
+      sql`(${ilike(operations.identity, like)} or ${ilike(operations.targetId, like)} or ${ilike(operations.reason, like)})`,
+    );
+  }
+  return w;
+}
+
+/**
+ * The twin of queries/operations.ts's `timeWindowIds` (see there): the window's exact id range, or null, or
+ * 'empty'. PostgreSQL needs it for the same reason, an id-ordered scan would otherwise walk every newer row.
+ */
+export async function timeWindowIds(
+  db: PgDb,
+  f: Pick<OperationFilter, 'from' | 'to'>,
+  maxRows = 200_000,
+): Promise<ReturnType<typeof sqlite.timeWindowIds>> {
+  if (f.from === undefined && f.to === undefined) return null;
+  // SQLite's time index holds (time, id): the first row at a time is the lowest id among equal times.
+  const firstIdAt = async (t: number) =>
+    (
+      await db
+        .select({ id: operations.id })
+        .from(operations)
+        .where(gte(operations.time, t))
+        .orderBy(asc(operations.time), asc(operations.id))
+        .limit(1)
+    )[0]?.id ?? Number.MAX_SAFE_INTEGER;
+  const start = f.from === undefined ? 0 : await firstIdAt(f.from);
+  const end = f.to === undefined ? Number.MAX_SAFE_INTEGER : await firstIdAt(f.to + 1);
+  const last = (await db.select({ id: max(operations.id) }).from(operations))[0]?.id ?? 0;
+  const newer = Math.max(0, last + 1 - end);
+  if (Math.min(end, last + 1) - start > maxRows && newer < maxRows / 4) return null;
+  const [r] = await db
+    .select({ lo: min(operations.id), hi: max(operations.id) })
+    .from(operations)
+    .where(
+      and(
+        gte(operations.time, f.from ?? Number.MIN_SAFE_INTEGER),
+        lte(operations.time, f.to ?? Number.MAX_SAFE_INTEGER),
+      ),
+    );
+  return r?.lo == null || r.hi == null ? 'empty' : { lo: r.lo, hi: r.hi };
+}
+
+async function timeWindowWhere(db: PgDb, f: OperationFilter): Promise<SQL[]> {
+  const ids = await timeWindowIds(db, f);
+  if (ids === null) return [];
+  if (ids === 'empty') return [sql`false`];
+  return [gte(operations.id, ids.lo), lte(operations.id, ids.hi)];
+}
+
+/** The columns SQLite's `operations` has: all but the log's `txid`, which is no part of an operation's view. */
+const { txid: _txid, ...operationColumns } = getTableColumns(operations);
+
+export async function listOperations(
+  db: PgDb,
+  filter: OperationFilter,
+  page: { limit: number; cursor?: string },
+): Promise<ReturnType<typeof sqlite.listOperations>> {
+  const where = [
+    ...operationWhere(filter, filter.q ? await matchSearch(db, filter.q) : undefined),
+    ...(await timeWindowWhere(db, filter)),
+  ];
+  const before = page.cursor ? decodeCursor(page.cursor) : null;
+  if (before !== null) where.push(lt(operations.id, before));
+  const rows = await db
+    .select(operationColumns)
+    .from(operations)
+    .where(and(...where))
+    .orderBy(desc(operations.id))
+    .limit(page.limit + 1);
+  const more = rows.length > page.limit;
+  const items = (more ? rows.slice(0, page.limit) : rows).map(toOperationView);
+  return { items, nextCursor: more ? encodeCursor(rows[page.limit - 1].id) : null };
+}
+
+export async function getOperation(db: PgDb, id: number): Promise<ReturnType<typeof sqlite.getOperation>> {
+  const [row] = await db.select(operationColumns).from(operations).where(eq(operations.id, id));
+  if (!row) return null;
+  const [body] = await db.select().from(bodies).where(eq(bodies.operationId, id));
+  return {
+    ...toOperationView(row),
+    requestBody: body?.requestBody ?? null,
+    requestTruncated: body?.requestTruncated ?? false,
+    responseBody: body?.responseBody ?? null,
+    responseTruncated: body?.responseTruncated ?? false,
+  };
+}

@@ -1,0 +1,35 @@
+import { and, count, gte, lt, sql } from 'drizzle-orm';
+import type { TimeseriesBucket } from '../../queries/timeseries.js';
+import { operations } from '../../schema-pg/index.js';
+import type { PgDb } from '../db.js';
+
+/**
+ * The twin of queries/timeseries.ts's `createTimeseriesQuery`: operations per time bucket by status, non-empty
+ * buckets only, oldest first, grouped in PostgreSQL over operations_time_idx. Call the returned function per
+ * request (nothing is prepared: the shape is kept for the admin store, which builds both stores alike).
+ */
+export function createTimeseriesQuery(db: PgDb) {
+  return async (from: number, to: number, bucketMs: number): Promise<TimeseriesBucket[]> => {
+    // bigint division truncates toward zero, as SQLite's integer division does.
+    const bucket = sql<number>`(${operations.time} / ${bucketMs}::bigint) * ${bucketMs}::bigint`.mapWith(
+      Number,
+    );
+    const rows = await db
+      .select({ bucket, status: operations.status, n: count() })
+      .from(operations)
+      .where(and(gte(operations.time, from), lt(operations.time, to)))
+      .groupBy(sql`1`, operations.status)
+      .orderBy(sql`1`);
+    const byBucket = new Map<number, TimeseriesBucket>();
+    for (const row of rows) {
+      let b = byBucket.get(row.bucket);
+      if (!b) {
+        b = { time: new Date(row.bucket).toISOString(), success: 0, failure: 0, warning: 0 };
+        byBucket.set(row.bucket, b);
+      }
+      if (row.status === 'success' || row.status === 'failure' || row.status === 'warning')
+        b[row.status] += row.n;
+    }
+    return [...byBucket.values()];
+  };
+}
