@@ -55,6 +55,11 @@ describe('scimtap migrate-store', () => {
     }
     expect(summary.nulReplaced).toBe(1);
     expect(lines.some((l) => /^operations: [\d,]+ rows \(/.test(l))).toBe(true);
+    // Analyzed before it returns: the first queries are planned on the copied rows' statistics.
+    const analyzed = await pool(url).query<{ relname: string }>(
+      'select relname from pg_stat_user_tables where last_analyze is not null',
+    );
+    expect(analyzed.rows.map((r) => r.relname).sort()).toEqual([...copiedTables].sort());
 
     for (const t of copyPlan({ nulReplaced: 0 }).filter((t) => t.integerKey && t.name !== 'bodies')) {
       const max = Number(source[t.name]?.at(-1)?.[t.columns.indexOf('id')]);

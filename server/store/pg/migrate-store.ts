@@ -89,6 +89,10 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     const reporter = createReporter(report, reportEveryMs);
     for (const table of plan) tables.push(await copyTable(pool, source.db, table, { batchSize, reporter }));
     source.db.exec('commit');
+    // Planner statistics now, not when autovacuum gets round to it: until then the API's first queries over a
+    // million copied rows would be planned as if the tables were empty.
+    report('analyze: planner statistics for the copied tables');
+    await pool.query(`analyze ${plan.map((t) => quote(t.name)).join(', ')}`);
     await pool.query(
       'insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value',
       [doneKey, new Date().toISOString()],
