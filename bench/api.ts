@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../server/config.js';
 import { openDatabase } from '../server/store/db.js';
-import { encodeCursor } from '../server/store/queries/cursor.js';
+import { type Facts, operationsRoutes, optionalRoutes } from './lib/api-routes.js';
 import { fillOperations } from './lib/fill.js';
 
 const ROWS = Number(process.env.ROWS ?? 1_000_000);
@@ -134,15 +134,6 @@ async function main() {
   }
 }
 
-interface Facts {
-  maxId: number;
-  lastTime: number;
-  midCycle?: number;
-  someIdentity?: number;
-  sample: { userName: string; targetId: string; groupName: string; cycleId: number };
-}
-
-type Route = [name: string, path: string];
 interface Timing {
   name: string;
   p50: number;
@@ -185,76 +176,6 @@ async function time(adminUrl: string, name: string, path: string): Promise<Timin
     if (Array.isArray(json.items)) note = `${json.items.length} items`;
   } catch {}
   return { name, p50: percentile(ms, 0.5), p95: percentile(ms, 0.95), note };
-}
-
-function operationsRoutes(f: Facts): Route[] {
-  const iso = (ms: number) => new Date(ms).toISOString();
-  const deep = encodeCursor(f.maxId - 900_000 > 0 ? f.maxId - 900_000 : Math.floor(f.maxId / 10));
-  return [
-    ['operations (no filter)', '/api/operations'],
-    ['operations limit=1000', '/api/operations?limit=1000'],
-    ['operations deep cursor (~900k rows in)', `/api/operations?cursor=${deep}`],
-    ['operations deep cursor + status=failure', `/api/operations?status=failure&cursor=${deep}`],
-    ['operations cycle', `/api/operations?cycle=${f.midCycle ?? f.sample.cycleId}`],
-    ['operations identity=userName', `/api/operations?identity=${encodeURIComponent(f.sample.userName)}`],
-    ['operations identity=targetId', `/api/operations?identity=${f.sample.targetId}`],
-    ...(f.someIdentity
-      ? [['operations identity=identity id', `/api/operations?identity=${f.someIdentity}`] as Route]
-      : []),
-    ['operations resourceType=Group', '/api/operations?resourceType=Group'],
-    ['operations resourceType=Schema (none)', '/api/operations?resourceType=Schema'],
-    ['operations operation=delete', '/api/operations?operation=delete'],
-    ['operations operation=testConnection', '/api/operations?operation=testConnection'],
-    ['operations action=disable', '/api/operations?action=disable'],
-    ['operations status=failure', '/api/operations?status=failure'],
-    ['operations httpStatus=409', '/api/operations?httpStatus=409'],
-    ['operations httpStatus=401 (none)', '/api/operations?httpStatus=401'],
-    ['operations errorCode=TooManyRequests', '/api/operations?errorCode=TooManyRequests'],
-    ['operations from=last 24 h', `/api/operations?from=${iso(f.lastTime - day)}`],
-    [
-      'operations from/to one day 90 days ago',
-      `/api/operations?from=${iso(f.lastTime - 91 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-    ],
-    ['operations to=170 days ago', `/api/operations?to=${iso(f.lastTime - 170 * day)}`],
-    [
-      'operations from/to 150..90 days ago',
-      `/api/operations?from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-    ],
-    [
-      'operations status=failure + last 7 days',
-      `/api/operations?status=failure&from=${iso(f.lastTime - 7 * day)}`,
-    ],
-    [
-      'operations operation=delete + last 24 h',
-      `/api/operations?operation=delete&from=${iso(f.lastTime - day)}`,
-    ],
-    [
-      'operations resourceType=User + 150..90 days ago',
-      `/api/operations?resourceType=User&from=${iso(f.lastTime - 150 * day)}&to=${iso(f.lastTime - 90 * day)}`,
-    ],
-    ['operations q=<one user>', `/api/operations?q=${encodeURIComponent(f.sample.userName.slice(0, 12))}`],
-    ['operations q=a (keystroke 1)', '/api/operations?q=a'],
-    ['operations q=contoso (every user)', '/api/operations?q=contoso'],
-    ['operations q=<group name>', `/api/operations?q=${encodeURIComponent(f.sample.groupName)}`],
-    ['operations q=<target id prefix>', `/api/operations?q=${f.sample.targetId.slice(0, 8)}`],
-    ['operations q=already in use (reason)', '/api/operations?q=already%20in%20use'],
-    ['operations q=nothing matches', '/api/operations?q=zz-no-such-thing'],
-    ['operations/:id', `/api/operations/${f.maxId - 10}`],
-  ];
-}
-
-function optionalRoutes(f: Facts): Route[] {
-  return [
-    ['status', '/api/status'],
-    ['cycles', '/api/cycles'],
-    ['cycles/:id', `/api/cycles/${f.midCycle ?? 1}`],
-    ['cycles/:id/outcomes (initial cycle)', '/api/cycles/1/outcomes'],
-    ['identities', '/api/identities'],
-    ['identities?q=<prefix>', `/api/identities?q=${encodeURIComponent(f.sample.userName.slice(0, 8))}`],
-    ['identities?q=contoso', '/api/identities?q=contoso'],
-    ['identities/:id', `/api/identities/${f.someIdentity ?? 1}`],
-    ['timeseries (last 24 h)', `/api/timeseries/operations?from=${f.lastTime - day}&to=${f.lastTime}`],
-  ];
 }
 
 /** The export: every row, read as a client would, while the server's RSS is sampled. */
