@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,7 +56,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /** serve TLS with this certificate and key (PEM files), besides plain connections */
+  tls?: { certPath: string; keyPath: string };
+}
+
+export async function startPostgres({ tls }: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const { wrap, owner } = asServerUser();
   // As root, under /tmp: a TMPDIR inside root's home would be out of the postgres user's reach.
@@ -70,6 +75,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   // cwd: a folder the postgres user can enter (the test's own may be root's).
   execFileSync(initCmd, initArgs, { stdio: 'pipe', cwd: dir });
 
+  const tlsSettings = tls ? serverTls(tls, dir, owner) : {};
   const port = await freePort();
   // Durability off: a test cluster is thrown away, and fsync on two shared cores costs seconds per test file.
   const settings = {
@@ -81,6 +87,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dir,
     log_min_messages: 'warning',
+    ...tlsSettings,
   };
   const postgresArgs = [
     ...['-D', data, '-p', String(port)],
@@ -129,6 +136,21 @@ export async function startPostgres(): Promise<PostgresServer> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The certificate and key copied where the server user can read them (the key: by it alone, or it refuses). */
+function serverTls(
+  tls: NonNullable<PostgresOptions['tls']>,
+  dir: string,
+  owner: [number, number] | undefined,
+): Record<string, string> {
+  const cert = join(dir, 'server.pem');
+  const key = join(dir, 'server.key');
+  copyFileSync(tls.certPath, cert);
+  copyFileSync(tls.keyPath, key);
+  chmodSync(key, 0o600);
+  if (owner) for (const f of [cert, key]) chownSync(f, owner[0], owner[1]);
+  return { ssl: 'on', ssl_cert_file: cert, ssl_key_file: key };
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
