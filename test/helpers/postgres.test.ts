@@ -26,4 +26,25 @@ describe('startPostgres', () => {
       await client.end();
     }
   });
+
+  // A restart as an operator does one: connections are cut, the data stays, the same URL works again.
+  it('goes down and comes back up with its data', async () => {
+    const url = await server.createDatabase();
+    const client = new pg.Client({ connectionString: url });
+    client.on('error', () => {});
+    await client.connect();
+    await client.query('create table kept (n int); insert into kept values (42)');
+    await server.down();
+    await expect(client.query('select 1')).rejects.toThrow();
+    const refused = new pg.Client({ connectionString: url });
+    await expect(refused.connect()).rejects.toThrow(/ECONNREFUSED/);
+    await server.up();
+    const again = new pg.Client({ connectionString: url });
+    await again.connect();
+    try {
+      expect((await again.query('select n from kept')).rows).toEqual([{ n: 42 }]);
+    } finally {
+      await again.end();
+    }
+  });
 });

@@ -17,6 +17,10 @@ export interface PostgresServer {
   /** a new, empty database; returns its URL */
   createDatabase(prefix?: string): Promise<string>;
   stop(): Promise<void>;
+  /** shut the server down (fast: connections cut, data kept); resolves once it refuses connections */
+  down(): Promise<void>;
+  /** start it again after `down`; resolves once it answers */
+  up(): Promise<void>;
 }
 
 /** The newest installed major version's bin folder, e.g. /usr/lib/postgresql/15/bin. */
@@ -94,9 +98,20 @@ export async function startPostgres({ tls }: PostgresOptions = {}): Promise<Post
     ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ];
   // A guard shell between us and the postmaster: it stops the server and removes its folder when its stdin (a
-  // pipe from this process) closes, which happens however the test process ends, kill -9 included.
-  const guard =
-    'dir="$1"; postgres_bin="$2"; shift 2; "$postgres_bin" "$@" & pid=$!; read -r _; kill -QUIT "$pid"; wait "$pid"; rm -rf "$dir"';
+  // pipe from this process) closes, which happens however the test process ends, kill -9 included. A line
+  // `down` shuts the server down as an operator's restart does (fast shutdown: clients cut, data kept), `up`
+  // starts it again on the same folder and port.
+  const guard = [
+    'dir="$1"; postgres_bin="$2"; shift 2',
+    '"$postgres_bin" "$@" & pid=$!',
+    'while read -r cmd; do',
+    '  case "$cmd" in',
+    '    down) kill -INT "$pid"; wait "$pid" ;;',
+    '    up) "$postgres_bin" "$@" & pid=$! ;;',
+    '  esac',
+    'done',
+    'kill -QUIT "$pid" 2>/dev/null; wait "$pid"; rm -rf "$dir"',
+  ].join('\n');
   const [cmd, args] = wrap('/bin/sh', ['-c', guard, 'guard', dir, join(bin, 'postgres'), ...postgresArgs]);
   const child: ChildProcess = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], cwd: dir });
   let log = '';
@@ -129,6 +144,14 @@ export async function startPostgres({ tls }: PostgresOptions = {}): Promise<Post
       }
       return url.replace(/\/postgres$/, `/${name}`);
     },
+    async down() {
+      child.stdin?.write('down\n');
+      await waitUntilRefused(url);
+    },
+    async up() {
+      child.stdin?.write('up\n');
+      await waitUntilReady(url, child, () => log);
+    },
     async stop() {
       // Immediate shutdown (SIGQUIT): the cluster is thrown away, so there is nothing to flush.
       child.stdin?.end();
@@ -151,6 +174,24 @@ function serverTls(
   chmodSync(key, 0o600);
   if (owner) for (const f of [cert, key]) chownSync(f, owner[0], owner[1]);
   return { ssl: 'on', ssl_cert_file: cert, ssl_key_file: key };
+}
+
+async function waitUntilRefused(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+    } catch (err) {
+      // Refused: the postmaster is gone. "Shutting down" is not yet.
+      if ((err as { code?: string }).code === 'ECONNREFUSED') return;
+    } finally {
+      await client.end().catch(() => {});
+    }
+    if (Date.now() > deadline) throw new Error('postgres did not shut down');
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function waitUntilReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
