@@ -159,7 +159,7 @@ export function createIngest({
   };
 }
 
-function toRecord(classify: IngestOptions['classify'], exchange: Exchange): OperationRecord {
+export function toRecord(classify: IngestOptions['classify'], exchange: Exchange): OperationRecord {
   return {
     // Capped before any stage sees it: rollups, search terms and rows all key on the same stored value.
     ...capOperation(classify(exchange)),

@@ -74,7 +74,7 @@ const isFull = (err: unknown) => codeOf(err).startsWith('SQLITE_FULL');
 const isBusy = (err: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(codeOf(err));
 
 /** A FIFO as an array and a head index: taking a batch never copies the rest of the queue. */
-class ExchangeQueue {
+export class ExchangeQueue {
   private items: Exchange[] = [];
   private head = 0;
 
@@ -105,7 +105,7 @@ class ExchangeQueue {
 }
 
 /** After a failure, back off so a broken disk does not cost a failed transaction every tick. */
-class Backoff {
+export class Backoff {
   private ms = 0;
   private retryAt = 0;
 
@@ -126,7 +126,7 @@ class Backoff {
 }
 
 /** A failed write attempt, in the stats. */
-function countFailure(stats: RecorderStats, err: unknown, now: number): void {
+export function countFailure(stats: RecorderStats, err: unknown, now: number): void {
   stats.writeErrors++;
   stats.failing = true;
   stats.lastError = (err as Error)?.message ?? String(err);
@@ -155,7 +155,7 @@ function writeWhatFits(write: RecorderOptions['write'], batch: Exchange[]): numb
   return landed;
 }
 
-function countDropped(stats: RecorderStats, n: number, at: number): void {
+export function countDropped(stats: RecorderStats, n: number, at: number): void {
   stats.dropped += n;
   stats.lastDropAt = at;
 }
@@ -169,7 +169,7 @@ const fullBatchLookMs = 25;
  * is full, and at light load exchanges gather for up to `flushIntervalMs` into one. Real time, not the recorder's
  * clock: a test's frozen clock must not hold writes back forever.
  */
-function batchPacer(maxBatch: number, flushIntervalMs: number) {
+export function batchPacer(maxBatch: number, flushIntervalMs: number) {
   // When the exchanges now waiting began to wait (about: after a write, when the rest was left).
   let waitingSince: number | null = null;
   return {
