@@ -23,17 +23,21 @@ export function createTimeseriesQuery(db: Db) {
       group by bucket, status
       order by bucket`,
   );
-  return (from: number, to: number, bucketMs: number): TimeseriesBucket[] => {
-    const byBucket = new Map<number, TimeseriesBucket>();
-    for (const row of stmt.all(bucketMs, bucketMs, from, to)) {
-      let b = byBucket.get(row.bucket);
-      if (!b) {
-        b = { time: new Date(row.bucket).toISOString(), success: 0, failure: 0, warning: 0 };
-        byBucket.set(row.bucket, b);
-      }
-      if (row.status === 'success' || row.status === 'failure' || row.status === 'warning')
-        b[row.status] += row.n;
+  return (from: number, to: number, bucketMs: number): TimeseriesBucket[] =>
+    toBuckets(stmt.all(bucketMs, bucketMs, from, to));
+}
+
+/** Rows of (bucket start, status, count), ordered by bucket, as one point per bucket (both stores). */
+export function toBuckets(rows: Iterable<{ bucket: number; status: string; n: number }>): TimeseriesBucket[] {
+  const byBucket = new Map<number, TimeseriesBucket>();
+  for (const row of rows) {
+    let b = byBucket.get(row.bucket);
+    if (!b) {
+      b = { time: new Date(row.bucket).toISOString(), success: 0, failure: 0, warning: 0 };
+      byBucket.set(row.bucket, b);
     }
-    return [...byBucket.values()];
-  };
+    if (row.status === 'success' || row.status === 'failure' || row.status === 'warning')
+      b[row.status] += row.n;
+  }
+  return [...byBucket.values()];
 }

@@ -1,5 +1,5 @@
 import { and, count, gte, lt, sql } from 'drizzle-orm';
-import type { TimeseriesBucket } from '../../queries/timeseries.js';
+import { type TimeseriesBucket, toBuckets } from '../../queries/timeseries.js';
 import { operations } from '../../schema-pg/index.js';
 import type { PgDb } from '../db.js';
 
@@ -20,16 +20,6 @@ export function createTimeseriesQuery(db: PgDb) {
       .where(and(gte(operations.time, from), lt(operations.time, to)))
       .groupBy(sql`1`, operations.status)
       .orderBy(sql`1`);
-    const byBucket = new Map<number, TimeseriesBucket>();
-    for (const row of rows) {
-      let b = byBucket.get(row.bucket);
-      if (!b) {
-        b = { time: new Date(row.bucket).toISOString(), success: 0, failure: 0, warning: 0 };
-        byBucket.set(row.bucket, b);
-      }
-      if (row.status === 'success' || row.status === 'failure' || row.status === 'warning')
-        b[row.status] += row.n;
-    }
-    return [...byBucket.values()];
+    return toBuckets(rows);
   };
 }
