@@ -63,6 +63,10 @@ export function createIdentityRollups(q: RollupQueries) {
       if (row) keysByTarget.set(cacheKey, row);
     } else if (name !== null) {
       row = q.findByName(type, name);
+      // One object per identity: a rename learnt here must reach the copy the target id finds (a later PATCH
+      // or DELETE is labelled with its name), as it would after a restart emptied the cache.
+      const cached = row?.targetId ? keysByTarget.get(`${type}\n${row.targetId}`) : undefined;
+      if (cached && cached.id === row?.id) row = cached;
     } else {
       return null;
     }

@@ -320,6 +320,20 @@ describe('cycle stage', () => {
     expect(cycles()[0]).toMatchObject({ total: 5, users_touched: 2, ended_at: at(1.1) });
   });
 
+  // A rename learnt from a call that names the object (a lookup, by name) reaches the calls addressed by its
+  // id afterwards, as it would after a restart emptied the stage's caches.
+  it('labels a call addressed by id with the name learnt last, restart or not', () => {
+    h = createHarness();
+    h.ingest([probe(0), create(0.1, 'Ada', 'u-1'), patchUser(0.2, 'u-1')]);
+    h.ingest([lookup(0.3, 'ADA'), patchUser(0.4, 'u-1')]);
+    expect(identity('id = 1')).toMatchObject({ name: 'ADA', target_id: 'u-1' });
+    const labels = h.db.$client
+      .prepare("select identity from operations where http_method = 'PATCH' order by id")
+      .pluck()
+      .all();
+    expect(labels).toEqual(['Ada', 'ADA']);
+  });
+
   it('sets progress inputs: expected objects from config, else the previous initial cycle', () => {
     h = createHarness({ env: { SCIMTAP_EXPECTED_OBJECTS: '5000' } });
     h.ingest([probe(0), lookup(0.1, 'ada'), lookup(0.2, 'bob')]);
