@@ -1,7 +1,7 @@
 import type { ClientKind, OperationKind, ResourceType } from '../scim/types.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage, OperationRecord } from '../store/ingest.js';
-import { metaTable } from '../store/meta.js';
+import { type Meta, metaTable } from '../store/meta.js';
 
 /** The part of an operation that tells whose request it was. */
 export interface ClientFacts {
@@ -66,8 +66,9 @@ export interface ClientStage extends IngestStage {
  * The ingest stage that labels each operation's client before the cycles stage reads it. The accepted tokens
  * live in `meta`, so retention pruning old operations never makes Entra's token a stranger's again.
  */
-export function createClientStage({ db }: { db: Db }): ClientStage {
-  const meta = metaTable(db);
+export function createClientStage(options: { db: Db } | { meta: Meta }): ClientStage {
+  // `meta`: PostgreSQL's derivation hands a façade over what it prefetched (store/pg/derive/).
+  const meta = 'meta' in options ? options.meta : metaTable(options.db);
   // Insertion order is acceptance order: a Set keeps it, and re-accepting moves a token to the end.
   let accepted = new Set<string>();
 

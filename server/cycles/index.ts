@@ -37,11 +37,14 @@ export type CycleConfig = Pick<Config, 'cycleIntervalMin' | 'expectedObjects'> &
   rules: Pick<Config['rules'], 'cycleGapMinutes'>;
 };
 
-export interface CycleStageOptions {
-  db: Db;
+/**
+ * The store: a SQLite database, or (PostgreSQL's derivation, store/pg/derive/) synchronous queries over a
+ * prefetched workspace, with `transaction` standing for SQLite's transaction around closeStale's writes.
+ */
+export type CycleStageOptions = {
   config: CycleConfig;
   clock?: () => number;
-}
+} & ({ db: Db } | { queries: RollupQueries; transaction(write: () => void): void });
 
 /** What earlier, completed cycles say about the next one's kind and expected size. */
 interface History {
@@ -57,11 +60,13 @@ interface History {
  * costs the same whatever the history: indexed lookups by key, the running cycle in memory, one UPDATE per
  * touched row per batch.
  */
-export function createCycleStage({ db, config, clock = Date.now }: CycleStageOptions): CycleStage {
-  const sqlite = db.$client;
+export function createCycleStage(options: CycleStageOptions): CycleStage {
+  const { config, clock = Date.now } = options;
   const gapMs = config.rules.cycleGapMinutes * 60_000;
   const intervalMs = config.cycleIntervalMin * 60_000;
-  const q = createRollupQueries(db);
+  const q = 'db' in options ? createRollupQueries(options.db) : options.queries;
+  const transaction =
+    'db' in options ? (write: () => void) => options.db.$client.transaction(write)() : options.transaction;
   const identities = createIdentityRollups(q);
 
   let seg: SegmentState = initialSegmentState;
@@ -159,7 +164,7 @@ export function createCycleStage({ db, config, clock = Date.now }: CycleStageOpt
       if (!step.close || !current) return false;
       closeCurrent(now);
       try {
-        sqlite.transaction(persist)();
+        transaction(persist);
       } catch (err) {
         // Nothing was written: take the state back from the database (the cycle is still running there).
         needsLoad = true;

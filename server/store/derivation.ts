@@ -75,9 +75,17 @@ export interface DerivationOptions {
   batchSize?: number;
 }
 
-type OperationRow = Omit<
+/** What the log holds of an operation, as derivation reads it (no bodies; labels and JSON arrays not yet read). */
+export type OperationRow = Omit<
   StoredOperation,
-  'modifiedProperties' | 'members' | 'cycleId' | 'identityId' | 'requestBody' | 'responseBody'
+  | 'modifiedProperties'
+  | 'members'
+  | 'cycleId'
+  | 'identityId'
+  | 'requestBody'
+  | 'responseBody'
+  | 'requestTruncated'
+  | 'responseTruncated'
 > & {
   modifiedProperties: string;
   members: string;
@@ -127,7 +135,7 @@ const selectAfterCursor = `select id, time, duration_ms as durationMs, http_meth
     from operations where id > ? order by id limit ?`;
 
 /** A row of the log as the stages take it: not labelled yet, without its bodies. */
-function toStoredOperation(r: OperationRow): StoredOperation {
+export function toStoredOperation(r: OperationRow): StoredOperation {
   return {
     ...r,
     modifiedProperties: parseArray(r.modifiedProperties),

@@ -3,14 +3,25 @@ import type { IngestStage, StoredOperation } from './ingest.js';
 
 type TermSource = Pick<StoredOperation, 'identity' | 'targetId' | 'reason'>;
 
+/** Where the terms go: SQLite's table, or PostgreSQL's derivation, which writes them with the batch (pg/derive/). */
+export interface TermSink {
+  /** insert-or-ignore one (field, value) */
+  addTerm(field: string, value: string): void;
+}
+
+function sqliteTermSink(db: Db): TermSink['addTerm'] {
+  const insert = db.$client.prepare('insert or ignore into operation_terms (field, value) values (?, ?)');
+  return (field, value) => void insert.run(field, value);
+}
+
 /**
  * Keeps operation_terms (the distinct identities, target ids and reasons `q` searches) as operations are
  * recorded, inside the batch's transaction. An ingest stage rather than a trigger: any trigger on `operations`,
  * even an empty one, made each insert about 20 µs dearer with its indexes. INSERT OR IGNORE is one primary-key
  * probe for a value already known, which is nearly every one.
  */
-export function createTermsStage(db: Db): IngestStage {
-  const insert = db.$client.prepare('insert or ignore into operation_terms (field, value) values (?, ?)');
+export function createTermsStage(target: Db | TermSink): IngestStage {
+  const addTerm = 'addTerm' in target ? target.addTerm : sqliteTermSink(target);
   return {
     afterInsert(ops: TermSource[]) {
       // A batch repeats the same few names (a lookup, then the create or update of that user).
@@ -20,7 +31,7 @@ export function createTermsStage(db: Db): IngestStage {
         const key = `${field}\u0000${value}`;
         if (seen.has(key)) return;
         seen.add(key);
-        insert.run(field, value);
+        addTerm(field, value);
       };
       for (const op of ops) {
         add('identity', op.identity);

@@ -1,0 +1,188 @@
+import { createClientStage } from '../../../cycles/clients.js';
+import { type CycleConfig, type CycleStage, createCycleStage } from '../../../cycles/index.js';
+import { toStoredOperation as toSqliteStored } from '../../derivation.js';
+import type { IngestStage, StoredOperation } from '../../ingest.js';
+import { createTermsStage } from '../../terms.js';
+import { createOperationsLog, type LogCursor, type LoggedOperation } from '../log.js';
+import type { Pool } from '../pool.js';
+import { writeBack } from './flush.js';
+import { createPgMeta, createPgRollupQueries, createPgTermSink } from './rollups.js';
+import { createWorkspace, type Workspace } from './workspace.js';
+
+// Derivation on PostgreSQL (issue 12 §2 on the second store): the lease holder reads the log in commit order
+// (log.ts) and runs the very stages SQLite runs (clients, cycles, terms), unchanged. They are synchronous and
+// PostgreSQL is not, so each batch goes in three moves:
+//   1. read the batch, and prefetch into the workspace every row the stages can read for it (workspace.ts);
+//   2. run beforeInsert then afterInsert against façades over the workspace (rollups.ts), which buffer writes;
+//   3. write labels, writes, sequences and cursor back in one transaction (flush.ts).
+// A failed batch rolls back whole; the workspace is read again and the stages reload from it, as on SQLite.
+
+export interface PgDerivationOptions {
+  pool: Pool;
+  config: CycleConfig;
+  clock?: () => number;
+  /** operations per transaction */
+  batchSize?: number;
+}
+
+export interface PgDerivation {
+  /** Derive at most one batch; how many operations it derived (0: caught up). Throws with nothing written. */
+  step(): Promise<number>;
+  /** derive until caught up, or a batch fails (then throws) */
+  drain(): Promise<number>;
+  /** the cycles stage's closeStale, its writes in a transaction of their own; whether it closed a cycle */
+  closeStale(now?: number): Promise<boolean>;
+  /** the position derived up to, as committed */
+  cursor(): Promise<LogCursor>;
+}
+
+/** A row of the log as the stages take it: SQLite's mapping, without PostgreSQL's transaction id. */
+export function toStoredOperation({ txid: _txid, ...row }: LoggedOperation): StoredOperation {
+  return toSqliteStored(row);
+}
+
+/** The identity lookups the stages may make for these operations (cycles/identities.ts `resolve`). */
+function lookupsOf(ops: StoredOperation[]) {
+  const targets: string[][] = [];
+  const names: string[][] = [];
+  const keys: string[][] = [];
+  for (const op of ops) {
+    const type = op.identityType;
+    if (type === null) continue;
+    const targetId = op.targetId || null;
+    const name = op.identity || null;
+    if (targetId !== null) targets.push([type, targetId]);
+    if (name !== null) names.push([type, name]);
+    const key = targetId ?? name;
+    if (key !== null) keys.push([type, key]);
+  }
+  return { targets, names, keys };
+}
+
+interface Opened {
+  ws: Workspace;
+  stages: IngestStage[];
+  cycles: CycleStage;
+}
+
+/** Reads the base state first: the stages read their store as they are created. */
+async function open(pool: Pool, config: CycleConfig, clock: () => number): Promise<Opened> {
+  const ws = createWorkspace(pool);
+  await ws.loadBase();
+  const cycles = createCycleStage({
+    config,
+    clock,
+    queries: createPgRollupQueries(ws),
+    // The writes are buffered in the workspace; closeStale below writes them in their own transaction.
+    transaction: (write) => write(),
+  });
+  const stages = [
+    createClientStage({ meta: createPgMeta(ws) }),
+    cycles,
+    createTermsStage(createPgTermSink(ws)),
+  ];
+  return { ws, stages, cycles };
+}
+
+export function createPgDerivation({
+  pool,
+  config,
+  clock = Date.now,
+  batchSize = 500,
+}: PgDerivationOptions): PgDerivation {
+  const log = createOperationsLog(pool);
+  let opened: Promise<Opened> | null = null;
+  /** a failed batch whose reload failed too (the database went away): reload before the next one */
+  let needsReload = false;
+  // One batch at a time: the workspace and the stages are this consumer's alone.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
+    const result = queue.then(run);
+    queue = result.catch(() => {});
+    return result;
+  };
+
+  async function ready(): Promise<Opened> {
+    if (!opened) opened = open(pool, config, clock);
+    let o: Opened;
+    try {
+      o = await opened;
+    } catch (err) {
+      opened = null;
+      throw err;
+    }
+    if (needsReload) await reload(o);
+    return o;
+  }
+
+  async function reload(o: Opened): Promise<void> {
+    needsReload = true;
+    await o.ws.reset();
+    needsReload = false;
+    for (const stage of o.stages) stage.onRollback?.();
+  }
+
+  /** Runs the stages (`derive`) and writes the batch back; on failure, everything as the database has it again. */
+  async function commit(o: Opened, ops: StoredOperation[], after: LogCursor, derive: () => void) {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      derive();
+      await client.query('begin');
+      const writes = o.ws.writes();
+      await writeBack(client, {
+        ops,
+        writes,
+        next: o.ws.nextIds(),
+        before: o.ws.committedIds(),
+        cursor: after,
+        identity: o.ws.identity.get,
+      });
+      await client.query('commit');
+      o.ws.committed(after);
+    } catch (err) {
+      broken = true;
+      await client.query('rollback').catch(() => {});
+      await reload(o).catch(() => {});
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async function step(): Promise<number> {
+    const o = await ready();
+    const { operations, cursor: after } = await log.readAfter(o.ws.cursor(), batchSize);
+    // Writes left by a stage's reload (a stale running cycle closed) go out even with nothing new to derive.
+    if (operations.length === 0 && o.ws.writes().length === 0) return 0;
+    const ops = operations.map(toStoredOperation);
+    await o.ws.prefetch(lookupsOf(ops));
+    await commit(o, ops, after, () => {
+      // The stages' beforeInsert / afterInsert keep their meaning (store/derivation.ts): the first labels each
+      // operation, the second folds the labelled operations.
+      for (const stage of o.stages) stage.beforeInsert?.(ops);
+      for (const stage of o.stages) stage.afterInsert?.(ops);
+    });
+    return ops.length;
+  }
+
+  const serialStep = () => serial(step);
+  return {
+    step: serialStep,
+    async drain() {
+      let total = 0;
+      for (let n = await serialStep(); n > 0; n = await serialStep()) total += n;
+      return total;
+    },
+    closeStale: (now) =>
+      serial(async () => {
+        const o = await ready();
+        let closed = false;
+        await commit(o, [], o.ws.cursor(), () => {
+          closed = o.cycles.closeStale(now);
+        });
+        return closed;
+      }),
+    cursor: () => serial(async () => (await ready()).ws.cursor()),
+  };
+}
