@@ -60,6 +60,15 @@ describe('scimtap migrate-store', () => {
       'select relname from pg_stat_user_tables where last_analyze is not null',
     );
     expect(analyzed.rows.map((r) => r.relname).sort()).toEqual([...copiedTables].sort());
+    // And vacuumed: every copied page is all-visible, so index-only scans read no table rows.
+    const vacuumed = await pool(url).query<{ relname: string; relpages: number; relallvisible: number }>(
+      `select s.relname, c.relpages, c.relallvisible from pg_stat_user_tables s
+         join pg_class c on c.oid = s.relid where s.last_vacuum is not null`,
+    );
+    expect(vacuumed.rows.map((r) => r.relname).sort()).toEqual([...copiedTables].sort());
+    const operationsPages = vacuumed.rows.find((r) => r.relname === 'operations');
+    expect(operationsPages?.relpages).toBeGreaterThan(0);
+    expect(operationsPages?.relallvisible).toBe(operationsPages?.relpages);
 
     for (const t of copyPlan({ nulReplaced: 0 }).filter((t) => t.integerKey && t.name !== 'bodies')) {
       const max = Number(source[t.name]?.at(-1)?.[t.columns.indexOf('id')]);

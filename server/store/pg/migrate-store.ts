@@ -90,9 +90,12 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     for (const table of plan) tables.push(await copyTable(pool, source.db, table, { batchSize, reporter }));
     source.db.exec('commit');
     // Planner statistics now, not when autovacuum gets round to it: until then the API's first queries over a
-    // million copied rows would be planned as if the tables were empty.
-    report('analyze: planner statistics for the copied tables');
-    await pool.query(`analyze ${plan.map((t) => quote(t.name)).join(', ')}`);
+    // million copied rows would be planned as if the tables were empty. And a vacuum, which marks the copied
+    // pages all-visible: until then an index-only scan (the time window's ids) reads the table's row for every
+    // index entry it reads (last 30 days of 1,000,000: 163,661 heap fetches, 98 ms, against none and 19 ms).
+    report('vacuum analyze: visibility map and planner statistics for the copied tables');
+    await walFlushed(pool);
+    await pool.query(`vacuum (analyze) ${plan.map((t) => quote(t.name)).join(', ')}`);
     await pool.query(
       'insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value',
       [doneKey, new Date().toISOString()],
@@ -105,6 +108,24 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     source.db.close();
     lock?.release(true);
     await pool.end();
+  }
+}
+
+/**
+ * Waits (at most `timeoutMs`) until the WAL written so far is flushed. A vacuum marks a page all-visible only
+ * once its rows' commits are flushed: under `synchronous_commit = off` that is up to a few `wal_writer_delay`
+ * after the commit, so a vacuum straight after the copy would leave the last batches' pages unmarked.
+ */
+async function walFlushed(pool: Pool, timeoutMs = 5_000): Promise<void> {
+  const { rows } = await pool.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const flushed = await pool.query<{ ok: boolean }>(
+      'select pg_current_wal_flush_lsn() >= $1::pg_lsn as ok',
+      [rows[0]?.lsn],
+    );
+    if (flushed.rows[0]?.ok || Date.now() > deadline) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

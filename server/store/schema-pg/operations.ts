@@ -54,7 +54,9 @@ export const operations = pgTable(
   },
   (t) => [
     index('operations_log_idx').on(t.txid, t.id),
-    index('operations_time_idx').on(t.time),
+    // (time, id), not SQLite's (time): SQLite's index carries the rowid (= id) anyway, PostgreSQL's does not. The
+    // time window's ids (pg/queries/operations.ts `timeWindowIds`) are then read from the index alone.
+    index('operations_time_idx').on(t.time, t.id),
     index('operations_cycle_idx').on(t.cycleId, t.id),
     index('operations_identity_idx').on(t.identityId, t.id),
     index('operations_status_idx').on(t.status, t.id),
