@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, lt, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, lt, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { decodeCursor, encodeCursor } from '../../queries/cursor.js';
 import type * as sqlite from '../../queries/identities.js';
@@ -6,20 +6,9 @@ import { likeContains } from '../../queries/identities.js';
 import { toOperationView } from '../../queries/operations.js';
 import { identities, memberships, operations } from '../../schema-pg/index.js';
 import type { PgDb } from '../db.js';
+import { ilike } from './operations.js';
 
 // PostgreSQL twins of queries/identities.ts: the identities list, one identity, its memberships and timeline.
-
-const asciiUpper = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const asciiLower = asciiUpper.toLowerCase();
-
-/**
- * SQLite's `like` with `escape '\'`: case-insensitive for ASCII letters only. pg's `ilike` would also fold
- * É/é (by the database's ctype), so both sides are folded for A-Z alone and compared with `like`.
- */
-function likeAsciiCaseless(column: SQLWrapper, pattern: string): SQL {
-  const folded = pattern.replace(/[A-Z]/g, (c) => c.toLowerCase());
-  return sql`translate(${column}, ${asciiUpper}, ${asciiLower}) like ${folded} escape '\\'`;
-}
 
 /** queries/identities.ts's `identityWhere`, over the pg tables. */
 export function identityWhere(f: sqlite.IdentityFilter): SQL[] {
@@ -31,8 +20,11 @@ export function identityWhere(f: sqlite.IdentityFilter): SQL[] {
   if (f.deleted !== undefined) w.push(eq(identities.deleted, f.deleted));
   if (f.q) {
     const like = likeContains(f.q);
+    // SQLite's `like`, which folds ASCII letters only: `ilike` under the "C" collation (see ./operations.ts).
+    // Not translate(column, 'A..Z', 'a..z') `like`, which answered the same but cost 5 µs a value: 180 ms for
+    // 11,000 identities' three columns, against 9 ms for this.
     w.push(
-      sql`(${likeAsciiCaseless(identities.name, like)} or ${likeAsciiCaseless(identities.externalId, like)} or ${likeAsciiCaseless(identities.targetId, like)})`,
+      sql`(${ilike(identities.name, like)} or ${ilike(identities.externalId, like)} or ${ilike(identities.targetId, like)})`,
     );
   }
   return w;
