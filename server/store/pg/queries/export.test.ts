@@ -10,6 +10,7 @@ import { type OperationFilter, operationFilterSchema } from '../../queries/opera
 import * as schema from '../../schema/index.js';
 import * as pgSchema from '../../schema-pg/index.js';
 import { type PgDb, pgDatabase } from '../db.js';
+import { insertOperationsIn } from '../log.js';
 import * as pg from './export.js';
 
 let server: PostgresServer;
@@ -126,6 +127,49 @@ describe('exportCsv', () => {
     } finally {
       both.sqlite.delete(schema.operations).where(sql`id = ${later.id}`).run();
       await both.pg.delete(pgSchema.operations).where(sql`id = ${later.id}`);
+    }
+  });
+
+  // Several replicas: replica A draws an id, replica B draws a higher one and commits first, the export starts,
+  // then A commits. A's row has an id below the export's newest, and is still left out: it was not there when
+  // the export started.
+  it('leaves out a lower id that commits after it started (another replica)', async () => {
+    const [row] = await both.pg
+      .select()
+      .from(pgSchema.operations)
+      .where(sql`id = (select max(id) from operations)`);
+    const { id: _id, txid: _txid, ...template } = row as typeof row & { txid: string };
+    // The extra rows were written with their ids: new ones are drawn after them.
+    await both.pool.query(
+      "select setval(pg_get_serial_sequence('operations', 'id'), (select max(id) from operations))",
+    );
+    const a = await both.pool.connect();
+    try {
+      await a.query('begin');
+      const [lower] = await insertOperationsIn(a, [{ ...template, identity: 'committed-after-it-started' }]);
+      const b = await both.pool.connect();
+      try {
+        await b.query('begin');
+        const [higher] = await insertOperationsIn(b, [
+          { ...template, identity: 'committed-before-it-started' },
+        ]);
+        await b.query('commit');
+        expect(higher).toBeGreaterThan(lower as number);
+      } finally {
+        b.release();
+      }
+      const slices = pg.exportCsv(both.pg, {}, { chunkRows: 50 });
+      const header = (await slices.next()).value;
+      await a.query('commit');
+      const text = [header, ...(await collect({ [Symbol.asyncIterator]: () => slices }))].join('');
+      expect(text).toContain('committed-before-it-started');
+      expect(text).not.toContain('committed-after-it-started');
+      const again = (await collect(pg.exportCsv(both.pg, {}))).join('');
+      expect(again).toContain('committed-after-it-started');
+    } finally {
+      await a.query('rollback').catch(() => {});
+      a.release();
+      await both.pool.query("delete from operations where identity like 'committed-%-it-started'");
     }
   });
 
