@@ -1,105 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMembersBody, createGroupBody, exchange, groupResource } from '../../../../test/fixtures/entra.js';
+import {
+  append,
+  classifyRedacted,
+  clock,
+  config,
+  type Dump,
+  deriveOnSqlite,
+  expectSameDump,
+  pgDump,
+  sqliteDump,
+} from '../../../../test/helpers/derive-compare.js';
 import { generatedTraffic, random, rekeys, scenario } from '../../../../test/helpers/derive-traffic.js';
 import { type PostgresServer, startPostgres } from '../../../../test/helpers/postgres.js';
-import { loadConfig } from '../../../config.js';
 import { createClientStage } from '../../../cycles/clients.js';
 import { createCycleStage } from '../../../cycles/index.js';
-import { classify } from '../../../scim/classify.js';
 import type { Exchange } from '../../../scim/types.js';
-import { type Db, openDatabase } from '../../db.js';
+import { openDatabase } from '../../db.js';
 import { createDerivation } from '../../derivation.js';
-import { createLogWriter, toRecord } from '../../ingest.js';
+import { createLogWriter } from '../../ingest.js';
 import { createTermsStage } from '../../terms.js';
-import { createOperationsLog } from '../log.js';
-import { toLogRow } from '../log-write.js';
 import { migratePostgres } from '../migrate.js';
 import { createPool, type Pool } from '../pool.js';
 import { createPgDerivation } from './derivation.js';
 
 // Differential: the same exchanges, derived by SQLite's derivation and by PostgreSQL's (the same stages over a
 // prefetched workspace), must leave the same rollups, terms, labels and accepted tokens, row for row.
-
-const config = loadConfig({ SCIMTAP_DB: ':memory:' });
-const clock = () => Date.UTC(2025, 0, 15, 9, 0, 0);
-const classifyRedacted = (e: Exchange) => classify(e, { capture: 'redacted', redact: ['password'] });
-
-type Rows = Record<string, unknown>[];
-interface Dump {
-  cycles: Rows;
-  identities: Rows;
-  memberships: Rows;
-  terms: Rows;
-  labels: Rows;
-  accepted: unknown;
-}
-
-/** Numbers as text (PostgreSQL's bigint arrives as a string), booleans as SQLite's 0/1. */
-function normalize(rows: Rows, sort: boolean): Rows {
-  const value = (v: unknown) =>
-    typeof v === 'boolean' ? (v ? '1' : '0') : typeof v === 'number' || typeof v === 'bigint' ? String(v) : v;
-  const out = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, value(v)])));
-  if (!sort) return out;
-  // One order for both stores, whatever PostgreSQL's collation makes of text keys.
-  return out.sort((a, b) => {
-    const [x, y] = [JSON.stringify(Object.values(a)), JSON.stringify(Object.values(b))];
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-}
-
-const queries = {
-  cycles: 'select * from cycles order by id',
-  identities: 'select * from identities order by id',
-  memberships: 'select group_identity_id, member_target_id, since from memberships',
-  terms: 'select field, value from operation_terms',
-  labels: 'select id, cycle_id, identity_id, client_kind, identity from operations order by id',
-};
-const nameOf = (text: string) => Object.entries(queries).find(([, q]) => q === text)?.[0] ?? '';
-/** the tables without an integer key, sorted after reading */
-const textKeyed = new Set(['memberships', 'terms']);
-const acceptedSql = "select value from meta where key = 'clients.acceptedTokens'";
-
-function sqliteDump(db: Db): Dump {
-  const all = (text: string) =>
-    normalize(db.$client.prepare(text).all() as Rows, textKeyed.has(nameOf(text)));
-  const accepted = db.$client.prepare(acceptedSql).pluck().get() ?? null;
-  return {
-    cycles: all(queries.cycles),
-    identities: all(queries.identities),
-    memberships: all(queries.memberships),
-    terms: all(queries.terms),
-    labels: all(queries.labels),
-    accepted,
-  };
-}
-
-async function pgDump(pool: Pool): Promise<Dump> {
-  const all = async (text: string) => normalize((await pool.query(text)).rows, textKeyed.has(nameOf(text)));
-  const accepted = (await pool.query(acceptedSql)).rows[0]?.value ?? null;
-  return {
-    cycles: await all(queries.cycles),
-    identities: await all(queries.identities),
-    memberships: await all(queries.memberships),
-    terms: await all(queries.terms),
-    labels: await all(queries.labels),
-    accepted,
-  };
-}
-
-/** SQLite as scimtap runs it: the log writer deriving through, then whatever is left. */
-function deriveOnSqlite(batches: Exchange[][]): Dump {
-  const db = openDatabase(':memory:');
-  const stages = [createClientStage({ db }), createCycleStage({ db, config, clock }), createTermsStage(db)];
-  const derivation = createDerivation({ db, stages });
-  const write = createLogWriter({ db, classify: classifyRedacted, derivation });
-  for (const batch of batches) {
-    write(batch);
-    derivation.drain();
-  }
-  const dump = sqliteDump(db);
-  db.$client.close();
-  return dump;
-}
 
 type Action = { kind: 'append'; batch: number } | { kind: 'restart'; batchSize: number } | { kind: 'step' };
 
@@ -138,9 +64,6 @@ function deriveOnSqliteScheduled(batches: Exchange[][], plan: Action[]): Dump {
   return dump;
 }
 
-const append = (pool: Pool, batch: Exchange[]) =>
-  createOperationsLog(pool).insertOperations(batch.map((e) => toLogRow(toRecord(classifyRedacted, e))));
-
 describe('derivation on PostgreSQL, against SQLite', () => {
   let server: PostgresServer;
   const pools: Pool[] = [];
@@ -158,18 +81,9 @@ describe('derivation on PostgreSQL, against SQLite', () => {
     await server?.stop();
   });
 
-  async function expectSame(pool: Pool, batches: Exchange[][], expected = deriveOnSqlite(batches)) {
-    // Not vacuous: the traffic made cycles, identities and memberships.
-    expect(expected.cycles.length).toBeGreaterThan(0);
-    expect(expected.identities.length).toBeGreaterThan(1);
-    const actual = await pgDump(pool);
-    expect(actual.labels).toEqual(expected.labels);
-    expect(actual.cycles).toEqual(expected.cycles);
-    expect(actual.identities).toEqual(expected.identities);
-    expect(actual.memberships).toEqual(expected.memberships);
-    expect(actual.terms).toEqual(expected.terms);
-    expect(actual.accepted).toEqual(expected.accepted);
-  }
+  // Not vacuous: the traffic made cycles, identities and memberships (expectSameDump checks).
+  const expectSame = (pool: Pool, batches: Exchange[][], expected = deriveOnSqlite(batches)) =>
+    expectSameDump(pool, expected);
 
   const cases: [string, () => Exchange[][]][] = [
     ['the hand-written scenario (renames, linkTarget, member replace)', scenario],

@@ -5,7 +5,7 @@ import type { IngestStage, StoredOperation } from '../../ingest.js';
 import { createTermsStage } from '../../terms.js';
 import { createOperationsLog, type LogCursor, type LoggedOperation } from '../log.js';
 import type { Pool } from '../pool.js';
-import { writeBack } from './flush.js';
+import { FencedError, writeBack } from './flush.js';
 import { createPgMeta, createPgRollupQueries, createPgTermSink } from './rollups.js';
 import { createWorkspace, type Workspace } from './workspace.js';
 
@@ -14,8 +14,11 @@ import { createWorkspace, type Workspace } from './workspace.js';
 // PostgreSQL is not, so each batch goes in three moves:
 //   1. read the batch, and prefetch into the workspace every row the stages can read for it (workspace.ts);
 //   2. run beforeInsert then afterInsert against façades over the workspace (rollups.ts), which buffer writes;
-//   3. write labels, writes, sequences and cursor back in one transaction (flush.ts).
+//   3. write cursor, labels, writes and sequences back in one transaction (flush.ts).
 // A failed batch rolls back whole; the workspace is read again and the stages reload from it, as on SQLite.
+// Fencing: the write-back commits only if the cursor's row is still the version this derivation started from
+// (flush.ts claimCursor), so a deposed leader finishing a batch and the new leader never both derive the same
+// rows; the refused one starts afresh from what is committed (FencedError).
 
 export interface PgDerivationOptions {
   pool: Pool;
@@ -23,6 +26,8 @@ export interface PgDerivationOptions {
   clock?: () => number;
   /** operations per transaction */
   batchSize?: number;
+  /** told each time the stages (re)start from the database: at first, after a failed or a refused batch */
+  onReset?: () => void;
 }
 
 export interface PgDerivation {
@@ -89,6 +94,7 @@ export function createPgDerivation({
   config,
   clock = Date.now,
   batchSize = 500,
+  onReset,
 }: PgDerivationOptions): PgDerivation {
   const log = createOperationsLog(pool);
   let opened: Promise<Opened> | null = null;
@@ -103,6 +109,7 @@ export function createPgDerivation({
   };
 
   async function ready(): Promise<Opened> {
+    const opening = !opened;
     if (!opened) opened = open(pool, config, clock);
     let o: Opened;
     try {
@@ -111,6 +118,7 @@ export function createPgDerivation({
       opened = null;
       throw err;
     }
+    if (opening) onReset?.();
     if (needsReload) await reload(o);
     return o;
   }
@@ -120,6 +128,7 @@ export function createPgDerivation({
     await o.ws.reset();
     needsReload = false;
     for (const stage of o.stages) stage.onRollback?.();
+    onReset?.();
   }
 
   /** Runs the stages (`derive`) and writes the batch back; on failure, everything as the database has it again. */
@@ -130,20 +139,26 @@ export function createPgDerivation({
       derive();
       await client.query('begin');
       const writes = o.ws.writes();
-      await writeBack(client, {
+      const version = await writeBack(client, {
         ops,
         writes,
         next: o.ws.nextIds(),
         before: o.ws.committedIds(),
         cursor: after,
+        fence: o.ws.fence(),
         identity: o.ws.identity.get,
       });
       await client.query('commit');
-      o.ws.committed(after);
+      o.ws.committed(after, version);
     } catch (err) {
       broken = true;
       await client.query('rollback').catch(() => {});
-      await reload(o).catch(() => {});
+      // Refused: another derivation committed. Nothing this one holds is true any more: the next batch starts
+      // afresh from what is committed, workspace and stages new, as a new leader would.
+      if (err instanceof FencedError) {
+        opened = null;
+        needsReload = false;
+      } else await reload(o).catch(() => {});
       throw err;
     } finally {
       client.release(broken);

@@ -8,11 +8,12 @@ import type { PoolClient } from '../pool.js';
 import { netMemberships } from './memberships.js';
 import { cursorKey, type IdentityRow, type NextIds, type Write } from './workspace.js';
 
-// The write-back of one derived batch, in one transaction: the operations' labels, the stages' writes, the
-// sequences, the cursor. The writes go as few statements as give the same result as running them one by one
-// (`plan`), each with its rows as one JSON parameter however many there are: a batch of 500 operations is about
-// 18 statements in all, not thousands of round trips. Merging is safe because the workspace already decided every
-// "or ignore"; what reaches here are plain inserts, updates and deletes of rows it knows.
+// The write-back of one derived batch, in one transaction: the cursor (first: it fences, see claimCursor), the
+// operations' labels, the stages' writes, the sequences. The writes go as few statements as give the same result
+// as running them one by one (`plan`), each with its rows as one JSON parameter however many there are: a batch
+// of 500 operations is about 18 statements in all, not thousands of round trips. Merging is safe because the
+// workspace already decided every "or ignore"; what reaches here are plain inserts, updates and deletes of rows
+// it knows.
 
 const tables = {
   identities,
@@ -196,12 +197,77 @@ export interface WriteBack {
   next: NextIds;
   before: NextIds | null;
   cursor: LogCursor;
+  /** the cursor's row as this derivation last read or wrote it: the batch commits only if it is still that */
+  fence: CursorFence | null;
   /** an identity's row as the batch leaves it */
   identity: (id: number) => IdentityRow;
 }
 
-/** Runs inside the caller's transaction; the caller commits or rolls back. */
-export async function writeBack(client: PoolClient, b: WriteBack): Promise<void> {
+/**
+ * The cursor's row in `meta` as one derivation knows it: its text and its row version (`xmin`, the transaction
+ * that last wrote it). null: no row yet (nothing derived).
+ */
+export interface CursorFence {
+  value: string;
+  version: string;
+}
+
+/** Another derivation committed since this one read its state: its batch is refused, nothing written. */
+export class FencedError extends Error {
+  constructor() {
+    super('derivation: the cursor moved under this batch (another replica derived); refused');
+    this.name = 'FencedError';
+  }
+}
+
+/**
+ * A deposed leader paused mid-write-back (a stopped process, whose connection stays up) must not hold the cursor's
+ * row for good: the new leader waits for it at most `lock_timeout` per try (its batch then fails and is retried),
+ * and the server ends a write-back idle in its transaction for `idle_in_transaction_session_timeout`, which frees
+ * the row. A write-back never idles on purpose: it sends its statements back to back.
+ */
+const fenceTimeouts = "set local lock_timeout = '10s'; set local idle_in_transaction_session_timeout = '30s'";
+
+/**
+ * Fencing: never derive twice. The first statement of the write-back is a compare-and-set on the cursor's row:
+ * moved to the batch's end only if it is still the very row version this derivation started from. Comparing the
+ * version (`xmin`) and not only the text also catches a commit that left the cursor where it was (closeStale, a
+ * reload's writes). Being first, it takes the row lock before any other write: of two derivations writing back
+ * from the same state, the second waits on that lock, then finds the row changed (READ COMMITTED re-reads an
+ * updated row before updating it) and is refused. The first batch inserts the row; the loser of that race waits
+ * on the unique key, then conflicts and is refused. Returns the row's new version.
+ */
+async function claimCursor(
+  client: PoolClient,
+  fence: CursorFence | null,
+  cursor: LogCursor,
+): Promise<string> {
+  await client.query(fenceTimeouts);
+  const next = formatCursor(cursor);
+  const { rows } =
+    fence === null
+      ? await client.query<{ version: string }>(
+          `insert into meta (key, value) values ($1, $2) on conflict (key) do nothing
+           returning xmin::text as version`,
+          [cursorKey, next],
+        )
+      : await client.query<{ version: string }>(
+          `update meta set value = $2 where key = $1 and value = $3 and xmin = $4::xid
+           returning xmin::text as version`,
+          [cursorKey, next, fence.value, fence.version],
+        );
+  const row = rows[0];
+  if (!row) throw new FencedError();
+  await client.query('set local lock_timeout to default');
+  return row.version;
+}
+
+/**
+ * Runs inside the caller's transaction; the caller commits or rolls back. Returns the cursor row's new version
+ * (the fence of the next batch). Throws FencedError, with nothing written, when another derivation committed.
+ */
+export async function writeBack(client: PoolClient, b: WriteBack): Promise<string> {
+  const version = await claimCursor(client, b.fence, b.cursor);
   await writeLabels(client, b.ops);
   for (const run of plan(b.writes, b.identity)) {
     const { text, rows } = statement(run);
@@ -212,8 +278,5 @@ export async function writeBack(client: PoolClient, b: WriteBack): Promise<void>
     if (b.before !== null && b.next[table] === b.before[table]) continue;
     await client.query(`select setval(pg_get_serial_sequence($1, 'id'), $2, false)`, [table, b.next[table]]);
   }
-  await client.query(
-    'insert into meta (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value',
-    [cursorKey, formatCursor(b.cursor)],
-  );
+  return version;
 }

@@ -2,8 +2,9 @@ import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type { CycleRow } from '../../queries/cycles.js';
 import { cycles, identities, meta } from '../../schema-pg/index.js';
-import { type LogCursor, parseCursor } from '../log.js';
+import { formatCursor, type LogCursor, parseCursor } from '../log.js';
 import type { Pool } from '../pool.js';
+import type { CursorFence } from './flush.js';
 import { createIdentityTable } from './identities.js';
 
 // The in-memory workspace PostgreSQL's derivation runs the synchronous stages against (derivation.ts): every row
@@ -11,10 +12,11 @@ import { createIdentityTable } from './identities.js';
 // what they wrote is kept in order for one write-back transaction (flush.ts).
 //
 // Why this is sound: only the lease holder derives, so nothing else writes cycles, identities, memberships,
-// terms or these meta keys while it does. Rows fetched once therefore stay true for as long as every later
-// change goes through the workspace, and the workspace may keep them across batches (a busy identity costs no
-// SELECT per batch). A lookup the workspace cannot answer completely throws instead of guessing: the batch
-// fails, everything is read again, and the stages reload.
+// terms or these meta keys while it does; should a deposed leader still be mid-batch, the write-back's fence
+// (flush.ts claimCursor) refuses whichever of the two commits second. Rows fetched once therefore stay true for
+// as long as every later change goes through the workspace, and the workspace may keep them across batches (a
+// busy identity costs no SELECT per batch). A lookup the workspace cannot answer completely throws instead of
+// guessing: the batch fails, everything is read again, and the stages reload.
 
 export type { IdentityRow } from './identities.js';
 
@@ -63,9 +65,21 @@ export function createWorkspace(pool: Pool) {
   /** ids after the last commit: setval is not transactional, so a failed batch may have moved the sequences */
   let committedNext: NextIds | null = null;
   let cursor: LogCursor = parseCursor(undefined);
+  /** the cursor's row as last read or committed (flush.ts CursorFence); undefined: never read */
+  let fence: CursorFence | null | undefined;
 
   /** Reads what the stages read at construction and after a rollback; forgets every row and write. */
   async function loadBase(): Promise<void> {
+    // The fence first: whatever another derivation commits after this read, this one's next write-back is refused.
+    const { rows: read } = await pool.query<CursorFence>(
+      'select value, xmin::text as version from meta where key = $1',
+      [cursorKey],
+    );
+    const now = read[0] ?? null;
+    // Another derivation committed since this one did: the ids it kept for itself are stale too.
+    if (fence === undefined || now?.version !== fence?.version) committedNext = null;
+    fence = now;
+    cursor = parseCursor(now?.value);
     identity.forget();
     cycleRows.clear();
     shared.writes = [];
@@ -74,14 +88,10 @@ export function createWorkspace(pool: Pool) {
     history = await readHistory(db);
     const [counted] = await db.select({ n: sql<string>`count(*)` }).from(identities);
     identity.setCount(Number(counted?.n ?? 0));
-    const kept = await db
-      .select()
-      .from(meta)
-      .where(inArray(meta.key, [...metaKeys, cursorKey]));
+    const kept = await db.select().from(meta).where(inArray(meta.key, metaKeys));
     const value = (k: string) => kept.find((r) => r.key === k)?.value;
     metaValues.clear();
     for (const k of metaKeys) metaValues.set(k, value(k));
-    cursor = parseCursor(value(cursorKey));
     shared.next = committedNext
       ? { ...committedNext }
       : { identities: await nextId(pool, 'identities'), cycles: await nextId(pool, 'cycles') };
@@ -94,6 +104,8 @@ export function createWorkspace(pool: Pool) {
     /** after a failed batch: the database is the truth again */
     reset: loadBase,
     cursor: () => cursor,
+    /** what the next write-back compares the cursor's row with */
+    fence: () => fence ?? null,
     identity,
     cycle: {
       running: () => [...cycleRows.values()].filter((c) => c.state === 'running').sort((a, b) => a.id - b.id),
@@ -124,8 +136,9 @@ export function createWorkspace(pool: Pool) {
     nextIds: () => shared.next,
     committedIds: () => committedNext,
     /** the batch's writes are in the database: they are the base state now */
-    committed(at: LogCursor): void {
+    committed(at: LogCursor, version: string): void {
       cursor = at;
+      fence = { value: formatCursor(at), version };
       shared.writes = [];
       committedNext = { ...shared.next };
       history = historyWith(history, cycleRows.values());
