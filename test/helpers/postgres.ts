@@ -63,9 +63,11 @@ export async function freePort(): Promise<number> {
 export interface PostgresOptions {
   /** serve TLS with this certificate and key (PEM files), besides plain connections */
   tls?: { certPath: string; keyPath: string };
+  /** fsync and synchronous commits on, as a production server runs (benchmarks); off by default (tests) */
+  durable?: boolean;
 }
 
-export async function startPostgres({ tls }: PostgresOptions = {}): Promise<PostgresServer> {
+export async function startPostgres({ tls, durable = false }: PostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const { wrap, owner } = asServerUser();
   // As root, under /tmp: a TMPDIR inside root's home would be out of the postgres user's reach.
@@ -83,9 +85,9 @@ export async function startPostgres({ tls }: PostgresOptions = {}): Promise<Post
   const port = await freePort();
   // Durability off: a test cluster is thrown away, and fsync on two shared cores costs seconds per test file.
   const settings = {
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
+    ...(durable
+      ? { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }
+      : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }),
     max_connections: '100',
     shared_buffers: '32MB',
     listen_addresses: '127.0.0.1',
