@@ -38,17 +38,15 @@ async function statusAt(minutes: number, firingIncidents?: () => Promise<FiringI
     engine.evaluate(now);
     firingIncidents = async () => firingIncidentViews(engine, activeSilences(h.db, now), now);
   }
-  const app = new Hono()
-    .onError(onApiError)
-    .route(
-      '/api/status',
-      statusRoutes({
-        store: sqliteAdminStore(h.db),
-        config: h.config,
-        clock: () => at(minutes),
-        firingIncidents,
-      }),
-    );
+  const app = new Hono().onError(onApiError).route(
+    '/api/status',
+    statusRoutes({
+      store: sqliteAdminStore(h.db),
+      config: h.config,
+      clock: () => at(minutes),
+      firingIncidents,
+    }),
+  );
   const res = await app.request('/api/status');
   return { status: res.status, body: (await res.json()) as Body };
 }
