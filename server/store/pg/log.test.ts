@@ -1,8 +1,12 @@
+import { getTableColumns } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../test/helpers/postgres.js';
+import { bodies, operations } from '../schema-pg/operations.js';
 import {
   createOperationsLog,
   formatCursor,
+  insertedColumns,
   insertOperationsIn,
   type LogCursor,
   logStart,
@@ -39,6 +43,71 @@ describe('the operations log on PostgreSQL', () => {
   afterAll(async () => {
     await Promise.all(pools.map((p) => p.end()));
     await server?.stop();
+  });
+
+  // The insert names its columns itself (one array per column): a column added to the schema must be added to it.
+  it('writes every column of operations (but txid) and bodies', () => {
+    const names = (table: typeof operations | typeof bodies) =>
+      Object.values(getTableColumns(table)).map((c) => c.name);
+    expect([...insertedColumns.operations, 'txid'].sort()).toEqual(names(operations).sort());
+    expect([...insertedColumns.bodies].sort()).toEqual(names(bodies).sort());
+  });
+
+  // Each value lands in its own column, and what a row leaves out takes the schema's default.
+  it('reads back what it wrote, column for column', async () => {
+    const { pool, log } = await freshLog();
+    const full: NewOperation = {
+      time: 1_736_931_600_123,
+      durationMs: 42,
+      cycleId: 7,
+      identityId: 9,
+      httpMethod: 'PATCH',
+      path: '/scim/v2/Users/u-1',
+      query: 'attributes=userName',
+      httpStatus: 409,
+      resourceType: 'User',
+      operation: 'update',
+      provisioningAction: 'update',
+      status: 'failure',
+      identityType: 'User',
+      identity: 'ada@contoso.example',
+      externalId: 'ext-1',
+      targetId: 'u-1',
+      errorCode: 'EntryConflict',
+      scimType: 'uniqueness',
+      reason: 'userName is not unique',
+      modifiedProperties: '[{"name":"active","value":"True"}]',
+      members: '[{"op":"add","ids":["u-2"]}]',
+      requestBytes: 120,
+      responseBytes: 80,
+      tokenFingerprint: '1a2b3c4d5e6f',
+      clientIp: '20.190.128.10',
+      userAgent: 'Azure AD SCIM',
+      clientKind: 'unrecognised',
+      body: {
+        requestBody: '{"a":1}',
+        requestTruncated: true,
+        responseBody: '{"b":2}',
+        responseTruncated: false,
+      },
+    };
+    const [a, b] = await log.insertOperations([full, op('/defaults')]);
+    const db = drizzle(pool);
+    const rows = await db.select().from(operations).orderBy(operations.id);
+    const { body, ...fields } = full;
+    expect(rows[0]).toEqual({ ...fields, id: a, txid: expect.any(String) });
+    expect(rows[1]).toMatchObject({
+      id: b,
+      query: '',
+      cycleId: null,
+      httpStatus: null,
+      modifiedProperties: '[]',
+      members: '[]',
+      requestBytes: 0,
+      responseBytes: 0,
+      clientKind: 'provisioning',
+    });
+    expect(await db.select().from(bodies)).toEqual([{ ...body, operationId: a, time: full.time }]);
   });
 
   // The case a plain "id > cursor" reader gets wrong: id 2 commits while id 1's transaction is still open.
