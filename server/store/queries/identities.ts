@@ -1,11 +1,11 @@
-import { and, asc, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
+import { and, asc, type Column, desc, eq, lt, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { z } from 'zod';
 import { identityTypes, operationStatuses } from '../../vocabulary.js';
 import type { Db } from '../db.js';
 import { identities, memberships, operations } from '../schema/index.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { toOperationView } from './operations.js';
+import { type LikeMatch, likePattern, sqliteLike, toOperationView } from './operations.js';
 
 export type IdentityRow = typeof identities.$inferSelect;
 
@@ -26,22 +26,27 @@ export const identityFilterSchema = z
   .strict();
 export type IdentityFilter = z.infer<typeof identityFilterSchema>;
 
-export function likeContains(q: string): string {
-  return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+export function identityWhere(f: IdentityFilter): SQL[] {
+  return identityConditions(identities, f, sqliteLike);
 }
 
-export function identityWhere(f: IdentityFilter): SQL[] {
+/** The identities columns a filter reads: SQLite's table or PostgreSQL's (schema-pg mirrors the names). */
+export type IdentityFilterColumns = Record<
+  'type' | 'lastStatus' | 'failingStreak' | 'deleted' | 'name' | 'externalId' | 'targetId',
+  Column
+>;
+
+/** The filter's conditions over either store's table, `like` being its substring match (ASCII letters folded). */
+export function identityConditions(t: IdentityFilterColumns, f: IdentityFilter, like: LikeMatch): SQL[] {
   const w: SQL[] = [];
-  if (f.type) w.push(eq(identities.type, f.type));
-  if (f.status) w.push(eq(identities.lastStatus, f.status));
-  if (f.failing === true) w.push(sql`${identities.failingStreak} > 0`);
-  if (f.failing === false) w.push(eq(identities.failingStreak, 0));
-  if (f.deleted !== undefined) w.push(eq(identities.deleted, f.deleted));
+  if (f.type) w.push(eq(t.type, f.type));
+  if (f.status) w.push(eq(t.lastStatus, f.status));
+  if (f.failing === true) w.push(sql`${t.failingStreak} > 0`);
+  if (f.failing === false) w.push(eq(t.failingStreak, 0));
+  if (f.deleted !== undefined) w.push(eq(t.deleted, f.deleted));
   if (f.q) {
-    const like = likeContains(f.q);
-    w.push(
-      sql`(${identities.name} like ${like} escape '\\' or ${identities.externalId} like ${like} escape '\\' or ${identities.targetId} like ${like} escape '\\')`,
-    );
+    const pattern = likePattern(f.q);
+    w.push(sql`(${like(t.name, pattern)} or ${like(t.externalId, pattern)} or ${like(t.targetId, pattern)})`);
   }
   return w;
 }

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import { and, type Column, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import {
   errorCodes,
@@ -67,6 +67,11 @@ export function matchSearch(db: Db, q: string): SearchMatch {
     .where(sql`${operationTerms.value} like ${likePattern(searchText(q))} escape '\\'`)
     .limit(maxSearchTerms + 1)
     .all();
+  return toSearchMatch(rows);
+}
+
+/** Matched terms (at most `maxSearchTerms` + 1 read) by field, or 'dense' when there were more (both stores). */
+export function toSearchMatch(rows: { field: string; value: string }[]): SearchMatch {
   if (rows.length > maxSearchTerms) return 'dense';
   const match = { identity: [] as string[], targetId: [] as string[], reason: [] as string[] };
   for (const r of rows) match[r.field as keyof typeof match]?.push(r.value);
@@ -75,38 +80,73 @@ export function matchSearch(db: Db, q: string): SearchMatch {
 
 /** `search` is `matchSearch(db, f.q)`; without it `q` becomes a LIKE scan (correct, slow on a rare term). */
 export function operationWhere(f: OperationFilter, search?: SearchMatch): SQL[] {
+  return operationConditions(operations, f, search, sqliteLike);
+}
+
+/** The operations columns a filter reads: SQLite's table or PostgreSQL's (schema-pg mirrors the names). */
+export type FilterColumns = Record<
+  | 'cycleId'
+  | 'identity'
+  | 'targetId'
+  | 'identityId'
+  | 'resourceType'
+  | 'operation'
+  | 'provisioningAction'
+  | 'status'
+  | 'httpStatus'
+  | 'errorCode'
+  | 'time'
+  | 'reason',
+  Column
+>;
+
+/** A substring match as the store spells it, with `likePattern`'s escapes; ASCII letters folded on both. */
+export type LikeMatch = (column: Column, pattern: string) => SQL;
+
+/** SQLite's: its LIKE folds ASCII letters only. */
+export const sqliteLike: LikeMatch = (column, pattern) => sql`${column} like ${pattern} escape '\\'`;
+
+/**
+ * The filter's conditions over either store's table, `like` being its substring match. Digits beyond 2^53 are no
+ * row's id: SQLite compares them and finds none, PostgreSQL would refuse the parameter, so neither is asked.
+ */
+export function operationConditions(
+  t: FilterColumns,
+  f: OperationFilter,
+  search: SearchMatch | undefined,
+  like: LikeMatch,
+): SQL[] {
   const w: SQL[] = [];
-  if (f.cycle !== undefined) w.push(eq(operations.cycleId, f.cycle));
+  if (f.cycle !== undefined) w.push(eq(t.cycleId, f.cycle));
   if (f.identity !== undefined) {
     const asId = /^\d+$/.test(f.identity) ? Number(f.identity) : null;
     w.push(
       or(
-        eq(operations.identity, f.identity),
-        eq(operations.targetId, f.identity),
-        asId === null ? undefined : eq(operations.identityId, asId),
+        eq(t.identity, f.identity),
+        eq(t.targetId, f.identity),
+        asId === null || !Number.isSafeInteger(asId) ? undefined : eq(t.identityId, asId),
       )!,
     );
   }
-  if (f.resourceType) w.push(eq(operations.resourceType, f.resourceType));
-  if (f.operation) w.push(eq(operations.operation, f.operation));
-  if (f.action) w.push(eq(operations.provisioningAction, f.action));
-  if (f.status) w.push(eq(operations.status, f.status));
-  if (f.httpStatus !== undefined) w.push(eq(operations.httpStatus, f.httpStatus));
-  if (f.errorCode) w.push(eq(operations.errorCode, f.errorCode));
-  if (f.from !== undefined) w.push(gte(operations.time, f.from));
-  if (f.to !== undefined) w.push(lte(operations.time, f.to));
+  if (f.resourceType) w.push(eq(t.resourceType, f.resourceType));
+  if (f.operation) w.push(eq(t.operation, f.operation));
+  if (f.action) w.push(eq(t.provisioningAction, f.action));
+  if (f.status) w.push(eq(t.status, f.status));
+  if (f.httpStatus !== undefined) w.push(eq(t.httpStatus, f.httpStatus));
+  if (f.errorCode) w.push(eq(t.errorCode, f.errorCode));
+  if (f.from !== undefined) w.push(gte(t.time, f.from));
+  if (f.to !== undefined) w.push(lte(t.time, f.to));
   if (f.q && search && search !== 'dense') {
     const terms = [
-      search.identity.length ? inArray(operations.identity, search.identity) : undefined,
-      search.targetId.length ? inArray(operations.targetId, search.targetId) : undefined,
-      search.reason.length ? inArray(operations.reason, search.reason) : undefined,
-    ].filter((t) => t !== undefined);
-    w.push(terms.length ? or(...terms)! : sql`0`);
+      search.identity.length ? inArray(t.identity, search.identity) : undefined,
+      search.targetId.length ? inArray(t.targetId, search.targetId) : undefined,
+      search.reason.length ? inArray(t.reason, search.reason) : undefined,
+    ].filter((c) => c !== undefined);
+    // 1 = 0 rather than false: the same text on both stores.
+    w.push(terms.length ? or(...terms)! : sql`1 = 0`);
   } else if (f.q) {
-    const like = likePattern(searchText(f.q));
-    w.push(
-      sql`(${operations.identity} like ${like} escape '\\' or ${operations.targetId} like ${like} escape '\\' or ${operations.reason} like ${like} escape '\\')`,
-    );
+    const pattern = likePattern(searchText(f.q));
+    w.push(sql`(${like(t.identity, pattern)} or ${like(t.targetId, pattern)} or ${like(t.reason, pattern)})`);
   }
   return w;
 }

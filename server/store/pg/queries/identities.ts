@@ -2,7 +2,7 @@ import { and, asc, desc, eq, getTableColumns, lt, type SQL, sql } from 'drizzle-
 import { alias } from 'drizzle-orm/pg-core';
 import { decodeCursor, encodeCursor } from '../../queries/cursor.js';
 import type * as sqlite from '../../queries/identities.js';
-import { likeContains } from '../../queries/identities.js';
+import { identityConditions } from '../../queries/identities.js';
 import { toOperationView } from '../../queries/operations.js';
 import { identities, memberships, operations } from '../../schema-pg/index.js';
 import type { PgDb } from '../db.js';
@@ -10,24 +10,14 @@ import { ilike } from './operations.js';
 
 // PostgreSQL twins of queries/identities.ts: the identities list, one identity, its memberships and timeline.
 
-/** queries/identities.ts's `identityWhere`, over the pg tables. */
+/**
+ * queries/identities.ts's `identityWhere` over the pg table (the conditions are shared). `q` is SQLite's `like`,
+ * which folds ASCII letters only: `ilike` under the "C" collation (./operations.ts). Not translate(column,
+ * 'A..Z', 'a..z') `like`, which answered the same but cost 5 µs a value: 180 ms for 11,000 identities' three
+ * columns, against 9 ms for this.
+ */
 export function identityWhere(f: sqlite.IdentityFilter): SQL[] {
-  const w: SQL[] = [];
-  if (f.type) w.push(eq(identities.type, f.type));
-  if (f.status) w.push(eq(identities.lastStatus, f.status));
-  if (f.failing === true) w.push(sql`${identities.failingStreak} > 0`);
-  if (f.failing === false) w.push(eq(identities.failingStreak, 0));
-  if (f.deleted !== undefined) w.push(eq(identities.deleted, f.deleted));
-  if (f.q) {
-    const like = likeContains(f.q);
-    // SQLite's `like`, which folds ASCII letters only: `ilike` under the "C" collation (see ./operations.ts).
-    // Not translate(column, 'A..Z', 'a..z') `like`, which answered the same but cost 5 µs a value: 180 ms for
-    // 11,000 identities' three columns, against 9 ms for this.
-    w.push(
-      sql`(${ilike(identities.name, like)} or ${ilike(identities.externalId, like)} or ${ilike(identities.targetId, like)})`,
-    );
-  }
-  return w;
+  return identityConditions(identities, f, ilike);
 }
 
 /** Newest first (by id: the order identities were first seen). */

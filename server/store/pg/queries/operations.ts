@@ -5,11 +5,9 @@ import {
   eq,
   getTableColumns,
   gte,
-  inArray,
   lt,
   lte,
   max,
-  or,
   type SQL,
   type SQLWrapper,
   sql,
@@ -20,9 +18,11 @@ import {
   likePattern,
   maxSearchTerms,
   type OperationFilter,
+  operationConditions,
   type SearchMatch,
   searchText,
   toOperationView,
+  toSearchMatch,
 } from '../../queries/operations.js';
 import { bodies, operations, operationTerms } from '../../schema-pg/index.js';
 import type { PgDb } from '../db.js';
@@ -45,52 +45,12 @@ export async function matchSearch(db: PgDb, q: string): Promise<SearchMatch> {
     .where(ilike(operationTerms.value, likePattern(searchText(q))))
     .orderBy(sql`${operationTerms.field} collate "C"`, sql`${operationTerms.value} collate "C"`)
     .limit(maxSearchTerms + 1);
-  if (rows.length > maxSearchTerms) return 'dense';
-  const match = { identity: [] as string[], targetId: [] as string[], reason: [] as string[] };
-  for (const r of rows) match[r.field as keyof typeof match]?.push(r.value);
-  return match;
+  return toSearchMatch(rows);
 }
 
-/**
- * queries/operations.ts's `operationWhere` over the PostgreSQL table. The numbers are safe integers (the filter
- * schema's `int()`), so they bind as bigint; only `identity` is free text that may read as a too-large id.
- */
+/** queries/operations.ts's `operationWhere` over the PostgreSQL table (the conditions are shared). */
 export function operationWhere(f: OperationFilter, search?: SearchMatch): SQL[] {
-  const w: SQL[] = [];
-  if (f.cycle !== undefined) w.push(eq(operations.cycleId, f.cycle));
-  if (f.identity !== undefined) {
-    // Digits beyond 2^53 are no row's id (SQLite compares them and finds none; PostgreSQL would refuse them).
-    const asId = /^\d+$/.test(f.identity) ? Number(f.identity) : null;
-    w.push(
-      or(
-        eq(operations.identity, f.identity),
-        eq(operations.targetId, f.identity),
-        asId === null || !Number.isSafeInteger(asId) ? undefined : eq(operations.identityId, asId),
-      )!,
-    );
-  }
-  if (f.resourceType) w.push(eq(operations.resourceType, f.resourceType));
-  if (f.operation) w.push(eq(operations.operation, f.operation));
-  if (f.action) w.push(eq(operations.provisioningAction, f.action));
-  if (f.status) w.push(eq(operations.status, f.status));
-  if (f.httpStatus !== undefined) w.push(eq(operations.httpStatus, f.httpStatus));
-  if (f.errorCode) w.push(eq(operations.errorCode, f.errorCode));
-  if (f.from !== undefined) w.push(gte(operations.time, f.from));
-  if (f.to !== undefined) w.push(lte(operations.time, f.to));
-  if (f.q && search && search !== 'dense') {
-    const terms = [
-      search.identity.length ? inArray(operations.identity, search.identity) : undefined,
-      search.targetId.length ? inArray(operations.targetId, search.targetId) : undefined,
-      search.reason.length ? inArray(operations.reason, search.reason) : undefined,
-    ].filter((t) => t !== undefined);
-    w.push(terms.length ? or(...terms)! : sql`false`);
-  } else if (f.q) {
-    const like = likePattern(searchText(f.q));
-    w.push(
-      sql`(${ilike(operations.identity, like)} or ${ilike(operations.targetId, like)} or ${ilike(operations.reason, like)})`,
-    );
-  }
-  return w;
+  return operationConditions(operations, f, search, ilike);
 }
 
 /**
