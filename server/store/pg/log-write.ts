@@ -78,7 +78,8 @@ export function createPgLogWrite({
  */
 export function driverError(err: unknown): Error {
   let e = err as { code?: unknown; cause?: unknown; message?: unknown } | undefined;
-  while (e && typeof e.code !== 'string' && e.cause) e = e.cause as typeof e;
+  // A few wrappers at most (Drizzle's around the driver's): a cause chain that loops must not hang the recorder.
+  for (let hops = 0; hops < 8 && e && typeof e.code !== 'string' && e.cause; hops++) e = e.cause as typeof e;
   if (e instanceof Error) return e;
   return err instanceof Error ? err : new Error(String(err));
 }
