@@ -1,7 +1,13 @@
 import type { RulesConfig } from '../config.js';
 import { escrowBaseFailures } from '../cycles/failing.js';
-import { createTracker, type ObservedOperation, toSample } from '../detect/tracker.js';
-import type { DetectionInput, StuckIdentity } from '../detect/types.js';
+import {
+  createTracker,
+  type EscrowBase,
+  type ObservedOperation,
+  type Tracker,
+  toSample,
+} from '../detect/tracker.js';
+import type { DetectionInput, OperationSample, StuckIdentity } from '../detect/types.js';
 import type { Db } from '../store/db.js';
 import {
   cycleFailureCounts,
@@ -32,9 +38,14 @@ export interface DetectionOptions {
 }
 
 /** cycles kept in memory by the tracker; the ones before fold into the escrow count */
-const RECENT_CYCLES = 16;
+export const RECENT_CYCLES = 16;
 /** stuck identities that get a sample request in the email (one lookup each) */
-const SAMPLED = 5;
+export const SAMPLED = 5;
+
+/** The tracker detection keeps, on either store. */
+export function createDetectionTracker(rules: RulesConfig, cycleIntervalMs: number): Tracker {
+  return createTracker({ rules, cycleIntervalMs, maxCycles: RECENT_CYCLES });
+}
 
 /**
  * The rules' input: the tracker's windows and recent cycles, kept from committed operations and rebuilt at start
@@ -47,7 +58,7 @@ export function createDetection({
   cycleIntervalMs,
   replayLimit = 100_000,
 }: DetectionOptions): Detection {
-  const tracker = createTracker({ rules, cycleIntervalMs, maxCycles: RECENT_CYCLES });
+  const tracker = createDetectionTracker(rules, cycleIntervalMs);
   restore();
 
   /**
@@ -73,40 +84,58 @@ export function createDetection({
   /** Failures in the cycles before the replayed ones, back to the last healthy cycle. */
   function restoreEscrowBase(firstReplayedCycle: number): void {
     const healthy = lastHealthyCycleBefore(db, firstReplayedCycle);
-    let failures = 0;
-    let failuresBase = 0;
-    for (const row of cycleFailureCounts(db, healthy?.id ?? 0, firstReplayedCycle)) {
-      failures += row.failures;
-      failuresBase += escrowBaseFailures(row.failures, parseCounts(row.countsByOperation));
-    }
-    tracker.setEscrowBase({ failures, failuresBase, since: healthy?.endedAt ?? null });
+    tracker.setEscrowBase(escrowBase(healthy, cycleFailureCounts(db, healthy?.id ?? 0, firstReplayedCycle)));
   }
 
   function stuck(): StuckIdentity[] {
-    return stuckIdentityRows(db, rules.stuckObjectCycles).map((row, i) => toStuckIdentity(row, i < SAMPLED));
-  }
-
-  function toStuckIdentity(r: StuckIdentityRow, withSample: boolean): StuckIdentity {
-    const sampleRow =
-      withSample && r.lastErrorOperationId !== null
-        ? operationSampleRow(db, r.lastErrorOperationId)
-        : undefined;
-    return {
-      key: `id:${r.id}`,
-      name: r.name ?? r.targetId ?? r.key,
-      type: r.type === 'User' || r.type === 'Group' ? r.type : null,
-      streak: r.streak,
-      errorCode: r.errorCode,
-      reason: r.reason,
-      firstFailedAt: r.since ?? r.lastErrorAt ?? 0,
-      lastFailedAt: r.lastErrorAt ?? r.since ?? 0,
-      lastSample: sampleRow ? toSample({ ...sampleRow, targetId: null }) : null,
-    };
+    return stuckIdentityRows(db, rules.stuckObjectCycles).map((row, i) =>
+      toStuckIdentity(
+        row,
+        sampled(row, i) ? operationSampleRow(db, row.lastErrorOperationId as number) : undefined,
+      ),
+    );
   }
 
   return {
     observe: (op) => tracker.observe(op),
     input: (now, recorder) => ({ ...tracker.snapshot(now, recorder), stuck: stuck() }),
+  };
+}
+
+/**
+ * The escrow count before the replayed cycles: the failures of the cycles after the last healthy one (`healthy`,
+ * undefined when none) and before the first replayed one.
+ */
+export function escrowBase(
+  healthy: { endedAt: number } | undefined,
+  counts: { failures: number; countsByOperation: string }[],
+): EscrowBase {
+  let failures = 0;
+  let failuresBase = 0;
+  for (const row of counts) {
+    failures += row.failures;
+    failuresBase += escrowBaseFailures(row.failures, parseCounts(row.countsByOperation));
+  }
+  return { failures, failuresBase, since: healthy?.endedAt ?? null };
+}
+
+/** Whether the `i`-th stuck identity (longest streak first) gets its last failure as a sample. */
+export function sampled(r: StuckIdentityRow, i: number): boolean {
+  return i < SAMPLED && r.lastErrorOperationId !== null;
+}
+
+/** A stuck identity as the rules take it, with the sample of its last failure when one was read. */
+export function toStuckIdentity(r: StuckIdentityRow, sampleRow: OperationSample | undefined): StuckIdentity {
+  return {
+    key: `id:${r.id}`,
+    name: r.name ?? r.targetId ?? r.key,
+    type: r.type === 'User' || r.type === 'Group' ? r.type : null,
+    streak: r.streak,
+    errorCode: r.errorCode,
+    reason: r.reason,
+    firstFailedAt: r.since ?? r.lastErrorAt ?? 0,
+    lastFailedAt: r.lastErrorAt ?? r.since ?? 0,
+    lastSample: sampleRow ? toSample({ ...sampleRow, targetId: null }) : null,
   };
 }
 

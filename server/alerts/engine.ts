@@ -3,18 +3,20 @@ import type { Config } from '../config.js';
 import type { DetectionInput } from '../detect/types.js';
 import type { EmailContext } from '../notify/email.js';
 import { createOutbox, type Outbox } from '../notify/outbox.js';
+import type { OutboxStore } from '../notify/outbox-store.js';
 import { createReceivers } from '../notify/receivers/index.js';
 import { createRouting, type Routing } from '../notify/routing.js';
 import { createSmtpSender, type Sender } from '../notify/sender.js';
 import type { Db } from '../store/db.js';
 import type { IngestStage } from '../store/ingest.js';
-import { acknowledgeIncident, nextSequence } from '../store/queries/incidents.js';
+import { acknowledgeIncident, loadOpenIncidents } from '../store/queries/incidents.js';
+import { sqliteOutboxStore } from '../store/queries/outbox.js';
 import type { RecorderStats } from '../store/recorder.js';
 import { silenceMatchesIdentity } from './decide.js';
 import { createDetection } from './detection.js';
-import { createEvaluation, type EvaluationReport } from './evaluation.js';
+import { createEvaluation, type EvaluationReport, routedQueue } from './evaluation.js';
 import { createOpenIncidents } from './open-incidents.js';
-import type { QueueStage } from './stages.js';
+import { sqliteEvaluationStore } from './ports.js';
 import type { Incident, Silence } from './types.js';
 
 export interface AlertEngineOptions {
@@ -101,8 +103,9 @@ export interface AlertEngine {
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const { db, config, clock, logger, recorderStats, baseUrl } = options;
   const rules = config.rules;
-  const { routing, outbox } = createDelivery(options);
-  const incidents = createOpenIncidents(db);
+  const { routing, outbox } = createDelivery(options, sqliteOutboxStore(db));
+  const incidents = createOpenIncidents(() => loadOpenIncidents(db));
+  const store = sqliteEvaluationStore(db);
   const detection = createDetection({
     db,
     rules,
@@ -116,17 +119,9 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
   const detectionInput = (now: number, silences: Silence[]): DetectionInput =>
     withoutSilencedStuck(detection.input(now, recorderStats()), silences);
 
-  const emailContext = (): EmailContext => ({
-    appName: config.appName,
-    baseUrl: baseUrl().replace(/\/+$/, ''),
-    api: options.api?.(),
-    adminTokenSet: Boolean(config.adminToken),
-    upstreamPath: upstreamPathOf(options.upstream),
-  });
+  const emailContext = (): EmailContext => emailContextOf(options);
 
-  /** The queue stage: one decision, written for every receiver it routes to, under one sequence number. */
-  const queue: QueueStage = (incident, event, now) =>
-    routing.queueIncident(incident, event, nextSequence(db, incident.id, event), emailContext(), now);
+  const queue = routedQueue(routing, emailContext);
   const evaluateOnce = createEvaluation({ db, rules, incidents, input: detectionInput, queue });
 
   function evaluate(now = clock(), { notify = true }: { notify?: boolean } = {}): EvaluationReport {
@@ -196,7 +191,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
       return engine.queueTest('email', requestedBy);
     },
     queueTest(receiver, requestedBy) {
-      const id = routing.queueTest(receiver, emailContext(), clock(), requestedBy);
+      const id = routing.queueTest(store, receiver, emailContext(), clock(), requestedBy);
       outbox.kick();
       return id;
     },
@@ -216,7 +211,7 @@ export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
 }
 
 /** A silence naming one identity takes it out of the grouped stuckObject finding, leaving the others watched. */
-function withoutSilencedStuck(input: DetectionInput, silences: Silence[]): DetectionInput {
+export function withoutSilencedStuck(input: DetectionInput, silences: Silence[]): DetectionInput {
   const stuckSilences = silences.filter((s) => s.rule === 'stuckObject' && s.identity !== null);
   if (stuckSilences.length > 0) {
     input.stuck = input.stuck.filter((i) => !stuckSilences.some((s) => silenceMatchesIdentity(s, i)));
@@ -225,11 +220,24 @@ function withoutSilencedStuck(input: DetectionInput, silences: Silence[]): Detec
 }
 
 /** On-call reads the log too: every transition at warn (resolved, warnings) or error (critical firing). */
-function logTransitions(logger: AlertEngineOptions['logger'], report: EvaluationReport): void {
+export function logTransitions(logger: AlertEngineOptions['logger'], report: EvaluationReport): void {
   for (const t of report.transitions) {
     const level = t.state === 'firing' && t.severity === 'critical' ? 'error' : 'warn';
     logger[level]({ incident: t }, `incident ${t.state}: ${t.rule} (${t.severity}): ${t.summary}`);
   }
+}
+
+/** What an email says of where things are: the app's name, its dashboard, its API, the upstream's path. */
+export function emailContextOf(
+  options: Pick<AlertEngineOptions, 'config' | 'baseUrl' | 'api' | 'upstream'>,
+): EmailContext {
+  return {
+    appName: options.config.appName,
+    baseUrl: options.baseUrl().replace(/\/+$/, ''),
+    api: options.api?.(),
+    adminTokenSet: Boolean(options.config.adminToken),
+    upstreamPath: upstreamPathOf(options.upstream),
+  };
 }
 
 function upstreamPathOf(upstream: string | undefined): string | undefined {
@@ -241,15 +249,21 @@ function upstreamPathOf(upstream: string | undefined): string | undefined {
   }
 }
 
-/** The sender, receivers, routing and outbox the engine's notifications go through. */
-function createDelivery(options: AlertEngineOptions): { routing: Routing; outbox: Outbox } {
-  const { db, config, clock, logger } = options;
+/**
+ * The sender, receivers, routing and outbox the engine's notifications go through, over the outbox table of either
+ * store (SQLite's here; alerts/pg-engine.ts gives PostgreSQL's).
+ */
+export function createDelivery(
+  options: Omit<AlertEngineOptions, 'db'>,
+  store: OutboxStore,
+): { routing: Routing; outbox: Outbox } {
+  const { config, clock, logger } = options;
   const sender =
     options.sender !== undefined ? options.sender : config.smtpUrl ? createSmtpSender(config.smtpUrl) : null;
   const receivers = createReceivers(config.receivers ?? [], { clock, timeoutMs: options.receiverTimeoutMs });
-  const routing = createRouting(db, { ...config, receivers: config.receivers ?? [] }, receivers);
+  const routing = createRouting({ ...config, receivers: config.receivers ?? [] }, receivers);
   const outbox = createOutbox({
-    db,
+    store,
     clock,
     sender,
     receivers,
@@ -284,8 +298,9 @@ function acknowledgeAndTell(
   const wasAcknowledged = current ? current.acknowledgedAt !== null : true;
   const row = acknowledgeIncident(db, id, by, comment, now);
   if (row && !wasAcknowledged && row.state === 'firing') {
-    const seq = nextSequence(db, id, 'acknowledged');
-    if (routing.queueAcknowledged(row, seq, deps.emailContext(), now)) outbox.kick();
+    const store = sqliteEvaluationStore(db);
+    const seq = store.nextSequence(id, 'acknowledged');
+    if (routing.queueAcknowledged(store, row, seq, deps.emailContext(), now)) outbox.kick();
   }
   if (current && row) {
     current.acknowledgedAt = row.acknowledgedAt;

@@ -1,23 +1,19 @@
-import type { Db } from '../store/db.js';
-import {
-  deleteIncident,
-  insertIncident,
-  loadOpenIncidents,
-  updateIncident,
-} from '../store/queries/incidents.js';
+import type { EvaluationStore } from './ports.js';
 import type { Incident } from './types.js';
 
 /**
  * The open incidents in memory, and what of each was last written, so an evaluation that changes nothing
- * writes nothing. The rows are the truth: `reload` after a rolled-back evaluation.
+ * writes nothing. The rows are the truth: `reload` after a rolled-back evaluation. `load` reads them (SQLite:
+ * a query; PostgreSQL: the rows its evaluation fetched, since a query there cannot answer synchronously); the
+ * writes go to the store of the evaluation that makes them.
  */
-export function createOpenIncidents(db: Db) {
+export function createOpenIncidents(load: () => Incident[]) {
   let open: Incident[] = [];
   /** fingerprint of each stored open incident as last written */
   const stored = new Map<number, string>();
 
   function reload(): void {
-    open = loadOpenIncidents(db);
+    open = load();
     stored.clear();
     for (const i of open) stored.set(i.id!, fingerprint(i));
   }
@@ -31,21 +27,21 @@ export function createOpenIncidents(db: Db) {
     find: (id: number) => open.find((i) => i.id === id),
     reload,
     /** A pending incident that never fired is forgotten, row and all. */
-    drop(gone: Incident): void {
+    drop(gone: Incident, store: EvaluationStore): void {
       if (gone.id === null) return;
-      deleteIncident(db, gone.id);
+      store.deleteIncident(gone.id);
       stored.delete(gone.id);
     },
     /** Writes an incident if it changed since it was last written (stamping its write time); returns it, stored. */
-    persist(incident: Incident, now: number): Incident & { id: number } {
+    persist(incident: Incident, now: number, store: EvaluationStore): Incident & { id: number } {
       const print = fingerprint(incident);
       if (incident.id === null) {
         incident.updatedAt = now;
-        incident.id = insertIncident(db, incident);
+        incident.id = store.insertIncident(incident);
         stored.set(incident.id, print);
       } else if (stored.get(incident.id) !== print) {
         incident.updatedAt = now;
-        updateIncident(db, incident);
+        store.updateIncident(incident);
         stored.set(incident.id, print);
       }
       if (incident.state === 'resolved') stored.delete(incident.id);

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { NotifyEvent } from '../alerts/types.js';
-import type { Db } from '../store/db.js';
-import { type DueRow, outboxQueries } from '../store/queries/outbox.js';
+import type { ClaimRequest, DueRow, OutboxStore } from './outbox-store.js';
 import type { AlertmanagerReceiver } from './receivers/alertmanager.js';
 import type { DeliveryResult, Receiver } from './receivers/index.js';
 import type { Sender } from './sender.js';
@@ -12,7 +11,8 @@ export function backoffMs(attempts: number, baseMs: number, maxMs: number): numb
 }
 
 export interface OutboxOptions {
-  db: Db;
+  /** the outbox table: store/queries/outbox.ts `sqliteOutboxStore`, store/pg/outbox.ts `pgOutboxStore` */
+  store: OutboxStore;
   clock: () => number;
   /** null: no SMTP configured, emails stay `unsent` and visible */
   sender: Sender | null;
@@ -54,7 +54,7 @@ export interface Outbox {
  * incident's messages in order (a PagerDuty resolve never overtakes its trigger).
  */
 export function createOutbox({
-  db,
+  store,
   clock,
   sender,
   receivers = new Map(),
@@ -65,75 +65,40 @@ export function createOutbox({
   retryMaxMs = 15 * 60_000,
   sendingTimeoutMs = 5 * 60_000,
 }: OutboxOptions): Outbox {
-  const q = outboxQueries(db);
   let running: Promise<DeliveryReport> | null = null;
   let again = false;
   let closed = false;
   const queues = () => [...(sender ? ['email'] : []), ...receivers.keys()];
-  const sendRow = createRowSender(q, sender, receivers, from);
-  const write = createAttemptWriter(db, q, retryBaseMs, retryMaxMs);
-  const alertmanager = createAlertmanagerResends(q, clock, logger);
-
-  /** One receiver's due rows, oldest first, until none is left to do. */
-  async function runQueue(name: string, report: DeliveryReport): Promise<void> {
-    let handled: number;
-    do {
-      handled = 0;
-      const rows = q.due.all(name, clock()) as DueRow[];
-      for (const row of rows) {
-        if (closed) return;
-        // A reminder still waiting when a newer message about the same incident exists says nothing new.
-        if (
-          row.event === 'reminder' &&
-          row.incidentId !== null &&
-          q.newer.get(row.incidentId, name, row.id)
-        ) {
-          q.supersede.run(row.id);
-          report.superseded++;
-          handled++;
-          continue;
-        }
-        const to = name !== 'email' ? [] : row.recipients ? row.recipients.split(',') : recipients;
-        if (name === 'email' && to.length === 0) {
-          // Nobody to send to: say so on the row, once, and leave it waiting (visible) for a configured restart.
-          q.noRecipients.run(row.id);
-          continue;
-        }
-        const startedAt = clock();
-        if (q.claim.run(startedAt, startedAt + sendingTimeoutMs, row.id).changes === 0) continue;
-        handled++;
-        const t0 = performance.now();
-        const result = await sendRow(row, to);
-        const durationMs = Math.round(performance.now() - t0);
-        const at = clock();
-        const log = { outboxId: row.id, receiver: name, event: row.event, incidentId: row.incidentId };
-        if (result.ok) {
-          write.sent(row, to, startedAt, durationMs, at, result);
-          if (receivers.get(name)?.type === 'alertmanager') alertmanager.heard(name, at);
-          report.sent++;
-          logger?.info(log, name === 'email' ? 'notify: email sent' : 'notify: message delivered');
-        } else {
-          const attempts = row.attempts + 1;
-          write.notSent(row, attempts, startedAt, durationMs, at, result);
-          if (result.retryable) report.retrying++;
-          else report.failed++;
-          logger?.warn(
-            { ...log, attempts, retryable: result.retryable, error: result.error },
-            result.retryable ? 'notify: not delivered, will retry' : 'notify: rejected permanently',
-          );
-        }
-      }
-    } while (handled > 0 && !closed);
-  }
+  const fallbackRecipients = recipients.length > 0;
+  const alertmanager = createAlertmanagerResends(store, clock, logger);
+  const deliver = createRowDelivery({
+    store,
+    clock,
+    sendRow: createRowSender(store, sender, receivers, from),
+    recipients,
+    logger,
+    retryBaseMs,
+    retryMaxMs,
+    delivered(name, at) {
+      if (receivers.get(name)?.type === 'alertmanager') alertmanager.heard(name, at);
+    },
+  });
 
   async function run(): Promise<DeliveryReport> {
     const report: DeliveryReport = { sent: 0, retrying: 0, failed: 0, superseded: 0 };
     // A receiver removed from the config leaves its rows waiting: say why on them, once, instead of failing them
     // (putting it back delivers them).
-    q.orphans.run(JSON.stringify([...receivers.keys()]));
+    await store.orphans([...receivers.keys()]);
     do {
       again = false;
-      await Promise.all(queues().map((name) => runQueue(name, report)));
+      await Promise.all(
+        queues().map((name) =>
+          runQueue(store, { receiver: name, clock, sendingTimeoutMs, fallbackRecipients }, () => closed, {
+            deliver: (row, startedAt) => deliver(name, row, startedAt, report),
+            superseded: () => report.superseded++,
+          }),
+        ),
+      );
       if (closed) break;
       await Promise.all(
         [...receivers].map(([name, r]) =>
@@ -170,18 +135,94 @@ export function createOutbox({
   };
 }
 
+/** One receiver's due rows, oldest first, until none is left to do. */
+async function runQueue(
+  store: OutboxStore,
+  request: ClaimRequest,
+  closed: () => boolean,
+  on: { deliver(row: DueRow, startedAt: number): Promise<void>; superseded(): void },
+): Promise<void> {
+  let handled: number;
+  do {
+    handled = 0;
+    if (closed()) return;
+    // Checked after each row, before the next is claimed: closing leaves no row claimed and unsent.
+    for await (const step of store.claimDue(request)) {
+      handled++;
+      if (step.kind === 'superseded') on.superseded();
+      else await on.deliver(step.row, step.startedAt);
+      if (closed()) return;
+    }
+  } while (handled > 0 && !closed());
+}
+
+/**
+ * Sends one claimed row and records how it went: `sent`, or retried with backoff while the error is retryable
+ * (never sooner than the server's Retry-After), else `failed`.
+ */
+function createRowDelivery(o: {
+  store: OutboxStore;
+  clock: () => number;
+  sendRow: (row: DueRow, to: string[]) => Promise<DeliveryResult>;
+  recipients: string[];
+  logger: OutboxOptions['logger'];
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** `name` took a message at `at` */
+  delivered(name: string, at: number): void;
+}) {
+  const { store, clock, logger } = o;
+  return async function deliver(
+    name: string,
+    row: DueRow,
+    startedAt: number,
+    report: DeliveryReport,
+  ): Promise<void> {
+    const to = name !== 'email' ? [] : row.recipients ? row.recipients.split(',') : o.recipients;
+    const t0 = performance.now();
+    const result = await o.sendRow(row, to);
+    const durationMs = Math.round(performance.now() - t0);
+    const at = clock();
+    const log = { outboxId: row.id, receiver: name, event: row.event, incidentId: row.incidentId };
+    const attempt = { startedAt, durationMs, responseCode: result.responseCode };
+    let ours: boolean;
+    if (result.ok) {
+      const recipientsSent = row.receiver === 'email' ? to.join(',') : null;
+      ours = await store.sent(row, { ...attempt, at, response: result.response, recipients: recipientsSent });
+      o.delivered(name, at);
+      report.sent++;
+      logger?.info(log, name === 'email' ? 'notify: email sent' : 'notify: message delivered');
+    } else {
+      const attempts = row.attempts + 1;
+      if (result.retryable) {
+        const wait = Math.max(backoffMs(attempts, o.retryBaseMs, o.retryMaxMs), retryAfter(result));
+        ours = await store.retry(row, { ...attempt, error: result.error, nextAttemptAt: at + wait });
+        report.retrying++;
+      } else {
+        ours = await store.fail(row, { ...attempt, error: result.error });
+        report.failed++;
+      }
+      logger?.warn(
+        { ...log, attempts, retryable: result.retryable, error: result.error },
+        result.retryable ? 'notify: not delivered, will retry' : 'notify: rejected permanently',
+      );
+    }
+    // PostgreSQL: the send outlasted the claim and another replica took the row over; it decides the row's fate.
+    if (!ours)
+      logger?.warn(log, 'notify: claim timed out during the send, the row was left to its new sender');
+  };
+}
+
 function retryAfter(result: DeliveryResult): number {
   return !result.ok && result.retryAfterMs !== undefined ? result.retryAfterMs : 0;
 }
-
-type OutboxQueries = ReturnType<typeof outboxQueries>;
 
 /**
  * Sends one due row: an email through the SMTP sender (a reply in its incident's thread), any other message
  * through its receiver.
  */
 function createRowSender(
-  q: OutboxQueries,
+  store: OutboxStore,
   sender: Sender | null,
   receivers: ReadonlyMap<string, Receiver>,
   from: string,
@@ -196,9 +237,7 @@ function createRowSender(
         html: row.html,
         messageId: row.messageId,
         inReplyTo:
-          row.incidentId === null
-            ? undefined
-            : ((q.thread.get(row.incidentId, row.id) as string | undefined) ?? undefined),
+          row.incidentId === null ? undefined : ((await store.thread(row.incidentId, row.id)) ?? undefined),
       });
     }
     const receiver = receivers.get(row.receiver)!;
@@ -220,56 +259,8 @@ function createRowSender(
   };
 }
 
-/** Writes how a send went: the attempt, and the row's new state, in one transaction. */
-function createAttemptWriter(db: Db, q: OutboxQueries, retryBaseMs: number, retryMaxMs: number) {
-  const sqlite = db.$client;
-  return {
-    /** `to`: the email's recipients as sent */
-    sent(
-      row: DueRow,
-      to: string[],
-      startedAt: number,
-      durationMs: number,
-      at: number,
-      result: Extract<DeliveryResult, { ok: true }>,
-    ): void {
-      sqlite.transaction(() => {
-        q.attempt.run(row.id, startedAt, durationMs, 1, null, null, result.responseCode, result.response);
-        if (row.receiver === 'email') q.sent.run(at, result.response, to.join(','), row.id);
-        else q.sentNotEmail.run(at, result.response, row.id);
-      })();
-    },
-    /** retried with backoff while retryable (never sooner than the server's Retry-After), else failed */
-    notSent(
-      row: DueRow,
-      attempts: number,
-      startedAt: number,
-      durationMs: number,
-      at: number,
-      result: Extract<DeliveryResult, { ok: false }>,
-    ): void {
-      sqlite.transaction(() => {
-        q.attempt.run(
-          row.id,
-          startedAt,
-          durationMs,
-          0,
-          result.retryable ? 1 : 0,
-          result.error,
-          result.responseCode,
-          null,
-        );
-        if (result.retryable) {
-          const wait = Math.max(backoffMs(attempts, retryBaseMs, retryMaxMs), retryAfter(result));
-          q.retry.run(at + wait, result.error, row.id);
-        } else q.fail.run(result.error, null, row.id);
-      })();
-    },
-  };
-}
-
 /** Alertmanager forgets an alert whose endsAt passes: push the firing ones again every `resendMs`. */
-function createAlertmanagerResends(q: OutboxQueries, clock: () => number, logger: OutboxOptions['logger']) {
+function createAlertmanagerResends(store: OutboxStore, clock: () => number, logger: OutboxOptions['logger']) {
   // When each Alertmanager last heard about the firing incidents (a restart pushes them again at once).
   const lastPush = new Map<string, number>();
   return {
@@ -280,7 +271,7 @@ function createAlertmanagerResends(q: OutboxQueries, clock: () => number, logger
     async pushFiring(name: string, receiver: AlertmanagerReceiver): Promise<void> {
       const now = clock();
       if (now - (lastPush.get(name) ?? Number.NEGATIVE_INFINITY) < receiver.resendMs) return;
-      const bodies = q.stillFiring.all(name) as string[];
+      const bodies = await store.stillFiring(name);
       if (bodies.length === 0) return;
       lastPush.set(name, now);
       const result = await receiver.resend(bodies);

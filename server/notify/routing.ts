@@ -1,8 +1,6 @@
+import type { EvaluationStore } from '../alerts/ports.js';
 import type { Incident, NotifyEvent } from '../alerts/types.js';
 import type { Config, ReceiverConfig } from '../config.js';
-import type { Db } from '../store/db.js';
-import { receiverWasTold } from '../store/queries/notifications.js';
-import { queueEmail, queueMessage } from '../store/queries/outbox.js';
 import { type EmailContext, renderIncidentEmail, renderTestEmail } from './email.js';
 import { type Receiver, routes } from './receivers/index.js';
 
@@ -17,9 +15,13 @@ export interface ReceiverView {
 
 export class UnknownReceiverError extends Error {}
 
+/** What queueing writes to and reads: the store of the transaction (or workspace) the decision is made in. */
+type OutboxPort = Pick<EvaluationStore, 'queueEmail' | 'queueMessage' | 'receiverWasTold'>;
+
 export interface Routing {
   /** queue one decision for every receiver it routes to (inside the engine's transaction); true if any row was new */
   queueIncident(
+    store: OutboxPort,
     incident: Incident,
     event: Exclude<NotifyEvent, 'test'>,
     sequence: number,
@@ -27,9 +29,21 @@ export interface Routing {
     now: number,
   ): boolean;
   /** someone acknowledged in scimtap: tell the receivers that track acknowledgements and were told it fired */
-  queueAcknowledged(incident: Incident, sequence: number, ctx: EmailContext, now: number): boolean;
+  queueAcknowledged(
+    store: OutboxPort,
+    incident: Incident,
+    sequence: number,
+    ctx: EmailContext,
+    now: number,
+  ): boolean;
   /** a test to one receiver (`email` by default); returns the outbox row id */
-  queueTest(name: string | null, ctx: EmailContext, now: number, requestedBy: string | null): number;
+  queueTest(
+    store: OutboxPort,
+    name: string | null,
+    ctx: EmailContext,
+    now: number,
+    requestedBy: string | null,
+  ): number;
   receivers(): ReceiverView[];
   /** a stored chat, paging or webhook body as it is (or was) sent, pretty JSON, secrets masked */
   preview(name: string, body: string): JsonMessagePreview;
@@ -47,13 +61,12 @@ export interface JsonMessagePreview {
  * severities and rules. Email, always present, keeps its behaviour unless a `type: "email"` entry routes it.
  */
 export function createRouting(
-  db: Db,
   config: Pick<Config, 'receivers' | 'notifyTo' | 'mailFrom'>,
   receivers: ReadonlyMap<string, Receiver>,
 ): Routing {
   const routeOf = new Map(config.receivers.map((r) => [r.name, r]));
-  const wasTold = receiverWasTold(db);
   const email = (
+    store: OutboxPort,
     incident: Incident | null,
     event: NotifyEvent,
     sequence: number,
@@ -61,7 +74,7 @@ export function createRouting(
     now: number,
     requestedBy: string | null = null,
   ) =>
-    queueEmail(db, {
+    store.queueEmail({
       incidentId: incident?.id ?? null,
       event,
       sequence,
@@ -73,41 +86,41 @@ export function createRouting(
     });
 
   return {
-    queueIncident(incident, event, sequence, ctx, now) {
+    queueIncident(store, incident, event, sequence, ctx, now) {
       let queued = false;
       if (event !== 'acknowledged' && routes(routeOf.get('email'), incident)) {
-        queued = email(incident, event, sequence, ctx, now) !== null || queued;
+        queued = email(store, incident, event, sequence, ctx, now) !== null || queued;
       }
       for (const [name, receiver] of receivers) {
         if (!receiver.accepts(event) || !routes(routeOf.get(name), incident)) continue;
         const message = receiver.render(incident, event, ctx, now);
-        const id = queueToReceiver(db, name, receiver, { incident, event, sequence, message, now });
+        const id = queueToReceiver(store, name, receiver, { incident, event, sequence, message, now });
         queued = id !== null || queued;
       }
       return queued;
     },
-    queueAcknowledged(incident, sequence, ctx, now) {
+    queueAcknowledged(store, incident, sequence, ctx, now) {
       let queued = false;
       for (const [name, receiver] of receivers) {
-        if (!receiver.accepts('acknowledged') || !wasTold(name, incident.id)) continue;
+        if (!receiver.accepts('acknowledged') || !store.receiverWasTold(name, incident.id)) continue;
         const message = receiver.render(incident, 'acknowledged', ctx, now);
         const event = 'acknowledged';
-        const id = queueToReceiver(db, name, receiver, { incident, event, sequence, message, now });
+        const id = queueToReceiver(store, name, receiver, { incident, event, sequence, message, now });
         queued = id !== null || queued;
       }
       return queued;
     },
-    queueTest(name, ctx, now, requestedBy) {
+    queueTest(store, name, ctx, now, requestedBy) {
       const target = name ?? 'email';
       // Two tests in the same millisecond are two tests: the sequence (a time) moves on.
       for (let sequence = now; ; sequence++) {
         let id: number | null;
-        if (target === 'email') id = email(null, 'test', sequence, ctx, now, requestedBy);
+        if (target === 'email') id = email(store, null, 'test', sequence, ctx, now, requestedBy);
         else {
           const receiver = receivers.get(target);
           if (!receiver) throw new UnknownReceiverError(`no receiver "${target}"`);
           const message = receiver.renderTest(ctx, now, requestedBy);
-          id = queueToReceiver(db, target, receiver, {
+          id = queueToReceiver(store, target, receiver, {
             incident: null,
             event: 'test',
             sequence,
@@ -125,7 +138,7 @@ export function createRouting(
 
 /** One chat, paging or webhook message into the outbox; null when that row was already queued. */
 function queueToReceiver(
-  db: Db,
+  store: OutboxPort,
   name: string,
   receiver: Receiver,
   m: {
@@ -136,7 +149,7 @@ function queueToReceiver(
     now: number;
   },
 ): number | null {
-  return queueMessage(db, {
+  return store.queueMessage({
     receiver: name,
     target: receiver.target,
     incidentId: m.incident?.id ?? null,

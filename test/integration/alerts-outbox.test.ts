@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOutbox } from '../../server/notify/outbox.js';
 import { createSmtpSender } from '../../server/notify/sender.js';
 import { type Db, openDatabase } from '../../server/store/db.js';
-import { queueEmail } from '../../server/store/queries/outbox.js';
+import { queueEmail, sqliteOutboxStore } from '../../server/store/queries/outbox.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
@@ -59,7 +59,7 @@ describe('outbox delivery over a real SMTP server', () => {
     })!;
   const outboxFor = (over: Partial<Parameters<typeof createOutbox>[0]> = {}) =>
     createOutbox({
-      db,
+      store: sqliteOutboxStore(db),
       clock,
       sender: createSmtpSender(smtp.url),
       from: 'scimtap@example.com',
@@ -147,7 +147,7 @@ describe('outbox delivery over a real SMTP server', () => {
   it('without SMTP, rows stay unsent and untouched', async () => {
     const id = queue()!;
     const outbox = createOutbox({
-      db,
+      store: sqliteOutboxStore(db),
       clock,
       sender: null,
       from: 'scimtap@example.com',

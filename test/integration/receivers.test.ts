@@ -9,7 +9,7 @@ import { createOutbox } from '../../server/notify/outbox.js';
 import { maxResponseBytes } from '../../server/notify/receivers/http.js';
 import { createSlackReceiver } from '../../server/notify/receivers/slack.js';
 import { openDatabase } from '../../server/store/db.js';
-import { queueMessage } from '../../server/store/queries/outbox.js';
+import { queueMessage, sqliteOutboxStore } from '../../server/store/queries/outbox.js';
 import { startUpstream } from '../helpers/http.js';
 import { type Receivers, startReceivers } from '../helpers/receivers.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
@@ -484,7 +484,13 @@ describe('a receiver taken out of the config', () => {
       body: '{}',
       now: 1,
     });
-    const outbox = createOutbox({ db, clock: () => 2, sender: null, from: 'x@example.com', recipients: [] });
+    const outbox = createOutbox({
+      store: sqliteOutboxStore(db),
+      clock: () => 2,
+      sender: null,
+      from: 'x@example.com',
+      recipients: [],
+    });
     await outbox.deliverDue();
     expect(db.$client.prepare('select state, attempts, last_error from outbox where id = ?').get(id)).toEqual(
       {

@@ -40,7 +40,8 @@ export function fromIncidentRow(row: IncidentRow): Incident {
   };
 }
 
-function toIncidentRow(i: Incident): Omit<IncidentRow, 'id'> {
+/** An incident as its row stores it (evidence as JSON): what PostgreSQL's write-back writes too. */
+export function toIncidentRow(i: Incident): Omit<IncidentRow, 'id'> {
   const { id: _id, evidence, ...rest } = i;
   return { ...rest, evidence: JSON.stringify(evidence) };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NotifyEvent } from '../../alerts/types.js';
+import type { Claimed, ClaimRequest, OutboxStore } from '../../notify/outbox-store.js';
 import type { Db } from '../db.js';
 
 // The outbox table's SQL: queueing a message (inside the transaction that decides it), and the statements the
@@ -19,12 +20,17 @@ export interface QueuedEmail {
   now: number;
 }
 
+/** A new email's Message-ID, named after the sender address's domain (PostgreSQL's queueing uses it too). */
+export function emailMessageId(from: string): string {
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'scimtap.local';
+  return `<scimtap.${randomUUID()}@${domain}>`;
+}
+
 /**
  * Writes an email into the outbox (call it inside the transaction that changes the incident). Returns the row id,
  * or null when the same (incident, event, sequence) is already there: a decision is never queued twice.
  */
 export function queueEmail(db: Db, e: QueuedEmail): number | null {
-  const domain = /@([^>\s]+)>?\s*$/.exec(e.from)?.[1] ?? 'scimtap.local';
   const row = db.$client
     .prepare(
       `insert into outbox (incident_id, event, sequence, reason_key, created_at, recipients, subject, text, html,
@@ -43,7 +49,7 @@ export function queueEmail(db: Db, e: QueuedEmail): number | null {
       e.text,
       e.html,
       e.now,
-      `<scimtap.${randomUUID()}@${domain}>`,
+      emailMessageId(e.from),
     ) as { id: number } | undefined;
   return row?.id ?? null;
 }
@@ -154,5 +160,72 @@ export function outboxQueries(db: Db) {
     ),
     attempt: sqlite.prepare(`insert into delivery_attempts (outbox_id, at, duration_ms, ok, retryable, error,
         response_code, response) values (?, ?, ?, ?, ?, ?, ?, ?)`),
+  };
+}
+
+const noRecipients = (row: DueRow, fallbackRecipients: boolean) =>
+  row.receiver === 'email' && !row.recipients && !fallbackRecipients;
+
+/**
+ * The delivery loop's store on SQLite: one process sends, so a claim is the update of the row about to be sent,
+ * just before its send, and a pass is one read of up to 20 due rows.
+ */
+export function sqliteOutboxStore(db: Db): OutboxStore {
+  const q = outboxQueries(db);
+  const sqlite = db.$client;
+  return {
+    async *claimDue({ receiver, clock, sendingTimeoutMs, fallbackRecipients }: ClaimRequest) {
+      const rows = q.due.all(receiver, clock()) as DueRow[];
+      for (const row of rows) {
+        if (
+          row.event === 'reminder' &&
+          row.incidentId !== null &&
+          q.newer.get(row.incidentId, receiver, row.id)
+        ) {
+          q.supersede.run(row.id);
+          yield { kind: 'superseded', row } satisfies Claimed;
+          continue;
+        }
+        if (noRecipients(row, fallbackRecipients)) {
+          q.noRecipients.run(row.id);
+          continue;
+        }
+        const startedAt = clock();
+        if (q.claim.run(startedAt, startedAt + sendingTimeoutMs, row.id).changes === 0) continue;
+        yield { kind: 'claimed', row, startedAt } satisfies Claimed;
+      }
+    },
+    async thread(incidentId, beforeId) {
+      return (q.thread.get(incidentId, beforeId) as string | undefined) ?? null;
+    },
+    async stillFiring(receiver) {
+      return q.stillFiring.all(receiver) as string[];
+    },
+    async orphans(configured) {
+      q.orphans.run(JSON.stringify(configured));
+    },
+    async sent(row, a) {
+      return sqlite.transaction(() => {
+        q.attempt.run(row.id, a.startedAt, a.durationMs, 1, null, null, a.responseCode, a.response);
+        return (
+          (a.recipients === null
+            ? q.sentNotEmail.run(a.at, a.response, row.id)
+            : q.sent.run(a.at, a.response, a.recipients, row.id)
+          ).changes > 0
+        );
+      })();
+    },
+    async retry(row, a) {
+      return sqlite.transaction(() => {
+        q.attempt.run(row.id, a.startedAt, a.durationMs, 0, 1, a.error, a.responseCode, null);
+        return q.retry.run(a.nextAttemptAt, a.error, row.id).changes > 0;
+      })();
+    },
+    async fail(row, a) {
+      return sqlite.transaction(() => {
+        q.attempt.run(row.id, a.startedAt, a.durationMs, 0, 0, a.error, a.responseCode, null);
+        return q.fail.run(a.error, null, row.id).changes > 0;
+      })();
+    },
   };
 }
