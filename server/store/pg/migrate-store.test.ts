@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { config } from '../../../test/helpers/derive-compare.js';
 import { type PostgresServer, startPostgres } from '../../../test/helpers/postgres.js';
 import { dumps, recordDatabase } from '../../../test/helpers/recorded-db.js';
 import { copiedTables, copyPlan, sqliteTableNames } from './copy-plan.js';
+import { createPgDerivation } from './derive/derivation.js';
 import { insertOperationsIn } from './log.js';
 import { migrateStore } from './migrate-store.js';
 import { advisoryLockKeys, createPool, type Pool } from './pool.js';
@@ -31,6 +33,14 @@ describe('scimtap migrate-store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  // The copy is derived already: the leader's first batch derives nothing again.
+  it('carries the derivation cursor over, so nothing copied is derived twice', async () => {
+    const url = await server.createDatabase();
+    await migrateStore({ from: file, to: url });
+    const derivation = createPgDerivation({ pool: pool(url), config });
+    expect(await derivation.step()).toBe(0);
+  });
+
   // A table added to the SQLite schema must be added to the copy on purpose.
   it('copies every table of the SQLite schema', () => {
     expect([...copiedTables].sort()).toEqual(sqliteTableNames().sort());
@@ -44,6 +54,12 @@ describe('scimtap migrate-store', () => {
     const summary = await migrateStore({ from: file, to: url, batchSize: 37, report: (l) => lines.push(l) });
     const p = pool(url);
     const { source, target } = await dumps(file, p);
+    // The one value converted: SQLite's cursor (an id) becomes the copied row's position in commit order.
+    const cursor = target.meta?.find((row) => row[0] === 'derivation.cursor');
+    const sqliteCursor = source.meta?.find((row) => row[0] === 'derivation.cursor');
+    expect(String(sqliteCursor?.[1])).toMatch(/^\d+$/);
+    expect(String(cursor?.[1])).toMatch(new RegExp(`^\\d+:${sqliteCursor?.[1]}$`));
+    if (cursor) cursor[1] = sqliteCursor?.[1];
     for (const table of copiedTables) {
       expect(source[table]?.length, table).toBeGreaterThan(0);
       expect(target[table], table).toEqual(

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { redactUrl } from '../../config/store.js';
 import { type ConvertStats, copyPlan, quote, type TablePlan } from './copy-plan.js';
+import { cursorKey } from './derive/workspace.js';
 import { migratePostgres } from './migrate.js';
 import { openSource, Refusal, type Source } from './migrate-store-source.js';
 import { advisoryLockKeys, createPool, type Pool, type PoolClient } from './pool.js';
@@ -89,6 +90,7 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     const reporter = createReporter(report, reportEveryMs);
     for (const table of plan) tables.push(await copyTable(pool, source.db, table, { batchSize, reporter }));
     source.db.exec('commit');
+    await convertCursor(pool);
     // Planner statistics now, not when autovacuum gets round to it: until then the API's first queries over a
     // million copied rows would be planned as if the tables were empty. And a vacuum, which marks the copied
     // pages all-visible: until then an index-only scan (the time window's ids) reads the table's row for every
@@ -109,6 +111,22 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     lock?.release(true);
     await pool.end();
   }
+}
+
+/**
+ * SQLite's derivation cursor is an operation id; PostgreSQL's is a position in commit order, (txid, id)
+ * (pg/log.ts). The copy commits its batches one after another in id order, so for copied rows the two orders
+ * agree, and "derived up to id N" is the position of the last copied row with id <= N. Left as a bare id, the
+ * leader would take it for no cursor at all and derive every copied row again.
+ */
+async function convertCursor(pool: Pool): Promise<void> {
+  await pool.query(
+    `update meta set value = coalesce(
+       (select txid::text || ':' || id from operations where id <= meta.value::bigint order by id desc limit 1),
+       '0:0')
+     where key = $1 and value ~ '^[0-9]+$'`,
+    [cursorKey],
+  );
 }
 
 /**
