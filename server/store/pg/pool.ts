@@ -24,6 +24,12 @@ export function createPool(
     application_name: 'scimtap',
   });
   pool.on('error', (err) => onError?.(err));
+  // The pool listens for the errors of idle connections only. A connection checked out between two statements
+  // (a transaction's) when the server goes away emits its error with nobody listening, which would end the
+  // process: every connection gets a listener of its own. The statement in flight, or the next, fails anyway.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => onError?.(err));
+  });
   return pool;
 }
 

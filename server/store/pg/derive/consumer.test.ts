@@ -146,6 +146,8 @@ describe('the leader consumer on PostgreSQL', () => {
       retryMs: 100,
       heartbeatTimeoutMs: 1_000,
       createDerivation: observed(events, errors),
+      // What these tests follow is the lead, not the order of requests across replicas (derivation.test.ts)
+      settleMs: 0,
     });
     consumers.push(c);
     return c;

@@ -37,6 +37,8 @@ export interface PgConsumer {
   stats(): PgConsumerStats;
   /** what is recorded and not derived yet, as the database says: any replica can ask */
   lag(now: number): Promise<PgDerivationLag>;
+  /** on the leader: derive until caught up (what tests and `flush` wait for); elsewhere nothing */
+  drain(): Promise<void>;
   /** stops the timer, waits for a batch in flight, releases the lead */
   stop(): Promise<void>;
 }
@@ -46,12 +48,22 @@ export interface PgConsumerOptions extends Omit<LeaseOptions, 'onChange' | 'onEr
   config: CycleConfig;
   clock?: () => number;
   batchSize?: number;
+  /** PgDerivationOptions.settleMs */
+  settleMs?: number;
   /** how often the leader looks for new rows */
   intervalMs?: number;
   /** how often the leader closes a stale cycle (see below) */
   closeStaleEveryMs?: number;
   onError?: (err: unknown) => void;
   onLeadChange?: (leading: boolean) => void;
+  /**
+   * Run when the lead is gained, before the term derives anything, and again after a refused batch (a deposed
+   * leader's batch committed first): what follows derivation (detection) rebuilds itself from what is committed,
+   * so that no batch is both replayed and handed over. Until it succeeds the term does not derive.
+   */
+  onLead?: () => Promise<void>;
+  /** each committed batch's labelled operations, on the leader (PgDerivationOptions.onDerived) */
+  onDerived?: PgDerivationOptions['onDerived'];
   /** how a term's derivation is made (tests observe it) */
   createDerivation?: (options: PgDerivationOptions) => PgDerivation;
 }
@@ -63,6 +75,12 @@ export interface PgConsumerOptions extends Omit<LeaseOptions, 'onChange' | 'onEr
  * left running while nobody led.
  */
 const defaultCloseStaleEveryMs = 60_000;
+/**
+ * Operations are derived once a second old: each replica writes what it recorded within 100 ms (pg-pipeline.ts)
+ * while its database answers, so an earlier request's row committed by another replica has joined the log by
+ * then (derivation.ts settleMs). Derivation, and so detection, runs a second behind the traffic.
+ */
+const defaultSettleMs = 1_000;
 /** rows counted at most for `lag` */
 export const lagScanLimit = 100_000;
 
@@ -70,6 +88,8 @@ interface Term {
   derivation: PgDerivation;
   active: boolean;
   closedStaleAt: number;
+  /** onLead has run for this term (since its last refused batch) */
+  ready: boolean;
 }
 
 const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -79,10 +99,13 @@ export function startPgConsumer({
   config,
   clock = Date.now,
   batchSize,
+  settleMs = defaultSettleMs,
   intervalMs = 250,
   closeStaleEveryMs = defaultCloseStaleEveryMs,
   onError,
   onLeadChange,
+  onLead,
+  onDerived,
   createDerivation = createPgDerivation,
   ...lease
 }: PgConsumerOptions): PgConsumer {
@@ -99,7 +122,12 @@ export function startPgConsumer({
       stats.leading = leading;
       if (term) term.active = false;
       term = leading
-        ? { derivation: createDerivation({ pool, config, clock, batchSize }), active: true, closedStaleAt: 0 }
+        ? {
+            derivation: createDerivation({ pool, config, clock, batchSize, settleMs, onDerived }),
+            active: true,
+            closedStaleAt: 0,
+            ready: false,
+          }
         : null;
       retryAt = 0;
       backoffMs = 0;
@@ -109,10 +137,17 @@ export function startPgConsumer({
     onError,
   });
 
-  /** Until caught up, then closeStale when due; stops as soon as the term ends. */
-  async function run(t: Term): Promise<void> {
+  /**
+   * Until caught up, then closeStale when due; stops as soon as the term ends. `unsettled`: derive what is there
+   * without waiting for it to settle (drain).
+   */
+  async function run(t: Term, unsettled = false): Promise<void> {
+    if (!t.ready) {
+      await onLead?.();
+      t.ready = true;
+    }
     while (t.active) {
-      const n = await t.derivation.step();
+      const n = await t.derivation.step({ now: unsettled });
       stats.derived += n;
       stats.failing = false;
       backoffMs = 0;
@@ -129,8 +164,12 @@ export function startPgConsumer({
   function failed(t: Term, err: unknown): void {
     // The lead was lost meanwhile: the batch raced the new leader (the fence refused it) or lost its server.
     if (!t.active) return;
-    // A deposed leader's last batch committed first: this term's derivation starts afresh, at once.
-    if (err instanceof FencedError) return;
+    // A deposed leader's last batch committed first: this term's derivation starts afresh, at once, and so
+    // does what follows it.
+    if (err instanceof FencedError) {
+      t.ready = false;
+      return;
+    }
     stats.failing = true;
     stats.lastError = (err as Error)?.message ?? String(err);
     backoffMs = Math.min(5_000, backoffMs ? backoffMs * 2 : 250);
@@ -157,6 +196,17 @@ export function startPgConsumer({
     },
     stats: () => ({ ...stats }),
     lag: (now) => readPgLag(pool, now),
+    async drain() {
+      while (inFlight) await inFlight;
+      const t = term;
+      if (stopped || !t) return;
+      inFlight = run(t, true)
+        .catch((err) => failed(t, err))
+        .finally(() => {
+          inFlight = null;
+        });
+      await inFlight;
+    },
     async stop() {
       stopped = true;
       clearInterval(timer);

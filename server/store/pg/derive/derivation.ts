@@ -26,13 +26,30 @@ export interface PgDerivationOptions {
   clock?: () => number;
   /** operations per transaction */
   batchSize?: number;
+  /**
+   * How old (by request time, the app's clock) an operation must be before it is derived (0: at once). Replicas
+   * commit their batches a flush interval or so apart, so the log's commit order is not quite the order of the
+   * requests: Entra's create through one replica may commit just after its update of the same user through
+   * another. A batch is the run of the log, in commit order, up to the first operation younger than this; by
+   * then the earlier requests' rows have joined it, and it is derived in request time order.
+   */
+  settleMs?: number;
   /** told each time the stages (re)start from the database: at first, after a failed or a refused batch */
   onReset?: () => void;
+  /**
+   * Told of each batch once committed, its operations labelled (cycle, identity), in log order: what the
+   * followers of derivation (detection) take. Never throws back: an error here is the follower's.
+   */
+  onDerived?: (ops: StoredOperation[]) => void;
 }
 
 export interface PgDerivation {
-  /** Derive at most one batch; how many operations it derived (0: caught up). Throws with nothing written. */
-  step(): Promise<number>;
+  /**
+   * Derive at most one batch; how many operations it derived (0: caught up, or the new rows are not settled
+   * yet). `now`: do not wait for them to settle (a flush: this replica's own rows are all written). Throws with
+   * nothing written.
+   */
+  step(options?: { now?: boolean }): Promise<number>;
   /** derive until caught up, or a batch fails (then throws) */
   drain(): Promise<number>;
   /** the cycles stage's closeStale, its writes in a transaction of their own; whether it closed a cycle */
@@ -62,6 +79,19 @@ function lookupsOf(ops: StoredOperation[]) {
     if (key !== null) keys.push([type, key]);
   }
   return { targets, names, keys };
+}
+
+/** The batch's run, in log order, of operations requested at or before `cut`; its cursor after them. */
+function settled(
+  read: { operations: LoggedOperation[]; cursor: LogCursor },
+  cut: number,
+  o: Opened,
+): { operations: LoggedOperation[]; cursor: LogCursor } {
+  const young = read.operations.findIndex((op) => op.time > cut);
+  if (young === -1) return read;
+  const operations = read.operations.slice(0, young);
+  const last = operations.at(-1);
+  return { operations, cursor: last ? { txid: last.txid, id: last.id } : o.ws.cursor() };
 }
 
 interface Opened {
@@ -94,7 +124,9 @@ export function createPgDerivation({
   config,
   clock = Date.now,
   batchSize = 500,
+  settleMs = 0,
   onReset,
+  onDerived,
 }: PgDerivationOptions): PgDerivation {
   const log = createOperationsLog(pool);
   let opened: Promise<Opened> | null = null;
@@ -165,12 +197,15 @@ export function createPgDerivation({
     }
   }
 
-  async function step(): Promise<number> {
+  async function step({ now = false }: { now?: boolean } = {}): Promise<number> {
     const o = await ready();
-    const { operations, cursor: after } = await log.readAfter(o.ws.cursor(), batchSize);
+    const read = await log.readAfter(o.ws.cursor(), batchSize);
+    const { operations, cursor: after } = now || settleMs === 0 ? read : settled(read, clock() - settleMs, o);
     // Writes left by a stage's reload (a stale running cycle closed) go out even with nothing new to derive.
     if (operations.length === 0 && o.ws.writes().length === 0) return 0;
-    const ops = operations.map(toStoredOperation);
+    // Request time order (stable: the log's order among equal times), for the stages fold what they are given
+    // in order: the last operation of a user is the one Entra sent last, whichever replica committed it first.
+    const ops = operations.map(toStoredOperation).sort((a, b) => a.time - b.time);
     await o.ws.prefetch(lookupsOf(ops));
     await commit(o, ops, after, () => {
       // The stages' beforeInsert / afterInsert keep their meaning (store/derivation.ts): the first labels each
@@ -178,15 +213,16 @@ export function createPgDerivation({
       for (const stage of o.stages) stage.beforeInsert?.(ops);
       for (const stage of o.stages) stage.afterInsert?.(ops);
     });
+    if (ops.length > 0) onDerived?.(ops);
     return ops.length;
   }
 
-  const serialStep = () => serial(step);
+  const serialStep = (options?: { now?: boolean }) => serial(() => step(options));
   return {
     step: serialStep,
     async drain() {
       let total = 0;
-      for (let n = await serialStep(); n > 0; n = await serialStep()) total += n;
+      for (let n = await serialStep({ now: true }); n > 0; n = await serialStep({ now: true })) total += n;
       return total;
     },
     closeStale: (now) =>

@@ -38,10 +38,16 @@ function outcomeRows(
         failures: sql<number>`count(*) filter (where ${operations.status} = 'failure')`
           .mapWith(Number)
           .as('failures'),
-        lastId: sql<number>`max(${operations.id})`.mapWith(Number).as('last_id'),
+        // Last by request time, not by id: replicas commit a flush apart, so ids are not quite the order of
+        // Entra's requests (derive/derivation.ts settleMs). On SQLite's one writer the two orders agree.
+        lastId:
+          sql<number>`(array_agg(${operations.id} order by ${operations.time} desc, ${operations.id} desc))[1]`
+            .mapWith(Number)
+            .as('last_id'),
         failureId: sql<
           number | null
-        >`max(case when ${operations.status} = 'failure' then ${operations.id} end)`
+        >`(array_agg(${operations.id} order by ${operations.time} desc, ${operations.id} desc)
+            filter (where ${operations.status} = 'failure'))[1]`
           .mapWith(Number)
           .as('failure_id'),
       })
