@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   for (const warning of config.warnings) process.stderr.write(`scimtap: warning: ${warning}\n`);
-  const unavailable = config.store && unavailableStore(config.store);
+  const unavailable = config.store && unavailableStore(config.store, config);
   if (unavailable) {
     process.stderr.write(`scimtap: ${unavailable}\n`);
     return 1;

@@ -4,7 +4,12 @@ import type { AppApi } from './api/routes/apps.js';
 import { type Closers, createClosers } from './closers.js';
 import { type AppConfig, forApp, sameDbFile } from './config/apps.js';
 import { adminBaseUrl } from './config.js';
+import { type PgPipeline, startPgPipeline } from './pg-pipeline.js';
 import { type AppLinks, type Pipeline, startPipeline } from './pipeline.js';
+
+/** An app's pipeline on either store (`store` tells which). */
+export type AnyPipeline = Pipeline | PgPipeline;
+
 import { answerUnread, scimError } from './proxy/refusals.js';
 import { createRouter, type Router } from './proxy/router.js';
 import type { Wiring } from './wiring.js';
@@ -17,8 +22,8 @@ export interface Fleet {
   /** what the proxy listener calls: routes follow the running apps */
   router: Router;
   /** the running pipelines, in the order they started */
-  pipelines(): Pipeline[];
-  get(id: string): Pipeline | undefined;
+  pipelines(): AnyPipeline[];
+  get(id: string): AnyPipeline | undefined;
   /** the admin listener's app list (GET /api/apps, /api dispatch) */
   appApis(): AppApi[];
   /**
@@ -26,7 +31,7 @@ export interface Fleet {
    * (`/apps/<id>`, `?app=<id>`). A start that fails closes what it opened and throws; so does one on a file that
    * another running app records into.
    */
-  start(app: AppConfig, db: string, several: boolean): Promise<Pipeline>;
+  start(app: AppConfig, db: string, several: boolean): Promise<AnyPipeline>;
   /**
    * Takes `id`'s route out (new requests to `/<id>/` get the unknown-app 404), then closes its pipeline: the proxy
    * waits for its in-flight requests, the recorder flushes them, derivation, alerts and the database close.
@@ -44,7 +49,7 @@ export interface Fleet {
 
 /** `w`: the process's wiring (its config holds the running top-level settings; its closers are not used). */
 export function createFleet(w: Wiring, registry: MetricsRegistry, version: string): Fleet {
-  const running = new Map<string, { pipeline: Pipeline; closers: Closers }>();
+  const running = new Map<string, { pipeline: AnyPipeline; closers: Closers }>();
   const router = createRouter([]);
   let adminPort: number | undefined;
   const pipelines = () => [...running.values()].map((r) => r.pipeline);
@@ -86,14 +91,16 @@ export function createFleet(w: Wiring, registry: MetricsRegistry, version: strin
       const closers = createClosers((name, err) =>
         w.logger.error({ err, appId: app.id }, `stopping ${name} of app ${app.id} failed`),
       );
-      let pipeline: Pipeline;
+      let pipeline: AnyPipeline;
       try {
-        pipeline = await startPipeline(
-          appWiring({ ...w, closers }, app, db, several),
-          app,
-          registry,
-          version,
-        );
+        const wiring = appWiring({ ...w, closers }, app, db, several);
+        const store = w.config.store;
+        // One app on PostgreSQL (config/store.ts unavailableStore refuses a list): the URL is the store's, never
+        // `db`, which holds it masked.
+        pipeline =
+          store?.kind === 'postgres'
+            ? await startPgPipeline(wiring, app, registry, version, store.url)
+            : await startPipeline(wiring, app, registry, version);
       } catch (err) {
         registry.removeApp(app.id);
         await closers.closeAll();

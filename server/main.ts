@@ -10,7 +10,8 @@ import { type AppConfig, appDb, appsOf } from './config/apps.js';
 import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
 import { createFleet } from './fleet.js';
 import { packageRoot } from './paths.js';
-import type { Pipeline } from './pipeline.js';
+import type { PgPipeline } from './pg-pipeline.js';
+import type { Pipeline, PipelineRecorder } from './pipeline.js';
 import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
 import { unusedHistoryWarning } from './startup.js';
 import { createCheckpointers } from './store/checkpointer.js';
@@ -37,10 +38,14 @@ export interface StartOptions {
 export interface Scimtap {
   proxyUrl: string;
   adminUrl: string;
-  db: Db;
-  recorder: Recorder;
+  /** the first app's SQLite database (throws on a PostgreSQL store) */
+  readonly db: Db;
+  recorder: PipelineRecorder;
   logger: Logger;
-  alerts: AlertEngine;
+  /** the first app's alert engine on SQLite (throws on a PostgreSQL store) */
+  readonly alerts: AlertEngine;
+  /** on a PostgreSQL store, its pipeline: this replica's pool, lead, alert engine */
+  postgres?: PgPipeline;
   /** the admin listener's app (the security tests enumerate its routes) */
   admin: ReturnType<typeof createAdminApp>;
   /**
@@ -50,7 +55,7 @@ export interface Scimtap {
   logPragma(statement: string): unknown;
   /** evaluate the rules at the clock's now and deliver due emails (what the periodic jobs do) */
   tick(): Promise<EvaluationReport>;
-  /** every app's pipeline by id, as running now (the fields above are the first app's at startup) */
+  /** every app's SQLite pipeline by id, as running now (the fields above are the first app's at startup) */
   readonly apps: Record<string, Pipeline>;
   /**
    * Applies the `apps` of a newly loaded configuration (reload.ts): one reload at a time. Rejects with
@@ -70,7 +75,7 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
   const apps = appsOf(options.upstream ? { ...config, apps: undefined, upstream: options.upstream } : config);
   if (apps.length === 0)
     throw new Error('no upstream: set SCIMTAP_UPSTREAM (or run without it for demo mode)');
-  const unavailable = config.store && unavailableStore(config.store);
+  const unavailable = config.store && unavailableStore(config.store, config);
   if (unavailable) throw new Error(unavailable);
 
   // Everything opened below registers how to close it here: stop() and a failed start both unwind this stack.
@@ -168,18 +173,31 @@ async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
     return stopping;
   };
   const first = pipelines[0];
+  const sqlite = first.store === 'sqlite' ? first : undefined;
+  /** What only SQLite has (its handle, its engine); on PostgreSQL, `postgres` holds the pipeline. */
+  const sqliteOnly = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined)
+      throw new Error(`scimtap.${name}: this scimtap runs on PostgreSQL (see scimtap.postgres)`);
+    return value;
+  };
   return {
     proxyUrl: proxyListener.url,
     adminUrl,
-    db: first.db,
+    get db() {
+      return sqliteOnly(sqlite?.db, 'db');
+    },
     recorder: first.recorder,
     logger,
-    alerts: first.alerts,
+    get alerts() {
+      return sqliteOnly(sqlite?.alerts, 'alerts');
+    },
+    postgres: first.store === 'postgres' ? first : undefined,
     admin,
-    logPragma: first.logPragma,
-    tick: () => first.alerts.tick(),
+    logPragma: (statement) => sqliteOnly(sqlite, 'logPragma').logPragma(statement),
+    tick: () => first.tick(),
     get apps() {
-      return Object.fromEntries(fleet.pipelines().map((p) => [p.app.id, p]));
+      const sqlites = fleet.pipelines().filter((p): p is Pipeline => p.store === 'sqlite');
+      return Object.fromEntries(sqlites.map((p) => [p.app.id, p]));
     },
     reload(next) {
       if (stopping) return Promise.reject(new ReloadRefused('scimtap is stopping'));

@@ -1,4 +1,4 @@
-import type { AlertEngine } from './alerts/engine.js';
+import type { AlertEngine, EvaluationReport } from './alerts/engine.js';
 import { type AdminApi, createAppApi } from './api/index.js';
 import type { Metrics, MetricsRegistry } from './api/metrics.js';
 import type { AppConfig } from './config/apps.js';
@@ -7,6 +7,7 @@ import { createClientStage } from './cycles/clients.js';
 import { createCycleStage } from './cycles/index.js';
 import type { ScimProxy } from './proxy/index.js';
 import { createUpstreamState } from './proxy/upstream-state.js';
+import type { Exchange } from './scim/types.js';
 import { sqliteAdminStore } from './store/admin-store.js';
 import { createDropCounter, type DropCounter } from './store/counters.js';
 import type { Db } from './store/db.js';
@@ -35,19 +36,35 @@ import {
 // proxy and its /api routes. Each app of the `apps` list runs one, on its own database, so that one app's flood,
 // slow upstream or full queue changes nothing for another (issue 14); the listeners in front are shared.
 
-export interface Pipeline {
+/** The recorder as tests and shutdown see it: "flushed" means written to the log and derived from it. */
+export interface PipelineRecorder {
+  record(exchange: Exchange): void;
+  flush(): void | Promise<void>;
+  stats(): RecorderStats;
+}
+
+/** One app's running pipeline, whichever its store: what the fleet and the listeners use. */
+export interface RunningApp {
   app: AppConfig;
   /** the configuration this app runs with (config/apps.ts forApp) */
   config: Config;
-  db: Db;
-  /** "flushed" means written to the log and derived from it */
-  recorder: Recorder;
-  alerts: AlertEngine;
+  recorder: PipelineRecorder;
+  /** evaluate the rules now and deliver due notifications (what the periodic jobs do) */
+  tick(): Promise<EvaluationReport>;
   proxy: ScimProxy;
   api: AdminApi;
-  logPragma(statement: string): unknown;
   /** once the admin listener is bound: links in emails use its port, then alerts and jobs start */
   open(adminPort: number): void;
+}
+
+/** One app's pipeline on SQLite (on PostgreSQL: pg-pipeline.ts). */
+export interface Pipeline extends RunningApp {
+  store: 'sqlite';
+  db: Db;
+  recorder: Recorder;
+  alerts: AlertEngine;
+  /** a pragma on the SQLite connection that writes the log */
+  logPragma(statement: string): unknown;
 }
 
 /** Where an app's pages and API are, from the admin listener's port (unknown until it is bound). */
@@ -144,11 +161,13 @@ export async function startPipeline(
     lag,
   });
   return {
+    store: 'sqlite',
     app,
     config,
     db,
     recorder: flushedThroughDerivation(sink, consumer),
     alerts,
+    tick: () => alerts.tick(),
     proxy,
     api: appRoutes,
     logPragma: (statement) => (logThread ? logThread.pragma(statement) : db.$client.pragma(statement)),

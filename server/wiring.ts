@@ -12,7 +12,7 @@ import { createBurstRunner } from './jobs/burst.js';
 import { scimtapJobs, startJobs } from './jobs/index.js';
 import type { StartOptions } from './main.js';
 import { addressSet } from './proxy/cidr.js';
-import { createProxy, type ScimProxy } from './proxy/index.js';
+import { createProxy, type ExchangeSink, type ScimProxy } from './proxy/index.js';
 import { closeGracefully, listen, listenerError } from './proxy/server.js';
 import { type Checkpointers, startCheckpointer } from './store/checkpointer.js';
 import type { Consumer } from './store/consumer.js';
@@ -217,7 +217,7 @@ export function flushedThroughDerivation(sink: Recorder, consumer: Consumer | un
 export function createAppProxy(
   config: Config,
   upstream: string,
-  sink: Recorder,
+  sink: ExchangeSink,
   clock: () => number,
   closers: Closers,
 ): ScimProxy {

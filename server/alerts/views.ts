@@ -95,12 +95,12 @@ export function toSilenceView(s: Silence, now: number) {
 }
 
 /** Firing incidents for GET /api/status (the status route reads rule, severity and summary). */
-export function firingIncidentViews(
-  alerts: Pick<AlertEngine, 'firingIncidents'>,
+export async function firingIncidentViews(
+  alerts: { firingIncidents(): Incident[] | Promise<Incident[]> },
   silences: Silence[],
   now: number,
-): IncidentView[] {
-  const firing = alerts.firingIncidents();
+): Promise<IncidentView[]> {
+  const firing = await alerts.firingIncidents();
   const ctx = { now, firing: new Set(firing.map((i) => i.rule)), silences };
   return firing.map((i) => toIncidentView(i, ctx));
 }

@@ -46,8 +46,13 @@ export interface MetricsRegistry {
 
 type OperationLabels = { app: string; resource_type: string; operation: string; status: string };
 
-export function createMetricsRegistry(): MetricsRegistry {
+/**
+ * `replica`: on a PostgreSQL store, this process's name (SCIMTAP_REPLICA): every series carries it, so that the
+ * replicas behind one load balancer, scraped one by one, stay apart.
+ */
+export function createMetricsRegistry({ replica }: { replica?: string } = {}): MetricsRegistry {
   const registry = new Registry();
+  if (replica !== undefined) registry.setDefaultLabels({ replica });
   // Prefix `scimtap_` only: prom-client's names already start with `process_` / `nodejs_`.
   collectDefaultMetrics({ register: registry, prefix: 'scimtap_' });
   // prom-client names three gauges `*_total`, which Prometheus reserves for counters. Their values are the sums

@@ -190,6 +190,11 @@ export const configSchema = z
     adminListen: hostPort.prefault('127.0.0.1:8081'),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     db: z.string().min(1).optional(),
+    /** this replica's name on a PostgreSQL store (absent: <hostname>:<pid>) */
+    replica: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/, 'letters, digits and . _ : - only, at most 63 characters')
+      .optional(),
     appName: z.string().min(1).default('SCIM app'),
     notifyTo: z
       .string()

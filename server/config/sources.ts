@@ -10,6 +10,7 @@ export const sources = {
   adminListen: ['SCIMTAP_ADMIN_LISTEN', 'admin-listen'],
   adminToken: ['SCIMTAP_ADMIN_TOKEN', 'admin-token'],
   db: ['SCIMTAP_DB', 'db'],
+  replica: ['SCIMTAP_REPLICA', 'replica'],
   appName: ['SCIMTAP_APP_NAME', 'app-name'],
   notifyTo: ['SCIMTAP_NOTIFY_TO', 'notify-to'],
   smtpUrl: ['SCIMTAP_SMTP_URL', 'smtp-url'],
@@ -51,7 +52,11 @@ const optionDocs: Record<keyof typeof sources, [defaultValue: string, meaning: s
   adminToken: ['unset', 'bearer token for the admin listener (16+ characters); required off loopback'],
   db: [
     './data/scimtap.db',
-    'SQLite file, created with its folder (demo: ./data/scimtap-demo.db); postgres:// URLs: not available yet',
+    'SQLite file, created with its folder (demo: ./data/scimtap-demo.db), or a postgres:// URL shared by replicas',
+  ],
+  replica: [
+    '<hostname>:<pid>',
+    "this replica's name on a PostgreSQL store: /api/health, /metrics' replica label, the lead",
   ],
   appName: [
     'SCIM app',

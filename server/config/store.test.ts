@@ -31,9 +31,12 @@ describe('SCIMTAP_DB names a SQLite file or a PostgreSQL URL', () => {
     const c = loadConfig({ SCIMTAP_UPSTREAM: upstream, SCIMTAP_DB: url });
     expect(c.store).toEqual({ kind: 'postgres', url });
     expect(c.db).toBe('postgres://scimtap:***@db.example.com:5432/scimtap');
-    const message = unavailableStore(c.store ?? { kind: 'sqlite', path: c.db }) ?? '';
+    // One app on PostgreSQL runs; an `apps` list on it is refused, with the password masked.
+    const store = c.store ?? { kind: 'sqlite', path: c.db };
+    expect(unavailableStore(store, c)).toBeNull();
+    const message = unavailableStore(store, { apps: [{ id: 'crm' }] }) ?? '';
     expect(message).toMatch(/^SCIMTAP_DB \(postgres:\/\/scimtap:\*\*\*@db\.example\.com:5432\/scimtap\): /);
-    expect(message).toMatch(/PostgreSQL store is not available in this version yet/);
+    expect(message).toMatch(/PostgreSQL store runs one app in this version/);
     expect(message).not.toContain('hunter2');
   });
 

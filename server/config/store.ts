@@ -31,12 +31,19 @@ export function describeStore(store: StoreConfig): string {
 }
 
 /**
- * Today's runtime (recorder, derivation, API) runs on better-sqlite3 only: a PostgreSQL URL must stop scimtap
- * with a reason rather than be opened as a file path (which created a folder named `postgres:`).
+ * What this version cannot run on the store named: a PostgreSQL store serves one app (several replicas of it); an
+ * `apps` list on one is refused with a reason, never half-run. Null when it can run.
  */
-export function unavailableStore(store: StoreConfig): string | null {
+export function unavailableStore(
+  store: StoreConfig,
+  { apps, mode }: { apps?: readonly unknown[]; mode?: 'proxy' | 'demo' } = {},
+): string | null {
   if (store.kind === 'sqlite') return null;
-  return `SCIMTAP_DB (${describeStore(store)}): the PostgreSQL store is not available in this version yet; set SCIMTAP_DB to a SQLite file path (e.g. ./data/scimtap.db)`;
+  if (mode === 'demo') {
+    return `SCIMTAP_DB (${describeStore(store)}): the demo runs on SQLite files; set SCIMTAP_UPSTREAM to run scimtap on PostgreSQL`;
+  }
+  if (!apps) return null;
+  return `SCIMTAP_DB (${describeStore(store)}): the PostgreSQL store runs one app in this version; an \`apps\` list needs SQLite files (set SCIMTAP_DB to a file path), or run one scimtap per app, each with its own database URL`;
 }
 
 /** Never log credentials that may sit in a URL: the password in its userinfo or in a `password` parameter. */

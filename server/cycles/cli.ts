@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, configHelp, loadConfig, unavailableStore } from '../config.js';
+import { ConfigError, configHelp, loadConfig } from '../config.js';
 import { openDatabase } from '../store/db.js';
 import { rebuildRollups } from './rebuild.js';
 
@@ -36,9 +36,11 @@ export async function runRebuild(
     }
     throw e;
   }
-  const unavailable = config.store && unavailableStore(config.store);
-  if (unavailable) {
-    err.write(`scimtap rebuild: ${unavailable}\n`);
+  if (config.store?.kind === 'postgres') {
+    // On PostgreSQL the leader derives; a second process rewriting its tables under it would race it.
+    err.write(
+      `scimtap rebuild: SCIMTAP_DB (${config.db}): rebuild works on a SQLite file; on PostgreSQL the replica that leads derives\n`,
+    );
     return 1;
   }
   if (config.db !== ':memory:' && !existsSync(config.db)) {

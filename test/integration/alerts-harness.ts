@@ -8,7 +8,9 @@ import { loadConfig, type RulesConfig } from '../../server/config.js';
 import { startTarget, type Target, type TargetFaults } from '../../server/demo/target/index.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../../server/main.js';
 import { send } from '../helpers/http.js';
+import type { PostgresServer } from '../helpers/postgres.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { until } from '../reliability/lib.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -27,8 +29,8 @@ export interface Scene {
   smtp: TestSmtp;
   scimtap: Scimtap;
   entra: EntraClient;
-  /** write what the proxy recorded now (the recorder also flushes on its own every 100 ms) */
-  flush(): void;
+  /** write what the proxy recorded now, and derive it (the recorder also flushes on its own every 100 ms) */
+  flush(): Promise<void>;
   tick(): ReturnType<Scimtap['tick']>;
   /** flush, then tick */
   settle(): ReturnType<Scimtap['tick']>;
@@ -60,6 +62,8 @@ export interface SceneOptions {
   start?: Partial<StartOptions>;
   /** SCIMTAP_UPSTREAM from the target's SCIM URL; default its origin (Entra's Tenant URL then ends in /scim/v2) */
   upstream?: (targetUrl: string) => string;
+  /** run on a fresh database of this PostgreSQL server instead of a SQLite file (the same scene, either store) */
+  postgres?: PostgresServer;
 }
 
 export async function startScene(options: SceneOptions = {}): Promise<Scene> {
@@ -76,7 +80,7 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     SCIMTAP_UPSTREAM: options.upstream ? options.upstream(target.url) : new URL(target.url).origin,
     SCIMTAP_LISTEN: '127.0.0.1:0',
     SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-    SCIMTAP_DB: join(dir, 'scimtap.db'),
+    SCIMTAP_DB: options.postgres ? await options.postgres.createDatabase() : join(dir, 'scimtap.db'),
     SCIMTAP_APP_NAME: 'Tanium SSO',
     SCIMTAP_NOTIFY_TO: 'ops@example.com',
     SCIMTAP_SMTP_URL: smtp.url,
@@ -84,14 +88,19 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     SCIMTAP_CONFIG: configPath,
     ...options.env,
   });
-  const start = (more: Partial<StartOptions> = {}) =>
-    startScimtap(config, {
+  const start = async (more: Partial<StartOptions> = {}) => {
+    const started = await startScimtap(config, {
       clock: () => clock.now,
       logger: pino({ level: 'silent' }),
       periodicJobs: false,
       ...options.start,
       ...more,
     });
+    // On PostgreSQL the one replica takes the lead, rebuilds detection and loads the incidents, then derives.
+    const pg = started.postgres;
+    if (pg) await until(() => pg.consumer.leading && pg.alerts.evaluating(), 15_000, 'the lead');
+    return started;
+  };
   let scimtap = await start();
   const entra = new EntraClient(() => scimtap.proxyUrl, token);
 
@@ -108,10 +117,12 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
       return scimtap;
     },
     entra,
-    flush: () => scimtap.recorder.flush(),
+    flush: async () => {
+      await scimtap.recorder.flush();
+    },
     tick: () => scimtap.tick(),
-    settle() {
-      scimtap.recorder.flush();
+    async settle() {
+      await scimtap.recorder.flush();
       return scimtap.tick();
     },
     emails: () => smtp.messages,

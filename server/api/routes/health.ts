@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { AdminStore } from '../../store/admin-store.js';
 import type { DerivationLag } from '../../store/derivation.js';
+import type { ReplicaView } from '../../store/pg/replicas.js';
 import type { EmailDeliveryState } from '../../store/queries/notifications.js';
 import type { RecorderStats } from '../../store/recorder.js';
 import type { StorageStats } from '../../store/storage.js';
@@ -19,9 +20,19 @@ export interface HealthDeps {
   /** what the last forwarded exchanges said about the upstream */
   upstreamState(): 'reachable' | 'unreachable' | 'unknown';
   /** email delivery: a failing SMTP server makes scimtap degraded (its warnings go nowhere) */
-  emailState?(): EmailDeliveryState;
+  emailState?(): EmailDeliveryState | Promise<EmailDeliveryState>;
   /** how far derivation (cycles, identities, detection) is behind the operations log */
-  derivationLag?(): DerivationLag;
+  derivationLag?(): DerivationLag | Promise<DerivationLag>;
+  /** on a PostgreSQL store: this replica, the one that leads, and what each replica last said of itself */
+  replicas?(): Promise<ReplicasHealth>;
+}
+
+export interface ReplicasHealth {
+  /** this process's name (SCIMTAP_REPLICA) */
+  self: string;
+  /** the replica that holds the lead, as the replicas last said; null: none heard of */
+  leader: string | null;
+  replicas: ReplicaView[];
 }
 
 export function healthRoutes({
@@ -35,6 +46,7 @@ export function healthRoutes({
   upstreamState,
   emailState,
   derivationLag,
+  replicas,
 }: HealthDeps) {
   return new Hono().get('/', async (c) => {
     let dbState: 'ok' | 'failing' | 'error' | 'missing' | 'replaced' = 'ok';
@@ -55,15 +67,21 @@ export function healthRoutes({
     const upstream = upstreamState();
     let email: EmailDeliveryState | null = null;
     try {
-      email = emailState?.() ?? null;
+      email = (await emailState?.()) ?? null;
     } catch {
       email = null;
     }
     let derivation: DerivationLag | null = null;
     try {
-      derivation = derivationLag?.() ?? null;
+      derivation = (await derivationLag?.()) ?? null;
     } catch {
       derivation = null;
+    }
+    let replication: ReplicasHealth | null = null;
+    try {
+      replication = (await replicas?.()) ?? null;
+    } catch {
+      replication = null;
     }
     const healthy = dbState === 'ok' && upstream !== 'unreachable' && email?.state !== 'failing';
     return c.json({
@@ -77,6 +95,7 @@ export function healthRoutes({
       recorder: { ...recorderStats(), droppedTotal: droppedTotal?.() ?? recorderStats().dropped },
       storage,
       derivation,
+      ...(replicas ? { replication } : {}),
     });
   });
 }

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AlertEngine } from '../../alerts/engine.js';
+import type { Incident } from '../../alerts/types.js';
 import { toIncidentView } from '../../alerts/views.js';
 import type { AdminStore } from '../../store/admin-store.js';
 import { decodeCursor, encodeCursor } from '../../store/queries/cursor.js';
@@ -9,11 +10,18 @@ import { pageSchema } from '../../store/queries/operations.js';
 import { incidentStates, ruleCodes } from '../../vocabulary.js';
 import { ApiError, idParam, parseInput } from '../errors.js';
 
-/** What the API asks of the incident engine: firing incidents, acks, silences' re-evaluation, test sends. */
-export type AdminAlerts = Pick<
-  AlertEngine,
-  'firingIncidents' | 'acknowledge' | 'schedule' | 'queueTest' | 'outbox' | 'routing'
->;
+/**
+ * What the API asks of the incident engine: firing incidents, acks, silences' re-evaluation, test sends. SQLite's
+ * engine answers at once; PostgreSQL's (any replica: alerts/pg-engine.ts) over the network.
+ */
+export interface AdminAlerts {
+  firingIncidents(): Incident[] | Promise<Incident[]>;
+  acknowledge(id: number, by: string, comment: string | null): Incident | null | Promise<Incident | null>;
+  schedule(): void;
+  queueTest(receiver: string, requestedBy: string | null): number | Promise<number>;
+  outbox: Pick<AlertEngine['outbox'], 'configured'>;
+  routing: Pick<AlertEngine['routing'], 'receivers' | 'preview'>;
+}
 
 export interface AlertRouteDeps {
   store: AdminStore;
@@ -53,7 +61,7 @@ export function incidentRoutes({ store, alerts, clock = Date.now }: AlertRouteDe
     const now = clock();
     return {
       now,
-      firing: new Set(alerts.firingIncidents().map((i) => i.rule)),
+      firing: new Set((await alerts.firingIncidents()).map((i) => i.rule)),
       silences: await store.activeSilences(now),
     };
   };
@@ -87,7 +95,7 @@ export function incidentRoutes({ store, alerts, clock = Date.now }: AlertRouteDe
       if (!existing) throw new ApiError(404, 'notFound', `no incident ${id}`);
       if (existing.state === 'resolved')
         throw new ApiError(409, 'resolved', `incident ${id} is already resolved`);
-      const incident = alerts.acknowledge(id, by, comment ?? null)!;
+      const incident = (await alerts.acknowledge(id, by, comment ?? null))!;
       const emails = await store.notificationsForIncidents([id]);
       return c.json(toIncidentView(incident, { ...(await context()), notifications: emails.get(id) ?? [] }));
     });

@@ -62,7 +62,7 @@ export function notificationRoutes({ store, alerts, recipients }: AlertRouteDeps
       const { requestedBy } = parseInput(testBody, await jsonBody(c));
       let id: number;
       try {
-        id = alerts.queueTest(receiver ?? 'email', requestedBy ?? null);
+        id = await alerts.queueTest(receiver ?? 'email', requestedBy ?? null);
       } catch (err) {
         if (!(err instanceof UnknownReceiverError)) throw err;
         const names = alerts.routing.receivers().map((r) => r.name);

@@ -58,17 +58,24 @@ export function toLogRow(r: OperationRecord): NewOperation {
 export function createPgLogWrite({
   log,
   classify,
+  onWritten,
 }: {
   log: Pick<OperationsLog, 'insertOperations'>;
   classify(exchange: Exchange): Operation;
+  /**
+   * Told of each batch once committed, as classified (not derived: no id, cycle or identity yet): what this
+   * replica's own followers take (the upstream's state, the operations metrics).
+   */
+  onWritten?(records: OperationRecord[]): void;
 }): (batch: Exchange[]) => Promise<void> {
   return async (batch) => {
-    const rows = batch.map((exchange) => toLogRow(toRecord(classify, exchange)));
+    const records = batch.map((exchange) => toRecord(classify, exchange));
     try {
-      await log.insertOperations(rows);
+      await log.insertOperations(records.map(toLogRow));
     } catch (err) {
       throw driverError(err);
     }
+    onWritten?.(records);
   };
 }
 
