@@ -10,7 +10,7 @@ import { type AppConfig, appDb, appsOf } from './config/apps.js';
 import { adminBaseUrl, type Config, redactUrl, unavailableStore } from './config.js';
 import { createFleet } from './fleet.js';
 import { packageRoot } from './paths.js';
-import type { PgPipeline } from './pg-pipeline.js';
+import { type PgPipeline, replicaName } from './pg-pipeline.js';
 import type { Pipeline, PipelineRecorder } from './pipeline.js';
 import { createReloader, ReloadRefused, type ReloadSummary } from './reload.js';
 import { unusedHistoryWarning } from './startup.js';
@@ -112,7 +112,10 @@ export async function startScimtap(config: Config, options: StartOptions = {}): 
 async function wire(w: Wiring, apps: AppConfig[]): Promise<Scimtap> {
   const { config, logger, closers } = w;
   const several = apps.length > 1;
-  const registry = createMetricsRegistry();
+  // Replicas on one PostgreSQL database are scraped one by one: every series says which.
+  const registry = createMetricsRegistry({
+    replica: config.store?.kind === 'postgres' ? replicaName(config) : undefined,
+  });
   const fleet = createFleet(w, registry, version);
   // One entry for every app, the ones a reload starts later included: they must close after the listeners.
   closers.add('apps', () => fleet.stopAll());

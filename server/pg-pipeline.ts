@@ -7,6 +7,7 @@ import type { ReplicasHealth } from './api/routes/health.js';
 import type { AppConfig } from './config/apps.js';
 import type { Config } from './config.js';
 import { startJobs } from './jobs/index.js';
+import { pgRetentionJob } from './jobs/pg-retention.js';
 import type { AppLinks, RunningApp } from './pipeline.js';
 import { createUpstreamState } from './proxy/upstream-state.js';
 import { classify } from './scim/classify.js';
@@ -19,6 +20,7 @@ import { createOperationsLog } from './store/pg/log.js';
 import { createPgLogWrite, driverError, isRetryablePgError } from './store/pg/log-write.js';
 import { migratePostgres } from './store/pg/migrate.js';
 import { createPool, type Pool } from './store/pg/pool.js';
+import { pendingEmailCount } from './store/pg/queries/notifications.js';
 import { type AsyncRecorder, createAsyncRecorder } from './store/pg/recorder.js';
 import { forgetGoneReplicas, listReplicas, startReplicaHeartbeat } from './store/pg/replicas.js';
 import type { RecorderStats } from './store/recorder.js';
@@ -80,14 +82,18 @@ export async function startPgPipeline(
   closers.add('alerts', () => alerts.stop());
   const consumer = startLeaderConsumer(w, pool, url, replica, alerts, logger);
   const replicas = startPresence(w, pool, { replica, version, consumer, recorderStats, logger });
-  const lag: { last: PgDerivationLag | null } = { last: null };
+  const lag: { last: PgDerivationLag | null; pending: number } = { last: null, pending: 0 };
   const readLag = async () => {
     lag.last = await consumer.lag(clock());
     return lag.last;
   };
+  const db = pgDatabase(pool);
+  const readPending = async () => {
+    lag.pending = await pendingEmailCount(db);
+  };
   registerReplicaMetrics(metrics, consumer, alerts, lag);
   const proxy = createAppProxy(config, w.upstream, recorder, clock, closers);
-  const store = pgAdminStore(pgDatabase(pool));
+  const store = pgAdminStore(db);
   const routes = createAppApi({
     store,
     version,
@@ -96,7 +102,11 @@ export async function startPgPipeline(
     appId: app.id,
     recorderStats,
     upstreamState: upstreamState.state,
-    emailState: () => store.emailDeliveryState(),
+    emailState: async () => {
+      const state = await store.emailDeliveryState();
+      lag.pending = state.pending;
+      return state;
+    },
     config,
     clock,
     alerts,
@@ -118,7 +128,11 @@ export async function startPgPipeline(
         await consumer.drain();
       },
     },
-    tick: async () => (await alerts.tick()) ?? emptyReport(),
+    tick: async () => {
+      const report = (await alerts.tick()) ?? emptyReport();
+      await readPending();
+      return report;
+    },
     proxy,
     api: routes,
     pool,
@@ -126,7 +140,7 @@ export async function startPgPipeline(
     open(port) {
       adminPort = port;
       alerts.start();
-      startPgJobs(w, { pool, alerts, consumer, readLag, logger });
+      startPgJobs(w, { pool, alerts, consumer, readLag, readPending, logger });
     },
   };
 }
@@ -268,7 +282,13 @@ function startLeaderConsumer(
     replica,
     config,
     clock,
-    onLead: () => alerts.lead(),
+    async onLead() {
+      await alerts.lead();
+      // SQLite's evaluation job runs at start to catch up (a stall that began while scimtap was down is news);
+      // here the lead comes later than the start, or moves to another replica: catch up then, once what is left
+      // to derive has been (the burst waits for the batches to pause).
+      if (w.options.periodicJobs !== false) alerts.schedule();
+    },
     onLeadChange(leading) {
       if (!leading) alerts.unlead();
       logger.warn(
@@ -294,12 +314,14 @@ function registerReplicaMetrics(
   metrics: ReturnType<MetricsRegistry['forApp']>,
   consumer: PgConsumer,
   alerts: PgAlertEngine,
-  lag: { last: PgDerivationLag | null },
+  lag: { last: PgDerivationLag | null; pending: number },
 ): void {
   metrics.gauge('scimtap_leader', '1 while this replica holds the lead (derives, detects, evaluates)', () =>
     consumer.leading ? 1 : 0,
   );
   metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingCount());
+  // As on SQLite (wiring.ts); a database read, so kept from the last tick, health read or job run (every 5 s).
+  metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () => lag.pending);
   metrics.gauge(
     'scimtap_derivation_lag_operations',
     'Operations recorded but not yet derived into cycles, identities and detection',
@@ -320,10 +342,11 @@ function startPgJobs(
     alerts: PgAlertEngine;
     consumer: PgConsumer;
     readLag: () => Promise<unknown>;
+    readPending: () => Promise<void>;
     logger: Wiring['logger'];
   },
 ): void {
-  const { options, clock, closers } = w;
+  const { options, clock, closers, config } = w;
   if (options.periodicJobs === false) return;
   const { pool, alerts, consumer } = deps;
   const jobs = startJobs(
@@ -342,7 +365,17 @@ function startPgJobs(
           await alerts.outbox.deliverDue();
         },
       },
-      { name: 'derivation.lag', schedule: { everyMs: 5_000 }, run: async () => void (await deps.readLag()) },
+      {
+        // What /metrics shows of the database (read synchronously there): the lag, the firing incidents, the
+        // emails pending.
+        name: 'replica.readings',
+        schedule: { everyMs: 5_000 },
+        run: async () => {
+          await deps.readLag();
+          await alerts.firingIncidents();
+          await deps.readPending();
+        },
+      },
       {
         name: 'replicas.forget',
         schedule: { everyMs: 10 * 60_000 },
@@ -350,6 +383,7 @@ function startPgJobs(
           if (consumer.leading) await forgetGoneReplicas(pool, clock());
         },
       },
+      pgRetentionJob({ pool, config, clock, leading: () => consumer.leading }),
     ],
     { logger: deps.logger },
   );

@@ -115,6 +115,20 @@ describe('two replicas in one process', () => {
       expect(h.derivation.operations).toBe(0);
     }
 
+    // /metrics on each: every series labelled by its replica, and which one leads.
+    for (const [s, name] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
+      const metrics = (await send(`${s.adminUrl}/metrics`)).body.toString('utf8');
+      const leading = s === leader ? 1 : 0;
+      expect(metrics).toMatch(
+        new RegExp(`^scimtap_leader\\{[^}]*replica="${name}"[^}]*\\} ${leading}$`, 'm'),
+      );
+      const series = metrics.split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(series.every((l) => l.includes(`replica="${name}"`))).toBe(true);
+    }
+
     // Either replica's dashboard API answers the same: one cycle, and each user's outcome.
     for (const s of [a, b]) {
       const cycles = await api(s.adminUrl, '/api/cycles');
