@@ -17,7 +17,6 @@ import { unusedHistoryWarning } from './startup.js';
 import { createCheckpointers } from './store/checkpointer.js';
 import type { Db } from './store/db.js';
 import { createLogHost } from './store/log-host.js';
-import type { Recorder } from './store/recorder.js';
 import { listenProxy, openAdmin, type Wiring } from './wiring.js';
 
 export const version: string = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version;

@@ -101,7 +101,7 @@ export interface AlertEngine {
  * the same transaction and delivered after it.
  */
 export function createAlertEngine(options: AlertEngineOptions): AlertEngine {
-  const { db, config, clock, logger, recorderStats, baseUrl } = options;
+  const { db, config, clock, logger, recorderStats } = options;
   const rules = config.rules;
   const { routing, outbox } = createDelivery(options, sqliteOutboxStore(db));
   const incidents = createOpenIncidents(() => loadOpenIncidents(db));

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { ObservedOperation } from '../detect/tracker.js';
 import type { DetectionInput } from '../detect/types.js';
 import { createBurstRunner } from '../jobs/burst.js';

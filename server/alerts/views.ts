@@ -1,7 +1,6 @@
 import type { RuleCode } from '../detect/types.js';
 import type { NotificationView } from '../store/queries/notifications.js';
 import { inhibitorOf, isSilenceActive, silenceFor } from './decide.js';
-import type { AlertEngine } from './engine.js';
 import type { Incident, Silence } from './types.js';
 
 const iso = (ms: number | null | undefined) =>

@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +7,7 @@ import { type Scimtap, startScimtap } from '../../server/main.js';
 import { send } from '../helpers/http.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
-import { type ScimtapProcess, sleep, spawnScimtap, stopProcess, until } from '../reliability/lib.js';
+import { sleep, until } from '../reliability/lib.js';
 import { EntraClient, users } from './alerts-harness.js';
 
 // Several scimtap replicas on one PostgreSQL database (issue 13), behind a round-robin client as a load
