@@ -55,8 +55,15 @@ describe('scimtap migrate-store (command line)', () => {
     pools.push(p);
     return p;
   };
+  // What the copy changes on purpose: a NUL becomes U+FFFD, and the derivation cursor (an id) becomes the
+  // copied row's position in the log (txid:id; the txid is the copy's own).
   const normalised = (rows: Record<string, unknown[][]>) =>
-    JSON.stringify(rows).replaceAll('\\u0000', '\uFFFD');
+    JSON.stringify({
+      ...rows,
+      meta: rows.meta?.map(([key, value]) =>
+        key === 'derivation.cursor' ? [key, String(value).split(':').at(-1)] : [key, value],
+      ),
+    }).replaceAll('\\u0000', '\uFFFD');
 
   beforeAll(async () => {
     server = await startPostgres();
@@ -129,7 +136,7 @@ describe('scimtap migrate-store (command line)', () => {
     const cleanUrl = await server.createDatabase();
     await migrateStore({ from: file, to: cleanUrl });
     const clean = await dumps(file, pool(cleanUrl));
-    expect(resumed.target).toEqual(clean.target);
+    expect(normalised(resumed.target)).toEqual(normalised(clean.target));
   }, 120_000);
 
   it.each([
