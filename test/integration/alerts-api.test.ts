@@ -1,13 +1,20 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
+import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
 
-describe('alerts API (ARCHITECTURE §8)', () => {
+// The same API suite on either store (issue 13).
+describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (store) => {
   let scene: Scene;
+  let postgres: PostgresServer | undefined;
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') postgres = await startPostgres();
+  }, 60_000);
+  afterAll(() => postgres?.stop());
   afterEach(() => scene?.close());
 
   it('POST /api/notifications/test queues a test email through the outbox and delivers it', async () => {
-    scene = await startScene();
+    scene = await startScene({ postgres });
     const queued = await scene.api('/api/notifications/test', {
       method: 'POST',
       body: { requestedBy: 'ada' },
@@ -24,7 +31,7 @@ describe('alerts API (ARCHITECTURE §8)', () => {
   });
 
   it('without SMTP configured, emails stay in the outbox, unsent and visible', async () => {
-    scene = await startScene({ env: { SCIMTAP_SMTP_URL: '' } });
+    scene = await startScene({ postgres, env: { SCIMTAP_SMTP_URL: '' } });
     await scene.api('/api/notifications/test', { method: 'POST' });
     const { entra, target } = scene;
     await entra.probe();
@@ -50,7 +57,7 @@ describe('alerts API (ARCHITECTURE §8)', () => {
   });
 
   it('lists incidents by state and rule, pages with a cursor, and feeds /api/status', async () => {
-    scene = await startScene();
+    scene = await startScene({ postgres });
     const { entra, target } = scene;
     await entra.probe();
     await entra.each(users(3), (u) => entra.provision(u));
@@ -84,8 +91,10 @@ describe('alerts API (ARCHITECTURE §8)', () => {
     expect(one.body).toMatchObject({ id: stalled.id, rule: 'stalled' });
 
     const metrics = (await send(`${scene.scimtap.adminUrl}/metrics`)).body.toString('utf8');
-    expect(metrics).toMatch(/^scimtap_incidents_firing\{app="default"\} 3$/m);
-    expect(metrics).toMatch(/^scimtap_notifications_pending\{app="default"\} 0$/m);
+    // On PostgreSQL every series also names the replica it comes from (api/metrics.ts).
+    const labels = store === 'PostgreSQL' ? 'app="default",replica="[^"]+"' : 'app="default"';
+    expect(metrics).toMatch(new RegExp(`^scimtap_incidents_firing\\{${labels}\\} 3$`, 'm'));
+    expect(metrics).toMatch(new RegExp(`^scimtap_notifications_pending\\{${labels}\\} 0$`, 'm'));
 
     const status = await scene.api('/api/status');
     expect(status.body).toMatchObject({ basis: 'incidents', state: 'quarantineSuspected' });
@@ -97,7 +106,7 @@ describe('alerts API (ARCHITECTURE §8)', () => {
   });
 
   it('answers bad input with 400 and unknown ids with 404', async () => {
-    scene = await startScene();
+    scene = await startScene({ postgres });
     const cases: [string, string, unknown, number, RegExp][] = [
       ['GET', '/api/incidents?state=burning', undefined, 400, /state/],
       ['GET', '/api/incidents?rule=nope', undefined, 400, /rule/],
@@ -119,7 +128,7 @@ describe('alerts API (ARCHITECTURE §8)', () => {
   });
 
   it('acknowledging a resolved incident is a conflict; acknowledging twice keeps the first', async () => {
-    scene = await startScene();
+    scene = await startScene({ postgres });
     const { entra, target } = scene;
     await entra.probe();
     await entra.each(users(3), (u) => entra.provision(u));

@@ -103,6 +103,7 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
   };
   let scimtap = await start();
   const entra = new EntraClient(() => scimtap.proxyUrl, token);
+  const follower = followTheTraffic(options.postgres, () => scimtap);
 
   const scene: Scene = {
     clock,
@@ -137,8 +138,10 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
       return { status: res.status, body: JSON.parse(res.body.toString('utf8') || 'null') };
     },
     async restart(more) {
+      await follower.pause();
       await scimtap.stop();
       scimtap = await start(more);
+      follower.resume();
     },
     async targetDown() {
       await target.close();
@@ -148,12 +151,48 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
       target = await startTarget({ port: targetPort, token, faults });
     },
     async close() {
+      await follower.stop();
       await scimtap.stop();
       await target.close();
       await smtp.close();
     },
   };
   return scene;
+}
+
+/**
+ * On PostgreSQL the leader derives an operation once it is a second old by the app's clock (pg/derive/consumer.ts),
+ * and the scene's fake clock stands still: what a second of real time does in production, a drain every second
+ * does here, so that a scene that waits for an email without flushing (the recorder's own flush, the evaluation
+ * after the burst) sees what a replica would do. Nothing on SQLite, which derives as it records.
+ */
+function followTheTraffic(postgres: PostgresServer | undefined, current: () => Scimtap) {
+  let paused = false;
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = postgres
+    ? setInterval(() => {
+        if (paused) return;
+        // A flush racing a stop (a restart, the end) fails or finds nothing: either is fine here.
+        running = Promise.resolve()
+          .then(() => current().recorder.flush())
+          .catch(() => {});
+      }, 1_000)
+    : undefined;
+  timer?.unref();
+  return {
+    async pause() {
+      paused = true;
+      await running;
+    },
+    resume() {
+      paused = false;
+    },
+    async stop() {
+      clearInterval(timer);
+      paused = true;
+      await running;
+    },
+  };
 }
 
 export interface Result {
