@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
 import { startTarget, type Target } from '../../server/demo/target/index.js';
-import { type Scimtap, startScimtap } from '../../server/main.js';
+import { type Scimtap, type StartOptions, startScimtap } from '../../server/main.js';
 import { send } from '../helpers/http.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -61,7 +61,7 @@ describe('two replicas in one process', () => {
     await target?.close();
   });
 
-  async function replicas(url: string, env: Record<string, string> = {}) {
+  async function replicas(url: string, env: Record<string, string> = {}, options: StartOptions = {}) {
     target = await startTarget();
     for (const name of ['a', 'b']) {
       const config = loadConfig({
@@ -72,7 +72,7 @@ describe('two replicas in one process', () => {
         SCIMTAP_REPLICA: name,
         ...env,
       });
-      running.push(await startScimtap(config, { logger: pino({ level: 'silent' }) }));
+      running.push(await startScimtap(config, { logger: pino({ level: 'silent' }), ...options }));
     }
     const [a, b] = running;
     const leader = await until(
@@ -193,5 +193,29 @@ describe('two replicas in one process', () => {
     const dropped = a.recorder.stats().dropped + b.recorder.stats().dropped;
     expect(dropped).toBe(0);
     expect(await count(url, 'select count(*) as n from operations')).toBe(requests());
+  }, 120_000);
+
+  it('counts what its queue cannot keep while the database is down, and says so once it is back', async () => {
+    const url = await server.createDatabase();
+    const { a, b, entra } = await replicas(url, {}, { recorderMaxQueue: 20 });
+    const requests = counting(entra);
+    await server.down();
+    let failed = 0;
+    for (let i = 0; i < 100; i++) if ((await entra.probe()).status !== 200) failed++;
+    await server.up();
+    expect(failed).toBe(0);
+    for (const s of [a, b]) await s.recorder.flush();
+    const dropped = a.recorder.stats().dropped + b.recorder.stats().dropped;
+    expect(dropped).toBeGreaterThan(0);
+    // Nothing unaccounted for: each request was written or counted as dropped.
+    expect((await count(url, 'select count(*) as n from operations')) + dropped).toBe(requests());
+    // As with a full disk: the leader's recorderFailing rule says what was lost.
+    const incident = await until(
+      async () => (await api(a.adminUrl, '/api/incidents?rule=recorderFailing')).items[0],
+      30_000,
+      'a recorderFailing incident',
+    );
+    expect(incident).toMatchObject({ rule: 'recorderFailing', severity: 'critical', state: 'firing' });
+    expect(incident.summary).toMatch(/dropped \d+ operations/);
   }, 120_000);
 });
