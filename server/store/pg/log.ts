@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import { type bodies, operations } from '../schema-pg/operations.js';
-import type { Pool } from './pool.js';
+import { inTransaction, type Pool } from './pool.js';
 
 // The operations log on PostgreSQL, written by every replica and read in order by the one that derives.
 //
@@ -147,20 +147,7 @@ export function createOperationsLog(pool: Pool): OperationsLog {
   return {
     async insertOperations(batch) {
       if (batch.length === 0) return [];
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('begin');
-        const ids = await insertOperationsIn(client, batch);
-        await client.query('commit');
-        return ids;
-      } catch (err) {
-        broken = true;
-        await client.query('rollback').catch(() => {});
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      return inTransaction(pool, (client) => insertOperationsIn(client, batch));
     },
     async readAfter(cursor, limit) {
       const rows = await readLog(pool, cursor, limit);

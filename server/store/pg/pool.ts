@@ -37,6 +37,28 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 /**
+ * Runs `work` in one transaction on a connection of its own: committed if it resolves, rolled back if it throws
+ * (what it threw is rethrown). A connection whose rollback failed, or that the server cut, is closed rather than
+ * given back to the pool, where it could hand the next caller an aborted transaction.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    broken = true;
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
  * Session-level advisory lock keys, one per purpose, in a range of their own ("scimtap" in the high bits) so
  * they cannot collide with another application's locks on a shared server.
  */

@@ -1,7 +1,7 @@
 import type { PruneCutoffs } from '../prune.js';
 import { cursorKey } from './derive/workspace.js';
 import { type LogCursor, parseCursor } from './log.js';
-import type { Pool } from './pool.js';
+import { inTransaction, type Pool } from './pool.js';
 
 // Retention on PostgreSQL: what SQLite's prune (../prune.ts) deletes, deleted here too, and nothing else. Bodies
 // older than their cutoff go; operations older than theirs go; then the search terms no operation uses any more.
@@ -112,37 +112,27 @@ async function termPage(
   after: { field: string; value: string } | null,
   pageRows: number,
 ): Promise<{ deleted: number; last: { field: string; value: string } } | null> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('begin');
+  return inTransaction(pool, async (client) => {
     // A deposed leader stuck mid-write-back holds the row: give up (the job retries next hour) rather than wait.
     await client.query("set local lock_timeout = '10s'");
     await client.query('select 1 from meta where key = $1 for update', [cursorKey]);
     const { rows } = await client.query<{ deleted: number; field: string; value: string }>(
       `with page as (
-         select field, value from operation_terms
-         where $1::text is null or (field, value) > ($1::text, $2::text)
-         order by field, value limit $3),
-       gone as (
-         delete from operation_terms t using page
-         where t.field = page.field and t.value = page.value and not (
-           (t.field = 'identity' and exists (select 1 from operations where identity = t.value)) or
-           (t.field = 'targetId' and exists (select 1 from operations where target_id = t.value)) or
-           (t.field = 'reason' and exists (select 1 from operations where reason = t.value)))
-         returning 1)
-       select (select count(*)::int from gone) as deleted, last.field, last.value
-       from (select field, value from page order by field desc, value desc limit 1) as last`,
+           select field, value from operation_terms
+           where $1::text is null or (field, value) > ($1::text, $2::text)
+           order by field, value limit $3),
+         gone as (
+           delete from operation_terms t using page
+           where t.field = page.field and t.value = page.value and not (
+             (t.field = 'identity' and exists (select 1 from operations where identity = t.value)) or
+             (t.field = 'targetId' and exists (select 1 from operations where target_id = t.value)) or
+             (t.field = 'reason' and exists (select 1 from operations where reason = t.value)))
+           returning 1)
+         select (select count(*)::int from gone) as deleted, last.field, last.value
+         from (select field, value from page order by field desc, value desc limit 1) as last`,
       [after?.field ?? null, after?.value ?? null, pageRows],
     );
-    await client.query('commit');
     const row = rows[0];
     return row ? { deleted: row.deleted, last: { field: row.field, value: row.value } } : null;
-  } catch (err) {
-    broken = true;
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

@@ -5,7 +5,7 @@ import type { Routing } from '../../../notify/routing.js';
 import { fromIncidentRow } from '../../queries/incidents.js';
 import { incidents, outbox } from '../../schema-pg/index.js';
 import { nulReplacement } from '../copy-plan.js';
-import type { Pool, PoolClient } from '../pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../pool.js';
 import { createEvaluationWorkspace } from './workspace.js';
 import { insertOutbox, txDb } from './write-back.js';
 
@@ -31,23 +31,7 @@ export async function pgAcknowledge(
   routing: Routing,
   a: Acknowledgement,
 ): Promise<Incident | null> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('begin');
-    try {
-      const incident = await acknowledgeLocked(client, routing, a);
-      await client.query('commit');
-      return incident;
-    } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      throw err;
-    }
-  } finally {
-    client.release(broken);
-  }
+  return inTransaction(pool, (client) => acknowledgeLocked(client, routing, a));
 }
 
 async function acknowledgeLocked(

@@ -6,7 +6,7 @@ import type { DetectionInput } from '../../../detect/types.js';
 import type { EmailContext } from '../../../notify/email.js';
 import type { Routing } from '../../../notify/routing.js';
 import { pgDatabase } from '../db.js';
-import type { Pool } from '../pool.js';
+import { inTransaction, type Pool } from '../pool.js';
 import { loadOpenIncidents } from '../queries/incidents.js';
 import { prefetch, reserveIncidentIds } from './prefetch.js';
 import { createEvaluationWorkspace, OutOfIdsError, type Writes } from './workspace.js';
@@ -101,23 +101,10 @@ export function createPgEvaluation(options: PgEvaluationOptions): PgEvaluation {
 
 /** The write-back, in one transaction: the epoch's fence first, then the evaluation's writes. */
 async function commit(pool: Pool, epoch: string, writes: Writes): Promise<void> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('begin');
-    try {
-      await claimEpoch(client, epoch);
-      await writeEvaluation(client, writes);
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => {
-        broken = true;
-      });
-      throw err;
-    }
-  } finally {
-    client.release(broken);
-  }
+  await inTransaction(pool, async (client) => {
+    await claimEpoch(client, epoch);
+    await writeEvaluation(client, writes);
+  });
 }
 
 /**
