@@ -58,15 +58,14 @@ export async function startPgPipeline(
   const { config, clock, closers, links } = w;
   const replica = replicaName(config);
   const logger = w.logger.child({ replica });
-  const pool = await openPool(url, config, logger);
-  closers.add('database pool', () => pool.end());
+  const { pool, schema } = await openPool(w, url, logger);
   const upstreamState = createUpstreamState();
   let recorder: AsyncRecorder | undefined;
   const recorderStats = (): RecorderStats => recorder!.stats();
   const metrics = registry.forApp(app.id, { recorderStats });
   // This replica's own exchanges, once written, feed what it says of itself: the upstream's state, the metrics.
   const followers: IngestStage[] = [upstreamState.stage, metrics.stage];
-  recorder = startPgRecorder(w, pool, followers, logger);
+  recorder = startPgRecorder(w, pool, schema, followers, logger);
   let adminPort: number | undefined;
   const api = links.api;
   const alerts = createPgAlertEngine({
@@ -80,7 +79,7 @@ export async function startPgPipeline(
     upstream: w.upstream,
   });
   closers.add('alerts', () => alerts.stop());
-  const consumer = startLeaderConsumer(w, pool, url, replica, alerts, logger);
+  const consumer = startLeaderConsumer(w, { pool, schema, url, replica }, alerts, logger);
   const replicas = startPresence(w, pool, { replica, version, consumer, recorderStats, logger });
   const lag: { last: PgDerivationLag | null; pending: number } = { last: null, pending: 0 };
   const readLag = async () => {
@@ -195,26 +194,77 @@ function pickRecorder(s: RecorderStats) {
 }
 
 /** The pool, with the committed migrations applied under a lock (two replicas starting together take turns). */
-async function openPool(url: string, config: Config, logger: Wiring['logger']): Promise<Pool> {
+/** Until the migrations are applied, nothing may write: the tables may not exist yet. */
+export class SchemaPending extends Error {
+  constructor() {
+    super('the database is not reachable yet: its migrations are not applied');
+  }
+}
+
+/**
+ * The pool, with the committed migrations applied under a lock (two replicas starting together take turns). A
+ * database that refuses the settings (a wrong password, no such database) stops scimtap with the reason. One that
+ * cannot be reached is an outage like any other: scimtap starts, forwards, and queues what it records, and the
+ * migrations are tried again every 5 s; until they are applied nothing writes (`schema.ready()` is false).
+ */
+async function openPool(
+  { config, closers }: Wiring,
+  url: string,
+  logger: Wiring['logger'],
+): Promise<{ pool: Pool; schema: Schema }> {
   const pool = createPool(url, {
-    onError: (err) => logger.warn({ err: driverError(err) }, 'database: an idle connection failed'),
+    onError: (err) => logger.warn({ err: driverError(err) }, 'database: a connection failed'),
   });
+  let ready = false;
   try {
     await migratePostgres(pool);
+    ready = true;
   } catch (err) {
-    await pool.end().catch(() => {});
-    // The driver's message names host and port at most: never the URL, so never its password.
-    throw new Error(
-      `SCIMTAP_DB (${config.db}): cannot open the PostgreSQL store: ${driverError(err).message}`,
+    if (!isRetryablePgError(err)) {
+      await pool.end().catch(() => {});
+      // The driver's message names host and port at most: never the URL, so never its password.
+      throw new Error(
+        `SCIMTAP_DB (${config.db}): cannot open the PostgreSQL store: ${driverError(err).message}`,
+      );
+    }
+    logger.error(
+      { err: driverError(err), db: config.db },
+      'database: unreachable at startup; forwarding and queueing, trying again every 5 s',
     );
   }
-  return pool;
+  const retry = ready ? undefined : setInterval(() => void migrateAgain(), 5_000);
+  retry?.unref();
+  let trying = false;
+  async function migrateAgain(): Promise<void> {
+    if (trying || ready) return;
+    trying = true;
+    try {
+      await migratePostgres(pool);
+      ready = true;
+      clearInterval(retry);
+      logger.warn('database: reachable, migrations applied; recording resumes');
+    } catch {
+      // still unreachable: the recorder says so (failing), and the next try comes
+    } finally {
+      trying = false;
+    }
+  }
+  closers.add('database pool', async () => {
+    clearInterval(retry);
+    await pool.end();
+  });
+  return { pool, schema: { ready: () => ready } };
+}
+
+interface Schema {
+  ready(): boolean;
 }
 
 /** Recording into the shared log; on failure it queues, counts drops and says so (recorderFailing reads it). */
 function startPgRecorder(
   w: Wiring,
   pool: Pool,
+  schema: Schema,
   followers: IngestStage[],
   logger: Wiring['logger'],
 ): AsyncRecorder {
@@ -231,8 +281,9 @@ function startPgRecorder(
     onWritten: (records) => follow(followers, records, logger),
   });
   const recorder = createAsyncRecorder({
-    write,
-    retryable: isRetryablePgError,
+    // Kept queued (retryable) until the migrations are applied.
+    write: (batch) => (schema.ready() ? write(batch) : Promise.reject(new SchemaPending())),
+    retryable: (err) => err instanceof SchemaPending || isRetryablePgError(err),
     // Soon after the exchange: the leader derives in request order once an operation is a second old
     // (derive/consumer.ts), so every replica's rows must be in the log by then. One write is in flight at a
     // time, so under load the batches grow instead of the commits multiplying.
@@ -268,9 +319,7 @@ function follow(followers: IngestStage[], records: OperationRecord[], logger: Wi
 /** Every replica runs one; the one holding the lease derives, and the alert engine follows the lead. */
 function startLeaderConsumer(
   w: Wiring,
-  pool: Pool,
-  url: string,
-  replica: string,
+  { pool, schema, url, replica }: { pool: Pool; schema: Schema; url: string; replica: string },
   alerts: PgAlertEngine,
   logger: Wiring['logger'],
 ): PgConsumer {
@@ -283,6 +332,8 @@ function startLeaderConsumer(
     config,
     clock,
     async onLead() {
+      // Until the tables exist the term waits (the consumer tries again with a backoff).
+      if (!schema.ready()) throw new SchemaPending();
       await alerts.lead();
       // SQLite's evaluation job runs at start to catch up (a stall that began while scimtap was down is news);
       // here the lead comes later than the start, or moves to another replica: catch up then, once what is left

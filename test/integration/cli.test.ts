@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { spawnScimtap, stopProcess, until } from '../reliability/lib.js';
 
 const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ['bin/scimtap.js', ...args], {
@@ -122,33 +123,48 @@ describe('scimtap command line', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it('a PostgreSQL it cannot reach stops scimtap with status 1: no folder named postgres:, no password shown', () => {
+  it('with a PostgreSQL URL: the demo and rebuild refuse with status 1; no folder named postgres:, no password shown', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scimtap-cli-'));
     const url = 'postgres://scimtap:hunter2hunter2@127.0.0.1:9/scimtap';
     const reasons: Record<string, RegExp> = {
-      serve: /cannot open the PostgreSQL store: connect ECONNREFUSED 127\.0\.0\.1:9/,
       demo: /the demo runs on SQLite files/,
       rebuild: /rebuild works on a SQLite file/,
     };
-    for (const args of [[], ['demo'], ['rebuild']]) {
+    for (const args of [['demo'], ['rebuild']]) {
       const r = spawnSync(process.execPath, [join(process.cwd(), 'bin/scimtap.js'), ...args], {
         cwd: dir,
-        env: {
-          ...process.env,
-          SCIMTAP_UPSTREAM: 'http://127.0.0.1:9',
-          SCIMTAP_DB: url,
-          SCIMTAP_LISTEN: '127.0.0.1:0',
-          SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
-        },
+        env: { ...process.env, SCIMTAP_UPSTREAM: 'http://127.0.0.1:9', SCIMTAP_DB: url },
         encoding: 'utf8',
         timeout: 30_000,
       });
       expect(r.status, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(/SCIMTAP_DB \(postgres:\/\/scimtap:\*\*\*@127\.0\.0\.1:9\/scimtap\)/);
-      expect(r.stderr).toMatch(reasons[args[0] ?? 'serve'] as RegExp);
+      expect(r.stderr).toMatch(reasons[args[0] as string] as RegExp);
       expect(`${r.stdout}${r.stderr}`).not.toContain('hunter2');
       expect(existsSync(join(dir, 'postgres:'))).toBe(false);
     }
+  });
+
+  // Forwarding comes first: a database it cannot reach at startup is an outage, not a reason to stop.
+  it('serves on a PostgreSQL it cannot reach yet, saying so without the password', async () => {
+    const p = await spawnScimtap(
+      {
+        SCIMTAP_UPSTREAM: 'http://127.0.0.1:9',
+        SCIMTAP_DB: 'postgres://scimtap:hunter2hunter2@127.0.0.1:9/scimtap',
+      },
+      60_000,
+      process.cwd(),
+    );
+    try {
+      await until(() => p.output().includes('unreachable at startup'), 10_000, 'the database warning');
+      expect(p.output()).toContain('postgres://scimtap:***@127.0.0.1:9/scimtap');
+      expect(p.output()).not.toContain('hunter2');
+      // Not taken for a file path: no folder named postgres: where it runs.
+      expect(existsSync(join(process.cwd(), 'postgres:'))).toBe(false);
+    } finally {
+      await stopProcess(p);
+    }
+    expect(p.output()).not.toContain('hunter2');
   });
 
   it('prints each option with its meaning and default', () => {

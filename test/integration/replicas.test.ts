@@ -218,4 +218,34 @@ describe('two replicas in one process', () => {
     expect(incident).toMatchObject({ rule: 'recorderFailing', severity: 'critical', state: 'firing' });
     expect(incident.summary).toMatch(/dropped \d+ operations/);
   }, 120_000);
+
+  it('starts and forwards while the database is unreachable, and records what it queued once it is back', async () => {
+    const url = await server.createDatabase();
+    target = await startTarget();
+    await server.down();
+    const config = loadConfig({
+      SCIMTAP_UPSTREAM: new URL(target.url).origin,
+      SCIMTAP_LISTEN: '127.0.0.1:0',
+      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+      SCIMTAP_DB: url,
+      SCIMTAP_REPLICA: 'alone',
+    });
+    const s = await startScimtap(config, { logger: pino({ level: 'silent' }) });
+    running.push(s);
+    const entra = new EntraClient(() => s.proxyUrl, target.token);
+    for (let i = 0; i < 20; i++) expect((await entra.probe()).status).toBe(200);
+    const down = await api(s.adminUrl, '/api/health');
+    expect(down).toMatchObject({ status: 'degraded', db: 'error', recorder: { written: 0, dropped: 0 } });
+    await server.up();
+    // The migrations are applied on the next try (every 5 s), then the queue drains and the replica leads.
+    await until(
+      async () => (await count(url, 'select count(*) as n from operations').catch(() => 0)) === 20,
+      30_000,
+      'the queued exchanges',
+    );
+    await until(() => s.postgres!.consumer.leading, 15_000, 'the lead');
+    await s.recorder.flush();
+    const cycles = await api(s.adminUrl, '/api/cycles');
+    expect(cycles.items.length).toBeGreaterThan(0);
+  }, 120_000);
 });
