@@ -248,4 +248,21 @@ describe('two replicas in one process', () => {
     const cycles = await api(s.adminUrl, '/api/cycles');
     expect(cycles.items.length).toBeGreaterThan(0);
   }, 120_000);
+
+  it('stops at startup when the database refuses the settings, saying why without the password', async () => {
+    const url = new URL(server.url);
+    url.pathname = '/no_such_database';
+    url.username = 'postgres';
+    url.password = 'hunter2hunter2';
+    const config = loadConfig({
+      SCIMTAP_UPSTREAM: 'http://127.0.0.1:9',
+      SCIMTAP_LISTEN: '127.0.0.1:0',
+      SCIMTAP_ADMIN_LISTEN: '127.0.0.1:0',
+      SCIMTAP_DB: url.toString(),
+    });
+    const started = startScimtap(config, { logger: pino({ level: 'silent' }) });
+    await expect(started).rejects.toThrow(
+      /^SCIMTAP_DB \(postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_database\): cannot open the PostgreSQL store: database "no_such_database" does not exist$/,
+    );
+  });
 });
