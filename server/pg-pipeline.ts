@@ -409,8 +409,10 @@ function startPgJobs(
         run: () => void alerts.evaluate(),
       },
       {
-        name: 'notify.retry',
-        schedule: { everyMs: 15_000 },
+        // The leader alone sends (alerts/pg-engine.ts): what another replica queued (a test, an
+        // acknowledgement) reaches it by this poll, one claim statement every 2 s.
+        name: 'notify.deliver',
+        schedule: { everyMs: 2_000 },
         runAfterStartMs: 1_000,
         run: async () => {
           await alerts.outbox.deliverDue();

@@ -31,8 +31,10 @@ import type { Incident } from './types.js';
 //   the traffic as on SQLite (a burst runner) and a 15 s tick. Each evaluation commits only while its epoch is
 //   the newest (store/pg/alerts/write-back.ts), so a deposed leader's last evaluation cannot land after the next
 //   leader has loaded the incidents: one incident stays one incident, and one decision one email.
-// - every replica acknowledges, queues tests and delivers from the outbox (each row claimed before it is sent,
-//   FOR UPDATE SKIP LOCKED: never by two replicas), and reads the firing incidents from the database.
+// - the leader alone delivers from the outbox. Every row is claimed before it is sent (FOR UPDATE SKIP LOCKED), so
+//   a deposed leader finishing a send and the new leader never take the same row.
+// - every replica acknowledges and queues tests (the leader sends them: at once when it queued them, else within
+//   its 2 s poll), and reads the firing incidents from the database.
 
 export type PgAlertEngineOptions = Omit<AlertEngineOptions, 'db' | 'scheduler' | 'turn'> & {
   pool: Pool;
@@ -68,6 +70,21 @@ export interface PgAlertEngine {
 interface Term {
   detection: PgDetection;
   evaluation: PgEvaluation;
+}
+
+/** Only the leader sends: on a replica that does not lead, delivery and kicks do nothing. */
+function leaderOnly(outbox: Outbox, leading: () => boolean): Outbox {
+  return {
+    get configured() {
+      return outbox.configured;
+    },
+    deliverDue: () =>
+      leading() ? outbox.deliverDue() : Promise.resolve({ sent: 0, retrying: 0, failed: 0, superseded: 0 }),
+    kick() {
+      if (leading()) outbox.kick();
+    },
+    close: () => outbox.close(),
+  };
 }
 
 /** One evaluation of a term; null when a newer leader took the epoch (this term is over, whatever the lease says). */
@@ -131,7 +148,9 @@ async function openTerm(
 export function createPgAlertEngine(options: PgAlertEngineOptions): PgAlertEngine {
   const { pool, clock, logger } = options;
   const db = pgDatabase(pool);
-  const { routing, outbox } = createDelivery(options, pgOutboxStore(pool));
+  const delivery = createDelivery(options, pgOutboxStore(pool));
+  const routing = delivery.routing;
+  const outbox = leaderOnly(delivery.outbox, () => term !== null);
   const emailContext = () => emailContextOf(options);
   let term: Term | null = null;
   /** bumped by every lead and unlead: a term built for an older generation is dropped */

@@ -265,4 +265,31 @@ describe('two replicas in one process', () => {
       /^SCIMTAP_DB \(postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/no_such_database\): cannot open the PostgreSQL store: database "no_such_database" does not exist$/,
     );
   });
+
+  it('sends from the leader alone: a test email queued on another replica is sent by the leader, once', async () => {
+    const url = await server.createDatabase();
+    const { a, b, leader } = await replicas(url, {
+      SCIMTAP_SMTP_URL: smtp.url,
+      SCIMTAP_NOTIFY_TO: 'ops@example.com',
+      SCIMTAP_MAIL_FROM: 'scimtap@example.com',
+    });
+    const follower = leader === a ? b : a;
+    const before = smtp.messages.length;
+    const res = await send(`${follower.adminUrl}/api/notifications/test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ requestedBy: 'replicas test' }),
+    });
+    expect(res.status).toBe(202);
+    // The follower does not send, even when asked to deliver what is due.
+    expect(await follower.postgres!.alerts.outbox.deliverDue()).toMatchObject({ sent: 0 });
+    // The leader's poll (every 2 s) finds it and sends it.
+    const received = await smtp.waitFor(before + 1, 10_000);
+    expect(received.at(-1)?.text).toContain('replicas test');
+    await sleep(3_000);
+    expect(smtp.messages.length).toBe(before + 1);
+    const id = JSON.parse(res.body.toString('utf8')).notification.id;
+    const row = await api(leader.adminUrl, `/api/notifications/${id}`);
+    expect(row).toMatchObject({ state: 'sent', attempts: 1 });
+  }, 60_000);
 });
