@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard, launchChromium } from '../helpers/browser.js';
+import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { type Receivers, startReceivers } from '../helpers/receivers.js';
 import { MIN, type Scene, startScene, users } from '../integration/alerts-harness.js';
 
@@ -15,34 +16,45 @@ const PD_KEY = 'UiR0ut1ngK3yS3cretXXXXXXXXXXPD99';
 
 let browser: Browser;
 let rx: Receivers;
-let scene: Scene;
+let webRoot: string;
 
 beforeAll(async () => {
   browser = await launchChromium();
-  const webRoot = mkdtempSync(join(tmpdir(), 'scimtap-web-'));
+  webRoot = mkdtempSync(join(tmpdir(), 'scimtap-web-'));
   await buildDashboard(webRoot);
   rx = await startReceivers();
   rx.answer('pagerduty', {
     status: 400,
     body: '{"status":"invalid event","message":"Event object is invalid"}',
   });
-  scene = await startScene({
-    env: {
-      SCIMTAP_SLACK_WEBHOOK_URL: rx.base + SLACK_PATH,
-      SCIMTAP_PAGERDUTY_ROUTING_KEY: PD_KEY,
-      SCIMTAP_PAGERDUTY_URL: `${rx.base}/pagerduty/v2/enqueue`,
-    },
-    start: { webRoot },
-  });
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await scene?.close();
   await rx?.close();
 });
 
-describe('incident page', () => {
+// The same page on either store (issue 13): the dashboard reads the API, which PostgreSQL answers as SQLite does.
+describe.each(['SQLite', 'PostgreSQL'])('incident page (%s)', (store) => {
+  let scene: Scene;
+  let postgres: PostgresServer | undefined;
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') postgres = await startPostgres();
+    scene = await startScene({
+      postgres,
+      env: {
+        SCIMTAP_SLACK_WEBHOOK_URL: rx.base + SLACK_PATH,
+        SCIMTAP_PAGERDUTY_ROUTING_KEY: PD_KEY,
+        SCIMTAP_PAGERDUTY_URL: `${rx.base}/pagerduty/v2/enqueue`,
+      },
+      start: { webRoot },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await scene?.close();
+    await postgres?.stop();
+  });
+
   it('shows where each receiver stands, with the reason of a permanent failure, and no secret', async () => {
     const people = users(5);
     await scene.entra.probe();
