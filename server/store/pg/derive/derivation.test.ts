@@ -126,6 +126,51 @@ describe('derivation on PostgreSQL, against SQLite', () => {
     });
   }
 
+  // Two replicas commit a flush apart: the update committed first, the create it followed second. Derived in
+  // commit order, the user's last operation would be the create.
+  it('waits for operations to settle, derives them in request order, and never waits on a clock far ahead', async () => {
+    const pool = await freshPool();
+    const t0 = clock();
+    const user = { userName: 'ada@example.com', id: 'u-1' };
+    const create = exchange({
+      startedAt: t0,
+      method: 'POST',
+      reqBody: { ...user },
+      resBody: user,
+      status: 201,
+    });
+    const update = exchange({
+      startedAt: t0 + 500,
+      method: 'PATCH',
+      path: '/scim/v2/Users/u-1',
+      reqBody: { Operations: [{ op: 'Replace', path: 'displayName', value: 'Ada' }] },
+      status: 204,
+    });
+    await append(pool, [update]);
+    await append(pool, [create]);
+    let now = t0 + 600;
+    const derived: string[] = [];
+    const derivation = createPgDerivation({
+      pool,
+      config,
+      clock: () => now,
+      settleMs: 1_000,
+      onDerived: (ops) => derived.push(...ops.map((op) => op.httpMethod)),
+    });
+    // The update, first in the log, is 100 ms old: nothing is derived yet.
+    expect(await derivation.step()).toBe(0);
+    now = t0 + 2_000;
+    expect(await derivation.step()).toBe(2);
+    expect(derived).toEqual(['POST', 'PATCH']);
+    // A replica whose clock is an hour ahead: its row is taken as it comes, and the one behind it is not held.
+    await append(pool, [exchange({ startedAt: now + 3_600_000 })]);
+    await append(pool, [exchange({ startedAt: now - 5_000 })]);
+    expect(await derivation.step()).toBe(2);
+    // And drain() (a flush) does not wait at all.
+    await append(pool, [exchange({ startedAt: now })]);
+    expect(await derivation.drain()).toBe(1);
+  });
+
   // A write the server refuses mid-batch (after the labels and the identities went out): nothing of the batch
   // stays, the cursor stays, and once the cause is gone the next step derives the batch as if nothing happened.
   it('rolls a failed batch back whole and derives it on the next step', async () => {

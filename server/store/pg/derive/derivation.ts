@@ -81,13 +81,23 @@ function lookupsOf(ops: StoredOperation[]) {
   return { targets, names, keys };
 }
 
-/** The batch's run, in log order, of operations requested at or before `cut`; its cursor after them. */
+/**
+ * A row stamped this far ahead of the leader's clock comes from a replica whose clock is wrong: waiting for it
+ * would hold back every row behind it in the log, so it is taken as it comes.
+ */
+const aheadLimitMs = 5_000;
+
+/**
+ * The batch's run, in log order, of operations requested at or before `now - settleMs` (or stamped implausibly
+ * far ahead); its cursor after them.
+ */
 function settled(
   read: { operations: LoggedOperation[]; cursor: LogCursor },
-  cut: number,
+  now: number,
+  settleMs: number,
   o: Opened,
 ): { operations: LoggedOperation[]; cursor: LogCursor } {
-  const young = read.operations.findIndex((op) => op.time > cut);
+  const young = read.operations.findIndex((op) => op.time > now - settleMs && op.time <= now + aheadLimitMs);
   if (young === -1) return read;
   const operations = read.operations.slice(0, young);
   const last = operations.at(-1);
@@ -200,7 +210,7 @@ export function createPgDerivation({
   async function step({ now = false }: { now?: boolean } = {}): Promise<number> {
     const o = await ready();
     const read = await log.readAfter(o.ws.cursor(), batchSize);
-    const { operations, cursor: after } = now || settleMs === 0 ? read : settled(read, clock() - settleMs, o);
+    const { operations, cursor: after } = now || settleMs === 0 ? read : settled(read, clock(), settleMs, o);
     // Writes left by a stage's reload (a stale running cycle closed) go out even with nothing new to derive.
     if (operations.length === 0 && o.ws.writes().length === 0) return 0;
     // Request time order (stable: the log's order among equal times), for the stages fold what they are given
