@@ -3,11 +3,9 @@ import type { EvaluationReport } from './alerts/engine.js';
 import { createPgAlertEngine, type PgAlertEngine } from './alerts/pg-engine.js';
 import { createAppApi } from './api/index.js';
 import type { MetricsRegistry } from './api/metrics.js';
-import type { ReplicasHealth } from './api/routes/health.js';
 import type { AppConfig } from './config/apps.js';
 import type { Config } from './config.js';
-import { startJobs } from './jobs/index.js';
-import { pgRetentionJob } from './jobs/pg-retention.js';
+import { registerReplicaMetrics, startPgJobs, startPresence } from './pg-replica.js';
 import type { AppLinks, RunningApp } from './pipeline.js';
 import { createUpstreamState } from './proxy/upstream-state.js';
 import { classify } from './scim/classify.js';
@@ -15,14 +13,12 @@ import type { IngestStage, OperationRecord, StoredOperation } from './store/inge
 import { pgAdminStore } from './store/pg/admin-store.js';
 import { pgDatabase } from './store/pg/db.js';
 import { type PgConsumer, type PgDerivationLag, startPgConsumer } from './store/pg/derive/consumer.js';
-import { currentLeader } from './store/pg/lease.js';
 import { createOperationsLog } from './store/pg/log.js';
 import { createPgLogWrite, driverError, isRetryablePgError } from './store/pg/log-write.js';
-import { migratePostgres } from './store/pg/migrate.js';
-import { createPool, type Pool } from './store/pg/pool.js';
+import { openPgStore, type Schema, SchemaPending } from './store/pg/open.js';
+import type { Pool } from './store/pg/pool.js';
 import { pendingEmailCount } from './store/pg/queries/notifications.js';
 import { type AsyncRecorder, createAsyncRecorder } from './store/pg/recorder.js';
-import { forgetGoneReplicas, listReplicas, startReplicaHeartbeat } from './store/pg/replicas.js';
 import type { RecorderStats } from './store/recorder.js';
 import { createAppProxy, type Wiring } from './wiring.js';
 
@@ -58,7 +54,7 @@ export async function startPgPipeline(
   const { config, clock, closers, links } = w;
   const replica = replicaName(config);
   const logger = w.logger.child({ replica });
-  const { pool, schema } = await openPool(w, url, logger);
+  const { pool, schema } = await openPgStore(url, { shown: config.db, logger, closers });
   const upstreamState = createUpstreamState();
   let recorder: AsyncRecorder | undefined;
   const recorderStats = (): RecorderStats => recorder!.stats();
@@ -144,42 +140,6 @@ export async function startPgPipeline(
   };
 }
 
-/**
- * What this replica says of itself in the database every 5 s (pg/replicas.ts), and what /api/health shows of
- * them all: the leader (from the lock itself, not from what the replicas last said), and each replica's state.
- */
-function startPresence(
-  { clock, closers }: Wiring,
-  pool: Pool,
-  self: {
-    replica: string;
-    version: string;
-    consumer: PgConsumer;
-    recorderStats: () => RecorderStats;
-    logger: Wiring['logger'];
-  },
-): () => Promise<ReplicasHealth> {
-  const { replica, version, consumer, logger } = self;
-  const startedAt = clock();
-  const heartbeat = startReplicaHeartbeat(pool, {
-    clock,
-    state: () => ({
-      replica,
-      version,
-      leading: consumer.leading,
-      recorder: pickRecorder(self.recorderStats()),
-      startedAt,
-    }),
-    onError: (err) => logger.debug({ err: driverError(err) }, 'replica heartbeat failed'),
-  });
-  closers.add('replica heartbeat', () => heartbeat.stop());
-  return async () => ({
-    self: replica,
-    leader: (await currentLeader(pool))?.replica ?? null,
-    replicas: await listReplicas(pool, clock()),
-  });
-}
-
 const emptyReport = (): EvaluationReport => ({
   findings: 0,
   open: 0,
@@ -187,78 +147,6 @@ const emptyReport = (): EvaluationReport => ({
   emails: [],
   transitions: [],
 });
-
-function pickRecorder(s: RecorderStats) {
-  const { queued, written, dropped, failing, lastError, lastErrorAt } = s;
-  return { queued, written, dropped, failing, lastError, lastErrorAt };
-}
-
-/** The pool, with the committed migrations applied under a lock (two replicas starting together take turns). */
-/** Until the migrations are applied, nothing may write: the tables may not exist yet. */
-export class SchemaPending extends Error {
-  constructor() {
-    super('the database is not reachable yet: its migrations are not applied');
-  }
-}
-
-/**
- * The pool, with the committed migrations applied under a lock (two replicas starting together take turns). A
- * database that refuses the settings (a wrong password, no such database) stops scimtap with the reason. One that
- * cannot be reached is an outage like any other: scimtap starts, forwards, and queues what it records, and the
- * migrations are tried again every 5 s; until they are applied nothing writes (`schema.ready()` is false).
- */
-async function openPool(
-  { config, closers }: Wiring,
-  url: string,
-  logger: Wiring['logger'],
-): Promise<{ pool: Pool; schema: Schema }> {
-  const pool = createPool(url, {
-    onError: (err) => logger.warn({ err: driverError(err) }, 'database: a connection failed'),
-  });
-  let ready = false;
-  try {
-    await migratePostgres(pool);
-    ready = true;
-  } catch (err) {
-    if (!isRetryablePgError(err)) {
-      await pool.end().catch(() => {});
-      // The driver's message names host and port at most: never the URL, so never its password.
-      throw new Error(
-        `SCIMTAP_DB (${config.db}): cannot open the PostgreSQL store: ${driverError(err).message}`,
-      );
-    }
-    logger.error(
-      { err: driverError(err), db: config.db },
-      'database: unreachable at startup; forwarding and queueing, trying again every 5 s',
-    );
-  }
-  const retry = ready ? undefined : setInterval(() => void migrateAgain(), 5_000);
-  retry?.unref();
-  let trying = false;
-  async function migrateAgain(): Promise<void> {
-    if (trying || ready) return;
-    trying = true;
-    try {
-      await migratePostgres(pool);
-      ready = true;
-      clearInterval(retry);
-      logger.warn('database: reachable, migrations applied; recording resumes');
-    } catch {
-      // still unreachable: the recorder says so (failing), and the next try comes
-    } finally {
-      trying = false;
-    }
-  }
-  closers.add('database pool', async () => {
-    clearInterval(retry);
-    await pool.end();
-  });
-  return { pool, schema: { ready: () => ready } };
-}
-
-interface Schema {
-  ready(): boolean;
-}
 
 /** Recording into the shared log; on failure it queues, counts drops and says so (recorderFailing reads it). */
 function startPgRecorder(
@@ -355,90 +243,4 @@ function startLeaderConsumer(
   });
   closers.add('derivation', () => consumer.stop());
   return consumer;
-}
-
-/**
- * prom-client reads gauges synchronously: the lag, a database read, is kept from the last time anyone asked for it
- * (/api/health) or the job every 5 s.
- */
-function registerReplicaMetrics(
-  metrics: ReturnType<MetricsRegistry['forApp']>,
-  consumer: PgConsumer,
-  alerts: PgAlertEngine,
-  lag: { last: PgDerivationLag | null; pending: number },
-): void {
-  metrics.gauge('scimtap_leader', '1 while this replica holds the lead (derives, detects, evaluates)', () =>
-    consumer.leading ? 1 : 0,
-  );
-  metrics.gauge('scimtap_incidents_firing', 'Incidents firing now', () => alerts.firingCount());
-  // As on SQLite (wiring.ts); a database read, so kept from the last tick, health read or job run (every 5 s).
-  metrics.gauge('scimtap_notifications_pending', 'Emails in the outbox not delivered yet', () => lag.pending);
-  metrics.gauge(
-    'scimtap_derivation_lag_operations',
-    'Operations recorded but not yet derived into cycles, identities and detection',
-    () => lag.last?.operations ?? 0,
-  );
-  metrics.gauge(
-    'scimtap_derivation_lag_seconds',
-    'Age of the oldest operation not yet derived (0 when caught up)',
-    () => lag.last?.seconds ?? 0,
-  );
-}
-
-/** The leader evaluates on a tick; every replica delivers due notifications; the leader forgets gone replicas. */
-function startPgJobs(
-  w: Wiring,
-  deps: {
-    pool: Pool;
-    alerts: PgAlertEngine;
-    consumer: PgConsumer;
-    readLag: () => Promise<unknown>;
-    readPending: () => Promise<void>;
-    logger: Wiring['logger'];
-  },
-): void {
-  const { options, clock, closers, config } = w;
-  if (options.periodicJobs === false) return;
-  const { pool, alerts, consumer } = deps;
-  const jobs = startJobs(
-    [
-      {
-        name: 'alerts.evaluate',
-        schedule: { everyMs: 15_000 },
-        runAfterStartMs: 0,
-        run: () => void alerts.evaluate(),
-      },
-      {
-        // The leader alone sends (alerts/pg-engine.ts): what another replica queued (a test, an
-        // acknowledgement) reaches it by this poll, one claim statement every 2 s.
-        name: 'notify.deliver',
-        schedule: { everyMs: 2_000 },
-        runAfterStartMs: 1_000,
-        run: async () => {
-          await alerts.outbox.deliverDue();
-        },
-      },
-      {
-        // What /metrics shows of the database (read synchronously there): the lag, the firing incidents, the
-        // emails pending.
-        name: 'replica.readings',
-        schedule: { everyMs: 5_000 },
-        run: async () => {
-          await deps.readLag();
-          await alerts.firingIncidents();
-          await deps.readPending();
-        },
-      },
-      {
-        name: 'replicas.forget',
-        schedule: { everyMs: 10 * 60_000 },
-        run: async () => {
-          if (consumer.leading) await forgetGoneReplicas(pool, clock());
-        },
-      },
-      pgRetentionJob({ pool, config, clock, leading: () => consumer.leading }),
-    ],
-    { logger: deps.logger },
-  );
-  closers.add('jobs', () => jobs.stop());
 }
