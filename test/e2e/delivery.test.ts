@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard, launchChromium } from '../helpers/browser.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { serverFor, stores } from '../helpers/postgres.js';
 import { type Receivers, startReceivers } from '../helpers/receivers.js';
 import { MIN, type Scene, startScene, users } from '../integration/alerts-harness.js';
 
@@ -35,13 +35,13 @@ afterAll(async () => {
 });
 
 // The same page on either store (issue 13): the dashboard reads the API, which PostgreSQL answers as SQLite does.
-describe.each(['SQLite', 'PostgreSQL'])('incident page (%s)', (store) => {
+describe.each(stores)('incident page (%s)', (store) => {
   let scene: Scene;
-  let postgres: PostgresServer | undefined;
+  // Started before the scene and stopped after it (vitest runs before-hooks in order, after-hooks in reverse).
+  const pg = serverFor(store);
   beforeAll(async () => {
-    if (store === 'PostgreSQL') postgres = await startPostgres();
     scene = await startScene({
-      postgres,
+      postgres: pg.server,
       env: {
         SCIMTAP_SLACK_WEBHOOK_URL: rx.base + SLACK_PATH,
         SCIMTAP_PAGERDUTY_ROUTING_KEY: PD_KEY,
@@ -52,7 +52,6 @@ describe.each(['SQLite', 'PostgreSQL'])('incident page (%s)', (store) => {
   }, 120_000);
   afterAll(async () => {
     await scene?.close();
-    await postgres?.stop();
   });
 
   it('shows where each receiver stands, with the reason of a permanent failure, and no secret', async () => {

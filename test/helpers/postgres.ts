@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 // A real, private PostgreSQL server per test file: Debian's binaries (.ci/run installs `postgresql`), a fresh
 // cluster in a temp dir, on a free port on 127.0.0.1. No mocks: the PostgreSQL store's guarantees (locks,
@@ -213,4 +214,24 @@ async function waitUntilReady(url: string, child: ChildProcess, log: () => strin
       await client.end().catch(() => {});
     }
   }
+}
+
+/** The stores a suite runs on (issue 13): `describe.each(stores)`. */
+export const stores = ['SQLite', 'PostgreSQL'] as const;
+
+/**
+ * Inside a `describe.each(stores)` block: on PostgreSQL, a private server for the block, started before its tests
+ * and stopped after them; on SQLite, none. Read `.server` in the tests.
+ */
+export function serverFor(store: string): { readonly server: PostgresServer | undefined } {
+  let server: PostgresServer | undefined;
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') server = await startPostgres();
+  }, 60_000);
+  afterAll(() => server?.stop());
+  return {
+    get server() {
+      return server;
+    },
+  };
 }

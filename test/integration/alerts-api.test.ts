@@ -1,20 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { serverFor, stores } from '../helpers/postgres.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
 
 // The same API suite on either store (issue 13).
-describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (store) => {
+describe.each(stores)('alerts API (ARCHITECTURE §8) (%s)', (store) => {
   let scene: Scene;
-  let postgres: PostgresServer | undefined;
-  beforeAll(async () => {
-    if (store === 'PostgreSQL') postgres = await startPostgres();
-  }, 60_000);
-  afterAll(() => postgres?.stop());
+  const pg = serverFor(store);
   afterEach(() => scene?.close());
 
   it('POST /api/notifications/test queues a test email through the outbox and delivers it', async () => {
-    scene = await startScene({ postgres });
+    scene = await startScene({ postgres: pg.server });
     const queued = await scene.api('/api/notifications/test', {
       method: 'POST',
       body: { requestedBy: 'ada' },
@@ -24,14 +20,17 @@ describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (s
     expect(queued.body.notification).toMatchObject({ event: 'test', incidentId: null });
     await scene.smtp.waitFor(1, 5_000);
     expect(scene.subjects()).toEqual(['[TEST] Tanium SSO: scimtap notification test']);
-    const row = await scene.api(`/api/notifications/${queued.body.notification.id}`);
+    // The SMTP server has the message a moment before the row says so (on PostgreSQL, a round trip later).
+    const path = `/api/notifications/${queued.body.notification.id}`;
+    await expect.poll(async () => (await scene.api(path)).body.state).toBe('sent');
+    const row = await scene.api(path);
     expect(row.body).toMatchObject({ state: 'sent', attempts: 1, recipients: ['ops@example.com'] });
     expect(row.body.text).toContain('queued at 2025-01-06 09:00 UTC by ada');
     expect(row.body.deliveries).toHaveLength(1);
   });
 
   it('without SMTP configured, emails stay in the outbox, unsent and visible', async () => {
-    scene = await startScene({ postgres, env: { SCIMTAP_SMTP_URL: '' } });
+    scene = await startScene({ postgres: pg.server, env: { SCIMTAP_SMTP_URL: '' } });
     await scene.api('/api/notifications/test', { method: 'POST' });
     const { entra, target } = scene;
     await entra.probe();
@@ -57,7 +56,7 @@ describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (s
   });
 
   it('lists incidents by state and rule, pages with a cursor, and feeds /api/status', async () => {
-    scene = await startScene({ postgres });
+    scene = await startScene({ postgres: pg.server });
     const { entra, target } = scene;
     await entra.probe();
     await entra.each(users(3), (u) => entra.provision(u));
@@ -106,7 +105,7 @@ describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (s
   });
 
   it('answers bad input with 400 and unknown ids with 404', async () => {
-    scene = await startScene({ postgres });
+    scene = await startScene({ postgres: pg.server });
     const cases: [string, string, unknown, number, RegExp][] = [
       ['GET', '/api/incidents?state=burning', undefined, 400, /state/],
       ['GET', '/api/incidents?rule=nope', undefined, 400, /rule/],
@@ -128,7 +127,7 @@ describe.each(['SQLite', 'PostgreSQL'])('alerts API (ARCHITECTURE §8) (%s)', (s
   });
 
   it('acknowledging a resolved incident is a conflict; acknowledging twice keeps the first', async () => {
-    scene = await startScene({ postgres });
+    scene = await startScene({ postgres: pg.server });
     const { entra, target } = scene;
     await entra.probe();
     await entra.each(users(3), (u) => entra.provision(u));

@@ -1,19 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { serverFor, stores } from '../helpers/postgres.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';
 
 // Acceptance scenario 1 (issue 5): the token expires mid-cycle. The same scene on either store (issue 13).
-describe.each(['SQLite', 'PostgreSQL'])('credentials: the token expires mid-cycle (%s)', (store) => {
+describe.each(stores)('credentials: the token expires mid-cycle (%s)', (store) => {
   let scene: Scene;
-  let postgres: PostgresServer | undefined;
-  beforeAll(async () => {
-    if (store === 'PostgreSQL') postgres = await startPostgres();
-  }, 60_000);
-  afterAll(() => postgres?.stop());
+  const pg = serverFor(store);
   afterEach(() => scene?.close());
 
   it('sends exactly one credentials email within 10 s of the third 401, nothing else while it fires, and one resolved email after the fix', async () => {
-    scene = await startScene({ postgres });
+    scene = await startScene({ postgres: pg.server });
     const { entra, target } = scene;
     const people = users(25);
 

@@ -1,14 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { serverFor, stores } from '../helpers/postgres.js';
 import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';
 
 // The same rule scenes on either store (issue 13): one PostgreSQL server for the whole PostgreSQL block.
-describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
-  let postgres: PostgresServer | undefined;
-  beforeAll(async () => {
-    if (store === 'PostgreSQL') postgres = await startPostgres();
-  }, 60_000);
-  afterAll(() => postgres?.stop());
+describe.each(stores)('%s', (store) => {
+  const pg = serverFor(store);
 
   // Acceptance scenarios 2–6 (issue 5): each rule end to end, from real traffic to the email.
   describe('alert rules end to end', () => {
@@ -16,7 +12,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     afterEach(() => scene?.close());
 
     it('2. upstream down: one upstreamUnavailable email; back up: one resolved email', async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
       const people = users(10);
       await entra.probe();
@@ -52,7 +48,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     }, 60_000);
 
     it("3. half of a cycle's calls fail with 500: escrowProportion", async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
       await entra.probe();
@@ -77,7 +73,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     }, 60_000);
 
     it('4. 600 disables in one cycle: tooManyDeletes', async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
       const people = users(600);
       await entra.probe();
@@ -102,7 +98,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     }, 120_000);
 
     it('5a. no cycle for interval + grace: stalled; a new cycle resolves it', async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
       await entra.probe();
       await entra.each(users(5), (u) => entra.provision(u));
@@ -127,7 +123,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     }, 60_000);
 
     it('5b. a 3 h gap after a failing cycle: backoffSuspected', async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
       await entra.probe();
@@ -157,7 +153,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
 
     it('6. the same users answered 409 in three consecutive cycles: one grouped stuckObject incident naming them', async () => {
       scene = await startScene({
-        postgres,
+        postgres: pg.server,
         faults: { conflictUserNames: ['ada@example.com', 'bob@example.com'] },
       });
       const { entra } = scene;
@@ -184,7 +180,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     }, 60_000);
 
     it('recorderFailing: operations the recorder had to drop raise a critical incident', async () => {
-      scene = await startScene({ postgres, start: { recorderMaxQueue: 5 } });
+      scene = await startScene({ postgres: pg.server, start: { recorderMaxQueue: 5 } });
       const { entra } = scene;
       // 60 requests at once against a queue of 5 flushed every 100 ms: most cannot be recorded.
       await entra.each(users(60), (u) => entra.lookup(u), 60);
@@ -211,7 +207,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
     });
 
     it('escrowProportion, muted by scimCompliance, is emailed once scimCompliance resolves and it still fires', async () => {
-      scene = await startScene({ postgres });
+      scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
       await entra.probe();
@@ -266,7 +262,7 @@ describe.each(['SQLite', 'PostgreSQL'])('%s', (store) => {
 
     it('a Tenant URL ending in /scim/v2 in front of an upstream that has it too: "repeats /scim/v2", not "missing"', async () => {
       // SCIMTAP_UPSTREAM = http://target/scim/v2 while Entra calls <scimtap>/scim/v2/Users: the app sees /scim/v2/scim/v2/Users
-      scene = await startScene({ postgres, upstream: (url) => url });
+      scene = await startScene({ postgres: pg.server, upstream: (url) => url });
       await scene.entra.probe();
       await scene.entra.lookup('ada@example.com');
       await scene.settle();
