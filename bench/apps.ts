@@ -6,7 +6,7 @@
 // The RSS and threads of each process say what 19 more pipelines cost (their log writers share one thread).
 //
 // BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS tune it, as for bench/proxy.ts.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import {
   startScimtapProcess,
   threadCpu,
 } from './lib/scimtap-process.js';
+import { startBenchUpstream } from './lib/upstream-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -60,22 +61,6 @@ interface Sample {
 
 /** What wrk sent over the whole run (warm-ups included), to hold against what was recorded. */
 const sent = { one: 0, twenty: 0, runs: { one: 0, twenty: 0 }, errors: [] as string[] };
-
-function startUpstream(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/upstream.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /\{"port":(\d+)\}/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`upstream exited ${code}`)));
-  });
-}
 
 /** wrk for `secs` against one configuration, requests spread over its apps; counts what it sent. */
 async function wrk(s: Setup, kind: Kind, secs: number): Promise<{ rps: number; requests: number }> {
@@ -170,7 +155,7 @@ function recordedOf(s: Setup): number[] {
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'scimtap-bench-apps-'));
-  const upstream = await startUpstream();
+  const upstream = await startBenchUpstream();
   const apps: BenchApp[] = Array.from({ length: APPS }, (_, i) => ({
     id: `app-${String(i).padStart(2, '0')}`,
     name: `SaaS app ${String(i).padStart(2, '0')}`,

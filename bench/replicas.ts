@@ -32,6 +32,7 @@ import { operations as pgOperations } from '../server/store/schema-pg/index.js';
 import { freePort, type PostgresServer, startPostgres } from '../test/helpers/postgres.js';
 import { percentile, roundRatios } from './lib/load.js';
 import { cpuBetween, threadCpu } from './lib/scimtap-process.js';
+import { startBenchUpstream } from './lib/upstream-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -305,22 +306,6 @@ async function measure(setup: Setup, ctx: Context): Promise<Sample> {
   }
 }
 
-function startUpstream(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/upstream.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /\{"port":(\d+)\}/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`upstream exited ${code}: ${out}`)));
-  });
-}
-
 function report(results: Record<Setup, Sample[]>): void {
   const med = (s: Setup, f: (x: Sample) => number) => percentile(results[s].map(f), 50);
   const base = { rps: med('sqlite', (x) => x.rps), rec: med('sqlite', (x) => x.recordedPerS) };
@@ -359,7 +344,7 @@ async function main() {
   spawnSync(process.execPath, ['bin/scimtap.js', '--help'], { cwd: root, stdio: 'ignore' });
   const dir = mkdtempSync(join(tmpdir(), 'scimtap-bench-replicas-'));
   const pg = await startPostgres({ durable: true });
-  const upstream = await startUpstream();
+  const upstream = await startBenchUpstream();
   try {
     log(`machine: ${cpus().length} CPUs, load average ${loadAverage()}`);
     const ctx: Context = { dir, pg, upstreamPort: upstream.port };

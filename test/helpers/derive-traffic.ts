@@ -1,6 +1,7 @@
 // Entra-shaped traffic for the differential test of PostgreSQL's derivation (server/store/pg/derive/): a seeded
 // generator and a hand-written scenario, as batches of exchanges the way the recorder hands them over.
 
+import { mulberry32 } from '../../server/demo/simulator/random.js';
 import type { Exchange } from '../../server/scim/types.js';
 import {
   addMembersBody,
@@ -23,17 +24,8 @@ import { entra } from './traffic.js';
 const MIN = 60_000;
 const start = Date.UTC(2025, 0, 15, 9, 0, 0);
 
-/** mulberry32: a small seeded generator, so a failing seed can be run again */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (the simulator's), so a failing seed can be run again. */
+export const random = mulberry32;
 
 export const probe = (at: number, status = 200) =>
   exchange({

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { serverFor, stores } from '../helpers/postgres.js';
 import { MIN, type Scene, startScene, users } from './alerts-harness.js';

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { serverFor, stores } from '../helpers/postgres.js';
 import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { serverFor, stores } from '../helpers/postgres.js';
 import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';
 
