@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { backgroundNice } from './background.js';
 import type { Db } from './db.js';
 
 // SQLite's automatic WAL checkpoint runs inside whichever commit crosses the threshold, i.e. on the proxy's
@@ -17,8 +16,6 @@ const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const dbs = new Map();
-// The lowest CPU priority, as the log writer's (background.ts), where nice is per thread (Linux).
-if (process.platform === 'linux') { try { require('node:os').setPriority(workerData.nice); } catch {} }
 const tickMs = Math.min(workerData.intervalMs, 100);
 // Due times on the monotonic clock: a wall clock set back an hour would otherwise pause every checkpoint for an hour.
 const timer = setInterval(() => {
@@ -87,10 +84,7 @@ export function createCheckpointers({ intervalMs = 1_000 }: { intervalMs?: numbe
   const started = () => {
     if (worker) return worker;
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    worker = new Worker(workerSource, {
-      eval: true,
-      workerData: { intervalMs, driver, nice: backgroundNice },
-    });
+    worker = new Worker(workerSource, { eval: true, workerData: { intervalMs, driver } });
     worker.unref();
     worker.on('error', (err) => {
       for (const file of files.values()) file.onError?.(err.message);

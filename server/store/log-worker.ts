@@ -5,7 +5,6 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { Exchange } from '../scim/types.js';
 import { type AppWriter, type AppWriterData, type FromLogWorker, openAppWriter } from './app-writer.js';
-import { runInBackground } from './background.js';
 
 export type { FromLogWorker, WorkerStats } from './app-writer.js';
 
@@ -28,9 +27,6 @@ export type ToLogWorker =
   | { type: 'stop'; key: number; deadlineMs: number; seq: number }
   | { type: 'closeStale'; key: number; now: number }
   | { type: 'pragma'; key: number; statement: string; seq: number };
-
-// Recording takes the CPU the proxy leaves (background.ts).
-runInBackground();
 
 const data = workerData as LogWorkerData;
 const inbox = parentPort!;
