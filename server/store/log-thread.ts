@@ -301,7 +301,10 @@ export class EventQueue {
         this.handle(first);
         continue;
       }
-      if (budget <= 0) return this.schedule();
+      if (budget <= 0) {
+        this.schedule();
+        return;
+      }
       const from = this.handed;
       const to = Math.min(first.ops.length, from + budget);
       budget -= to - from;
