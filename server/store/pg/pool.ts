@@ -50,8 +50,10 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     await client.query('commit');
     return result;
   } catch (err) {
-    broken = true;
-    await client.query('rollback').catch(() => {});
+    // Rolled back, the connection is clean and goes back to the pool; one that cannot roll back is closed.
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
     throw err;
   } finally {
     client.release(broken);
