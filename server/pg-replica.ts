@@ -83,7 +83,10 @@ export function registerReplicaMetrics(
   );
 }
 
-/** The leader evaluates on a tick; every replica delivers due notifications; the leader forgets gone replicas. */
+/**
+ * The leader evaluates on a tick, sends due notifications (a follower's poll finds nothing to do: alerts/pg-engine.ts)
+ * and forgets gone replicas; every replica refreshes what /metrics reads of the database.
+ */
 export function startPgJobs(
   w: Wiring,
   deps: {
