@@ -2,25 +2,12 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { serverFor, stores } from '../helpers/postgres.js';
-import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';
+import { HOUR, MIN, type Scene, startScene, tokenExpires, users } from './alerts-harness.js';
 
 const FIRING_CREDENTIALS =
   '[FIRING critical] Tanium SSO: credentials rejected (401) — provisioning will be quarantined';
 const RESOLVED_CREDENTIALS =
   '[RESOLVED critical] Tanium SSO: credentials rejected (401) — provisioning will be quarantined';
-
-/** A healthy initial cycle, then, 40 minutes later, a cycle where the token is rejected three times. */
-async function tokenExpires(scene: Scene, people = users(5)) {
-  const { entra, target } = scene;
-  await entra.probe();
-  await entra.each(people, (u) => entra.provision(u));
-  await scene.settle();
-  scene.advance(40 * MIN);
-  await entra.probe();
-  target.setFaults({ tokenExpired: true });
-  for (const u of people.slice(0, 3)) expect((await entra.update(u)).status).toBe(401);
-  await scene.settle();
-}
 
 async function tokenFixed(scene: Scene, people = users(5)) {
   scene.target.setFaults({ tokenExpired: false });
@@ -240,9 +227,7 @@ describe.each(stores)('delivery, silences, acknowledgements, restarts, flapping 
     scene = await startScene({ postgres: pg.server, rules: { debounceSeconds: 30, recoverySeconds: 120 } });
     const { entra, target } = scene;
     const people = users(5);
-    await entra.probe();
-    await entra.each(people, (u) => entra.provision(u));
-    await scene.settle();
+    await scene.provisionCycle(people);
     scene.advance(40 * MIN);
     await entra.probe();
 

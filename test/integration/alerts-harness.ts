@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ParsedMail } from 'mailparser';
 import pino from 'pino';
+import { expect } from 'vitest';
 import { loadConfig, type RulesConfig } from '../../server/config.js';
 import { startTarget, type Target, type TargetFaults } from '../../server/demo/target/index.js';
 import { type Scimtap, type StartOptions, startScimtap } from '../../server/main.js';
@@ -34,6 +35,8 @@ export interface Scene {
   tick(): ReturnType<Scimtap['tick']>;
   /** flush, then tick */
   settle(): ReturnType<Scimtap['tick']>;
+  /** a provisioning cycle that creates `people`: Entra's probe, a create for each, then settle */
+  provisionCycle(people: string[]): ReturnType<Scimtap['tick']>;
   emails(): ParsedMail[];
   /** subjects of the emails received so far */
   subjects(): string[];
@@ -125,6 +128,11 @@ export async function startScene(options: SceneOptions = {}): Promise<Scene> {
     async settle() {
       await scimtap.recorder.flush();
       return scimtap.tick();
+    },
+    async provisionCycle(people) {
+      await entra.probe();
+      await entra.each(people, (u) => entra.provision(u));
+      return scene.settle();
     },
     emails: () => smtp.messages,
     subjects: () => smtp.messages.map((m) => m.subject ?? ''),
@@ -288,6 +296,17 @@ export class EntraClient {
       }),
     );
   }
+}
+
+/** A healthy cycle, then, 40 minutes later, three calls rejected with 401: `credentials` fires (critical). */
+export async function tokenExpires(scene: Scene, people = users(5)): Promise<void> {
+  const { entra, target } = scene;
+  await scene.provisionCycle(people);
+  scene.advance(40 * MIN);
+  await entra.probe();
+  target.setFaults({ tokenExpired: true });
+  for (const u of people.slice(0, 3)) expect((await entra.update(u)).status).toBe(401);
+  await scene.settle();
 }
 
 export const users = (n: number, prefix = 'user') =>

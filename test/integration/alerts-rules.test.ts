@@ -15,9 +15,7 @@ describe.each(stores)('%s', (store) => {
       scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
       const people = users(10);
-      await entra.probe();
-      await entra.each(people, (u) => entra.provision(u));
-      await scene.settle();
+      await scene.provisionCycle(people);
 
       scene.advance(40 * MIN);
       await scene.targetDown();
@@ -51,9 +49,7 @@ describe.each(stores)('%s', (store) => {
       scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
-      await entra.probe();
-      await entra.each(people, (u) => entra.provision(u));
-      await scene.settle();
+      await scene.provisionCycle(people);
 
       scene.advance(40 * MIN);
       await entra.probe();
@@ -76,9 +72,7 @@ describe.each(stores)('%s', (store) => {
       scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
       const people = users(600);
-      await entra.probe();
-      await entra.each(people, (u) => entra.provision(u));
-      await scene.settle();
+      await scene.provisionCycle(people);
       expect(scene.emails()).toHaveLength(0);
 
       scene.advance(40 * MIN);
@@ -126,9 +120,7 @@ describe.each(stores)('%s', (store) => {
       scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
-      await entra.probe();
-      await entra.each(people, (u) => entra.provision(u));
-      await scene.settle();
+      await scene.provisionCycle(people);
 
       scene.advance(40 * MIN);
       await entra.probe();
@@ -210,9 +202,7 @@ describe.each(stores)('%s', (store) => {
       scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
       const people = users(20);
-      await entra.probe();
-      await entra.each(people, (u) => entra.provision(u));
-      await scene.settle();
+      await scene.provisionCycle(people);
 
       // Next cycle: the app answers filters with 404 (scimCompliance) and every other call with 500 (escrow).
       scene.advance(40 * MIN);

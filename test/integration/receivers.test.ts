@@ -12,7 +12,7 @@ import { openDatabase } from '../../server/store/db.js';
 import { queueMessage, sqliteOutboxStore } from '../../server/store/queries/outbox.js';
 import { startUpstream } from '../helpers/http.js';
 import { type Receivers, startReceivers } from '../helpers/receivers.js';
-import { MIN, type Scene, startScene, users } from './alerts-harness.js';
+import { MIN, type Scene, startScene, tokenExpires, users } from './alerts-harness.js';
 
 // Secrets as they look in real life: the webhook URL's path is the key, PagerDuty's routing key is 32 characters.
 const SLACK_PATH = '/slack/services/T0SCIMTAP/B0SCIMTAP/sl4ckS3cretTok3nZZ91';
@@ -21,19 +21,6 @@ const PD_KEY = 'R0ut1ngK3yS3cretXXXXXXXXXXXXPD77';
 const WEBHOOK_PATH = '/webhook/scimtap/whS3cretPathWW13';
 const WEBHOOK_SECRET = 'hmac-shared-secret-0123456789';
 const secrets = [SLACK_PATH, TEAMS_PATH.split('?')[1], PD_KEY, WEBHOOK_PATH, WEBHOOK_SECRET];
-
-/** A healthy cycle, then, 40 minutes later, three calls rejected with 401: `credentials` fires (critical). */
-async function tokenExpires(scene: Scene, people = users(5)) {
-  const { entra, target } = scene;
-  await entra.probe();
-  await entra.each(people, (u) => entra.provision(u));
-  await scene.settle();
-  scene.advance(40 * MIN);
-  await entra.probe();
-  target.setFaults({ tokenExpired: true });
-  for (const u of people.slice(0, 3)) expect((await entra.update(u)).status).toBe(401);
-  await scene.settle();
-}
 
 async function tokenFixed(scene: Scene, people = users(5)) {
   scene.target.setFaults({ tokenExpired: false });
