@@ -5,12 +5,15 @@ import { HOUR, MIN, type Scene, startScene, users } from './alerts-harness.js';
 // The same rule scenes on either store (issue 13): one PostgreSQL server for the whole PostgreSQL block.
 describe.each(stores)('%s', (store) => {
   const pg = serverFor(store);
+  // One scene per test, whichever describe it is in, closed after it.
+  let scene: Scene | undefined;
+  afterEach(async () => {
+    await scene?.close();
+    scene = undefined;
+  });
 
   // Acceptance scenarios 2–6 (issue 5): each rule end to end, from real traffic to the email.
   describe('alert rules end to end', () => {
-    let scene: Scene;
-    afterEach(() => scene?.close());
-
     it('2. upstream down: one upstreamUnavailable email; back up: one resolved email', async () => {
       scene = await startScene({ postgres: pg.server });
       const { entra } = scene;
@@ -192,12 +195,6 @@ describe.each(stores)('%s', (store) => {
   });
 
   describe('inhibition ends when the inhibitor resolves', () => {
-    let scene: Scene | undefined;
-    afterEach(async () => {
-      await scene?.close();
-      scene = undefined;
-    });
-
     it('escrowProportion, muted by scimCompliance, is emailed once scimCompliance resolves and it still fires', async () => {
       scene = await startScene({ postgres: pg.server });
       const { entra, target } = scene;
@@ -244,12 +241,6 @@ describe.each(stores)('%s', (store) => {
   });
 
   describe('advice from real traffic', () => {
-    let scene: Scene | undefined;
-    afterEach(async () => {
-      await scene?.close();
-      scene = undefined;
-    });
-
     it('a Tenant URL ending in /scim/v2 in front of an upstream that has it too: "repeats /scim/v2", not "missing"', async () => {
       // SCIMTAP_UPSTREAM = http://target/scim/v2 while Entra calls <scimtap>/scim/v2/Users: the app sees /scim/v2/scim/v2/Users
       scene = await startScene({ postgres: pg.server, upstream: (url) => url });
