@@ -54,12 +54,11 @@ export class ResponseCapture {
     this.tap = new BodyTap(limit);
   }
 
-  /** The upstream's answer, whose head has been forwarded; its body is kept as it streams. */
+  /** The upstream's answer, whose head has been forwarded; its body is kept as it streams (tap.push). */
   upstream(upRes: IncomingMessage): void {
     this.httpStatus = upRes.statusCode ?? 502;
     this.contentType = upRes.headers['content-type'] ?? null;
     this.contentEncoding = upRes.headers['content-encoding'] ?? null;
-    upRes.on('data', (chunk: Buffer) => this.tap.push(chunk));
   }
 
   /** scimtap answered itself with a SCIM error. */

@@ -7,6 +7,7 @@ import { RequestCapture, ResponseCapture } from './capture.js';
 import { type Arrival, type ExchangeSink, type Forwarded, forwardedExchange } from './exchange.js';
 import { hasBody } from './headers.js';
 import { scimError, sendScimError } from './refusals.js';
+import { relay } from './relay.js';
 import type { Credential } from './tap.js';
 import { canReplay, isStaleSocket, type Upstream, writeResponseHead } from './upstream.js';
 
@@ -168,7 +169,7 @@ function upstreamCall(target: Upstream, x: Forwarding, rawUrl: string, fail: Fai
       }
       res.destroy();
     });
-    upRes.pipe(res);
+    relay(upRes, res, (chunk) => response.tap.push(chunk));
   };
 
   let canRetry = canReplay(req);
@@ -176,7 +177,6 @@ function upstreamCall(target: Upstream, x: Forwarding, rawUrl: string, fail: Fai
     if (x.done || x.failure || r !== x.upstreamReq) return;
     if (canRetry && response.httpStatus === null && isStaleSocket(r, err)) {
       canRetry = false;
-      req.unpipe(r);
       x.upstreamReq = send();
       x.upstreamReq.end();
       return;
@@ -192,9 +192,9 @@ function upstreamCall(target: Upstream, x: Forwarding, rawUrl: string, fail: Fai
   return () => {
     if (x.done || x.failure) return;
     x.upstreamReq = send();
-    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3), and Node's parser
-    // emits no data: a lookup's GET saves a listener.
-    if (hasBody(req)) req.on('data', (chunk: Buffer) => x.request.push(chunk));
-    req.pipe(x.upstreamReq);
+    // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3): a lookup's GET is sent
+    // as it is, and Node's server reads the empty body when the answer is out.
+    if (hasBody(req)) relay(req, x.upstreamReq, (chunk) => x.request.push(chunk));
+    else x.upstreamReq.end();
   };
 }
