@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchange } from '../../test/fixtures/entra.js';
+import { BodyTap } from '../proxy/tap.js';
 import { createCheckpointers } from './checkpointer.js';
 import { openDatabase } from './db.js';
 import { createLogHost, type LogHost } from './log-host.js';
@@ -55,6 +56,51 @@ describe('one log writer thread for several apps', () => {
     b.flush();
     expect(b.stats()).toMatchObject({ written: 8, dropped: 0, failing: false });
     expect([count(join(d, 'a.db')), count(join(d, 'b.db'))]).toEqual([30, 8]);
+  });
+
+  it('moves the bodies of one hand-off intact: views into shared buffers, joined bodies, none', {
+    timeout: 30_000,
+  }, async () => {
+    const host = createLogHost({ handoffMs: 60_000 });
+    opened.push({ host, threads: [] });
+    const d = dir();
+    const a = appOn(host, join(d, 'a.db'));
+    const b = appOn(host, join(d, 'b.db'));
+    await Promise.all([a.ready, b.ready]);
+    // As a socket read leaves them: every body a view into one buffer that holds others too.
+    const texts = Array.from({ length: 12 }, (_, i) => JSON.stringify({ userName: `user${i}@example.com` }));
+    const shared = Buffer.from(`xx${texts.join('')}yy`);
+    let at = 2;
+    const views = texts.map((t) => shared.subarray(at, (at += t.length)));
+    const joined = new BodyTap(1_000);
+    for (const piece of ['{"userName":', '"joined@example.com"}']) joined.push(Buffer.from(piece));
+    const sent = (app: string, i: number) => exchange({ path: `/scim/v2/Users/${app}${i}` });
+    for (let i = 0; i < 6; i++) {
+      const e = sent('a', i);
+      e.requestBody = views[2 * i];
+      e.responseBody = i === 3 ? joined.body() : i === 4 ? null : views[2 * i + 1];
+      a.record(e);
+    }
+    const e = sent('b', 0);
+    e.responseBody = views[11];
+    b.record(e);
+    // One hand-off carries both apps' exchanges.
+    host.handOff();
+    a.flush();
+    b.flush();
+    const stored = (path: string) =>
+      openDatabase(path)
+        .$client.prepare('select request_body req, response_body res from bodies order by operation_id')
+        .all();
+    expect(stored(join(d, 'a.db'))).toEqual(
+      [0, 1, 2, 3, 4, 5].map((i) => ({
+        req: texts[2 * i],
+        res: i === 3 ? '{"userName":"joined@example.com"}' : i === 4 ? null : texts[2 * i + 1],
+      })),
+    );
+    expect(stored(join(d, 'b.db'))).toEqual([{ req: null, res: texts[11] }]);
+    // The proxy's buffers are left as they were: copied from, not moved.
+    expect(shared.toString()).toBe(`xx${texts.join('')}yy`);
   });
 
   it("records a quiet app's exchanges while another app's backlog is still being written", {

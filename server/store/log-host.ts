@@ -133,28 +133,37 @@ function spawnThread(onDeath: (reason: string) => void) {
 
 /**
  * A captured body is usually a view into a larger shared buffer (a socket read, Buffer's 8 KB pool), and a
- * message copies a view's whole buffer. Each body gets a buffer of its own size, moved, not copied: the buffers
- * to transfer are added to `transfer`.
+ * message copies a view's whole buffer. The bodies of one hand-off are copied into one buffer of their own, which
+ * is moved, not copied: the exchanges carry views into it (a message keeps views of a moved buffer as views).
+ * One buffer per hand-off rather than one per body: each ArrayBuffer costs an allocation, a detach on this side
+ * and a backing store for the collector to track on the other, per exchange (issue 12).
  */
 function ownBodies(exchanges: Exchange[], transfer: ArrayBuffer[]): void {
+  let total = 0;
+  for (const e of exchanges) total += packedLength(e.requestBody) + packedLength(e.responseBody);
+  const pack = total > 0 ? Buffer.allocUnsafeSlow(total) : null;
+  let at = 0;
+  const own = (body: Buffer | null): Buffer | null => {
+    if (body === null) return null;
+    // A body the proxy's tap joined from several chunks is already alone in its buffer: moved, not copied twice.
+    if (isOwnBody(body)) {
+      transfer.push(body.buffer as ArrayBuffer);
+      return body;
+    }
+    pack!.set(body, at);
+    at += body.byteLength;
+    return pack!.subarray(at - body.byteLength, at);
+  };
   for (const e of exchanges) {
-    e.requestBody = own(e.requestBody, transfer);
-    e.responseBody = own(e.responseBody, transfer);
+    e.requestBody = own(e.requestBody);
+    e.responseBody = own(e.responseBody);
   }
+  if (pack) transfer.push(pack.buffer as ArrayBuffer);
 }
 
-/** The bytes of `body` in an ArrayBuffer of their own, listed in `transfer` (Buffer on this side, bytes there). */
-function own(body: Buffer | null, transfer: ArrayBuffer[]): Buffer | null {
-  if (body === null) return null;
-  // A body the proxy's tap joined from several chunks is already alone in its buffer: moved, not copied twice.
-  if (isOwnBody(body)) {
-    transfer.push(body.buffer as ArrayBuffer);
-    return body;
-  }
-  const copy = new Uint8Array(body.byteLength);
-  copy.set(body);
-  transfer.push(copy.buffer);
-  return copy as Buffer;
+/** The bytes `body` takes in the hand-off's shared buffer: none when it moves alone. */
+function packedLength(body: Buffer | null): number {
+  return body === null || isOwnBody(body) ? 0 : body.byteLength;
 }
 
 /**
