@@ -70,8 +70,8 @@ describe('one log writer thread for several apps', () => {
     // As a socket read leaves them: every body a view into one buffer that holds others too.
     const texts = Array.from({ length: 12 }, (_, i) => JSON.stringify({ userName: `user${i}@example.com` }));
     const shared = Buffer.from(`xx${texts.join('')}yy`);
-    let at = 2;
-    const views = texts.map((t) => shared.subarray(at, (at += t.length)));
+    const starts = texts.map((_, i) => 2 + texts.slice(0, i).join('').length);
+    const views = texts.map((t, i) => shared.subarray(starts[i], starts[i] + t.length));
     const joined = new BodyTap(1_000);
     for (const piece of ['{"userName":', '"joined@example.com"}']) joined.push(Buffer.from(piece));
     const sent = (app: string, i: number) => exchange({ path: `/scim/v2/Users/${app}${i}` });
