@@ -34,6 +34,9 @@ describe('where secrets travel', () => {
     // a filter on the password, form-encoded, in a compound filter
     ['filter=userName+eq+%22a%22+and+password+eq+%22s3cret-1%22', isRedacted, ['s3cret-1']],
     ['filter=userName eq "a"', isRedacted, []],
+    // the name in any case; a name too long to tell counts as redacted (neither mentions "password" as written)
+    ['filter=PassWord+eq+%22Mixed-case1%22', isRedacted, ['Mixed-case1']],
+    [`filter=${'a'.repeat(1_100)}+eq+%22long-name-1%22`, isRedacted, ['long-name-1']],
   ])('query %s', (query, redactor, secrets) => {
     expect(querySecrets(query, redactor).sort()).toEqual([...secrets].sort());
   });

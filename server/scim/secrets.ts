@@ -1,6 +1,6 @@
 // Where an exchange carries secrets, besides the attributes redact.ts knows: the Authorization header, the
 // query string, a filter on a secret attribute, a form body. Pure; every scan is linear in its input.
-import type { Redactor } from './redact.js';
+import { MAX_NAME_CHARS, type Redactor } from './redact.js';
 import { MIN_SECRET } from './scrub.js';
 
 /** Query and form parameters that hold a credential whatever the capture mode (OAuth, API keys, signatures). */
@@ -53,9 +53,18 @@ export function querySecrets(query: string, isRedacted: Redactor | null): string
   for (const [name, values] of pairs(String(query ?? '').replace(/^\?/, ''))) {
     if (CREDENTIAL_PARAMS.has(name) || (isRedacted?.(name) ?? false)) out.push(...values);
     else if (isRedacted && name === 'filter')
-      for (const v of values) out.push(...filterSecrets(v, isRedacted));
+      for (const v of values) if (mayNameRedacted(v, isRedacted)) out.push(...filterSecrets(v, isRedacted));
   }
   return usable(out);
+}
+
+/**
+ * Whether a filter could compare a redacted attribute: it mentions one's name, or it is long enough to hold a name
+ * too long to tell (counted as redacted, MAX_NAME_CHARS). Entra's lookup filters (`userName eq "…"`) mention none,
+ * and skip the tokenising (issue 12: every lookup paid for it on the log writer).
+ */
+function mayNameRedacted(filter: string, isRedacted: Redactor): boolean {
+  return !isRedacted.mentionedIn || filter.length > MAX_NAME_CHARS || isRedacted.mentionedIn(filter);
 }
 
 /** The secrets an `application/x-www-form-urlencoded` body carries (same rules as the query string). */
