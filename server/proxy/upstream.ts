@@ -11,7 +11,7 @@ const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE'])
 const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 export interface Upstream {
-  /** Sends the client's request line and headers to the upstream; the caller pipes the body. */
+  /** Sends the client's request line and headers to the upstream; the caller relays the body (relay.ts). */
   send(req: IncomingMessage, rawUrl: string): http.ClientRequest;
   close(): void;
 }
