@@ -349,6 +349,8 @@ main().then(
   },
   (err) => {
     process.stderr.write(`soak failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 2;
+    // A failure part-way leaves the target's server listening: without an exit the soak, and its hold on the
+    // benchmark lock that scripts take around it, would stay.
+    process.exit(2);
   },
 );
