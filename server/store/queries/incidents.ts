@@ -1,6 +1,6 @@
 // The incidents and silences tables' SQL: the alert engine's open incidents, the API's lists, silences and acks.
 
-import { and, desc, eq, gt, isNull, lt, ne, notInArray, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gt, isNull, lt, ne, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Incident, IncidentState, NotifyEvent, SentNotification, Silence } from '../../alerts/types.js';
 import type { Evidence, RuleCode } from '../../detect/types.js';
 import type { Db } from '../db.js';
@@ -67,8 +67,29 @@ export function insertIncident(db: Db, i: Incident): number {
 
 export function updateIncident(db: Db, i: Incident): void {
   if (i.id === null) throw new Error('updateIncident: not stored yet');
-  db.update(incidents).set(toIncidentRow(i)).where(eq(incidents.id, i.id)).run();
+  const row = toIncidentRow(i);
+  // drizzle's set() leaves a column whose value is undefined as it is; the prepared statement would write null.
+  if (incidentColumns.some((c) => row[c] === undefined)) {
+    db.update(incidents).set(row).where(eq(incidents.id, i.id)).run();
+    return;
+  }
+  updateIncidentQuery(db).run({ ...row, id: i.id });
 }
+
+// Each evaluation of the rules updates every open incident whose evidence moved, on the proxy's thread: the
+// statement is prepared once. Building it with drizzle each time took 60 of an evaluation's 240 ms in the soak.
+// Every column is plain text or integer (no JSON or boolean mode to map), so placeholders bind the row as is.
+const incidentColumns = Object.keys(getTableColumns(incidents)).filter((k) => k !== 'id') as Exclude<
+  keyof IncidentRow,
+  'id'
+>[];
+const updateIncidentQuery = oncePerDatabase((db) =>
+  db
+    .update(incidents)
+    .set(Object.fromEntries(incidentColumns.map((c) => [c, sql`${sql.placeholder(c)}`])))
+    .where(eq(incidents.id, sql.placeholder('id')))
+    .prepare(),
+);
 
 export function deleteIncident(db: Db, id: number): void {
   db.delete(incidents).where(eq(incidents.id, id)).run();
