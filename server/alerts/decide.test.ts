@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { evidenceFixture, incidentFixture } from '../../test/fixtures/incidents.js';
 import { rulesSchema } from '../config.js';
 import type { Evidence, Finding, RuleCode } from '../detect/types.js';
 import { inhibitorOf, muteReason, shouldNotify, silenceFor } from './decide.js';
@@ -9,42 +10,16 @@ const T = Date.UTC(2025, 0, 6, 9, 0, 0);
 const H = 3_600_000;
 const rules = rulesSchema.parse({});
 
-const evidence = (lastSeen: number | null = T): Evidence => ({
-  count: 1,
-  firstSeen: T,
-  lastSeen,
-  sampleOperationIds: [],
-  samples: [],
-  identities: [],
-  identityCount: 0,
-  details: {},
-});
+const evidence = (lastSeen: number | null = T): Evidence => evidenceFixture({ lastSeen });
 
 function incident(partial: Partial<Incident> = {}): Incident {
-  return {
-    id: 1,
-    key: 'credentials:app',
-    rule: 'credentials',
-    scope: 'app',
-    severity: 'critical',
-    state: 'firing',
+  return incidentFixture('credentials', {
     entraReason: 'EncounteredQuarantineException',
     summary: 'credentials rejected (401)',
     reasonKey: '401',
     evidence: evidence(),
-    startedAt: T,
-    firedAt: T,
-    lastTrueAt: T,
-    clearedAt: null,
-    resolvedAt: null,
-    acknowledgedAt: null,
-    acknowledgedBy: null,
-    ackComment: null,
-    inhibitedBy: null,
-    inhibitedAt: null,
-    updatedAt: T,
     ...partial,
-  };
+  });
 }
 
 const sent = (

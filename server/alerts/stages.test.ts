@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { evidenceFixture, incidentFixture } from '../../test/fixtures/incidents.js';
 import { rulesSchema } from '../config.js';
 import type { RuleCode } from '../detect/types.js';
 import { markInhibition, type NotifyContext, notifyDecision } from './stages.js';
@@ -9,39 +10,13 @@ const H = 3_600_000;
 const rules = rulesSchema.parse({});
 
 function incident(partial: Partial<Incident> = {}): Incident & { id: number } {
-  return {
-    id: 1,
-    key: 'escrowProportion:app',
-    rule: 'escrowProportion',
-    scope: 'app',
-    severity: 'critical',
-    state: 'firing',
+  return incidentFixture('escrowProportion', {
     entraReason: 'EncounteredEscrowProportionThreshold',
     summary: '48% of a cycle’s calls failed',
     reasonKey: 'escrow',
-    evidence: {
-      count: 10,
-      firstSeen: T,
-      lastSeen: T,
-      sampleOperationIds: [],
-      samples: [],
-      identities: [],
-      identityCount: 0,
-      details: {},
-    },
-    startedAt: T,
-    firedAt: T,
-    lastTrueAt: T,
-    clearedAt: null,
-    resolvedAt: null,
-    acknowledgedAt: null,
-    acknowledgedBy: null,
-    ackComment: null,
-    inhibitedBy: null,
-    inhibitedAt: null,
-    updatedAt: T,
+    evidence: evidenceFixture({ count: 10 }),
     ...partial,
-  } as Incident & { id: number };
+  });
 }
 
 const silence: Silence = {

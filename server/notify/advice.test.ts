@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { evidenceFixture, incidentFixture } from '../../test/fixtures/incidents.js';
 import type { Incident } from '../alerts/types.js';
 import { type RuleCode, ruleCodes } from '../detect/types.js';
 import { adviceFor, tenantPathHint } from './advice.js';
@@ -27,38 +28,15 @@ function incident(
       identity: 'ada@example.com',
     },
   ];
-  return {
-    id: 1,
-    key: `${rule}:app`,
-    rule,
-    scope: 'app',
-    severity: 'critical',
-    state: 'firing',
-    entraReason: null,
-    summary: rule,
-    reasonKey: rule,
-    evidence: {
-      count: 1,
-      firstSeen: T,
-      lastSeen: T,
+  return incidentFixture(rule, {
+    evidence: evidenceFixture({
       sampleOperationIds: [1],
       samples,
       identities: [{ key: 'User:ada', name: 'ada@example.com', type: 'User', errorCode: null, reason: null }],
       identityCount: 1,
       details,
-    },
-    startedAt: T,
-    firedAt: T,
-    lastTrueAt: T,
-    clearedAt: null,
-    resolvedAt: null,
-    acknowledgedAt: null,
-    acknowledgedBy: null,
-    ackComment: null,
-    inhibitedBy: null,
-    inhibitedAt: null,
-    updatedAt: T,
-  };
+    }),
+  });
 }
 
 const all = (a: ReturnType<typeof adviceFor>) => [a.title, a.entra, ...a.cause, ...a.action].join('\n');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { incidentFixture } from '../../test/fixtures/incidents.js';
 import type { Incident } from '../alerts/types.js';
 import { CONTENT_SECURITY_POLICY, styleHash } from '../api/guard.js';
 import { ruleCodes } from '../detect/types.js';
@@ -20,13 +21,8 @@ function credentialsIncident(partial: Partial<Incident> = {}): Incident {
     reason: i === 0 ? `<script>alert("x")</script>` : 'token expired',
     identity: i === 0 ? hostile : `user${i}@example.com`,
   }));
-  return {
+  return incidentFixture('credentials', {
     id: 12,
-    key: 'credentials:app',
-    rule: 'credentials',
-    scope: 'app',
-    severity: 'critical',
-    state: 'firing',
     entraReason: 'EncounteredQuarantineException',
     summary: 'credentials rejected (401) — provisioning will be quarantined',
     reasonKey: '401',
@@ -51,19 +47,8 @@ function credentialsIncident(partial: Partial<Incident> = {}): Incident {
         tokenChanged: true,
       },
     },
-    startedAt: T,
-    firedAt: T,
-    lastTrueAt: T,
-    clearedAt: null,
-    resolvedAt: null,
-    acknowledgedAt: null,
-    acknowledgedBy: null,
-    ackComment: null,
-    inhibitedBy: null,
-    inhibitedAt: null,
-    updatedAt: T,
     ...partial,
-  };
+  });
 }
 
 describe('incident emails', () => {

@@ -1,53 +1,36 @@
 import { describe, expect, it } from 'vitest';
+import { evidenceFixture, incidentFixture } from '../../../test/fixtures/incidents.js';
 import type { Incident } from '../../alerts/types.js';
+import type { RuleCode } from '../../detect/types.js';
 import { openDatabase } from '../db.js';
 import { getIncident, insertIncident, updateIncident } from './incidents.js';
 
 // updateIncident writes through a statement prepared once per database (every evaluation of the rules updates
 // the open incidents whose evidence moved): every column is written, on every call, with that call's values.
 
-const evidence = (count: number): Incident['evidence'] => ({
-  count,
-  firstSeen: count * 10,
-  lastSeen: count * 20,
-  sampleOperationIds: [count],
-  samples: [],
-  identities: [],
-  identityCount: count,
-  details: { threshold: count },
-});
-
-const base = (key: string): Incident => ({
-  id: null,
-  key,
-  rule: 'stuckObject',
-  scope: 'app',
-  severity: 'warning',
-  state: 'pending',
-  entraReason: null,
-  summary: 'first summary',
-  reasonKey: 'r1',
-  evidence: evidence(1),
-  startedAt: 1_000,
-  firedAt: null,
-  lastTrueAt: 1_000,
-  clearedAt: null,
-  resolvedAt: null,
-  acknowledgedAt: null,
-  acknowledgedBy: null,
-  ackComment: null,
-  inhibitedBy: null,
-  inhibitedAt: null,
-  updatedAt: 1_000,
-});
+// The stored incidents as the engine first writes them: pending, not yet fired.
+const base = (rule: RuleCode): Incident =>
+  incidentFixture(rule, {
+    id: null,
+    severity: 'warning',
+    state: 'pending',
+    summary: 'first summary',
+    reasonKey: 'r1',
+    evidence: evidenceFixture({
+      count: 1,
+      sampleOperationIds: [1],
+      identityCount: 1,
+      details: { threshold: 1 },
+    }),
+    firedAt: null,
+  });
 
 describe('updateIncident', () => {
   it('writes every column of the incident it is given, and only of that one', () => {
     const db = openDatabase(':memory:');
-    const a = base('stuckObject:app');
+    const a = base('stuckObject');
     a.id = insertIncident(db, a);
-    const b = base('escrowProportion:app');
-    b.rule = 'escrowProportion';
+    const b = base('escrowProportion');
     b.id = insertIncident(db, b);
     const changed: Incident = {
       ...a,
@@ -56,7 +39,7 @@ describe('updateIncident', () => {
       entraReason: 'escrow' as Incident['entraReason'],
       summary: 'second summary',
       reasonKey: 'r2',
-      evidence: evidence(7),
+      evidence: evidenceFixture({ count: 7, firstSeen: 70, lastSeen: 140, details: { threshold: 7 } }),
       firedAt: 2_000,
       lastTrueAt: 3_000,
       clearedAt: 3_500,
