@@ -45,18 +45,19 @@ function randomText(random: () => number): string {
 
 /** Why `view`'s spans do not tile `text` in order, or null when they do. */
 function spanProblem(text: string, view: ReturnType<typeof viewsOf>[number]): string | null {
-  if (view.from.length !== view.text.length) return 'one span per character';
+  const { from: starts, to: ends } = view.spans();
+  if (starts.length !== view.text.length || ends.length !== view.text.length) return 'one span per character';
   for (let i = 0; i < view.text.length; i++) {
-    const [from, to] = [view.from[i], view.to[i]];
+    const [from, to] = [starts[i], ends[i]];
     if (to <= from) return `empty span at ${i}`;
     if (i === 0 && from !== 0) return 'does not start at 0';
-    if (i > 0 && from !== view.from[i - 1] && from !== view.to[i - 1]) return `gap or overlap at ${i}`;
+    if (i > 0 && from !== starts[i - 1] && from !== ends[i - 1]) return `gap or overlap at ${i}`;
     const plain = to - from === 1;
     if (plain && text[from] !== view.text[i] && !(text[from] === '+' && view.text[i] === ' '))
       return `character ${i} is not its span`;
   }
   const n = view.text.length;
-  return n > 0 && view.to[n - 1] !== text.length ? 'does not end at the end' : null;
+  return n > 0 && ends[n - 1] !== text.length ? 'does not end at the end' : null;
 }
 
 describe('decoded views', () => {

@@ -1,11 +1,20 @@
 // Decoded views of a text for the scrubber: each undoes one or more escape families (JSON, HTML, percent) in one
 // pass and keeps, per character, the span of the original text it came from, so a match in a view maps back.
 
-/** A decoded text and, per character, the [from, to) span of the original text it came from. */
-export interface View {
-  text: string;
+/** Per character of a decoded text, the [from, to) span of the original text it came from. */
+export interface Spans {
   from: Int32Array;
   to: Int32Array;
+}
+
+/**
+ * A decoded text, and its spans when asked. They are worked out on first use, by decoding again: the scrubber
+ * needs them only where a secret matched, which is almost never, and two typed arrays per view made the spans
+ * most of the cost of scrubbing an Entra lookup's query (issue 12).
+ */
+export interface View {
+  text: string;
+  spans(): Spans;
 }
 
 interface Decoding {
@@ -95,16 +104,18 @@ function isAlnum(c: number): boolean {
 /**
  * One pass that undoes the chosen escapes; every escape looks ahead a bounded number of characters. The plain
  * characters between escapes (nearly all of a text) are copied as one slice per run: a string per character
- * made this the most expensive part of classifying an exchange whose token the scrubber looks for.
+ * made this the most expensive part of classifying an exchange whose token the scrubber looks for. With
+ * `withSpans` it also records each character's span; the text is the same either way (one walk does both).
  */
-function decode(text: string, d: Decoding): View {
+function decode(text: string, d: Decoding, withSpans: boolean): { text: string; spans: Spans | null } {
   const n = text.length;
   const out: string[] = [];
-  const from = new Int32Array(n);
-  const to = new Int32Array(n);
+  const from = withSpans ? new Int32Array(n) : null;
+  const to = withSpans ? new Int32Array(n) : null;
   let k = 0;
   const emit = (s: string, a: number, b: number) => {
     out.push(s);
+    if (!from || !to) return;
     for (let j = 0; j < s.length; j++) {
       from[k] = a;
       to[k] = b;
@@ -116,16 +127,33 @@ function decode(text: string, d: Decoding): View {
   let i = 0;
   while (i < n) {
     const run = i;
-    while (i < n && !opens(text.charCodeAt(i))) {
-      from[k] = i;
-      to[k] = i + 1;
-      k++;
-      i++;
+    while (i < n && !opens(text.charCodeAt(i))) i++;
+    if (i > run) {
+      out.push(text.slice(run, i));
+      if (from && to) {
+        for (let j = run; j < i; j++) {
+          from[k] = j;
+          to[k] = j + 1;
+          k++;
+        }
+      }
     }
-    if (i > run) out.push(text.slice(run, i));
     if (i < n) i = decodeAt(text, i, d, emit);
   }
-  return { text: out.join(''), from: from.subarray(0, k), to: to.subarray(0, k) };
+  const spans = from && to ? { from: from.subarray(0, k), to: to.subarray(0, k) } : null;
+  return { text: out.join(''), spans };
+}
+
+/** `text` decoded by `d`, its spans worked out when first asked. */
+function view(text: string, d: Decoding): View {
+  let spans: Spans | null = null;
+  return {
+    text: decode(text, d, false).text,
+    spans: () => {
+      spans ??= decode(text, d, true).spans as Spans;
+      return spans;
+    },
+  };
 }
 
 /** The escape (or the lone character) at `i`, emitted; returns where the text goes on. */
@@ -222,15 +250,24 @@ function percentAt(text: string, at: number): { value: string; end: number } | n
   return { value: String.fromCodePoint(cp), end: j };
 }
 
-/** `inner` decoded from `outer.text`, mapped back to the text `outer` came from. */
+/** `inner` decoded from `outer.text`, mapped back to the text `outer` came from (when its spans are asked). */
 function compose(outer: View, inner: View): View {
-  const from = new Int32Array(inner.text.length);
-  const to = new Int32Array(inner.text.length);
-  for (let i = 0; i < inner.text.length; i++) {
-    from[i] = outer.from[inner.from[i]];
-    to[i] = outer.to[inner.to[i] - 1];
-  }
-  return { text: inner.text, from, to };
+  let spans: Spans | null = null;
+  return {
+    text: inner.text,
+    spans() {
+      if (spans) return spans;
+      const o = outer.spans();
+      const i = inner.spans();
+      const n = inner.text.length;
+      spans = { from: new Int32Array(n), to: new Int32Array(n) };
+      for (let c = 0; c < n; c++) {
+        spans.from[c] = o.from[i.from[c]];
+        spans.to[c] = o.to[i.to[c] - 1];
+      }
+      return spans;
+    },
+  };
 }
 
 const ALL: Decoding = { json: true, html: true, percent: true };
@@ -242,19 +279,19 @@ export function viewsOf(text: string): View[] {
   const percent = text.includes('%');
   const plus = text.includes('+');
   const views: View[] = [];
-  if (json) views.push(decode(text, { json: true }));
-  if (html) views.push(decode(text, { html: true }));
-  if (percent) views.push(decode(text, { percent: true }));
-  if (percent || plus) views.push(decode(text, { percent: true, plusSpace: true }));
+  if (json) views.push(view(text, { json: true }));
+  if (html) views.push(view(text, { html: true }));
+  if (percent) views.push(view(text, { percent: true }));
+  if (percent || plus) views.push(view(text, { percent: true, plusSpace: true }));
   const families = Number(json) + Number(html) + Number(percent);
   // one escape inside another (`%5Cu002B`, `&amp;#43;`, a JSON-escaped HTML page)
   if (families >= 1) {
     // With one family, decoding all of them is that family's own view, made first above: no other escape opens here.
-    const once = families === 1 ? views[0] : decode(text, ALL);
+    const once = families === 1 ? views[0] : view(text, ALL);
     if (families >= 2) views.push(once);
     if (once.text.includes('\\') || once.text.includes('&') || once.text.includes('%')) {
-      views.push(compose(once, decode(once.text, ALL)));
-      views.push(compose(once, decode(once.text, { ...ALL, plusSpace: true })));
+      views.push(compose(once, view(once.text, ALL)));
+      views.push(compose(once, view(once.text, { ...ALL, plusSpace: true })));
     }
   }
   return views;

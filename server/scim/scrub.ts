@@ -85,13 +85,16 @@ function build(needles: string[], marker: string): Scrubber {
     const ranges: number[] = [];
     const tailFrom = (view: View | null, t: string, tail: number) => {
       if (!truncated || tail < MIN_TAIL) return;
-      ranges.push(view ? view.from[t.length - tail] : t.length - tail, text.length);
+      ranges.push(view ? view.spans().from[t.length - tail] : t.length - tail, text.length);
     };
     const tail = automaton.scan(text, (a, b) => ranges.push(a, b));
     tailFrom(null, text, tail);
     for (const view of viewsOf(text)) {
       if (view.text === text) continue;
-      const t = automaton.scan(view.text, (a, b) => ranges.push(view.from[a], view.to[b - 1]));
+      const t = automaton.scan(view.text, (a, b) => {
+        const { from, to } = view.spans();
+        ranges.push(from[a], to[b - 1]);
+      });
       tailFrom(view, view.text, t);
     }
     if (ranges.length === 0) return text;
