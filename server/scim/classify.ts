@@ -238,7 +238,9 @@ function keptBody(
 ): string | null {
   if (capture === 'none' || b.text === null || b.text === '') return null;
   if (b.unparsed === 'long') return UNPARSED_BODY;
-  const kept = scrub(showSecrets ? b.text : redactBodyText(b.text, isRedacted), b.truncated);
+  // A body that parsed is redacted from that parse: readBody parsed this very text.
+  const known = b.parsed ? { json: b.json } : undefined;
+  const kept = scrub(showSecrets ? b.text : redactBodyText(b.text, isRedacted, known), b.truncated);
   // an inflated body is kept to the capture limit, like any other
   return kept.length > captureLimit ? `${kept.slice(0, captureLimit)}…` : kept;
 }

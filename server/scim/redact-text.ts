@@ -10,19 +10,24 @@ import {
   redactJson,
 } from './redact.js';
 
-/** Redacted text of a captured body: JSON is re-serialized only when something was hidden. */
-export function redactBodyText(text: string, isRedacted: Redactor): string {
+/**
+ * Redacted text of a captured body: JSON is re-serialized only when something was hidden. `known`: the body's
+ * JSON as the caller already parsed it from this very text (body.ts readBody), so it is not parsed twice.
+ */
+export function redactBodyText(text: string, isRedacted: Redactor, known?: { json: unknown }): string {
   const trimmed = text.replace(/^\uFEFF/, '').trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    let parsed: unknown = known?.json;
+    let ok = known !== undefined;
     // too deep to parse cheaply: the tolerant scanner hides everything past MAX_JSON_DEPTH
-    if (jsonDeeperThan(trimmed, MAX_JSON_DEPTH)) return scrubText(text, isRedacted);
-    let parsed: unknown;
-    let ok = false;
-    try {
-      parsed = JSON.parse(trimmed);
-      ok = true;
-    } catch {
-      // truncated or broken JSON: fall through to the tolerant scanner
+    if (!ok && jsonDeeperThan(trimmed, MAX_JSON_DEPTH)) return scrubText(text, isRedacted);
+    if (!ok) {
+      try {
+        parsed = JSON.parse(trimmed);
+        ok = true;
+      } catch {
+        // truncated or broken JSON: fall through to the tolerant scanner
+      }
     }
     if (ok) {
       // Hot path: most bodies name no secret attribute, so there is nothing to walk. JSON escapes (\u0070)
@@ -93,7 +98,9 @@ function nextToken(text: string, from: number): Tok | null {
     }
     const end = Math.min(j, n);
     let decoded = text.slice(i + 1, closed ? end - 1 : end);
-    if (closed) {
+    // Without a backslash a JSON string is its own text (or, holding a control character, invalid: kept raw
+    // either way), so only an escaped one is parsed.
+    if (closed && decoded.includes('\\')) {
       try {
         decoded = JSON.parse(text.slice(i, end)) as string;
       } catch {
