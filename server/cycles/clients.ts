@@ -86,11 +86,16 @@ export function createClientStage(options: { db: Db } | { meta: Meta }): ClientS
   return {
     beforeInsert(ops) {
       let changed = false;
+      const state = { accepted };
       for (const op of ops) {
-        const { kind, accepts } = recognise(
-          { accepted },
-          { ...op, refused: op.clientKind === 'unrecognised' },
-        );
+        // The facts named one by one: a spread of the whole operation per row was this stage's cost.
+        const { kind, accepts } = recognise(state, {
+          httpStatus: op.httpStatus,
+          resourceType: op.resourceType,
+          operation: op.operation,
+          tokenFingerprint: op.tokenFingerprint,
+          refused: op.clientKind === 'unrecognised',
+        });
         op.clientKind = kind;
         if (accepts !== null) {
           accepted.add(accepts);
