@@ -53,7 +53,7 @@ export function querySecrets(query: string, isRedacted: Redactor | null): string
   for (const [name, values] of pairs(String(query ?? '').replace(/^\?/, ''))) {
     if (CREDENTIAL_PARAMS.has(name) || (isRedacted?.(name) ?? false)) out.push(...values);
     else if (isRedacted && name === 'filter')
-      for (const v of values) if (mayNameRedacted(v, isRedacted)) out.push(...filterSecrets(v, isRedacted));
+      for (const v of values) out.push(...filterSecrets(v, isRedacted));
   }
   return usable(out);
 }
@@ -105,8 +105,9 @@ interface FilterTok {
  * `userName eq "a" and password eq "b"`, `emails[password eq "c"]`. A hand scanner, one pass, no regex.
  */
 export function filterSecrets(filter: string, isRedacted: Redactor): string[] {
-  const toks: FilterTok[] = [];
   const text = String(filter ?? '');
+  if (!mayNameRedacted(text, isRedacted)) return [];
+  const toks: FilterTok[] = [];
   let i = 0;
   while (i < text.length) {
     const c = text[i];
