@@ -8,9 +8,12 @@
 // before and after in one run. EXCHANGES, ROUNDS and BATCH (rows per transaction, as app-writer.ts writes) tune it.
 //
 //   npm run bench -- log-writer        BENCH_BASELINE=/path/to/checkout EXCHANGES=20000 ROUNDS=5
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../server/config.js';
 import type { Exchange } from '../server/scim/types.js';
 import { entraExchanges } from './lib/entra-exchanges.js';
@@ -24,17 +27,26 @@ const root = new URL('..', import.meta.url).pathname;
 const config = loadConfig({ SCIMTAP_UPSTREAM: 'http://127.0.0.1:9', SCIMTAP_DB: ':memory:' });
 const classifyOptions = { capture: 'redacted' as const, redact: config.redact };
 
-/** The writer's parts, loaded from one checkout's sources. */
+/**
+ * The writer's parts, from one checkout's build (built here first): the JavaScript scimtap runs. The TypeScript
+ * sources through tsx would carry its helpers (`__name` on every closure) and measure something else.
+ */
 async function writerOf(checkout: string) {
-  const load = (path: string) => import(join(checkout, path));
+  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  const built = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.server.json'], {
+    cwd: checkout,
+    stdio: 'inherit',
+  });
+  if (built.status !== 0) throw new Error(`could not build ${checkout}`);
+  const load = (path: string) => import(pathToFileURL(join(checkout, 'dist', path)).href);
   return {
-    classify: (await load('server/scim/classify.ts')).classify,
-    openDatabase: (await load('server/store/db.ts')).openDatabase,
-    createLogWriter: (await load('server/store/ingest.ts')).createLogWriter,
-    createDerivation: (await load('server/store/derivation.ts')).createDerivation,
-    createTermsStage: (await load('server/store/terms.ts')).createTermsStage,
-    createClientStage: (await load('server/cycles/clients.ts')).createClientStage,
-    createCycleStage: (await load('server/cycles/index.ts')).createCycleStage,
+    classify: (await load('server/scim/classify.js')).classify,
+    openDatabase: (await load('server/store/db.js')).openDatabase,
+    createLogWriter: (await load('server/store/ingest.js')).createLogWriter,
+    createDerivation: (await load('server/store/derivation.js')).createDerivation,
+    createTermsStage: (await load('server/store/terms.js')).createTermsStage,
+    createClientStage: (await load('server/cycles/clients.js')).createClientStage,
+    createCycleStage: (await load('server/cycles/index.js')).createCycleStage,
   };
 }
 type Writer = Awaited<ReturnType<typeof writerOf>>;
