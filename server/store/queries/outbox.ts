@@ -158,6 +158,12 @@ export function outboxQueries(db: Db) {
        where state = 'unsent' and receiver <> 'email' and last_error is null
          and receiver not in (select value from json_each(?))`,
     ),
+    anyOrphan: sqlite
+      .prepare(
+        `select 1 from outbox where state = 'unsent' and receiver <> 'email' and last_error is null
+         and receiver not in (select value from json_each(?)) limit 1`,
+      )
+      .pluck(),
     attempt: sqlite.prepare(`insert into delivery_attempts (outbox_id, at, duration_ms, ok, retryable, error,
         response_code, response) values (?, ?, ?, ?, ?, ?, ?, ?)`),
   };
@@ -202,7 +208,10 @@ export function sqliteOutboxStore(db: Db): OutboxStore {
       return q.stillFiring.all(receiver) as string[];
     },
     async orphans(configured) {
-      q.orphans.run(JSON.stringify(configured));
+      // Read first: an UPDATE takes the write lock even when it changes nothing, and the log writer thread may hold
+      // it for a batch (this connection waits 10 ms for it, the proxy's thread being synchronous).
+      const json = JSON.stringify(configured);
+      if (q.anyOrphan.get(json) !== undefined) q.orphans.run(json);
     },
     async sent(row, a) {
       return sqlite.transaction(() => {
