@@ -11,6 +11,7 @@ import { createClientStage } from '../cycles/clients.js';
 import { type CycleConfig, createCycleStage } from '../cycles/index.js';
 import { classify } from '../scim/classify.js';
 import type { ClassifyOptions, Exchange } from '../scim/types.js';
+import { createBurst } from './burst.js';
 import { startConsumer } from './consumer.js';
 import { type Db, openDatabase } from './db.js';
 import { createDerivation } from './derivation.js';
@@ -56,7 +57,7 @@ export interface AppWriter {
   stop(deadlineMs: number): { dropped: number; stats: WorkerStats };
 }
 
-/** Past this many exchanges waiting, batches are written to the log only: the log first, derivation after. */
+/** Past this many exchanges waiting, batches go to pending_operations (pending.ts): the log first, derivation after. */
 const deriveInlineBelow = 2_000;
 
 /** Opens the app's database and starts its recorder and derivation consumer. Throws when the database cannot open. */
@@ -73,14 +74,11 @@ export function openAppWriter(data: AppWriterData): AppWriter {
   const { derivation, reloadIfPruned, closeStale } = derivationOf(db, data, tell);
   const derivationError = (err: unknown) =>
     tell({ type: 'derivationError', message: (err as Error)?.message ?? String(err) });
-  const consumer = startConsumer({
-    derivation,
-    turn,
-    // A burst: the queue is over the threshold at which the writer logs alone. Deriving between its writes would
-    // spend on this thread what logging alone saves; derivation waits for the queue to come down.
-    busy: () => recorder.stats().queued >= deriveInlineBelow,
-    onError: derivationError,
-  });
+  // Log first, derive after: during a burst (burst.ts), or with a backlog over the threshold at which the writer
+  // logs alone. Deriving between its writes would spend on this thread what logging alone saves.
+  const burst = createBurst();
+  const logFirst = () => recorder.stats().queued >= deriveInlineBelow || burst.active(performance.now());
+  const consumer = startConsumer({ derivation, turn, busy: logFirst, onError: derivationError });
   const write = createLogWriter({ db, classify: (e) => classify(e, data.classify), derivation });
   let received = 0;
   const stats = (): WorkerStats => ({ ...recorder.stats(), received });
@@ -91,12 +89,12 @@ export function openAppWriter(data: AppWriterData): AppWriter {
       let derived: boolean;
       try {
         reloadIfPruned();
-        derived = write(batch, { derive: recorder.stats().queued < deriveInlineBelow }).derived;
+        derived = write(batch, { derive: !logFirst() }).derived;
         truncateWal();
       } finally {
         turn.release();
       }
-      // Logged only (a burst, or derivation behind): the consumer catches up between the writes, once the burst
+      // Logged first (a burst, or derivation behind): the consumer catches up between the writes, once the burst
       // is over (its `busy`).
       if (!derived) consumer.kick();
       report();
@@ -138,6 +136,7 @@ export function openAppWriter(data: AppWriterData): AppWriter {
   return {
     record(exchange) {
       received++;
+      burst.note(performance.now());
       recorder.record(exchange);
     },
     flush() {

@@ -164,6 +164,41 @@ describe('derivation from the operations log', () => {
     expect(derivation.lag(start + 10_000)).toEqual({ operations: 0, seconds: 0, cursor: 3 });
   });
 
+  it('moves rows logged alone into the log with their bodies, under ids the log never gave out', () => {
+    const db = openDatabase(':memory:');
+    const sqlite = db.$client;
+    const derivation = createDerivation({ db, stages: [createTermsStage(db)] });
+    const write = createLogWriter({ db, classify: (e) => classify(e, classifyOptions), derivation });
+    const bodiesOf = (table: string, key: string) =>
+      sqlite
+        .prepare(
+          `select ${key} as id, request_body, response_body, response_truncated from ${table} order by 1`,
+        )
+        .all();
+    expect(write([entra.createUser(start, 'a@x', 'u-a'), entra.lookupUser(start + 1, 'b')]).derived).toBe(
+      true,
+    );
+    // The newest rows gone (a storage budget): their ids stay used.
+    sqlite.exec('delete from bodies where operation_id = 2; delete from operations where id = 2');
+    expect(
+      write([entra.createUser(start + 2, 'c@x', 'u-c'), entra.lookupUser(start + 3, 'd')], { derive: false }),
+    ).toEqual({ lastId: 4, derived: false });
+    // Waiting in pending_operations: not in the log yet, but counted as behind, from the oldest of them.
+    expect(sqlite.prepare('select id from operations').pluck().all()).toEqual([1]);
+    expect(derivation.lag(start + 10_002)).toEqual({ operations: 2, seconds: 10, cursor: 2 });
+    const waiting = bodiesOf('pending_operations', 'id');
+    expect(derivation.drain()).toBe(2);
+    expect(bodiesOf('bodies', 'operation_id').slice(1)).toEqual(waiting);
+    expect(sqlite.prepare('select count(*) from pending_operations').pluck().get()).toBe(0);
+    // Labelled on the way in, and searchable like any other row.
+    expect(sqlite.prepare("select value from operation_terms where value = 'c@x'").pluck().all()).toEqual([
+      'c@x',
+    ]);
+    // Caught up: the next batch goes straight into the log, after them.
+    expect(write([entra.lookupUser(start + 4, 'e')])).toEqual({ lastId: 5, derived: true });
+    expect(sqlite.prepare('select id from operations order by id').pluck().all()).toEqual([1, 3, 4, 5]);
+  });
+
   it("knows at once when its own writer logged rows alone, and sees other writers' rows within a second", () => {
     vi.useFakeTimers({ toFake: ['performance'] });
     try {

@@ -3,23 +3,28 @@ import {
   type IngestStage,
   type LogWrite,
   type OperationRecord,
+  prepareInsert,
   type StoredOperation,
   toDerived,
 } from './ingest.js';
 import { metaTable } from './meta.js';
+import { createPendingLog, type PendingLog, parseArray } from './pending.js';
 
-// The operations table is the log; everything derived from it (clients, cycles, identities and memberships,
-// search terms, detection input, metrics) is computed by one consumer that reads the log in id order from a
-// persisted cursor (issue 12 §2). The cursor moves in the same transaction as the derived writes, so a crash
-// between recording and derivation loses nothing: the next process derives from where the cursor stands.
-// Operation ids come from AUTOINCREMENT: they only grow, so "id > cursor" is exactly what is not derived yet,
-// even after retention deleted old rows.
+// The log is the operations table, and the rows of pending_operations that wait to join it (pending.ts);
+// everything derived from it (clients, cycles, identities and memberships, search terms, detection input,
+// metrics) is computed by one consumer that reads the log in id order from a persisted cursor (issue 12 §2). The
+// cursor moves in the same transaction as the derived writes, so a crash between recording and derivation loses
+// nothing: the next process derives from where the cursor stands. Operation ids come from AUTOINCREMENT, and
+// pending rows get ids after its high-water mark: they only grow, so "id > cursor" is exactly what is not derived
+// yet, even after retention deleted old rows.
 //
-// Two ways in, one result. When derivation is caught up, the log writer hands it the batch it is writing
+// Three ways in, one result. When derivation is caught up, the log writer hands it the batch it is writing
 // (`writeThrough`): the stages label the rows before the insert and fold them after it, in the insert's own
 // transaction, so nothing is read back and no row is written twice. When it is behind (a burst the writer chose to
-// log only, a crash, a rebuild), `step` reads the log from the cursor and labels the rows with an UPDATE. The
-// property test (derivation.test.ts) mixes both at random and compares them with a rebuild.
+// log first, a crash), the writer appends to pending_operations, and `step` moves those rows into the log in id
+// order, labelled on the way. After a rebuild (the cursor reset), `step` reads the log itself from the cursor and
+// labels its rows with an UPDATE. The property test (derivation.test.ts) mixes them at random and compares the
+// result with a rebuild.
 
 export const cursorKey = 'derivation.cursor';
 
@@ -65,6 +70,9 @@ export interface Derivation {
  */
 const lookEveryMs = 1_000;
 
+/** Rows moved from pending_operations into the log per transaction (see movePending). */
+const moveBatch = 100;
+
 /** The log's insert (ingest.ts): runs inside the caller's transaction, returns the rows with their ids. */
 export type LogInsert = (records: OperationRecord[]) => StoredOperation[];
 
@@ -100,12 +108,24 @@ export function readCursor(db: Db): number {
  * derives): operations after the persisted cursor, and the age of the oldest of them.
  */
 export function createLagReader(db: Db): (now: number) => DerivationLag {
+  const log = logEnds(db, createPendingLog(db));
+  return (now) => {
+    const cursor = readCursor(db);
+    return lagAt(cursor, log.end(), log.oldestAfter(cursor), now);
+  };
+}
+
+/**
+ * Where the log ends and what waits in it after a cursor, across its two tables: rows of `operations` after the
+ * cursor (a rebuild, or a database from before pending_operations), then the pending rows, which come after them.
+ */
+function logEnds(db: Db, pending: PendingLog) {
   const sqlite = db.$client;
   const lastId = sqlite.prepare('select max(id) from operations').pluck();
   const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
-  return (now) => {
-    const cursor = readCursor(db);
-    return lagAt(cursor, Number(lastId.get() ?? 0), oldestAfter.get(cursor) as number | undefined, now);
+  return {
+    end: () => Math.max(Number(lastId.get() ?? 0), pending.lastId()),
+    oldestAfter: (cursor: number) => (oldestAfter.get(cursor) as number | undefined) ?? pending.oldestTime(),
   };
 }
 
@@ -152,43 +172,17 @@ export function toStoredOperation(r: OperationRow): StoredOperation {
 
 export function createDerivation({ db, stages, batchSize = 500 }: DerivationOptions): Derivation {
   const sqlite = db.$client;
-  const select = sqlite.prepare(selectAfterCursor);
-  const assign = sqlite.prepare(
-    'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
-  );
-  // The cycles stage names the target of a call addressed by id (a PATCH, a DELETE) from what it learnt before.
-  const assignNamed = sqlite.prepare(
-    'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
-  );
-  const lastId = sqlite.prepare('select max(id) from operations').pluck();
-  const logEnd = () => Number(lastId.get() ?? 0);
+  const pending = createPendingLog(db);
+  const log = logEnds(db, pending);
+  const logEnd = log.end;
   const meta = metaTable(db);
   const readCursorNow = () => meta.number(cursorKey);
   // Kept in memory between batches (this consumer is the only one that moves it while scimtap runs); read again
   // after a failed batch, when the transaction that would have moved it rolled back.
   let cursor = readCursorNow();
   const end = knownLogEnd(logEnd);
-  const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
 
-  // The stages' beforeInsert / afterInsert keep their meaning from the days they ran around the insert: the first
-  // labels each operation (client, cycle, identity), the second sees them labelled, inside the transaction.
-  const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
-    const rows = select.all(after, batchSize) as OperationRow[];
-    if (rows.length === 0) return [];
-    const ops = rows.map(toStoredOperation);
-    const named = rows.map((r) => r.identity);
-    for (const stage of stages) stage.beforeInsert?.(ops);
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i];
-      // Only a changed name rewrites the identity column (and its index).
-      if (op.identity !== named[i])
-        assignNamed.run(op.cycleId, op.identityId, op.clientKind, op.identity, op.id);
-      else assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
-    }
-    for (const stage of stages) stage.afterInsert?.(ops);
-    meta.set(cursorKey, String(ops[ops.length - 1].id));
-    return ops;
-  });
+  const deriveBatch = batchDeriver(db, stages, batchSize, pending);
 
   const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
   function step({ wait = true } = {}): number {
@@ -219,7 +213,7 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
 
   const writeBatch = sqlite.transaction((records: OperationRecord[], insert: LogInsert) => {
     // Behind: these rows wait their turn behind the ones before them.
-    if (logEnd() !== cursor) return { stored: insert(records), derived: false };
+    if (logEnd() !== cursor) return { stored: pending.insert(records), derived: false };
     for (const stage of stages) stage.beforeInsert?.(records);
     const stored = insert(records);
     for (const stage of stages) stage.afterInsert?.(stored);
@@ -254,10 +248,67 @@ export function createDerivation({ db, stages, batchSize = 500 }: DerivationOpti
       for (let n = step(); n > 0; n = step()) total += n;
       return total;
     },
-    lag: (now) => lagAt(cursor, logEnd(), oldestAfter.get(cursor) as number | undefined, now),
+    lag: (now) => lagAt(cursor, logEnd(), log.oldestAfter(cursor), now),
     behind: () => end.after(cursor),
     logged: end.logged,
   };
+}
+
+/**
+ * One batch of derivation, in a transaction (the caller's `immediate`): the log's rows after the cursor, labelled
+ * where they are; or, when there are none, the next pending rows, labelled on their way into the log.
+ */
+function batchDeriver(db: Db, stages: IngestStage[], batchSize: number, pending: PendingLog) {
+  const sqlite = db.$client;
+  const meta = metaTable(db);
+  const select = sqlite.prepare(selectAfterCursor);
+  const assign = sqlite.prepare(
+    'update operations set cycle_id = ?, identity_id = ?, client_kind = ? where id = ?',
+  );
+  // The cycles stage names the target of a call addressed by id (a PATCH, a DELETE) from what it learnt before.
+  const assignNamed = sqlite.prepare(
+    'update operations set cycle_id = ?, identity_id = ?, client_kind = ?, identity = ? where id = ?',
+  );
+  const insertMoved = prepareInsert(db);
+
+  // The stages' beforeInsert / afterInsert keep their meaning from the days they ran around the insert: the first
+  // labels each operation (client, cycle, identity), the second sees them labelled, inside the transaction.
+  const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
+    const rows = select.all(after, batchSize) as OperationRow[];
+    if (rows.length === 0) return movePending();
+    const ops = rows.map(toStoredOperation);
+    const named = rows.map((r) => r.identity);
+    for (const stage of stages) stage.beforeInsert?.(ops);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      // Only a changed name rewrites the identity column (and its index).
+      if (op.identity !== named[i])
+        assignNamed.run(op.cycleId, op.identityId, op.clientKind, op.identity, op.id);
+      else assign.run(op.cycleId, op.identityId, op.clientKind, op.id);
+    }
+    for (const stage of stages) stage.afterInsert?.(ops);
+    meta.set(cursorKey, String(ops[ops.length - 1].id));
+    return ops;
+  });
+
+  /**
+   * The next pending rows into the log, labelled on the way, under their ids (inside deriveBatch). At most
+   * `moveBatch` at a time: a moved row costs what a row written through costs, and the writer's batches are that
+   * long, so the transaction holds the write lock no longer than a write does (the proxy's thread's own writes wait
+   * 10 ms for it).
+   */
+  function movePending(): StoredOperation[] {
+    const ops = pending.read(Math.min(batchSize, moveBatch));
+    if (ops.length === 0) return [];
+    for (const stage of stages) stage.beforeInsert?.(ops);
+    insertMoved(ops);
+    const last = ops[ops.length - 1].id;
+    pending.remove(last);
+    for (const stage of stages) stage.afterInsert?.(ops);
+    meta.set(cursorKey, String(last));
+    return ops;
+  }
+  return deriveBatch;
 }
 
 /** The end of the log as far as this process knows: what it wrote, and the last id read (lookEveryMs). */
@@ -278,13 +329,4 @@ function knownLogEnd(read: () => number) {
       return known > cursor;
     },
   };
-}
-
-function parseArray<T>(text: string): T[] {
-  try {
-    const v = JSON.parse(text);
-    return Array.isArray(v) ? v : [];
-  } catch {
-    return [];
-  }
 }

@@ -2,6 +2,7 @@ import type { ClientKind, Exchange, Operation } from '../scim/types.js';
 import type { Db } from './db.js';
 import { type Derivation, writeCursor } from './derivation.js';
 import { capOperation } from './limits.js';
+import { createPendingLog } from './pending.js';
 
 /** An operation about to be stored: later stages may fill in its cycle and identity. */
 export interface OperationRecord extends Operation {
@@ -100,10 +101,11 @@ export interface LogWrite {
 }
 
 /**
- * The log write (issue 12 §1): classify a batch and insert its operations and bodies in one transaction. With a
- * derivation and `derive` (the default), a batch written while derivation is caught up is derived in that same
- * transaction; otherwise (no derivation, `derive: false` during a burst, or derivation behind) only the log is
- * written, and the derivation consumer reads these rows back from its cursor later.
+ * The log write (issue 12 §1): classify a batch and write it in one transaction. With a derivation and `derive`
+ * (the default), a batch written while derivation is caught up goes into `operations` and is derived in that same
+ * transaction. Otherwise (no derivation, `derive: false` during a burst, or derivation behind) it is appended to
+ * pending_operations, the log's lean hot path (pending.ts), and the derivation consumer moves it into
+ * `operations` later, in order.
  */
 export function createLogWriter({
   db,
@@ -111,7 +113,8 @@ export function createLogWriter({
   derivation,
 }: LogWriterOptions): (batch: Exchange[], options?: { derive?: boolean }) => LogWrite {
   const insert = prepareInsert(db);
-  const writeBatch = db.$client.transaction((records: OperationRecord[]) => insert(records));
+  const pending = createPendingLog(db);
+  const writeBatch = db.$client.transaction((records: OperationRecord[]) => pending.insert(records));
   return (batch, { derive = true } = {}) => {
     const records = batch.map((exchange) => toRecord(classify, exchange));
     if (derivation && derive) return derivation.writeThrough(records, insert);
@@ -172,15 +175,18 @@ export function toRecord(classify: IngestOptions['classify'], exchange: Exchange
   return record;
 }
 
-/** The two inserts of the log; the returned function must run inside a transaction. */
-function prepareInsert(db: Db): (records: OperationRecord[]) => StoredOperation[] {
+/**
+ * The two inserts of the log; the returned function must run inside a transaction. A record that has an id
+ * already (moved from pending_operations) keeps it; AUTOINCREMENT gives one to the others (a null id).
+ */
+export function prepareInsert(db: Db): (records: OperationRecord[]) => StoredOperation[] {
   const sqlite = db.$client;
   const insertOperation = sqlite.prepare(`
     insert into operations (time, duration_ms, cycle_id, identity_id, http_method, path, query, http_status,
       resource_type, operation, provisioning_action, status, identity_type, identity, external_id, target_id,
       error_code, scim_type, reason, modified_properties, members, request_bytes, response_bytes,
-      token_fingerprint, client_ip, user_agent, client_kind)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      token_fingerprint, client_ip, user_agent, client_kind, id)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const insertBody = sqlite.prepare(`
     insert into bodies (operation_id, time, request_body, request_truncated, response_body, response_truncated)
     values (?, ?, ?, ?, ?, ?)`);
@@ -218,6 +224,7 @@ function prepareInsert(db: Db): (records: OperationRecord[]) => StoredOperation[
         r.clientIp,
         r.userAgent,
         r.clientKind,
+        (r as Partial<StoredOperation>).id ?? null,
       );
       const id = Number(lastInsertRowid);
       if (r.requestBody !== null || r.responseBody !== null) {

@@ -112,7 +112,7 @@ describe('one log writer thread for several apps', () => {
     const flooded = appOn(host, join(d, 'flooded.db'));
     const quiet = appOn(host, join(d, 'quiet.db'));
     await Promise.all([flooded.ready, quiet.ready]);
-    const flood = 20_000;
+    const flood = 60_000;
     for (let i = 0; i < flood; i++) flooded.record(exchange({ path: `/scim/v2/Users/f${i}` }));
     for (let i = 0; i < 5; i++) quiet.record(exchange({ path: `/scim/v2/Users/q${i}` }));
     const end = Date.now() + 30_000;

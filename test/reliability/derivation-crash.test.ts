@@ -9,9 +9,8 @@ import { type Received, startUpstream } from '../helpers/http.js';
 import { repoRoot, request, type ScimtapProcess, spawnScimtap, stopProcess, until } from './lib.js';
 
 // kill -9 while derivation lags behind recording (issue 12 §2). `node bin/scimtap.js` takes a burst of creates
-// and lookups at full speed. Its log writer derives each batch in the batch's own transaction while it keeps up,
-// and writes the log alone when a backlog outruns it; it is killed then, with the log ahead of the derivation
-// cursor. After a restart on the same file nothing recorded is lost, derivation catches up from its cursor, and
+// and lookups at full speed. Its log writer logs a burst first (pending_operations) and derives it after, and does
+// the same when a backlog outruns it; it is killed then, with the log ahead of the derivation cursor. After a restart on the same file nothing recorded is lost, derivation catches up from its cursor, and
 // what it derived equals what `scimtap rebuild` derives from an empty cursor.
 
 const upstreamAnswer = (r: Received, res: http.ServerResponse) => {
@@ -42,8 +41,13 @@ function read<T>(dbPath: string, f: (db: Database.Database) => T): T {
   }
 }
 
-const logEnd = (db: Database.Database) =>
-  (db.prepare('select coalesce(max(id), 0) from operations').pluck().get() as number) ?? 0;
+// The log is `operations` and the rows that wait to join it (store/pending.ts): a burst is logged there first.
+const loggedIds = (db: Database.Database) =>
+  db
+    .prepare('select id from operations union all select id from pending_operations order by id')
+    .pluck()
+    .all() as number[];
+const logEnd = (db: Database.Database) => loggedIds(db).at(-1) ?? 0;
 const cursor = (db: Database.Database) =>
   Number(db.prepare("select value from meta where key = 'derivation.cursor'").pluck().get() ?? 0);
 const derived = (db: Database.Database) => ({
@@ -128,7 +132,7 @@ describe('kill -9 while derivation lags behind the log', () => {
       console.log(`killed with the log at ${behind.logEnd}, derivation at ${behind.cursor}`);
     }
     expect(behind.logEnd).toBeGreaterThan(behind.cursor);
-    const recorded = read(dbPath, (db) => db.prepare('select id from operations order by id').pluck().all());
+    const recorded = read(dbPath, loggedIds);
 
     // Restart: derivation resumes from its cursor and catches up; nothing recorded is lost.
     const restarted = await spawnScimtap(env);

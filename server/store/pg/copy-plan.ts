@@ -25,6 +25,12 @@ export const copiedTables = [
 
 export type CopiedTable = (typeof copiedTables)[number];
 
+/**
+ * SQLite tables that are not copied, and must be empty for the copy to start: pending_operations holds a burst
+ * not derived yet (store/pending.ts), which scimtap moves into `operations` when it runs.
+ */
+export const mustBeEmptyTables = ['pending_operations'] as const;
+
 /** How a value is written for a PostgreSQL column type. */
 type Convert = (value: unknown) => unknown;
 

@@ -162,6 +162,19 @@ describe('scimtap migrate-store (command line)', () => {
       },
       /--from \(.*old\.db\): written by an older scimtap \(no .*\); start this version of scimtap on it once/,
     ],
+    [
+      'a database with a burst not derived yet',
+      () => {
+        const f = join(dir, 'burst.db');
+        recordDatabase(f, { cycles: 1, perCycle: 3 });
+        const db = new Database(f);
+        db.exec(`insert into pending_operations (id, time, duration_ms, http_method, path, resource_type, operation,
+          provisioning_action, status) values (1000, 0, 1, 'GET', '/Users', 'User', 'lookup', 'Other', 'success')`);
+        db.close();
+        return f;
+      },
+      /--from \(.*burst\.db\): 1 recorded operations are not derived yet \(pending_operations\); start scimtap on the file once/,
+    ],
   ])('refuses --from naming %s, with status 2', async (_, from, message) => {
     const r = await cli([
       '--from',

@@ -1,6 +1,6 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { quote, type TablePlan } from './copy-plan.js';
+import { mustBeEmptyTables, quote, type TablePlan } from './copy-plan.js';
 
 // The SQLite side of `scimtap migrate-store`: the file named by --from, opened read-only and checked to be a
 // scimtap database of this version's schema before anything is written to the target.
@@ -37,11 +37,30 @@ export function openSource(path: string, plan: TablePlan[]): Source {
   }
   try {
     checkSchema(db, plan, where);
+    checkDerived(db, where);
     const first = db.prepare('select id, time from operations order by id limit 1').raw().get() ?? null;
     return { db, fingerprint: JSON.stringify({ file: realpathSync(path), firstOperation: first }) };
   } catch (err) {
     db.close();
     throw err;
+  }
+}
+
+/** Rows recorded in a burst and not derived yet are not copied: scimtap derives them when it runs. */
+function checkDerived(db: Database.Database, where: string): void {
+  for (const table of mustBeEmptyTables) {
+    const n = Number(
+      db
+        .prepare(`select count(*) from ${quote(table)}`)
+        .pluck()
+        .get(),
+    );
+    if (n > 0) {
+      throw new Refusal(
+        `${where}: ${n} recorded operations are not derived yet (${table}); start scimtap on the file once, ` +
+          'let it catch up (/api/health shows derivation 0 behind), stop it, then migrate again',
+      );
+    }
   }
 }
 

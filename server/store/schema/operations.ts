@@ -11,41 +11,46 @@ import {
   searchTermFields,
 } from '../../vocabulary.js';
 
+/** The columns of a classified exchange, shared by the log and the rows waiting to be derived into it. */
+const operationColumns = () => ({
+  time: integer('time').notNull(),
+  durationMs: integer('duration_ms').notNull(),
+  cycleId: integer('cycle_id'),
+  identityId: integer('identity_id'),
+  httpMethod: text('http_method').notNull(),
+  path: text('path').notNull(),
+  query: text('query').notNull().default(''),
+  httpStatus: integer('http_status'),
+  resourceType: text('resource_type', { enum: resourceTypes }).notNull(),
+  operation: text('operation', { enum: operationKinds }).notNull(),
+  provisioningAction: text('provisioning_action', { enum: provisioningActions }).notNull(),
+  status: text('status', { enum: operationStatuses }).notNull(),
+  identityType: text('identity_type', { enum: identityTypes }),
+  identity: text('identity'),
+  externalId: text('external_id'),
+  targetId: text('target_id'),
+  errorCode: text('error_code', { enum: errorCodes }),
+  scimType: text('scim_type'),
+  reason: text('reason'),
+  /** JSON array of {name, value, redacted?} */
+  modifiedProperties: text('modified_properties').notNull().default('[]'),
+  /** JSON array of {op, ids} */
+  members: text('members').notNull().default('[]'),
+  requestBytes: integer('request_bytes').notNull().default(0),
+  responseBytes: integer('response_bytes').notNull().default(0),
+  tokenFingerprint: text('token_fingerprint'),
+  clientIp: text('client_ip'),
+  userAgent: text('user_agent'),
+  /** server/cycles/clients.ts: only `provisioning` feeds cycles and rules */
+  clientKind: text('client_kind', { enum: clientKinds }).notNull().default('provisioning'),
+});
+
 /** One row per forwarded exchange, classified (ARCHITECTURE §4). Bodies live in `bodies` so they can be pruned. */
 export const operations = sqliteTable(
   'operations',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    time: integer('time').notNull(),
-    durationMs: integer('duration_ms').notNull(),
-    cycleId: integer('cycle_id'),
-    identityId: integer('identity_id'),
-    httpMethod: text('http_method').notNull(),
-    path: text('path').notNull(),
-    query: text('query').notNull().default(''),
-    httpStatus: integer('http_status'),
-    resourceType: text('resource_type', { enum: resourceTypes }).notNull(),
-    operation: text('operation', { enum: operationKinds }).notNull(),
-    provisioningAction: text('provisioning_action', { enum: provisioningActions }).notNull(),
-    status: text('status', { enum: operationStatuses }).notNull(),
-    identityType: text('identity_type', { enum: identityTypes }),
-    identity: text('identity'),
-    externalId: text('external_id'),
-    targetId: text('target_id'),
-    errorCode: text('error_code', { enum: errorCodes }),
-    scimType: text('scim_type'),
-    reason: text('reason'),
-    /** JSON array of {name, value, redacted?} */
-    modifiedProperties: text('modified_properties').notNull().default('[]'),
-    /** JSON array of {op, ids} */
-    members: text('members').notNull().default('[]'),
-    requestBytes: integer('request_bytes').notNull().default(0),
-    responseBytes: integer('response_bytes').notNull().default(0),
-    tokenFingerprint: text('token_fingerprint'),
-    clientIp: text('client_ip'),
-    userAgent: text('user_agent'),
-    /** server/cycles/clients.ts: only `provisioning` feeds cycles and rules */
-    clientKind: text('client_kind', { enum: clientKinds }).notNull().default('provisioning'),
+    ...operationColumns(),
   },
   (t) => [
     index('operations_time_idx').on(t.time),
@@ -100,4 +105,21 @@ export const bodies = sqliteTable(
 export const meta = sqliteTable('meta', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
+});
+
+/**
+ * Exchanges recorded during a burst and not derived yet (store/pending.ts): the log's hot path without its
+ * indexes. A row here costs the log writer one insert into a table with no index but its key, where a row of
+ * `operations` also writes an entry in each of its thirteen indexes, and a row of `bodies` with its own; the derivation consumer moves each row into
+ * `operations` and `bodies`, under the same id, once the burst is over. Empty whenever derivation is caught up.
+ * SQLite only: PostgreSQL's log has its own hot path (its writes are spread over replicas).
+ */
+export const pendingOperations = sqliteTable('pending_operations', {
+  /** the id the row keeps in `operations`: allocated past every id `operations` has used */
+  id: integer('id').primaryKey(),
+  ...operationColumns(),
+  requestBody: text('request_body'),
+  requestTruncated: integer('request_truncated', { mode: 'boolean' }).notNull().default(false),
+  responseBody: text('response_body'),
+  responseTruncated: integer('response_truncated', { mode: 'boolean' }).notNull().default(false),
 });

@@ -1,0 +1,115 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { exchange } from '../../test/fixtures/entra.js';
+import { burstDefaults, createBurst } from './burst.js';
+import { openDatabase } from './db.js';
+import { createLagReader } from './derivation.js';
+import { startLogThread } from './log-thread.js';
+
+// A burst is logged first and derived after (issue 12 §1): the log writer appends it to pending_operations, and
+// derivation waits until the rate falls, or until the burst has gone on for `maxMs`.
+
+/** `n` arrivals spread evenly over [from, from + ms). */
+function arrive(burst: ReturnType<typeof createBurst>, from: number, ms: number, n: number): void {
+  for (let i = 0; i < n; i++) burst.note(from + (i * ms) / n);
+}
+
+describe('a burst', () => {
+  it('is traffic over the rate: never what provisioning clients send', () => {
+    const burst = createBurst({ ratePerSecond: 1_000, maxMs: 10_000, windowMs: 500 });
+    // Entra's expected 25 a second, then 900 a second, for a minute each: never a burst.
+    for (let s = 0; s < 60; s++) {
+      arrive(burst, s * 1_000, 1_000, 25);
+      expect(burst.active(s * 1_000 + 999)).toBe(false);
+    }
+    for (let s = 60; s < 120; s++) {
+      arrive(burst, s * 1_000, 1_000, 900);
+      expect(burst.active(s * 1_000 + 999)).toBe(false);
+    }
+    // 2,000 a second: a burst within its first window.
+    arrive(burst, 120_000, 400, 800);
+    expect(burst.active(120_400)).toBe(true);
+  });
+
+  it('holds derivation back for at most maxMs, then lets it run while the flood goes on', () => {
+    const burst = createBurst({ ratePerSecond: 1_000, maxMs: 10_000, windowMs: 500 });
+    let t = 0;
+    // 3,000 a second: a burst from the 500th arrival on (the 200th ms).
+    for (; t < 9_500; t += 100) {
+      arrive(burst, t, 100, 300);
+      if (t >= 200) expect(burst.active(t + 99), `at ${t} ms`).toBe(true);
+    }
+    for (; t < 30_000; t += 100) {
+      arrive(burst, t, 100, 300);
+      if (t >= 10_200) expect(burst.active(t + 99), `at ${t} ms`).toBe(false);
+    }
+    // The flood ends: a quiet window ends the burst, and the next one is held back afresh.
+    expect(burst.active(t + 1_200)).toBe(false);
+    arrive(burst, t + 1_200, 300, 600);
+    expect(burst.active(t + 1_500)).toBe(true);
+  });
+
+  it('ends with the first window under the rate, even if nobody asked during it', () => {
+    const burst = createBurst();
+    arrive(burst, 0, 1_000, 3_000);
+    expect(burst.active(1_000)).toBe(true);
+    // A quiet second, then a short spike: a new burst, not the old one grown past maxMs.
+    arrive(burst, 2_000, burstDefaults.maxMs, 10);
+    arrive(burst, 2_000 + burstDefaults.maxMs, 200, 600);
+    expect(burst.active(2_000 + burstDefaults.maxMs + 200)).toBe(true);
+  });
+});
+
+describe('the log writer during a burst', () => {
+  it('logs first, derives after the burst, and loses nothing', { timeout: 60_000 }, async () => {
+    const dbPath = join(mkdtempSync(join(tmpdir(), 'scimtap-burst-')), 'burst.db');
+    const thread = startLogThread({
+      dbPath,
+      classify: { capture: 'redacted', redact: ['password'] },
+      cycles: { cycleIntervalMin: 40, expectedObjects: undefined, rules: { cycleGapMinutes: 30 } },
+    });
+    await thread.ready;
+    const db = openDatabase(dbPath);
+    const lag = createLagReader(db);
+    const pending = () => Number(db.$client.prepare('select count(*) from pending_operations').pluck().get());
+    const logged = () => Number(db.$client.prepare('select count(*) from operations').pluck().get());
+    try {
+      // About 3,000 a second for 0.6 s: over the rate, and never a backlog (the writer keeps up).
+      const sent = 1_800;
+      const body = Buffer.from('{"userName":"ada@example.com","password":"not-a-real-password"}');
+      for (let i = 0; i < sent; i += 30) {
+        for (let j = i; j < i + 30; j++) {
+          thread.record(
+            exchange({ method: 'POST', path: '/scim/v2/Users', reqBody: body, startedAt: Date.now() }),
+          );
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const deadline = Date.now() + 20_000;
+      while (thread.stats().written < sent && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(thread.stats()).toMatchObject({ written: sent, dropped: 0 });
+      // Recorded, not derived: the burst is in pending_operations, with its bodies redacted as anywhere else.
+      expect(lag(Date.now()).operations).toBeGreaterThan(0);
+      expect(pending()).toBeGreaterThan(0);
+      const stored = db.$client.prepare('select request_body from pending_operations limit 1').pluck().get();
+      expect(String(stored)).not.toContain('not-a-real-password');
+      // Once the rate falls, derivation moves it all into the log, in order, and catches up.
+      while (lag(Date.now()).operations > 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(lag(Date.now())).toMatchObject({ operations: 0, seconds: 0 });
+      expect(pending()).toBe(0);
+      expect(logged()).toBe(sent);
+      const ids = db.$client.prepare('select id from operations order by id').pluck().all();
+      expect(ids).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+      const bodies = Number(db.$client.prepare('select count(*) from bodies').pluck().get());
+      expect(bodies).toBe(sent);
+    } finally {
+      thread.stop();
+      await thread.close();
+      db.$client.close();
+    }
+  });
+});
