@@ -125,7 +125,8 @@ function logEnds(db: Db, pending: PendingLog) {
   const oldestAfter = sqlite.prepare('select time from operations where id > ? order by id limit 1').pluck();
   return {
     end: () => Math.max(Number(lastId.get() ?? 0), pending.lastId()),
-    oldestAfter: (cursor: number) => (oldestAfter.get(cursor) as number | undefined) ?? pending.oldestTime(),
+    oldestAfter: (cursor: number) =>
+      (oldestAfter.get(cursor) as number | undefined) ?? pending.oldestTime(cursor),
   };
 }
 
@@ -275,7 +276,7 @@ function batchDeriver(db: Db, stages: IngestStage[], batchSize: number, pending:
   // labels each operation (client, cycle, identity), the second sees them labelled, inside the transaction.
   const deriveBatch = sqlite.transaction((after: number): StoredOperation[] => {
     const rows = select.all(after, batchSize) as OperationRow[];
-    if (rows.length === 0) return movePending();
+    if (rows.length === 0) return movePending(after);
     const ops = rows.map(toStoredOperation);
     const named = rows.map((r) => r.identity);
     for (const stage of stages) stage.beforeInsert?.(ops);
@@ -297,13 +298,13 @@ function batchDeriver(db: Db, stages: IngestStage[], batchSize: number, pending:
    * long, so the transaction holds the write lock no longer than a write does (the proxy's thread's own writes wait
    * 10 ms for it).
    */
-  function movePending(): StoredOperation[] {
-    const ops = pending.read(Math.min(batchSize, moveBatch));
+  function movePending(after: number): StoredOperation[] {
+    const ops = pending.read(after, Math.min(batchSize, moveBatch));
     if (ops.length === 0) return [];
     for (const stage of stages) stage.beforeInsert?.(ops);
     insertMoved(ops);
     const last = ops[ops.length - 1].id;
-    pending.remove(last);
+    pending.moved(last);
     for (const stage of stages) stage.afterInsert?.(ops);
     meta.set(cursorKey, String(last));
     return ops;

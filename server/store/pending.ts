@@ -13,14 +13,18 @@ import type { OperationRecord, StoredOperation } from './ingest.js';
 export interface PendingLog {
   /** Appends `records`, giving them the next ids; runs inside the caller's transaction. */
   insert(records: OperationRecord[]): StoredOperation[];
-  /** The oldest `limit` rows, in id order, with their bodies: what the consumer moves next. */
-  read(limit: number): StoredOperation[];
-  /** Deletes the rows up to `lastId` (moved into the log, in the same transaction). */
-  remove(lastId: number): void;
-  /** the last id waiting here, 0 when none */
+  /** The `limit` rows after `cursor`, in id order, with their bodies: what the consumer moves next. */
+  read(cursor: number, limit: number): StoredOperation[];
+  /**
+   * Called with the last id just moved into the log (in the same transaction): once that is the last row here,
+   * the table is emptied. Rows moved before it stay until then, behind the cursor: one delete of the whole table
+   * frees its pages at once, where a delete per batch cost the catch-up as much again as the rows' reading.
+   */
+  moved(lastId: number): void;
+  /** the last id here, 0 when none */
   lastId(): number;
-  /** the request time of the oldest row waiting here */
-  oldestTime(): number | undefined;
+  /** the request time of the oldest row after `cursor` */
+  oldestTime(cursor: number): number | undefined;
 }
 
 const columns = `time, duration_ms, http_method, path, query, http_status, resource_type, operation,
@@ -35,7 +39,7 @@ const selectOldest = `select id, time, duration_ms as durationMs, http_method as
   request_bytes as requestBytes, response_bytes as responseBytes, token_fingerprint as tokenFingerprint,
   client_ip as clientIp, user_agent as userAgent, client_kind as clientKind, request_body as requestBody,
   request_truncated as requestTruncated, response_body as responseBody, response_truncated as responseTruncated
-  from pending_operations order by id limit ?`;
+  from pending_operations where id > ? order by id limit ?`;
 
 type PendingRow = Omit<
   StoredOperation,
@@ -48,9 +52,11 @@ export function createPendingLog(db: Db): PendingLog {
     `insert into pending_operations (id, ${columns}) values (${Array(30).fill('?').join(', ')})`,
   );
   const select = sqlite.prepare(selectOldest);
-  const remove = sqlite.prepare('delete from pending_operations where id <= ?');
+  const clear = sqlite.prepare('delete from pending_operations');
   const last = sqlite.prepare('select max(id) from pending_operations').pluck();
-  const oldest = sqlite.prepare('select time from pending_operations order by id limit 1').pluck();
+  const oldest = sqlite
+    .prepare('select time from pending_operations where id > ? order by id limit 1')
+    .pluck();
   // The log's AUTOINCREMENT high-water mark: ids deleted by retention are never given again.
   const sequence = sqlite
     .prepare("select coalesce(max(seq), 0) from sqlite_sequence where name = 'operations'")
@@ -101,8 +107,8 @@ export function createPendingLog(db: Db): PendingLog {
       }
       return stored;
     },
-    read(limit) {
-      return (select.all(limit) as PendingRow[]).map((row) => ({
+    read(cursor, limit) {
+      return (select.all(cursor, limit) as PendingRow[]).map((row) => ({
         ...row,
         modifiedProperties: parseArray(row.modifiedProperties),
         members: parseArray(row.members),
@@ -113,11 +119,11 @@ export function createPendingLog(db: Db): PendingLog {
         identityId: null,
       }));
     },
-    remove(lastId) {
-      remove.run(lastId);
+    moved(movedId) {
+      if (movedId >= lastId()) clear.run();
     },
     lastId,
-    oldestTime: () => oldest.get() as number | undefined,
+    oldestTime: (cursor) => oldest.get(cursor) as number | undefined,
   };
 }
 
