@@ -16,9 +16,9 @@ export interface PendingLog {
   /** The `limit` rows after `cursor`, in id order, with their bodies: what the consumer moves next. */
   read(cursor: number, limit: number): StoredOperation[];
   /**
-   * Called with the last id just moved into the log (in the same transaction): once that is the last row here,
-   * the table is emptied. Rows moved before it stay until then, behind the cursor: one delete of the whole table
-   * frees its pages at once, where a delete per batch cost the catch-up as much again as the rows' reading.
+   * Deletes the rows up to `lastId`, just moved into the log (in the same transaction). A batch at a time, not the
+   * whole table once the catch-up ends: the pages it frees take the rows moved next, so a burst does not occupy
+   * its size twice over while it is derived (SCIMTAP_MAX_DB_MB counts the file).
    */
   moved(lastId: number): void;
   /** the last id here, 0 when none */
@@ -52,7 +52,7 @@ export function createPendingLog(db: Db): PendingLog {
     `insert into pending_operations (id, ${columns}) values (${Array(30).fill('?').join(', ')})`,
   );
   const select = sqlite.prepare(selectOldest);
-  const clear = sqlite.prepare('delete from pending_operations');
+  const remove = sqlite.prepare('delete from pending_operations where id <= ?');
   const last = sqlite.prepare('select max(id) from pending_operations').pluck();
   const oldest = sqlite
     .prepare('select time from pending_operations where id > ? order by id limit 1')
@@ -120,7 +120,7 @@ export function createPendingLog(db: Db): PendingLog {
       }));
     },
     moved(movedId) {
-      if (movedId >= lastId()) clear.run();
+      remove.run(movedId);
     },
     lastId,
     oldestTime: (cursor) => oldest.get(cursor) as number | undefined,

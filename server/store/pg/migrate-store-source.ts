@@ -49,13 +49,9 @@ export function openSource(path: string, plan: TablePlan[]): Source {
 /** Rows recorded in a burst and not derived yet are not copied: scimtap derives them when it runs. */
 function checkDerived(db: Database.Database, where: string): void {
   for (const table of mustBeEmptyTables) {
-    // Rows at or before the cursor were moved already (a catch-up cut short leaves them until it ends).
     const n = Number(
       db
-        .prepare(
-          `select count(*) from ${quote(table)} where id > coalesce((select cast(value as integer) from meta
-           where key = 'derivation.cursor'), 0)`,
-        )
+        .prepare(`select count(*) from ${quote(table)}`)
         .pluck()
         .get(),
     );
