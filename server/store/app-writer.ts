@@ -27,6 +27,11 @@ export interface AppWriterData {
   cycles: CycleConfig;
   maxQueue?: number;
   walLimitBytes?: number;
+  /**
+   * Past this many bytes of pages in use, a burst is written through instead of logged first: rows waiting in
+   * pending_operations cannot be pruned, so near the storage budget the log goes where the pruning can reach it.
+   */
+  burstRoomBytes?: number;
   /** [LockWord.turn]: the write turn shared with the proxy's thread (WriteTurn); [LockWord.reload]: see reload() */
   lock: Int32Array;
   /** everything this app's writer tells the proxy's thread (FromLogWorker), in order */
@@ -77,8 +82,19 @@ export function openAppWriter(data: AppWriterData): AppWriter {
   // Log first, derive after: during a burst (burst.ts), or with a backlog over the threshold at which the writer
   // logs alone. Deriving between its writes would spend on this thread what logging alone saves.
   const burst = createBurst();
-  const logFirst = () => recorder.stats().queued >= deriveInlineBelow || burst.active(performance.now());
-  const consumer = startConsumer({ derivation, turn, busy: logFirst, onError: derivationError });
+  const room = roomForBurst(db, data.burstRoomBytes);
+  const logFirst = () =>
+    (recorder.stats().queued >= deriveInlineBelow || burst.active(performance.now())) && room();
+  // A catch-up writes as much WAL as the burst's rows themselves: it is truncated after each step too.
+  const catchUp = {
+    ...derivation,
+    step(options?: { wait?: boolean }) {
+      const n = derivation.step(options);
+      truncateWal();
+      return n;
+    },
+  };
+  const consumer = startConsumer({ derivation: catchUp, turn, busy: logFirst, onError: derivationError });
   const write = createLogWriter({ db, classify: (e) => classify(e, data.classify), derivation });
   let received = 0;
   const stats = (): WorkerStats => ({ ...recorder.stats(), received });
@@ -191,6 +207,17 @@ function derivationOf(db: Db, data: AppWriterData, tell: (message: FromLogWorker
     cycles.onRollback();
   }
   return { derivation, reloadIfPruned, closeStale: (now: number) => cycles.closeStale(now) };
+}
+
+/** Whether the file's pages in use leave room for a burst logged first (AppWriterData.burstRoomBytes). */
+function roomForBurst(db: Db, roomBytes: number | undefined): () => boolean {
+  if (!roomBytes) return () => true;
+  const sqlite = db.$client;
+  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+  const pages = sqlite
+    .prepare('select page_count - freelist_count from pragma_page_count, pragma_freelist_count')
+    .pluck();
+  return () => Number(pages.get()) * pageSize < roomBytes;
 }
 
 /**

@@ -81,6 +81,8 @@ export interface LogThreadOptions {
    * whichever connection resets it after a checkpoint, and the log writer is the one that writes most.
    */
   walLimitBytes?: number;
+  /** see AppWriterData.burstRoomBytes */
+  burstRoomBytes?: number;
   /** the thread shared by every app of the process; without it, this app gets a thread of its own */
   host?: LogHost;
   clock?: () => number;
@@ -197,14 +199,18 @@ export function startLogThread(options: LogThreadOptions): LogThread {
 /** Registers the app with the host and asks the thread to open its writer: returns the app's key. */
 function openOnHost(
   host: LogHost,
-  { dbPath, classify, cycles, maxQueue, walLimitBytes }: LogThreadOptions,
+  { dbPath, classify, cycles, maxQueue, walLimitBytes, burstRoomBytes }: LogThreadOptions,
   lock: Int32Array,
   events: MessagePort,
   app: HostedApp,
 ): number {
   const key = host.attach(app);
   host.post(
-    { type: 'open', key, data: { dbPath, classify, cycles, maxQueue, walLimitBytes, lock, events } },
+    {
+      type: 'open',
+      key,
+      data: { dbPath, classify, cycles, maxQueue, walLimitBytes, burstRoomBytes, lock, events },
+    },
     [events],
   );
   return key;

@@ -115,6 +115,8 @@ export async function startRecording({
     cycles: config,
     maxQueue,
     walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
+    // Half of where pruning stops: a burst logged first, then moved into the log, fits beside what is there.
+    burstRoomBytes: budgetPlan(config.maxDbMb * 1024 * 1024).pruneBelowBytes / 2,
     host: logHost,
     clock,
     onDerived(ops) {
