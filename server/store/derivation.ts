@@ -8,7 +8,7 @@ import {
   toDerived,
 } from './ingest.js';
 import { metaTable } from './meta.js';
-import { createPendingLog, type PendingLog, parseArray } from './pending.js';
+import { createPendingLog, operationRowColumns, type PendingLog, parseArray } from './pending.js';
 
 // The log is the operations table, and the rows of pending_operations that wait to join it (pending.ts);
 // everything derived from it (clients, cycles, identities and memberships, search terms, detection input,
@@ -147,13 +147,7 @@ export function writeCursor(db: Db, id: number): void {
  * One batch of the log after the cursor, in id order. Bodies are not read: no stage looks at them, and they are
  * most of the bytes.
  */
-const selectAfterCursor = `select id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
-    http_status as httpStatus, resource_type as resourceType, operation, provisioning_action as provisioningAction,
-    status, identity_type as identityType, identity, external_id as externalId, target_id as targetId,
-    error_code as errorCode, scim_type as scimType, reason, modified_properties as modifiedProperties, members,
-    request_bytes as requestBytes, response_bytes as responseBytes, token_fingerprint as tokenFingerprint,
-    client_ip as clientIp, user_agent as userAgent, client_kind as clientKind
-    from operations where id > ? order by id limit ?`;
+const selectAfterCursor = `select ${operationRowColumns} from operations where id > ? order by id limit ?`;
 
 /** A row of the log as the stages take it: not labelled yet, without its bodies. */
 export function toStoredOperation(r: OperationRow): StoredOperation {

@@ -32,12 +32,18 @@ const columns = `time, duration_ms, http_method, path, query, http_status, resou
   modified_properties, members, request_bytes, response_bytes, token_fingerprint, client_ip, user_agent,
   client_kind, request_body, request_truncated, response_body, response_truncated`;
 
-const selectOldest = `select id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
+/**
+ * An operation's columns as the stages read them (camelCase), without labels or bodies: what derivation reads of
+ * the log (derivation.ts) and of this table, which adds the bodies it carries.
+ */
+export const operationRowColumns = `id, time, duration_ms as durationMs, http_method as httpMethod, path, query,
   http_status as httpStatus, resource_type as resourceType, operation, provisioning_action as provisioningAction,
   status, identity_type as identityType, identity, external_id as externalId, target_id as targetId,
   error_code as errorCode, scim_type as scimType, reason, modified_properties as modifiedProperties, members,
   request_bytes as requestBytes, response_bytes as responseBytes, token_fingerprint as tokenFingerprint,
-  client_ip as clientIp, user_agent as userAgent, client_kind as clientKind, request_body as requestBody,
+  client_ip as clientIp, user_agent as userAgent, client_kind as clientKind`;
+
+const selectOldest = `select ${operationRowColumns}, request_body as requestBody,
   request_truncated as requestTruncated, response_body as responseBody, response_truncated as responseTruncated
   from pending_operations where id > ? order by id limit ?`;
 

@@ -109,14 +109,15 @@ export async function startRecording({
     return { recorder, consumer, lag };
   }
 
+  const budget = budgetPlan(config.maxDbMb * 1024 * 1024);
   const logThread = startLogThread({
     dbPath: config.db,
     classify: classifyOptions,
     cycles: config,
     maxQueue,
-    walLimitBytes: budgetPlan(config.maxDbMb * 1024 * 1024).walLimitBytes,
+    walLimitBytes: budget.walLimitBytes,
     // Half of where pruning stops: a burst logged first, then moved into the log, fits beside what is there.
-    burstRoomBytes: budgetPlan(config.maxDbMb * 1024 * 1024).pruneBelowBytes / 2,
+    burstRoomBytes: budget.pruneBelowBytes / 2,
     host: logHost,
     clock,
     onDerived(ops) {
