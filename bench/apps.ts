@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { appDbPath } from '../server/config/apps.js';
 import { percentile, roundRatios } from './lib/load.js';
+import { freePorts } from './lib/ports.js';
 import {
   type BenchApp,
   cpuBetween,
@@ -161,7 +162,7 @@ async function main() {
     name: `SaaS app ${String(i).padStart(2, '0')}`,
     upstream: `http://127.0.0.1:${upstream.port}`,
   }));
-  const port = 30_000 + Math.floor(Math.random() * 10_000);
+  const port = await freePorts(2 * names.length);
   const setups: Setup[] = [];
   try {
     // One after the other: the first start may build dist/server, which the second then uses.

@@ -20,6 +20,7 @@ import { rebuildRollups } from '../server/cycles/rebuild.js';
 import { openDatabase } from '../server/store/db.js';
 import { launchChromium } from '../test/helpers/browser.js';
 import { fillOperations } from './lib/fill.js';
+import { freePorts } from './lib/ports.js';
 import { type BenchApp, memory, startScimtapProcess } from './lib/scimtap-process.js';
 
 const APPS = Number(process.env.APPS ?? 50);
@@ -151,7 +152,7 @@ async function main() {
   log(`filling ${APPS} app databases × ${ROWS.toLocaleString()} operations (${DAYS} days each):`);
   prepare();
 
-  const port = 40_000 + Math.floor(Math.random() * 10_000);
+  const port = await freePorts(2);
   const scimtap = await startScimtapProcess({
     dir,
     name: 'fleet',

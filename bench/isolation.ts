@@ -11,6 +11,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile } from './lib/load.js';
+import { freePorts } from './lib/ports.js';
 import { startScimtapProcess } from './lib/scimtap-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -70,7 +71,7 @@ async function main() {
     dir,
     name: 'isolation',
     db: join(dir, 'isolation.db'),
-    port: 40_000 + Math.floor(Math.random() * 10_000),
+    port: await freePorts(2),
     apps: [
       { id: 'a', name: 'App A', upstream: `http://127.0.0.1:${fast.port}` },
       { id: 'b', name: 'App B', upstream: `http://127.0.0.1:${slow.port}` },

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { pacedLatency, percentile, roundRatios, type Target } from './lib/load.js';
+import { freePorts } from './lib/ports.js';
 import { threadCpu } from './lib/scimtap-process.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -106,7 +107,8 @@ async function main() {
     /\{"port":\d+\}/,
   );
   const forwarderPort = JSON.parse(forwarder.line).port as number;
-  const proxyPort = 30_000 + Math.floor(Math.random() * 10_000);
+  // scimtap's proxy and admin ports, then the baseline's
+  const proxyPort = await freePorts(baselineRoot ? 4 : 2);
   const dbPath = join(dir, 'bench.db');
   const scimtap = startScimtap(root, upstreamPort, proxyPort, dbPath, scimtapNodeArgs);
   const baseline = baselineRoot
