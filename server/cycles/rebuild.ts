@@ -1,6 +1,8 @@
 import type { Db } from '../store/db.js';
 import { createDerivation, writeCursor } from '../store/derivation.js';
 import { clearRollups, rollupCounts } from '../store/queries/rollups.js';
+import { createTermsStage } from '../store/terms.js';
+import { createClientStage } from './clients.js';
 import { type CycleConfig, createCycleStage } from './index.js';
 
 export interface RebuildOptions {
@@ -25,6 +27,14 @@ export interface RebuildResult {
  */
 export function rebuildRollups(db: Db, config: CycleConfig, options: RebuildOptions = {}): RebuildResult {
   const { clock = Date.now, batchSize = 5_000, onProgress } = options;
+  // Rows a burst logged first and a crash left in pending_operations are not in the log yet: they are moved in
+  // first, as live derivation moves them, with the stages that label a row once, on its way in (its client kind)
+  // and index it for search. The rebuild below then re-derives the whole log with the cycles stage alone.
+  createDerivation({
+    db,
+    stages: [createClientStage({ db }), createCycleStage({ db, config, clock }), createTermsStage(db)],
+    batchSize,
+  }).drain();
   // Rollups emptied and the cursor back to 0 in one transaction: a crash in between cannot leave a cursor past
   // rollups that are gone.
   db.$client.transaction(() => {

@@ -148,6 +148,34 @@ describe('derivation from the operations log', () => {
     expect(derivedAsWritten).toBeGreaterThan(25);
   });
 
+  it('rebuilds a file a crash left with rows in pending_operations as live derivation would have', () => {
+    const exchanges = traffic(createRandom(7), 300);
+    const clock = () => exchanges[exchanges.length - 1].startedAt + 1;
+    const classifyOne = (e: Exchange) => classify(e, classifyOptions);
+    const terms = (db: Db) =>
+      db.$client.prepare('select field, value from operation_terms order by 1, 2').all();
+    // Both files hold a burst logged first (none of it derived), as a crash in the middle of one leaves it.
+    const [live, crashed] = [openDatabase(':memory:'), openDatabase(':memory:')];
+    for (const db of [live, crashed]) createLogWriter({ db, classify: classifyOne })(exchanges);
+    // One started again and derived the burst (catchUpAtStart's stages), the other went straight to a rebuild.
+    const stages = [createClientStage({ db: live }), createCycleStage({ db: live, config, clock })];
+    createDerivation({ db: live, stages: [...stages, createTermsStage(live)] }).drain();
+    for (const db of [live, crashed]) {
+      expect(rebuildRollups(db, config, { clock }).operations).toBe(exchanges.length);
+      expect(db.$client.prepare('select count(*) from pending_operations').pluck().get()).toBe(0);
+    }
+    // The same client kinds (the scanner's calls told apart) and the same search terms.
+    expect(snapshot(crashed)).toEqual(snapshot(live));
+    expect(terms(crashed)).toEqual(terms(live));
+    expect(terms(crashed).length).toBeGreaterThan(0);
+    expect(
+      crashed.$client
+        .prepare("select count(*) from operations where client_kind != 'provisioning'")
+        .pluck()
+        .get(),
+    ).toBeGreaterThan(0);
+  });
+
   it('reports how far it is behind, in operations and seconds', () => {
     const db = openDatabase(':memory:');
     const writeLog = createLogWriter({ db, classify: (e) => classify(e, classifyOptions) });
