@@ -46,8 +46,12 @@ export function openSource(path: string, plan: TablePlan[]): Source {
   }
 }
 
-/** Rows recorded in a burst and not derived yet are not copied: scimtap derives them when it runs. */
-function checkDerived(db: Database.Database, where: string): void {
+/**
+ * Rows recorded in a burst and not derived yet are not copied: scimtap derives them when it runs. Checked when the
+ * file is opened, and again as the first read of the copy's snapshot (a scimtap still running on the file could
+ * log a burst in between: its rows would be left out without a word).
+ */
+export function checkDerived(db: Database.Database, where: string): void {
   for (const table of mustBeEmptyTables) {
     const n = Number(
       db

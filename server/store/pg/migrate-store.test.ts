@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { config } from '../../../test/helpers/derive-compare.js';
 import { type PostgresServer, startPostgres } from '../../../test/helpers/postgres.js';
@@ -117,6 +118,32 @@ describe('scimtap migrate-store', () => {
     const again = await migrateStore({ from: file, to: url });
     expect(again.resumed).toBe(true);
     expect(again.tables.every((t) => t.copiedNow === 0)).toBe(true);
+  });
+
+  // A scimtap still running on the file may log a burst after the file was checked: the copy's snapshot is checked
+  // again, rather than leave the burst out without a word.
+  it('refuses a file whose burst was logged after it was opened', async () => {
+    const url = await server.createDatabase();
+    const from = join(dir, 'late-burst.db');
+    recordDatabase(from, { cycles: 1, perCycle: 3 });
+    // The file is opened and checked at once; the copy's snapshot begins after the target is connected.
+    const copy = migrateStore({ from, to: url });
+    const writer = new Database(from);
+    writer.exec(`insert into pending_operations (id, time, duration_ms, http_method, path, resource_type, operation,
+      provisioning_action, status) values (1000, 0, 1, 'GET', '/Users', 'User', 'lookup', 'Other', 'success')`);
+    writer.close();
+    await expect(copy).rejects.toThrow(
+      /--from \(.*late-burst\.db\): 1 recorded operations are not derived yet \(pending_operations\)/,
+    );
+    // Refused before anything was written to the target.
+    const tables = await pool(url).query(
+      "select count(*)::int as n from pg_tables where tablename = 'operations'",
+    );
+    const copied =
+      tables.rows[0].n === 0
+        ? 0
+        : (await pool(url).query('select count(*)::int as n from operations')).rows[0].n;
+    expect(copied).toBe(0);
   });
 
   // Two copies into one database at once would interleave their batches: the second is refused.

@@ -3,7 +3,7 @@ import { redactUrl } from '../../config/store.js';
 import { type ConvertStats, copyPlan, quote, type TablePlan } from './copy-plan.js';
 import { cursorKey } from './derive/workspace.js';
 import { migratePostgres } from './migrate.js';
-import { openSource, Refusal, type Source } from './migrate-store-source.js';
+import { checkDerived, openSource, Refusal, type Source } from './migrate-store-source.js';
 import { advisoryLockKeys, createPool, type Pool, type PoolClient } from './pool.js';
 
 // `scimtap migrate-store`: copies a scimtap SQLite database into PostgreSQL, table by table, in batches in key
@@ -84,8 +84,10 @@ export async function migrateStore(options: MigrateStoreOptions): Promise<Migrat
     ]);
     if (!rows[0]?.ok) throw new Refusal(`--to (${target}): another migrate-store is copying into it`);
     await migratePostgres(pool);
-    const resumed = await prepareTarget(pool, plan, source, { force, target });
+    // The copy reads one snapshot of the file, and its first read checks that nothing waits to be derived in it.
     source.db.exec('begin');
+    checkDerived(source.db, `--from (${options.from})`);
+    const resumed = await prepareTarget(pool, plan, source, { force, target });
     const tables: TableSummary[] = [];
     const reporter = createReporter(report, reportEveryMs);
     for (const table of plan) tables.push(await copyTable(pool, source.db, table, { batchSize, reporter }));
