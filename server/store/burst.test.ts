@@ -64,16 +64,21 @@ describe('a burst', () => {
   });
 });
 
+/** A log writer thread on a new file, started, and a connection of the test's own to that file. */
+async function startWriter() {
+  const dbPath = join(mkdtempSync(join(tmpdir(), 'scimtap-burst-')), 'burst.db');
+  const thread = startLogThread({
+    dbPath,
+    classify: { capture: 'redacted', redact: ['password'] },
+    cycles: { cycleIntervalMin: 40, expectedObjects: undefined, rules: { cycleGapMinutes: 30 } },
+  });
+  await thread.ready;
+  return { thread, db: openDatabase(dbPath) };
+}
+
 describe('the log writer during a burst', () => {
   it('logs first, derives after the burst, and loses nothing', { timeout: 60_000 }, async () => {
-    const dbPath = join(mkdtempSync(join(tmpdir(), 'scimtap-burst-')), 'burst.db');
-    const thread = startLogThread({
-      dbPath,
-      classify: { capture: 'redacted', redact: ['password'] },
-      cycles: { cycleIntervalMin: 40, expectedObjects: undefined, rules: { cycleGapMinutes: 30 } },
-    });
-    await thread.ready;
-    const db = openDatabase(dbPath);
+    const { thread, db } = await startWriter();
     const lag = createLagReader(db);
     const pending = () => Number(db.$client.prepare('select count(*) from pending_operations').pluck().get());
     const logged = () => Number(db.$client.prepare('select count(*) from operations').pluck().get());
@@ -118,14 +123,7 @@ describe('the log writer during a burst', () => {
   it('derives a burst that waited through a storage prune with identities that exist', {
     timeout: 60_000,
   }, async () => {
-    const dbPath = join(mkdtempSync(join(tmpdir(), 'scimtap-burst-')), 'burst.db');
-    const thread = startLogThread({
-      dbPath,
-      classify: { capture: 'redacted', redact: ['password'] },
-      cycles: { cycleIntervalMin: 40, expectedObjects: undefined, rules: { cycleGapMinutes: 30 } },
-    });
-    await thread.ready;
-    const db = openDatabase(dbPath);
+    const { thread, db } = await startWriter();
     const count = (sql: string) => Number(db.$client.prepare(sql).pluck().get());
     try {
       // The user is created and derived: the log writer's cycles stage now has its identity row cached.
