@@ -211,7 +211,8 @@ function derivationOf(db: Db, data: AppWriterData, tell: (message: FromLogWorker
 
 /** Whether the file's pages in use leave room for a burst logged first (AppWriterData.burstRoomBytes). */
 function roomForBurst(db: Db, roomBytes: number | undefined): () => boolean {
-  if (!roomBytes) return () => true;
+  if (roomBytes === undefined) return () => true;
+  if (roomBytes <= 0) return () => false;
   const sqlite = db.$client;
   const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
   const pages = sqlite

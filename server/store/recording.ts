@@ -116,8 +116,7 @@ export async function startRecording({
     cycles: config,
     maxQueue,
     walLimitBytes: budget.walLimitBytes,
-    // Half of where pruning stops: a burst logged first, then moved into the log, fits beside what is there.
-    burstRoomBytes: budget.pruneBelowBytes / 2,
+    burstRoomBytes: burstRoom(budget.pruneBelowBytes),
     host: logHost,
     clock,
     onDerived(ops) {
@@ -138,4 +137,17 @@ export async function startRecording({
     logger.error({ err }, 'recorder: the log writer thread did not start; exchanges are dropped and counted'),
   );
   return { recorder, logThread, lag };
+}
+
+/** What a burst logged first may take: about 10 s of a flood of exchanges of a few kB at several thousand a second. */
+const burstReserveBytes = 64 * 1024 * 1024;
+
+/**
+ * Past this many bytes of pages in use, a burst is written through rather than logged first (AppWriterData): rows
+ * waiting in pending_operations cannot be pruned, so a burst needs room below where pruning stops, beside what is
+ * there. Half of it, and never less than the reserve: a budget too small to hold a burst writes every burst through
+ * (at 8 MB, bursts logged first took the file to 1.17× its budget in CI's storage-flood test).
+ */
+export function burstRoom(pruneBelowBytes: number): number {
+  return Math.min(pruneBelowBytes / 2, pruneBelowBytes - burstReserveBytes);
 }
