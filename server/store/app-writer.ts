@@ -85,10 +85,12 @@ export function openAppWriter(data: AppWriterData): AppWriter {
   const room = roomForBurst(db, data.burstRoomBytes);
   const logFirst = () =>
     (recorder.stats().queued >= deriveInlineBelow || burst.active(performance.now())) && room();
-  // A catch-up writes as much WAL as the burst's rows themselves: it is truncated after each step too.
+  // A catch-up writes as much WAL as the burst's rows themselves: it is truncated after each step too. It reloads
+  // after a prune first, as a write does: rows of a burst moved into the log must not name pruned identities.
   const catchUp = {
     ...derivation,
     step(options?: { wait?: boolean }) {
+      reloadIfPruned();
       const n = derivation.step(options);
       truncateWal();
       return n;

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exchange } from '../../test/fixtures/entra.js';
+import { entra } from '../../test/helpers/traffic.js';
 import { burstDefaults, createBurst } from './burst.js';
 import { openDatabase } from './db.js';
 import { createLagReader } from './derivation.js';
 import { startLogThread } from './log-thread.js';
+import { noStorageCounters, pruneDeletes } from './storage-prune.js';
 
 // A burst is logged first and derived after (issue 12 §1): the log writer appends it to pending_operations, and
 // derivation waits until the rate falls, or until the burst has gone on for `maxMs`.
@@ -111,6 +113,55 @@ describe('the log writer during a burst', () => {
       expect(ids).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
       const bodies = Number(db.$client.prepare('select count(*) from bodies').pluck().get());
       expect(bodies).toBe(sent);
+    } finally {
+      thread.stop();
+      await thread.close();
+      db.$client.close();
+    }
+  });
+
+  it('derives a burst that waited through a storage prune with identities that exist', {
+    timeout: 60_000,
+  }, async () => {
+    const { thread, db } = await startWriter();
+    const count = (sql: string) => Number(db.$client.prepare(sql).pluck().get());
+    try {
+      // The user is created and derived: the log writer's cycles stage now has its identity row cached.
+      const t0 = Date.now();
+      thread.record(entra.createUser(t0, 'ada@contoso.example', 'u-1'));
+      thread.flush();
+      expect(count('select count(*) from identities')).toBe(1);
+      // A burst of updates to that user, by id, logged first (about 3,000 a second).
+      const sent = 1_800;
+      for (let i = 0; i < sent; i += 30) {
+        for (let j = i; j < i + 30; j++)
+          thread.record(entra.updateUser(t0 + 1 + j, 'u-1', 'ada@contoso.example', `Ada ${j}`));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const deadline = Date.now() + 20_000;
+      while (thread.stats().written < sent + 1 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      // While it waits to be derived, the storage guard prunes the log and the identities it leaves without
+      // operations, holding the write turn, and has the writer reload what it caches (storage.ts does the same).
+      thread.turn.acquire();
+      try {
+        expect(count('select count(*) from pending_operations')).toBeGreaterThan(0);
+        const deletes = pruneDeletes(db.$client, noStorageCounters(), () => thread.reload());
+        deletes.operations(10_000);
+        deletes.identities(10_000);
+        expect(count('select count(*) from identities')).toBe(0);
+      } finally {
+        thread.turn.release();
+      }
+      thread.flush();
+      expect(count('select count(*) from pending_operations')).toBe(0);
+      // Every derived row names an identity that exists: none points at the pruned row.
+      expect(
+        count(`select count(*) from operations o where o.identity_id is not null
+          and not exists (select 1 from identities i where i.id = o.identity_id)`),
+      ).toBe(0);
+      expect(count('select count(*) from identities')).toBe(1);
+      expect(count('select count(*) from operations where identity_id is not null')).toBeGreaterThan(0);
     } finally {
       thread.stop();
       await thread.close();
