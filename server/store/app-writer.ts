@@ -85,16 +85,17 @@ export function openAppWriter(data: AppWriterData): AppWriter {
   const room = roomForBurst(db, data.burstRoomBytes);
   const logFirst = () =>
     (recorder.stats().queued >= deriveInlineBelow || burst.active(performance.now())) && room();
-  // A catch-up writes as much WAL as the burst's rows themselves: it is truncated after each step too. It reloads
-  // after a prune first, as a write does: rows of a burst moved into the log must not name pruned identities.
+  // Every transaction on this thread, under the write turn: the stages reload after a prune first (no row may name
+  // a pruned identity), and the WAL is truncated past its limit after (a catch-up writes as much as the burst did).
+  const transact = <T>(f: () => T): T => {
+    reloadIfPruned();
+    const result = f();
+    truncateWal();
+    return result;
+  };
   const catchUp = {
     ...derivation,
-    step(options?: { wait?: boolean }) {
-      reloadIfPruned();
-      const n = derivation.step(options);
-      truncateWal();
-      return n;
-    },
+    step: (options?: { wait?: boolean }) => transact(() => derivation.step(options)),
   };
   const consumer = startConsumer({ derivation: catchUp, turn, busy: logFirst, onError: derivationError });
   const write = createLogWriter({ db, classify: (e) => classify(e, data.classify), derivation });
@@ -106,9 +107,7 @@ export function openAppWriter(data: AppWriterData): AppWriter {
       turn.acquire();
       let derived: boolean;
       try {
-        reloadIfPruned();
-        derived = write(batch, { derive: !logFirst() }).derived;
-        truncateWal();
+        derived = transact(() => write(batch, { derive: !logFirst() }).derived);
       } finally {
         turn.release();
       }
@@ -166,8 +165,7 @@ export function openAppWriter(data: AppWriterData): AppWriter {
       // A cycle closes after a silence, which no operation brings: the proxy's thread's job asks.
       turn.acquire();
       try {
-        reloadIfPruned();
-        closeStale(now);
+        transact(() => closeStale(now));
       } catch (err) {
         derivationError(err);
       } finally {
